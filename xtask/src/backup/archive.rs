@@ -1,0 +1,406 @@
+//! The pipeline-backup archive format: a deterministic `.tar.gz` whose first member is a
+//! manifest (path, type, size, mode, sha256 of every member), and the one reader that both
+//! `backup verify` and `restore config` use, which refuses every unsafe entry.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Component, Path};
+
+use anyhow::{Context as _, Result, bail};
+use flate2::{Compression, GzBuilder, read::GzDecoder};
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+pub use super::store::hash_file;
+use super::store::{HashingReader, HashingWriter, hex};
+use crate::report::{Finding, Severity};
+
+pub const MANIFEST_NAME: &str = ".xtask-manifest.json";
+pub const FORMAT: &str = "xtask-pipeline-backup/1";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    File,
+    Symlink,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ManifestEntry {
+    pub path: String,
+    #[serde(rename = "type")]
+    pub kind: EntryKind,
+    pub size: u64,
+    pub mode: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Manifest {
+    pub format: String,
+    pub files: Vec<ManifestEntry>,
+}
+
+impl Manifest {
+    pub fn bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+}
+
+/// Normalised permission bits: 0755 when any execute bit is set, else 0644.
+pub fn normal_mode(mode: u32) -> u32 {
+    if mode & 0o111 != 0 { 0o755 } else { 0o644 }
+}
+
+/// Write the archive: the manifest, then every entry in manifest order, with fixed mtime,
+/// owner and gzip header so that the same tree always gives the same bytes. File contents
+/// are hashed again while archived; a file that changed since it was hashed fails the run.
+/// Returns the sha256 and size of the compressed archive.
+pub fn write<W: Write>(
+    out: W,
+    manifest: &Manifest,
+    source: &dyn Fn(&ManifestEntry) -> std::path::PathBuf,
+) -> Result<(String, u64)> {
+    let hashing = HashingWriter::new(out);
+    let gz = GzBuilder::new()
+        .mtime(0)
+        .write(hashing, Compression::new(6));
+    let mut tar = tar::Builder::new(gz);
+    let mut json = serde_json::to_vec_pretty(manifest)?;
+    json.push(b'\n');
+    let mut h = header(tar::EntryType::Regular, json.len() as u64, 0o644);
+    tar.append_data(&mut h, MANIFEST_NAME, json.as_slice())?;
+    for e in &manifest.files {
+        match e.kind {
+            EntryKind::Symlink => {
+                let mut h = header(tar::EntryType::Symlink, 0, 0o777);
+                let target = e.target.as_deref().unwrap_or_default();
+                tar.append_link(&mut h, &e.path, target)
+                    .with_context(|| format!("archiving link {}", e.path))?;
+            }
+            EntryKind::File => {
+                let path = source(e);
+                let f = File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+                let mut r = HashingReader::new(f.take(e.size));
+                let mut h = header(tar::EntryType::Regular, e.size, e.mode);
+                tar.append_data(&mut h, &e.path, &mut r)
+                    .with_context(|| format!("archiving {}", path.display()))?;
+                let (sha, n) = r.finish()?;
+                if n != e.size || Some(&sha) != e.sha256.as_ref() {
+                    bail!(
+                        "{} changed while it was being backed up: run the backup again",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+    let gz = tar.into_inner()?;
+    let mut hashing = gz.finish()?;
+    hashing.flush()?;
+    Ok((hex(&hashing.hasher.finalize()), hashing.bytes))
+}
+
+fn header(kind: tar::EntryType, size: u64, mode: u32) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_size(size);
+    h.set_mode(mode);
+    h.set_mtime(0);
+    h.set_uid(0);
+    h.set_gid(0);
+    h
+}
+
+/// Read only the manifest (the first member): cheap, for `backup list` and `--if-changed`.
+pub fn read_manifest(path: &Path) -> Result<Manifest> {
+    let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut ar = tar::Archive::new(GzDecoder::new(BufReader::new(f)));
+    let mut entries = ar.entries()?;
+    let mut first = entries
+        .next()
+        .context("empty archive")?
+        .with_context(|| format!("reading {}", path.display()))?;
+    if first.path_bytes().as_ref() != MANIFEST_NAME.as_bytes() {
+        bail!("{} has no manifest as its first member", path.display());
+    }
+    let mut buf = Vec::new();
+    first.read_to_end(&mut buf)?;
+    let m: Manifest = serde_json::from_slice(&buf)
+        .with_context(|| format!("parsing the manifest of {}", path.display()))?;
+    if m.format != FORMAT {
+        bail!("{}: unknown backup format `{}`", path.display(), m.format);
+    }
+    Ok(m)
+}
+
+/// Receives each verified-so-far member's content during [`check`].
+pub type Sink<'a> = &'a mut dyn FnMut(&ManifestEntry, &mut dyn Read) -> Result<()>;
+
+/// What reading a whole archive found.
+#[derive(Debug, Default)]
+pub struct Check {
+    pub manifest: Option<Manifest>,
+    pub findings: Vec<Finding>,
+    /// sha256 of the compressed file as read.
+    pub sha256: String,
+}
+
+impl Check {
+    pub fn ok(&self) -> bool {
+        self.findings.is_empty()
+    }
+}
+
+fn problem(code: &'static str, archive: &Path, msg: String) -> Finding {
+    Finding::new(code, Severity::High, msg).at(archive.display().to_string())
+}
+
+/// Read the whole archive: every member against the manifest, every path and type against
+/// the safety rules. `sink`, when given, receives each file member's content (it must read
+/// it; hashing happens on the way). A damaged archive gives findings naming the member.
+pub fn check(archive: &Path, mut sink: Option<Sink<'_>>) -> Result<Check> {
+    let f = File::open(archive).with_context(|| format!("opening {}", archive.display()))?;
+    let mut raw = HashingReader::new(BufReader::with_capacity(1 << 16, f));
+    let mut out = Check::default();
+    let mut seen: BTreeMap<String, ManifestEntry> = BTreeMap::new();
+    let mut links: BTreeSet<String> = BTreeSet::new();
+    let mut last = String::from("(start of archive)");
+    {
+        let mut ar = tar::Archive::new(GzDecoder::new(&mut raw));
+        let result = (|| -> Result<()> {
+            let mut expected: BTreeMap<String, ManifestEntry> = BTreeMap::new();
+            for (i, entry) in ar.entries()?.enumerate() {
+                let mut entry = entry.map_err(|e| anyhow::anyhow!("after member `{last}`: {e}"))?;
+                let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+                let etype = entry.header().entry_type();
+                if i == 0 {
+                    if name != MANIFEST_NAME || etype != tar::EntryType::Regular {
+                        out.findings.push(problem(
+                            "backup-manifest-missing",
+                            archive,
+                            format!("the first member is `{name}`, not the manifest: this is not an xtask backup"),
+                        ));
+                        return Ok(());
+                    }
+                    let mut buf = Vec::new();
+                    entry
+                        .read_to_end(&mut buf)
+                        .map_err(|e| anyhow::anyhow!("in member `{name}`: {e}"))?;
+                    let m: Manifest = serde_json::from_slice(&buf)
+                        .map_err(|e| anyhow::anyhow!("manifest is not valid: {e}"))?;
+                    expected = m
+                        .files
+                        .iter()
+                        .map(|e| (e.path.clone(), e.clone()))
+                        .collect();
+                    out.manifest = Some(m);
+                    last = name;
+                    continue;
+                }
+                last = name.clone();
+                if let Err(why) = safe_entry(&entry.path_bytes(), etype) {
+                    out.findings.push(problem(
+                        "backup-unsafe-entry",
+                        archive,
+                        format!("member `{name}` refused: {why}"),
+                    ));
+                    continue;
+                }
+                let Some(want) = expected.remove(&name) else {
+                    let code = if seen.contains_key(&name) {
+                        "backup-member-duplicate"
+                    } else {
+                        "backup-member-unexpected"
+                    };
+                    out.findings.push(problem(
+                        code,
+                        archive,
+                        format!("member `{name}` is not in the manifest (or appears twice)"),
+                    ));
+                    continue;
+                };
+                match etype {
+                    tar::EntryType::Symlink => {
+                        let target = entry
+                            .link_name_bytes()
+                            .map(|b| String::from_utf8_lossy(&b).into_owned())
+                            .unwrap_or_default();
+                        if let Err(why) = safe_link(&name, &target) {
+                            out.findings.push(problem(
+                                "backup-unsafe-entry",
+                                archive,
+                                format!("link `{name}` -> `{target}` refused: {why}"),
+                            ));
+                        } else if want.kind != EntryKind::Symlink
+                            || want.target.as_deref() != Some(&target)
+                        {
+                            out.findings.push(problem(
+                                "backup-member-mismatch",
+                                archive,
+                                format!("link `{name}` -> `{target}` differs from the manifest"),
+                            ));
+                        }
+                        links.insert(name.clone());
+                    }
+                    _ => {
+                        let mode = entry.header().mode().unwrap_or(0);
+                        let mut r = HashingReader::new(&mut entry);
+                        if let Some(sink) = sink.as_mut() {
+                            sink(&want, &mut r)?;
+                        }
+                        let (sha, n) = r
+                            .finish()
+                            .map_err(|e| anyhow::anyhow!("in member `{name}`: {e}"))?;
+                        if want.kind != EntryKind::File
+                            || n != want.size
+                            || want.sha256.as_deref() != Some(&sha)
+                            || mode != want.mode
+                        {
+                            out.findings.push(problem(
+                                "backup-member-mismatch",
+                                archive,
+                                format!(
+                                    "member `{name}` does not match the manifest (size {n}, sha256 {sha})"
+                                ),
+                            ));
+                        }
+                    }
+                }
+                seen.insert(name, want);
+            }
+            for missing in expected.keys() {
+                out.findings.push(problem(
+                    "backup-member-missing",
+                    archive,
+                    format!("member `{missing}` is in the manifest but not in the archive"),
+                ));
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            out.findings.push(problem(
+                "backup-corrupt",
+                archive,
+                format!("archive is damaged ({e:#}); last good member `{last}`"),
+            ));
+        } else if let Err(e) = io::copy(&mut ar.into_inner(), &mut io::sink()) {
+            out.findings.push(problem(
+                "backup-corrupt",
+                archive,
+                format!("archive is damaged after member `{last}`: {e}"),
+            ));
+        }
+    }
+    // A member stored under a path that goes through a link could write outside the target.
+    for path in seen.keys() {
+        let mut prefix = String::new();
+        for comp in path.split('/') {
+            if !prefix.is_empty() && links.contains(&prefix) {
+                out.findings.push(problem(
+                    "backup-unsafe-entry",
+                    archive,
+                    format!("member `{path}` lies under the link `{prefix}`"),
+                ));
+                break;
+            }
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(comp);
+        }
+    }
+    let (sha, _) = raw
+        .finish()
+        .with_context(|| format!("reading {}", archive.display()))?;
+    out.sha256 = sha;
+    Ok(out)
+}
+
+/// Paths must be relative, `/`-separated, free of `..`, `.` and empty components; only
+/// regular files and symbolic links are accepted (no hard links, devices, FIFOs, ...).
+pub fn safe_entry(path: &[u8], kind: tar::EntryType) -> Result<(), String> {
+    let Ok(path) = std::str::from_utf8(path) else {
+        return Err("the path is not UTF-8".into());
+    };
+    safe_rel_path(path)?;
+    match kind {
+        tar::EntryType::Regular | tar::EntryType::Symlink => Ok(()),
+        tar::EntryType::Link => Err("hard links are not restored".into()),
+        tar::EntryType::Char | tar::EntryType::Block => Err("device files are not restored".into()),
+        tar::EntryType::Fifo => Err("FIFOs are not restored".into()),
+        other => Err(format!("entry type {other:?} is not restored")),
+    }
+}
+
+pub fn safe_rel_path(path: &str) -> Result<(), String> {
+    if path.is_empty() {
+        return Err("empty path".into());
+    }
+    if path.starts_with('/') {
+        return Err("absolute path".into());
+    }
+    for comp in path.split('/') {
+        match comp {
+            ".." => return Err("path contains `..`".into()),
+            "" | "." => return Err("path is not in normal form".into()),
+            _ if comp.contains('\0') => return Err("path contains NUL".into()),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A link target must be relative and, resolved from the link's directory, stay inside.
+pub fn safe_link(link: &str, target: &str) -> Result<(), String> {
+    if target.is_empty() {
+        return Err("empty link target".into());
+    }
+    if Path::new(target).is_absolute() {
+        return Err("absolute link target".into());
+    }
+    let mut depth: i64 = link.split('/').count() as i64 - 1;
+    for c in Path::new(target).components() {
+        match c {
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            _ => return Err("link target is not relative".into()),
+        }
+        if depth < 0 {
+            return Err("link target points outside the tree".into());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_rules() {
+        assert!(safe_link("a/b", "c").is_ok());
+        assert!(safe_link("a/b", "../c").is_ok());
+        assert!(safe_link("a/b", "../../c").is_err());
+        assert!(safe_link("b", "../c").is_err());
+        assert!(safe_link("a/b", "/etc/passwd").is_err());
+        assert!(safe_link("a/b", "./x/../../y").is_ok());
+        assert!(safe_link("a/b", "x/../../../y").is_err());
+    }
+
+    #[test]
+    fn path_rules() {
+        assert!(safe_rel_path("a/b.yml").is_ok());
+        for bad in ["", "/etc/x", "a/../b", "..", "a//b", "./a", "a/"] {
+            assert!(safe_rel_path(bad).is_err(), "{bad}");
+        }
+        assert!(safe_entry(b"a", tar::EntryType::Link).is_err());
+        assert!(safe_entry(b"a", tar::EntryType::Fifo).is_err());
+        assert!(safe_entry(b"a", tar::EntryType::Char).is_err());
+    }
+}

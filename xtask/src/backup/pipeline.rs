@@ -1,0 +1,458 @@
+//! `backup config`: what to archive (a plan built from the config), and writing it.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::BufWriter;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use walkdir::WalkDir;
+
+use super::archive::{self, EntryKind, FORMAT, MANIFEST_NAME, Manifest, ManifestEntry};
+use super::store::{self, PIPELINE, Store};
+use crate::config::PipelineConfig;
+use crate::glob;
+use crate::report::{Finding, Report, Severity, Table, human_bytes};
+use crate::{Context, fsutil};
+
+/// Names that hold credentials. Matched against file names; `include_secrets` overrides.
+pub const SECRET_PATTERNS: &[&str] = &[
+    ".env",
+    ".env.*",
+    "*.env",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "*.jks",
+    "*.keystore",
+    "*.kdbx",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+    ".netrc",
+    ".pgpass",
+    ".pypirc",
+    ".npmrc",
+    ".git-credentials",
+    "credentials.json",
+    "service-account*.json",
+];
+
+/// What a backup would contain and what it leaves out.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub manifest: Manifest,
+    /// Absolute source path of every manifest entry.
+    pub sources: BTreeMap<String, PathBuf>,
+    pub secrets: Vec<String>,
+    pub excluded: Vec<String>,
+    pub findings: Vec<Finding>,
+}
+
+pub fn plan(root: &Path, store_dir: &Path, cfg: &PipelineConfig, explicit: bool) -> Result<Plan> {
+    let mut plan = Plan::default();
+    let mut found: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let store_dir = store_dir
+        .canonicalize()
+        .unwrap_or_else(|_| store_dir.to_path_buf());
+    for entry in &cfg.paths {
+        let before = found.len();
+        for p in expand(root, entry)? {
+            walk(root, &p, &store_dir, &mut found)?;
+        }
+        if found.len() == before {
+            let severity = if explicit {
+                Severity::Medium
+            } else {
+                Severity::Info
+            };
+            plan.findings.push(Finding::new(
+                "pipeline-path-missing",
+                severity,
+                format!("`{entry}` matched nothing under the root"),
+            ));
+        }
+    }
+
+    for (rel, abs) in found {
+        let excluded_by =
+            |patterns: &[String]| patterns.iter().any(|p| glob::matches_path_or_name(p, &rel));
+        if excluded_by(&cfg.exclude) {
+            plan.excluded.push(rel);
+            continue;
+        }
+        let name = rel.rsplit('/').next().unwrap_or(&rel);
+        let secret = SECRET_PATTERNS.iter().any(|p| glob::matches(p, name));
+        if secret && !excluded_by(&cfg.include_secrets) {
+            plan.findings.push(
+                Finding::new(
+                    "secret-excluded",
+                    Severity::Info,
+                    "looks like a secret: left out (list it in pipeline.include_secrets to keep it)",
+                )
+                .at(rel.clone()),
+            );
+            plan.secrets.push(rel);
+            continue;
+        }
+        let meta =
+            fs::symlink_metadata(&abs).with_context(|| format!("reading {}", abs.display()))?;
+        let ft = meta.file_type();
+        if ft.is_symlink() {
+            let target = fs::read_link(&abs)?;
+            let target_s = target.to_string_lossy().into_owned();
+            if let Err(why) = archive::safe_link(&rel, &target_s) {
+                plan.findings.push(
+                    Finding::new(
+                        "symlink-outside-tree",
+                        Severity::Low,
+                        format!("link to `{target_s}` left out: {why}"),
+                    )
+                    .at(rel.clone()),
+                );
+                continue;
+            }
+            plan.manifest.files.push(ManifestEntry {
+                path: rel.clone(),
+                kind: EntryKind::Symlink,
+                size: 0,
+                mode: 0o777,
+                sha256: None,
+                target: Some(target_s),
+            });
+        } else if ft.is_file() {
+            let (sha, size) = archive::hash_file(&abs)?;
+            plan.manifest.files.push(ManifestEntry {
+                path: rel.clone(),
+                kind: EntryKind::File,
+                size,
+                mode: archive::normal_mode(meta.permissions().mode()),
+                sha256: Some(sha),
+                target: None,
+            });
+        } else {
+            plan.findings.push(
+                Finding::new(
+                    "unsupported-file-type",
+                    Severity::Low,
+                    "not a regular file or link (socket, FIFO or device): left out",
+                )
+                .at(rel.clone()),
+            );
+            continue;
+        }
+        plan.sources.insert(rel, abs);
+    }
+    plan.manifest.format = FORMAT.to_string();
+    Ok(plan)
+}
+
+/// The existing paths a config entry names: itself, or what its glob matches. Globs are
+/// expanded one component at a time, so `Dockerfile*` never walks the whole tree.
+fn expand(root: &Path, entry: &str) -> Result<Vec<PathBuf>> {
+    if !glob::has_wildcard(entry) {
+        let p = root.join(entry);
+        return Ok(if fs::symlink_metadata(&p).is_ok() {
+            vec![p]
+        } else {
+            Vec::new()
+        });
+    }
+    let mut current = vec![root.to_path_buf()];
+    let comps: Vec<&str> = entry.split('/').filter(|c| !c.is_empty()).collect();
+    for (i, comp) in comps.iter().enumerate() {
+        if *comp == "**" {
+            // Rare: match the rest of the pattern against every path below.
+            let mut out = Vec::new();
+            for dir in &current {
+                for e in WalkDir::new(dir).follow_links(false).min_depth(1) {
+                    let e = e.with_context(|| format!("walking {}", dir.display()))?;
+                    let rel = e.path().strip_prefix(root).unwrap_or(e.path());
+                    if rel.to_str().is_some_and(|r| glob::matches(entry, r)) {
+                        out.push(e.path().to_path_buf());
+                    }
+                }
+            }
+            return Ok(out);
+        }
+        let mut next = Vec::new();
+        for dir in &current {
+            let last = i + 1 == comps.len();
+            if !glob::has_wildcard(comp) {
+                let p = dir.join(comp);
+                if fs::symlink_metadata(&p).is_ok() && (last || p.is_dir()) {
+                    next.push(p);
+                }
+                continue;
+            }
+            let Ok(rd) = fs::read_dir(dir) else { continue };
+            let mut names: Vec<_> = rd.flatten().collect();
+            names.sort_by_key(|d| d.file_name());
+            for d in names {
+                let name = d.file_name();
+                let matched = name.to_str().is_some_and(|n| glob::matches(comp, n));
+                if matched && (last || d.file_type().is_ok_and(|t| t.is_dir())) {
+                    next.push(d.path());
+                }
+            }
+        }
+        current = next;
+    }
+    Ok(current)
+}
+
+/// Walk `start` (a file, link or directory) without following links, adding every file and
+/// link. The backup store itself is never archived.
+fn walk(
+    root: &Path,
+    start: &Path,
+    store_dir: &Path,
+    found: &mut BTreeMap<String, PathBuf>,
+) -> Result<()> {
+    let walker = WalkDir::new(start)
+        .follow_links(false)
+        .into_iter()
+        .filter_entry(|e| !(e.file_type().is_dir() && e.path() == store_dir));
+    for e in walker {
+        let e = e.with_context(|| format!("walking {}", start.display()))?;
+        if e.file_type().is_dir() {
+            continue;
+        }
+        let rel_path = e.path().strip_prefix(root).expect("walk stays under root");
+        let Some(rel) = rel_path.to_str() else {
+            bail!(
+                "{} has a name that is not UTF-8: rename it or add it to pipeline.exclude",
+                e.path().display()
+            );
+        };
+        if rel == MANIFEST_NAME {
+            bail!(
+                "{} uses the reserved name {MANIFEST_NAME}: rename it",
+                e.path().display()
+            );
+        }
+        found.insert(rel.to_string(), e.path().to_path_buf());
+    }
+    Ok(())
+}
+
+/// `backup config [--if-changed]`.
+pub fn run(cx: &Context, if_changed: bool) -> Result<Report> {
+    let store = cx.store();
+    let _lock = store.lock("backup config")?;
+    store.clean_stale(PIPELINE)?;
+    create(cx, &store, if_changed)
+}
+
+/// The body of `backup config`; the caller holds the store lock.
+pub fn create(cx: &Context, store: &Store, if_changed: bool) -> Result<Report> {
+    let mut report = Report::new("backup config");
+    let plan = plan(
+        &cx.root,
+        &store.dir,
+        &cx.config.pipeline,
+        cx.config.pipeline_paths_explicit,
+    )?;
+    report.findings.extend(plan.findings.iter().cloned());
+    report.set("excluded_secrets", &plan.secrets);
+    report.set("excluded", &plan.excluded);
+    let files = plan.manifest.files.len();
+    let bytes = plan.manifest.bytes();
+    if files == 0 {
+        report.push(Finding::new(
+            "pipeline-empty",
+            Severity::High,
+            "no pipeline configuration found under the root: nothing was backed up (check pipeline.paths and --root)",
+        ));
+        return Ok(report);
+    }
+
+    if if_changed {
+        if let Some(newest) = store.list(PIPELINE)?.into_iter().next() {
+            let same = store::checksum_state(&newest.path) == store::ChecksumState::Ok
+                && archive::read_manifest(&newest.path).is_ok_and(|m| m == plan.manifest);
+            if same {
+                report.summary(
+                    "unchanged",
+                    format!("{} already holds this content", newest.name),
+                );
+                report.set("archive", newest.path.display().to_string());
+                report.set(
+                    "sha256",
+                    store::read_sidecar(&newest.path)?.unwrap_or_default(),
+                );
+                report.set("files", files);
+                report.set("bytes", bytes);
+                report.set("skipped", true);
+                return Ok(report);
+            }
+        }
+    }
+
+    let dest = store.new_path(PIPELINE)?;
+    let mut out = fsutil::AtomicFile::create(&dest, 0o600)?;
+    let (sha, archive_bytes) = {
+        let w = BufWriter::with_capacity(1 << 16, out.file());
+        archive::write(w, &plan.manifest, &|e| plan.sources[&e.path].clone())
+            .with_context(|| format!("writing {}", dest.display()))?
+    };
+    store::publish(out, &dest, &sha)?;
+
+    report.summary("archive", dest.display().to_string());
+    report.summary("files", files.to_string());
+    report.summary("content", human_bytes(bytes));
+    report.summary("archive size", human_bytes(archive_bytes));
+    report.summary("sha256", sha.clone());
+    if !plan.secrets.is_empty() {
+        report.summary("secrets left out", plan.secrets.len().to_string());
+    }
+    report.set("archive", dest.display().to_string());
+    report.set("sha256", sha);
+    report.set("files", files);
+    report.set("bytes", bytes);
+    report.set("archive_bytes", archive_bytes);
+    report.set("skipped", false);
+    Ok(report)
+}
+
+/// `backup list`: newest first, with checksum state.
+pub fn list(cx: &Context) -> Result<Report> {
+    let store = cx.store();
+    let mut report = Report::new("backup list");
+    let mut table = Table::new(
+        "Pipeline configuration backups",
+        &["name", "time (UTC)", "files", "size", "checksum"],
+    );
+    let mut rows = Vec::new();
+    for e in store.list(PIPELINE)? {
+        let state = store::checksum_state(&e.path);
+        let files = archive::read_manifest(&e.path).ok().map(|m| m.files.len());
+        table.row(vec![
+            e.name.clone(),
+            e.time.format("%Y-%m-%d %H:%M:%S").to_string(),
+            files.map_or("?".into(), |n| n.to_string()),
+            human_bytes(e.size),
+            state.label().to_string(),
+        ]);
+        if state != store::ChecksumState::Ok {
+            report.push(
+                Finding::new(
+                    "backup-checksum-mismatch",
+                    Severity::High,
+                    format!(
+                        "checksum {}: do not restore from this backup",
+                        state.label()
+                    ),
+                )
+                .at(e.path.display().to_string()),
+            );
+        }
+        rows.push(serde_json::json!({
+            "kind": PIPELINE.name,
+            "name": e.name,
+            "path": e.path.display().to_string(),
+            "time": e.time.and_utc().to_rfc3339(),
+            "files": files,
+            "bytes": e.size,
+            "checksum": state.label(),
+        }));
+    }
+    if rows.is_empty() {
+        report.summary(
+            "backups",
+            format!("none in {}", store.kind_dir(PIPELINE).display()),
+        );
+    }
+    report.tables.push(table);
+    report.set("backups", rows);
+    Ok(report)
+}
+
+/// Full verification of one archive: sidecar checksum and every member.
+pub fn verify_one(path: &Path) -> Result<archive::Check> {
+    let mut check = archive::check(path, None)?;
+    match store::read_sidecar(path) {
+        Ok(Some(expected)) if expected == check.sha256 => {}
+        Ok(Some(expected)) => check.findings.push(
+            Finding::new(
+                "backup-checksum-mismatch",
+                Severity::High,
+                format!(
+                    "archive sha256 {} does not match {} in its .sha256 file",
+                    check.sha256, expected
+                ),
+            )
+            .at(path.display().to_string()),
+        ),
+        Ok(None) => check.findings.push(
+            Finding::new(
+                "backup-checksum-missing",
+                Severity::High,
+                "no .sha256 file beside the archive: it was never completely published",
+            )
+            .at(path.display().to_string()),
+        ),
+        Err(e) => check.findings.push(
+            Finding::new("backup-checksum-missing", Severity::High, format!("{e:#}"))
+                .at(path.display().to_string()),
+        ),
+    }
+    Ok(check)
+}
+
+/// `backup verify [ARCHIVE|--all]` (default: the newest).
+pub fn verify(cx: &Context, archive: Option<&Path>, all: bool) -> Result<Report> {
+    let store = cx.store();
+    let mut report = Report::new("backup verify");
+    let targets: Vec<PathBuf> = match archive {
+        Some(p) => {
+            if !p.is_file() {
+                bail!(
+                    "{} is not a file: pass a path from `cargo xtask backup list`",
+                    p.display()
+                );
+            }
+            vec![p.to_path_buf()]
+        }
+        None => {
+            let all_entries = store.list(PIPELINE)?;
+            if all_entries.is_empty() {
+                bail!(
+                    "no backups in {}: run `cargo xtask backup config` first",
+                    store.kind_dir(PIPELINE).display()
+                );
+            }
+            let n = if all { all_entries.len() } else { 1 };
+            all_entries.into_iter().take(n).map(|e| e.path).collect()
+        }
+    };
+    let mut table = Table::new("Verification", &["archive", "files", "result"]);
+    let mut rows = Vec::new();
+    for path in targets {
+        let check = verify_one(&path)?;
+        let files = check.manifest.as_ref().map(|m| m.files.len());
+        let result = if check.ok() {
+            "ok".to_string()
+        } else {
+            format!("{} problem(s)", check.findings.len())
+        };
+        table.row(vec![
+            path.display().to_string(),
+            files.map_or("?".into(), |n| n.to_string()),
+            result.clone(),
+        ]);
+        rows.push(serde_json::json!({
+            "archive": path.display().to_string(),
+            "files": files,
+            "sha256": check.sha256,
+            "ok": check.ok(),
+        }));
+        report.findings.extend(check.findings);
+    }
+    report.tables.push(table);
+    report.set("verified", rows);
+    Ok(report)
+}

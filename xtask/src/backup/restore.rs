@@ -1,0 +1,289 @@
+//! `restore config ARCHIVE [--to DIR] [--dry-run] [--force]`.
+//!
+//! Order of work: verify the whole archive (checksum, every member, every safety rule) → plan
+//! against the target → refuse or (dry-run) stop → extract into a private staging directory
+//! inside the target, re-checking every member on the way → move entries into place. Nothing
+//! is ever written outside the target: every path is checked to be relative and free of
+//! `..`, no link may point outside, and no existing link in the target is written through.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+
+use super::archive::{self, EntryKind, ManifestEntry};
+use super::pipeline::verify_one;
+use super::store::PIPELINE;
+use crate::Context;
+use crate::report::{Finding, Report, Severity, Table};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Add,
+    Overwrite,
+    Unchanged,
+}
+
+impl Action {
+    fn label(self) -> &'static str {
+        match self {
+            Action::Add => "add",
+            Action::Overwrite => "overwrite",
+            Action::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// Find the archive: a path, a file name in the store, or `latest`.
+pub fn resolve(cx: &Context, arg: &str) -> Result<PathBuf> {
+    let store = cx.store();
+    if arg == "latest" {
+        return store
+            .list(PIPELINE)?
+            .into_iter()
+            .next()
+            .map(|e| e.path)
+            .with_context(|| format!("no backups in {}", store.kind_dir(PIPELINE).display()));
+    }
+    let p = PathBuf::from(arg);
+    if p.is_file() {
+        return Ok(p);
+    }
+    let in_store = store.kind_dir(PIPELINE).join(arg);
+    if in_store.is_file() {
+        return Ok(in_store);
+    }
+    bail!("no backup `{arg}`: pass a path or a name from `cargo xtask backup list`, or `latest`")
+}
+
+pub fn run(
+    cx: &Context,
+    archive_arg: &str,
+    to: Option<&Path>,
+    dry_run: bool,
+    force: bool,
+) -> Result<Report> {
+    let archive_path = resolve(cx, archive_arg)?;
+    let target = match to {
+        Some(t) if t.is_absolute() => t.to_path_buf(),
+        Some(t) => std::env::current_dir()?.join(t),
+        None => cx.root.clone(),
+    };
+    let mut report = Report::new(if dry_run {
+        "restore config --dry-run"
+    } else {
+        "restore config"
+    });
+    report.summary("archive", archive_path.display().to_string());
+    report.summary("target", target.display().to_string());
+    report.set("archive", archive_path.display().to_string());
+    report.set("target", target.display().to_string());
+    report.set("dry_run", dry_run);
+
+    // 1. Verify before anything else.
+    let check = verify_one(&archive_path)?;
+    if !check.ok() {
+        report.summary(
+            "result",
+            "refused: the archive did not verify; nothing was written",
+        );
+        report.findings.extend(check.findings);
+        report.set("restored", false);
+        return Ok(report);
+    }
+    let manifest = check.manifest.expect("a verified archive has a manifest");
+
+    // 2. Plan against the target.
+    let mut table = Table::new("Changes", &["action", "path"]);
+    let mut counts = [0usize; 3];
+    let mut actions = Vec::new();
+    for e in &manifest.files {
+        match plan_entry(&target, e) {
+            Ok(a) => {
+                counts[a as usize] += 1;
+                if a != Action::Unchanged {
+                    table.row(vec![a.label().into(), e.path.clone()]);
+                }
+                actions.push(serde_json::json!({"path": e.path, "action": a.label()}));
+            }
+            Err(why) => report
+                .push(Finding::new("restore-conflict", Severity::High, why).at(e.path.clone())),
+        }
+    }
+    report.summary(
+        "changes",
+        format!(
+            "{} to add, {} to overwrite, {} unchanged",
+            counts[0], counts[1], counts[2]
+        ),
+    );
+    report.tables.push(table);
+    report.set("changes", actions);
+    if report.exit_code() != 0 {
+        report.summary(
+            "result",
+            "refused: conflicts in the target; nothing was written",
+        );
+        report.set("restored", false);
+        return Ok(report);
+    }
+    if dry_run {
+        report.summary("result", "dry run: nothing was written");
+        report.set("restored", false);
+        return Ok(report);
+    }
+    if !force && !is_empty_dir(&target)? {
+        bail!(
+            "{} is not empty ({} files would be overwritten, {} added): pass --force to restore into it, \
+             --to DIR for a new directory, or --dry-run to see the changes",
+            target.display(),
+            counts[1],
+            counts[0]
+        );
+    }
+
+    // 3. Extract into staging inside the target, re-checking every member.
+    fs::create_dir_all(&target).with_context(|| format!("creating {}", target.display()))?;
+    let staging = target.join(format!(".xtask-restore-{}", std::process::id()));
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&staging)
+        .with_context(|| format!("creating {}", staging.display()))?;
+    let result = extract(&archive_path, &staging, &manifest.files)
+        .and_then(|()| move_into_place(&staging, &target, &manifest.files));
+    let _ = fs::remove_dir_all(&staging);
+    result?;
+    crate::fsutil::sync_dir(&target)?;
+    report.summary(
+        "result",
+        format!("restored {} entries", counts[0] + counts[1]),
+    );
+    report.set("restored", true);
+    Ok(report)
+}
+
+use std::os::unix::fs::DirBuilderExt;
+
+fn is_empty_dir(p: &Path) -> Result<bool> {
+    match fs::read_dir(p) {
+        Ok(mut rd) => Ok(rd.next().is_none()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
+        Err(e) => Err(e).with_context(|| format!("reading {}", p.display())),
+    }
+}
+
+/// What restoring `e` would do to the target, or why it cannot.
+fn plan_entry(target: &Path, e: &ManifestEntry) -> Result<Action, String> {
+    let comps: Vec<&str> = e.path.split('/').collect();
+    let mut dir = target.to_path_buf();
+    for c in &comps[..comps.len() - 1] {
+        dir.push(c);
+        match fs::symlink_metadata(&dir) {
+            Err(_) => return Ok(Action::Add),
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(format!(
+                    "`{}` in the target is a link: refusing to write through it",
+                    dir.display()
+                ));
+            }
+            Ok(m) if !m.is_dir() => {
+                return Err(format!(
+                    "`{}` in the target is a file where a directory is needed",
+                    dir.display()
+                ));
+            }
+            Ok(_) => {}
+        }
+    }
+    let dest = target.join(&e.path);
+    let meta = match fs::symlink_metadata(&dest) {
+        Err(_) => return Ok(Action::Add),
+        Ok(m) => m,
+    };
+    if meta.is_dir() {
+        return Err(format!("`{}` in the target is a directory", dest.display()));
+    }
+    let same = match e.kind {
+        EntryKind::Symlink => {
+            meta.file_type().is_symlink()
+                && fs::read_link(&dest)
+                    .ok()
+                    .map(|t| t.to_string_lossy().into_owned())
+                    == e.target
+        }
+        EntryKind::File => {
+            meta.is_file()
+                && meta.len() == e.size
+                && archive::normal_mode(meta.permissions().mode()) == e.mode
+                && archive::hash_file(&dest).ok().map(|(h, _)| h) == e.sha256
+        }
+    };
+    Ok(if same {
+        Action::Unchanged
+    } else {
+        Action::Overwrite
+    })
+}
+
+fn extract(archive_path: &Path, staging: &Path, files: &[ManifestEntry]) -> Result<()> {
+    let mut sink = |e: &ManifestEntry, r: &mut dyn Read| -> Result<()> {
+        let dest = staged_path(staging, &e.path)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(e.mode)
+            .open(&dest)
+            .with_context(|| format!("creating {}", dest.display()))?;
+        io::copy(r, &mut f).with_context(|| format!("writing {}", dest.display()))?;
+        f.set_permissions(fs::Permissions::from_mode(e.mode))?;
+        f.sync_all()?;
+        Ok(())
+    };
+    let check = archive::check(archive_path, Some(&mut sink))?;
+    if !check.ok() {
+        bail!(
+            "{} changed while it was being restored ({}): nothing was moved into the target",
+            archive_path.display(),
+            check.findings[0].message
+        );
+    }
+    for e in files.iter().filter(|e| e.kind == EntryKind::Symlink) {
+        let dest = staged_path(staging, &e.path)?;
+        std::os::unix::fs::symlink(e.target.as_deref().unwrap_or_default(), &dest)
+            .with_context(|| format!("creating link {}", dest.display()))?;
+    }
+    Ok(())
+}
+
+/// `staging/<rel>` with its parent directories created (all fresh, inside staging).
+fn staged_path(staging: &Path, rel: &str) -> Result<PathBuf> {
+    archive::safe_rel_path(rel).map_err(|why| anyhow::anyhow!("`{rel}`: {why}"))?;
+    let dest = staging.join(rel);
+    if let Some(parent) = dest.parent() {
+        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    Ok(dest)
+}
+
+fn move_into_place(staging: &Path, target: &Path, files: &[ManifestEntry]) -> Result<()> {
+    for e in files {
+        let comps: Vec<&str> = e.path.split('/').collect();
+        let mut dir = target.to_path_buf();
+        for c in &comps[..comps.len() - 1] {
+            dir.push(c);
+            match fs::symlink_metadata(&dir) {
+                Ok(m) if m.is_dir() && !m.file_type().is_symlink() => {}
+                Ok(_) => bail!("{} is not a directory: restore stopped", dir.display()),
+                Err(_) => {
+                    fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?
+                }
+            }
+        }
+        let from = staging.join(&e.path);
+        let to = target.join(&e.path);
+        fs::rename(&from, &to).with_context(|| format!("moving {} into place", to.display()))?;
+    }
+    Ok(())
+}

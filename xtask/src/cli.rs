@@ -1,0 +1,200 @@
+//! The whole command line, declared in one place.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::report::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "The CI/CD maintenance runbook as commands",
+    after_help = "Exit codes: 0 clean, 1 findings at or above the threshold, 2 the tool failed, \
+                  3 another run holds the lock.\n\nExample:\n  cargo xtask backup --if-changed",
+    version
+)]
+pub struct Cli {
+    /// Project tree to maintain [default: this workspace]
+    #[arg(long, global = true, value_name = "DIR", env = "XTASK_ROOT")]
+    pub root: Option<PathBuf>,
+
+    /// Configuration file [default: <root>/maintenance.toml, optional]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Output format
+    #[arg(long, global = true, value_enum, default_value = "table")]
+    pub format: Format,
+
+    /// Write the report to FILE (atomically) instead of standard output
+    #[arg(long, global = true, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Print only findings that fail the run (table format)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Back up every configured kind, then prune (the cron entry point)
+    #[command(
+        after_help = "Examples:\n  cargo xtask backup --if-changed\n  cargo xtask backup config\n  cargo xtask backup verify --all"
+    )]
+    Backup {
+        #[command(subcommand)]
+        command: Option<BackupCmd>,
+        /// Skip a kind whose newest backup already holds the same content
+        #[arg(long)]
+        if_changed: bool,
+    },
+    /// Restore from a verified backup
+    #[command(after_help = "Example:\n  cargo xtask restore config latest --to /tmp/restored")]
+    Restore {
+        #[command(subcommand)]
+        command: RestoreCmd,
+    },
+    /// Show or create maintenance.toml
+    #[command(after_help = "Example:\n  cargo xtask config show --format json")]
+    Config {
+        #[command(subcommand)]
+        command: ConfigCmd,
+    },
+    /// Benchmarks against the anchor tools, side by side on the same input
+    #[command(
+        after_help = "Example:\n  cargo xtask bench backup-config --files 10000 --size-mb 200"
+    )]
+    Bench {
+        #[command(subcommand)]
+        command: BenchCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCmd {
+    /// Archive the pipeline configuration into backups/pipeline/
+    #[command(after_help = "Example:\n  cargo xtask backup config --format json")]
+    Config {
+        /// Do not write a new archive when the newest one holds the same content
+        #[arg(long)]
+        if_changed: bool,
+    },
+    /// List backups, newest first, with their checksum state
+    #[command(after_help = "Example:\n  cargo xtask backup list")]
+    List,
+    /// Check archives member by member against their manifest and checksum
+    #[command(
+        after_help = "Examples:\n  cargo xtask backup verify\n  cargo xtask backup verify --all\n  cargo xtask backup verify backups/pipeline/pipeline-backup-20261129_020000.tar.gz"
+    )]
+    Verify {
+        /// Archive path, name in the store, or `latest` [default: latest]
+        #[arg(conflicts_with = "all")]
+        archive: Option<String>,
+        /// Verify every backup
+        #[arg(long)]
+        all: bool,
+    },
+    /// Delete backups outside the retention policy (never the newest verified one)
+    #[command(after_help = "Example:\n  cargo xtask backup prune --dry-run")]
+    Prune {
+        /// Show what would be deleted, delete nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RestoreCmd {
+    /// Restore pipeline configuration from an archive (verified first)
+    #[command(
+        after_help = "Examples:\n  cargo xtask restore config latest --dry-run\n  cargo xtask restore config latest --to /tmp/restored\n  cargo xtask restore config pipeline-backup-20261129_020000.tar.gz --force"
+    )]
+    Config {
+        /// Archive path, name in the store, or `latest`
+        archive: String,
+        /// Target directory [default: the root]; must be new or empty unless --force
+        #[arg(long, value_name = "DIR")]
+        to: Option<PathBuf>,
+        /// Show what would change against the target, write nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Restore into a non-empty directory, overwriting files the archive holds
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Print the effective configuration
+    #[command(after_help = "Example:\n  cargo xtask config show")]
+    Show,
+    /// Write a commented example maintenance.toml
+    #[command(after_help = "Example:\n  cargo xtask config init --stdout > maintenance.toml")]
+    Init {
+        /// Print the example instead of writing it
+        #[arg(long)]
+        stdout: bool,
+        /// Replace an existing file
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCmd {
+    /// `backup config` against GNU `tar czf` on a generated tree
+    #[command(
+        after_help = "Example:\n  cargo xtask bench backup-config --files 10000 --size-mb 200 --runs 3"
+    )]
+    BackupConfig {
+        /// Number of files in the generated tree
+        #[arg(long, default_value_t = 10_000)]
+        files: usize,
+        /// Total size of the generated tree in MiB
+        #[arg(long, default_value_t = 200)]
+        size_mb: u64,
+        /// Runs of each tool (the median is reported)
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Working directory [default: target/bench]
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    /// Every subcommand's --help carries an example.
+    #[test]
+    fn every_subcommand_has_an_example() {
+        fn walk(cmd: &clap::Command, path: &str) {
+            for sub in cmd.get_subcommands() {
+                let name = format!("{path} {}", sub.get_name());
+                let help = sub
+                    .get_after_help()
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                assert!(
+                    help.contains("cargo xtask"),
+                    "`{name}` --help has no example"
+                );
+                walk(sub, &name);
+            }
+        }
+        walk(&Cli::command(), "cargo xtask");
+    }
+}

@@ -1,0 +1,332 @@
+//! `maintenance.toml`: a strict schema whose defaults mirror the runbook, and the
+//! `config show` / `config init` commands.
+//!
+//! Everything is optional. Unknown keys are an error that names the key and the line
+//! (`deny_unknown_fields` everywhere), and values are validated before any work starts.
+
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::Context;
+use crate::fsutil;
+use crate::report::{Report, Table};
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub backup: BackupConfig,
+    pub pipeline: PipelineConfig,
+    pub database: DatabaseConfig,
+    /// True when `pipeline.paths` was set in the file (missing paths then matter more).
+    #[serde(skip)]
+    pub pipeline_paths_explicit: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// Backup store, relative to the root unless absolute. Runbook: `backups/`.
+    pub dir: PathBuf,
+    pub retention: Retention,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        BackupConfig {
+            dir: PathBuf::from("backups"),
+            retention: Retention::default(),
+        }
+    }
+}
+
+/// A backup is kept when any rule keeps it; the newest verified backup is always kept.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// Keep everything younger than this many days (the runbook's `-mtime +7`).
+    pub keep_days: u32,
+    /// Keep the newest N backups whatever their age.
+    pub keep_last: u32,
+    /// Keep the newest backup of each of the last N days / ISO weeks / months.
+    pub daily: u32,
+    pub weekly: u32,
+    pub monthly: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            keep_days: 7,
+            keep_last: 3,
+            daily: 0,
+            weekly: 0,
+            monthly: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    /// Files, directories or globs (`*`, `?`) relative to the root. Missing ones are skipped.
+    pub paths: Vec<String>,
+    /// Extra glob patterns to leave out (matched against the relative path, or the file
+    /// name when the pattern has no `/`).
+    pub exclude: Vec<String>,
+    /// Paths or globs that look like secrets but must be archived anyway.
+    pub include_secrets: Vec<String>,
+}
+
+/// The runbook's pipeline configuration: workflows, config, scripts and friends.
+pub const DEFAULT_PIPELINE_PATHS: &[&str] = &[
+    ".github/workflows",
+    "config",
+    "scripts",
+    "azure-pipelines.yml",
+    "Dockerfile*",
+    "docker-compose*.yml",
+    ".trivyignore",
+    "bandit.yaml",
+];
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            paths: DEFAULT_PIPELINE_PATHS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            exclude: Vec::new(),
+            include_secrets: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// The service's SQLite database, relative to the root. Runbook default.
+    pub path: String,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            path: "ai_knowledge_hub/knowledge_hub.db".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Load `path`; a missing file gives the defaults only when `required` is false.
+    pub fn load(path: &Path, required: bool) -> Result<Config> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                return Ok(Config::default());
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("reading config {}", path.display()));
+            }
+        };
+        Config::parse(&text).with_context(|| {
+            format!(
+                "invalid config {}: fix it, or compare with `cargo xtask config init --stdout`",
+                path.display()
+            )
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Config> {
+        // toml's errors name the line, column and key (e.g. "unknown field `kep_days`").
+        let mut config: Config = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let raw: toml::Table = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        config.pipeline_paths_explicit = raw.get("pipeline").and_then(|p| p.get("paths")).is_some();
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<()> {
+        for p in self
+            .pipeline
+            .paths
+            .iter()
+            .chain(&self.pipeline.include_secrets)
+        {
+            check_relative(p).with_context(|| format!("pipeline path `{p}`"))?;
+        }
+        if self.pipeline.paths.is_empty() {
+            bail!(
+                "pipeline.paths is empty: list at least one path, or remove the key for the defaults"
+            );
+        }
+        check_relative(&self.database.path)
+            .with_context(|| format!("database.path `{}`", self.database.path))?;
+        if self.backup.dir.as_os_str().is_empty() {
+            bail!("backup.dir is empty: remove the key for the default `backups`");
+        }
+        let r = &self.backup.retention;
+        if r.keep_days == 0 && r.keep_last == 0 && r.daily == 0 && r.weekly == 0 && r.monthly == 0 {
+            bail!(
+                "backup.retention keeps nothing but the newest backup: set keep_days or keep_last"
+            );
+        }
+        Ok(())
+    }
+}
+
+fn check_relative(p: &str) -> Result<()> {
+    let path = Path::new(p);
+    if p.is_empty() {
+        bail!("empty path");
+    }
+    if path.is_absolute() {
+        bail!("must be relative to the root, not absolute");
+    }
+    if path.components().any(|c| matches!(c, Component::ParentDir)) {
+        bail!("must stay inside the root (no `..`)");
+    }
+    Ok(())
+}
+
+/// The commented example written by `config init`; a test parses it.
+pub const EXAMPLE: &str = r#"# maintenance.toml: configuration of `cargo xtask`.
+# Every key is optional; the values below are the defaults, which follow the runbook.
+# Unknown keys are an error. Show the effective config with `cargo xtask config show`.
+
+[backup]
+# Where backups are stored, relative to the project root unless absolute.
+dir = "backups"
+
+[backup.retention]
+# A backup is kept if any rule keeps it; the newest verified backup is never deleted.
+keep_days = 7   # the runbook deletes backups older than 7 days
+keep_last = 3   # always keep the newest 3
+daily = 0       # newest backup of each of the last N days
+weekly = 0      # newest backup of each of the last N ISO weeks
+monthly = 0     # newest backup of each of the last N months
+
+[pipeline]
+# What `cargo xtask backup config` archives: files, directories or globs, relative to the
+# root. Paths that do not exist are skipped.
+paths = [
+  ".github/workflows",
+  "config",
+  "scripts",
+  "azure-pipelines.yml",
+  "Dockerfile*",
+  "docker-compose*.yml",
+  ".trivyignore",
+  "bandit.yaml",
+]
+# Extra patterns to leave out, e.g. ["*.log", "config/local/**"].
+exclude = []
+# Files that look like secrets (.env, *.pem, *.key, id_rsa*, ...) are never archived
+# unless listed here, e.g. ["config/ca-bundle.pem"].
+include_secrets = []
+
+[database]
+# The service's SQLite database, relative to the root.
+path = "ai_knowledge_hub/knowledge_hub.db"
+"#;
+
+pub fn show(cx: &Context) -> Result<Report> {
+    let mut report = Report::new("config show");
+    report.summary("root", cx.root.display().to_string());
+    let source = if cx.config_path.exists() {
+        cx.config_path.display().to_string()
+    } else {
+        format!("{} (not present: defaults)", cx.config_path.display())
+    };
+    report.summary("config", source);
+    let text = toml::to_string(&cx.config).context("rendering config")?;
+    let mut t = Table::new("Effective configuration", &["key", "value"]);
+    flatten("", &toml::from_str::<toml::Table>(&text)?, &mut t);
+    report.tables.push(t);
+    report.set("config", &cx.config);
+    report.set("config_path", cx.config_path.display().to_string());
+    Ok(report)
+}
+
+fn flatten(prefix: &str, table: &toml::Table, out: &mut Table) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => flatten(&key, t, out),
+            other => out.row(vec![key, other.to_string()]),
+        }
+    }
+}
+
+pub fn init(cx: &Context, stdout: bool, force: bool) -> Result<Report> {
+    let mut report = Report::new("config init");
+    if stdout {
+        print!("{EXAMPLE}");
+        return Ok(report);
+    }
+    if cx.config_path.exists() && !force {
+        bail!(
+            "{} already exists: pass --force to replace it, or --stdout to print the example",
+            cx.config_path.display()
+        );
+    }
+    fsutil::write_atomic(&cx.config_path, EXAMPLE.as_bytes(), 0o644)?;
+    report.summary("wrote", cx.config_path.display().to_string());
+    report.set("path", cx.config_path.display().to_string());
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_parses_to_the_defaults() {
+        let parsed = Config::parse(EXAMPLE).unwrap();
+        let defaults = Config {
+            pipeline_paths_explicit: true,
+            ..Config::default()
+        };
+        assert_eq!(parsed, defaults);
+    }
+
+    #[test]
+    fn empty_file_is_all_defaults() {
+        assert_eq!(Config::parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let err = Config::parse("[backup]\ndir = \"b\"\n[backup.retention]\nkep_days = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("kep_days"), "{err}");
+        assert!(err.contains("line 4"), "{err}");
+    }
+
+    #[test]
+    fn rejects_paths_outside_root() {
+        let err = format!(
+            "{:#}",
+            Config::parse("[pipeline]\npaths = [\"../etc\"]\n").unwrap_err()
+        );
+        assert!(err.contains("no `..`"), "{err}");
+        let err = format!(
+            "{:#}",
+            Config::parse("[pipeline]\npaths = [\"/etc\"]\n").unwrap_err()
+        );
+        assert!(err.contains("absolute"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_an_error() {
+        let err = Config::parse("[backup.retention]\nkeep_days = \"seven\"\n").unwrap_err();
+        assert!(err.to_string().contains("line 2"), "{err}");
+    }
+}

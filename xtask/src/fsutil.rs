@@ -1,0 +1,191 @@
+//! File-system primitives every command shares: atomic publish and the run lock.
+//!
+//! Invariant: nothing else in the crate writes a file that a user or another command reads
+//! in place. Files are written to a temporary name beside their destination, fsynced,
+//! renamed over it, and the directory is fsynced, so a crash leaves the old file or the new
+//! one, never half of one. Temporary names start with [`TMP_PREFIX`], which readers ignore.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context as _, Result};
+
+pub const TMP_PREFIX: &str = ".tmp-";
+
+/// A file being written under a temporary name; [`AtomicFile::commit`] publishes it.
+/// Dropped without commit, the temporary file is removed.
+pub struct AtomicFile {
+    file: Option<File>,
+    tmp: PathBuf,
+    dest: PathBuf,
+}
+
+impl AtomicFile {
+    pub fn create(dest: &Path, mode: u32) -> Result<AtomicFile> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let dir = parent_dir(dest);
+        let name = dest
+            .file_name()
+            .context("destination has no file name")?
+            .to_string_lossy();
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!("{TMP_PREFIX}{name}.{}.{n}", std::process::id()));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)
+            .with_context(|| format!("creating {}", tmp.display()))?;
+        Ok(AtomicFile {
+            file: Some(file),
+            tmp,
+            dest: dest.to_path_buf(),
+        })
+    }
+
+    pub fn file(&mut self) -> &mut File {
+        self.file.as_mut().expect("file is present until commit")
+    }
+
+    pub fn tmp_path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// fsync the data, rename over the destination, fsync the directory.
+    pub fn commit(mut self) -> Result<()> {
+        let file = self.file.take().expect("commit once");
+        file.sync_all()
+            .with_context(|| format!("syncing {}", self.tmp.display()))?;
+        drop(file);
+        fs::rename(&self.tmp, &self.dest).with_context(|| {
+            format!("renaming {} to {}", self.tmp.display(), self.dest.display())
+        })?;
+        sync_dir(parent_dir(&self.dest))
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file().write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file().flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+fn parent_dir(p: &Path) -> &Path {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing directory {}", dir.display()))
+}
+
+/// Write `bytes` to `dest` atomically with the given permission bits.
+pub fn write_atomic(dest: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let mut f = AtomicFile::create(dest, mode)?;
+    f.write_all(bytes)
+        .with_context(|| format!("writing {}", f.tmp_path().display()))?;
+    f.commit()
+}
+
+/// Create a directory (and parents) with mode 0700 for new ones: backups hold secrets' neighbours.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating directory {}", dir.display()))
+}
+
+use std::os::unix::fs::DirBuilderExt;
+
+/// An exclusive, non-blocking lock on a file. Released when dropped (or when the process dies).
+pub struct Lock {
+    _file: File,
+}
+
+/// Another run holds the lock. `main` maps this to its own exit code, [`LOCK_BUSY_EXIT`].
+#[derive(Debug)]
+pub struct LockBusy {
+    pub path: PathBuf,
+    pub holder: String,
+}
+
+pub const LOCK_BUSY_EXIT: i32 = 3;
+
+impl fmt::Display for LockBusy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let holder = self.holder.trim();
+        let holder = if holder.is_empty() {
+            "another process"
+        } else {
+            holder
+        };
+        write!(
+            f,
+            "{} is locked by {holder}: another run is in progress; wait for it to finish and try again",
+            self.path.display()
+        )
+    }
+}
+
+impl std::error::Error for LockBusy {}
+
+impl Lock {
+    /// Take the lock at `path` or fail at once with [`LockBusy`]. `what` is recorded in the
+    /// lock file so that a second run can say who holds it.
+    pub fn acquire(path: &Path, what: &str) -> Result<Lock> {
+        if let Some(dir) = path.parent() {
+            create_private_dir(dir)?;
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("opening lock file {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let holder = fs::read_to_string(path).unwrap_or_default();
+                return Err(LockBusy {
+                    path: path.to_path_buf(),
+                    holder,
+                }
+                .into());
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", path.display()));
+            }
+        }
+        let info = format!(
+            "`{what}` (pid {}, user {}, since {})",
+            std::process::id(),
+            crate::actor(),
+            chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
+        );
+        file.set_len(0)?;
+        file.write_all(info.as_bytes())?;
+        Ok(Lock { _file: file })
+    }
+}

@@ -1,0 +1,151 @@
+//! `cargo xtask`: the CI/CD maintenance runbook as commands.
+//!
+//! The CLI is declared in `cli.rs`; this file parses, builds the [`Context`], dispatches with
+//! one flat `match`, renders the report and turns it into the exit code.
+
+mod backup;
+mod bench;
+mod cli;
+mod config;
+mod fsutil;
+mod glob;
+mod report;
+mod sh;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use clap::Parser;
+
+use cli::{BackupCmd, Cli, Command, ConfigCmd, RestoreCmd};
+use report::{Format, Report, Style};
+
+/// Exit code when the tool itself failed (bad input, I/O error, a command that broke).
+pub const TOOL_FAILURE_EXIT: u8 = 2;
+
+/// Everything a command needs to know about where and how it runs.
+pub struct Context {
+    pub root: PathBuf,
+    pub config_path: PathBuf,
+    pub config: config::Config,
+    pub format: Format,
+    pub style: Style,
+}
+
+impl Context {
+    pub fn store(&self) -> backup::store::Store {
+        backup::store::Store {
+            dir: self.root.join(&self.config.backup.dir),
+        }
+    }
+}
+
+/// Who runs the command, for lock files and audit records.
+pub fn actor() -> String {
+    ["GITHUB_ACTOR", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The workspace this binary was built from: the default `--root`.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .into()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if let Some(busy) = e.downcast_ref::<fsutil::LockBusy>() {
+                eprintln!("error: {busy}");
+                return ExitCode::from(fsutil::LOCK_BUSY_EXIT as u8);
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(TOOL_FAILURE_EXIT)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    let root = cli.root.clone().unwrap_or_else(workspace_root);
+    let root = root
+        .canonicalize()
+        .with_context(|| format!("--root {}: no such directory", root.display()))?;
+    let (config_path, required) = match &cli.config {
+        Some(p) => (p.clone(), true),
+        None => (root.join("maintenance.toml"), false),
+    };
+    let config = config::Config::load(&config_path, required)?;
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stdout().is_terminal()
+        && cli.output.is_none();
+    let cx = Context {
+        root,
+        config_path,
+        config,
+        format: cli.format,
+        style: Style {
+            color,
+            quiet: cli.quiet,
+        },
+    };
+
+    let report: Report = match cli.command {
+        Command::Backup {
+            command,
+            if_changed,
+        } => match command {
+            None => backup::all(&cx, if_changed)?,
+            Some(BackupCmd::Config { if_changed: ic }) => {
+                backup::pipeline::run(&cx, ic || if_changed)?
+            }
+            Some(BackupCmd::List) => backup::pipeline::list(&cx)?,
+            Some(BackupCmd::Verify { archive, all }) => {
+                let path = archive
+                    .map(|a| backup::restore::resolve(&cx, &a))
+                    .transpose()?;
+                backup::pipeline::verify(&cx, path.as_deref(), all)?
+            }
+            Some(BackupCmd::Prune { dry_run }) => backup::prune(&cx, dry_run)?,
+        },
+        Command::Restore { command } => match command {
+            RestoreCmd::Config {
+                archive,
+                to,
+                dry_run,
+                force,
+            } => backup::restore::run(&cx, &archive, to.as_deref(), dry_run, force)?,
+        },
+        Command::Config { command } => match command {
+            ConfigCmd::Show => config::show(&cx)?,
+            ConfigCmd::Init { stdout, force } => {
+                let r = config::init(&cx, stdout, force)?;
+                if stdout {
+                    return Ok(0);
+                }
+                r
+            }
+        },
+        Command::Bench { command } => bench::run(&cx, command)?,
+    };
+
+    let rendered = report.render(cx.format, cx.style);
+    match &cli.output {
+        Some(path) => fsutil::write_atomic(path, rendered.as_bytes(), 0o644)?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not a failure of the command.
+            let _ = out
+                .write_all(rendered.as_bytes())
+                .and_then(|()| out.flush());
+        }
+    }
+    Ok(report.exit_code() as u8)
+}

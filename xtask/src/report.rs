@@ -1,0 +1,390 @@
+//! The one report model every command returns, and its presenters.
+//!
+//! A command computes a [`Report`]; `main` renders it in the chosen [`Format`] and takes the
+//! exit code from [`Report::exit_code`]. Nothing here decides what a command found.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// One thing a command found. `code` is stable kebab-case and is what ignore lists name.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+}
+
+impl Finding {
+    pub fn new(code: &'static str, severity: Severity, message: impl Into<String>) -> Finding {
+        Finding {
+            code,
+            severity,
+            message: message.into(),
+            path: None,
+            line: None,
+        }
+    }
+
+    pub fn at(mut self, path: impl Into<String>) -> Finding {
+        self.path = Some(path.into());
+        self
+    }
+}
+
+/// A titled table for the human formats. JSON carries the same facts in `data`.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub title: String,
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(title: impl Into<String>, headers: &[&str]) -> Table {
+        Table {
+            title: title.into(),
+            headers: headers.iter().map(|h| h.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        debug_assert_eq!(cells.len(), self.headers.len());
+        self.rows.push(cells);
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The command that made the report, e.g. `backup config`.
+    pub command: String,
+    /// Short key/value lines shown above the tables.
+    pub summary: Vec<(String, String)>,
+    pub tables: Vec<Table>,
+    pub findings: Vec<Finding>,
+    /// Top-level fields of the JSON rendering (besides `findings`).
+    pub data: Map<String, Value>,
+    /// Findings at or above this severity make the exit code 1.
+    pub fail_on: Severity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Markdown,
+}
+
+impl Report {
+    pub fn new(command: impl Into<String>) -> Report {
+        Report {
+            command: command.into(),
+            summary: Vec::new(),
+            tables: Vec::new(),
+            findings: Vec::new(),
+            data: Map::new(),
+            fail_on: Severity::Medium,
+        }
+    }
+
+    pub fn summary(&mut self, key: &str, value: impl Into<String>) {
+        self.summary.push((key.to_string(), value.into()));
+    }
+
+    pub fn set(&mut self, key: &str, value: impl Serialize) {
+        let value = serde_json::to_value(value).expect("report data is always serialisable");
+        self.data.insert(key.to_string(), value);
+    }
+
+    pub fn push(&mut self, finding: Finding) {
+        self.findings.push(finding);
+    }
+
+    /// Merge another report (e.g. one step of `backup`) into this one.
+    pub fn absorb(&mut self, other: Report) {
+        self.summary.extend(other.summary);
+        self.tables.extend(other.tables);
+        self.findings.extend(other.findings);
+        let key = other.command.replace(' ', "_");
+        self.data.insert(key, Value::Object(other.data));
+    }
+
+    pub fn failing(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.severity >= self.fail_on)
+    }
+
+    /// 0 clean, 1 findings at or above the threshold. (2, tool failure, is decided in `main`.)
+    pub fn exit_code(&self) -> i32 {
+        if self.failing().next().is_some() {
+            1
+        } else {
+            0
+        }
+    }
+
+    pub fn render(&self, format: Format, style: Style) -> String {
+        match format {
+            Format::Json => self.render_json(),
+            Format::Markdown => self.render_markdown(),
+            Format::Table => self.render_table(style),
+        }
+    }
+
+    pub fn render_json(&self) -> String {
+        let mut out = self.data.clone();
+        out.insert("command".into(), Value::String(self.command.clone()));
+        out.insert(
+            "findings".into(),
+            serde_json::to_value(&self.findings).unwrap(),
+        );
+        out.insert("exit_code".into(), Value::from(self.exit_code()));
+        let mut s = serde_json::to_string_pretty(&Value::Object(out)).unwrap();
+        s.push('\n');
+        s
+    }
+
+    fn render_markdown(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "## cargo xtask {}\n", self.command);
+        for (k, v) in &self.summary {
+            let _ = writeln!(s, "- **{k}**: {}", md_escape(v));
+        }
+        if !self.summary.is_empty() {
+            s.push('\n');
+        }
+        for t in &self.tables {
+            if t.rows.is_empty() {
+                continue;
+            }
+            if !t.title.is_empty() {
+                let _ = writeln!(s, "### {}\n", t.title);
+            }
+            let _ = writeln!(s, "| {} |", t.headers.join(" | "));
+            let _ = writeln!(s, "|{}", "---|".repeat(t.headers.len()));
+            for r in &t.rows {
+                let cells: Vec<String> = r.iter().map(|c| md_escape(c)).collect();
+                let _ = writeln!(s, "| {} |", cells.join(" | "));
+            }
+            s.push('\n');
+        }
+        if self.findings.is_empty() {
+            s.push_str("No findings.\n");
+        } else {
+            s.push_str(
+                "### Findings\n\n| severity | code | message | where |\n|---|---|---|---|\n",
+            );
+            for f in &self.findings {
+                let _ = writeln!(
+                    s,
+                    "| {} | `{}` | {} | {} |",
+                    f.severity.as_str(),
+                    f.code,
+                    md_escape(&f.message),
+                    md_escape(&location(f))
+                );
+            }
+        }
+        s
+    }
+
+    fn render_table(&self, style: Style) -> String {
+        let mut s = String::new();
+        if style.quiet {
+            // Quiet: only what fails the run, so cron mails only when something is wrong.
+            for f in self.failing() {
+                s.push_str(&finding_line(f, style));
+            }
+            return s;
+        }
+        let width = self.summary.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        for (k, v) in &self.summary {
+            let _ = writeln!(s, "{k:>width$}: {v}");
+        }
+        for t in &self.tables {
+            if t.rows.is_empty() {
+                continue;
+            }
+            if !s.is_empty() {
+                s.push('\n');
+            }
+            if !t.title.is_empty() {
+                let _ = writeln!(s, "{}", style.bold(&t.title));
+            }
+            s.push_str(&text_table(&t.headers, &t.rows));
+        }
+        if !self.findings.is_empty() {
+            if !s.is_empty() {
+                s.push('\n');
+            }
+            for f in &self.findings {
+                s.push_str(&finding_line(f, style));
+            }
+        }
+        s
+    }
+}
+
+fn location(f: &Finding) -> String {
+    match (&f.path, f.line) {
+        (Some(p), Some(l)) => format!("{p}:{l}"),
+        (Some(p), None) => p.clone(),
+        _ => String::new(),
+    }
+}
+
+fn finding_line(f: &Finding, style: Style) -> String {
+    let loc = location(f);
+    let sev = style.severity(f.severity);
+    if loc.is_empty() {
+        format!("{sev}[{}]: {}\n", f.code, f.message)
+    } else {
+        format!("{sev}[{}]: {} ({loc})\n", f.code, f.message)
+    }
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Plain left-aligned columns, two spaces apart.
+pub fn text_table(headers: &[String], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let mut s = String::new();
+    let line = |s: &mut String, cells: &[String]| {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(c);
+            } else {
+                let pad = widths[i] - c.chars().count();
+                l.push_str(c);
+                l.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        s.push_str(l.trim_end());
+        s.push('\n');
+    };
+    line(&mut s, headers);
+    for r in rows {
+        line(&mut s, r);
+    }
+    s
+}
+
+/// Terminal styling: colour only when stdout is a terminal and NO_COLOR is unset.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    pub color: bool,
+    pub quiet: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn bold(&self, text: &str) -> String {
+        self.paint("1", text)
+    }
+
+    fn severity(&self, s: Severity) -> String {
+        let code = match s {
+            Severity::Info => "2",
+            Severity::Low => "36",
+            Severity::Medium => "33",
+            Severity::High | Severity::Critical => "1;31",
+        };
+        self.paint(code, s.as_str())
+    }
+}
+
+/// Human-readable byte count (binary units).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_code_follows_threshold() {
+        let mut r = Report::new("t");
+        r.fail_on = Severity::High;
+        r.push(Finding::new("a-thing", Severity::Medium, "m"));
+        assert_eq!(r.exit_code(), 0);
+        r.push(Finding::new("b-thing", Severity::Critical, "c"));
+        assert_eq!(r.exit_code(), 1);
+        let json: Value = serde_json::from_str(&r.render_json()).unwrap();
+        assert_eq!(json["exit_code"], 1);
+        assert_eq!(json["findings"][1]["code"], "b-thing");
+        assert_eq!(json["findings"][1]["severity"], "critical");
+    }
+
+    #[test]
+    fn renders_tables_in_every_format() {
+        let mut r = Report::new("demo");
+        let mut t = Table::new("Things", &["name", "size"]);
+        t.row(vec!["a|b".into(), "1".into()]);
+        r.tables.push(t);
+        let md = r.render(Format::Markdown, Style::default());
+        assert!(md.contains("| a\\|b | 1 |"), "{md}");
+        let txt = r.render(Format::Table, Style::default());
+        assert!(txt.contains("name  size\na|b   1\n"), "{txt}");
+    }
+
+    #[test]
+    fn human_bytes_units() {
+        assert_eq!(human_bytes(12), "12 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+    }
+}
