@@ -100,7 +100,7 @@ impl Store {
                 size: meta.len(),
             });
         }
-        out.sort_by(|a, b| (b.time, b.seq).cmp(&(a.time, a.seq)));
+        out.sort_by_key(|e| std::cmp::Reverse((e.time, e.seq)));
         Ok(out)
     }
 

@@ -1,0 +1,6 @@
+//! End-to-end tests: the real `xtask` binary on temp trees. One test binary, many modules.
+
+mod backup_config;
+mod cli;
+mod restore;
+mod support;

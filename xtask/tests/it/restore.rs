@@ -1,0 +1,200 @@
+//! `restore config`: round trips, refusals, and a corpus of malicious archives.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+
+use crate::support::*;
+
+fn backup(root: &Path) -> PathBuf {
+    let run = xtask(root, &["--format", "json", "backup", "config"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    PathBuf::from(run.json()["archive"].as_str().unwrap())
+}
+
+#[test]
+fn round_trip_into_a_new_directory() {
+    let t = sample_tree();
+    let archive = backup(t.path());
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("restored");
+    let run = xtask(t.path(), &["--format", "json", "restore", "config", "latest", "--to", target.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.json()["restored"], true);
+    for rel in [".github/workflows/ci.yml", "config/app.yml", "scripts/smoke-tests.sh", "Dockerfile", "bandit.yaml"] {
+        assert_eq!(fs::read(t.path().join(rel)).unwrap(), fs::read(target.join(rel)).unwrap(), "{rel}");
+    }
+    let mode = fs::metadata(target.join("scripts/smoke-tests.sh")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o755);
+    assert_eq!(fs::read_link(target.join("scripts/app.yml")).unwrap(), Path::new("../config/app.yml"));
+    assert!(!target.join("config/.env").exists(), "secrets are not in backups");
+    // No staging directory left behind.
+    assert!(snapshot(&target).iter().all(|p| !p.contains(".xtask-restore")));
+    // Restoring by path works too.
+    let target2 = out.path().join("again");
+    let run = xtask(t.path(), &["restore", "config", archive.to_str().unwrap(), "--to", target2.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+#[test]
+fn dry_run_shows_changes_and_force_is_needed_to_overwrite() {
+    let t = sample_tree();
+    backup(t.path());
+    write(t.path(), "config/app.yml", "debug: true\n");
+    fs::remove_file(t.path().join(".github/workflows/ci.yml")).unwrap();
+    let before = snapshot(t.path());
+
+    let run = xtask(t.path(), &["--format", "json", "restore", "config", "latest", "--dry-run"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let v = run.json();
+    let changes = v["changes"].as_array().unwrap();
+    let action = |p: &str| changes.iter().find(|c| c["path"] == p).unwrap()["action"].clone();
+    assert_eq!(action("config/app.yml"), "overwrite");
+    assert_eq!(action(".github/workflows/ci.yml"), "add");
+    assert_eq!(action("Dockerfile"), "unchanged");
+    assert_eq!(snapshot(t.path()), before, "dry run wrote something");
+    assert_eq!(fs::read_to_string(t.path().join("config/app.yml")).unwrap(), "debug: true\n");
+
+    let run = xtask(t.path(), &["restore", "config", "latest"]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(run.stderr.contains("--force"), "{}", run.stderr);
+    assert_eq!(fs::read_to_string(t.path().join("config/app.yml")).unwrap(), "debug: true\n");
+
+    let run = xtask(t.path(), &["restore", "config", "latest", "--force"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(fs::read_to_string(t.path().join("config/app.yml")).unwrap(), "debug: false\n");
+    assert!(t.path().join(".github/workflows/ci.yml").exists());
+    // Files the archive does not hold are left alone.
+    assert!(t.path().join("src/app.py").exists() && t.path().join("config/.env").exists());
+}
+
+#[test]
+fn corrupt_archive_is_refused_before_anything_is_written() {
+    let t = sample_tree();
+    let archive = backup(t.path());
+    let mut bytes = fs::read(&archive).unwrap();
+    let n = bytes.len() / 2;
+    bytes[n] ^= 0xff;
+    fs::write(&archive, bytes).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("t");
+    let run = xtask(t.path(), &["restore", "config", "latest", "--to", target.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(!target.exists());
+}
+
+#[test]
+fn never_writes_through_a_link_in_the_target() {
+    let t = sample_tree();
+    backup(t.path());
+    let outside = tempfile::tempdir().unwrap();
+    let target = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), target.path().join("config")).unwrap();
+    let run = xtask(t.path(), &["restore", "config", "latest", "--to", target.path().to_str().unwrap(), "--force"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("restore-conflict"), "{}", run.stdout);
+    assert_eq!(snapshot(outside.path()), vec![""], "wrote outside the target");
+}
+
+/// One member of a hand-made archive.
+struct Member {
+    name: &'static str,
+    kind: tar::EntryType,
+    data: &'static [u8],
+    link: Option<&'static str>,
+}
+
+fn file(name: &'static str, data: &'static [u8]) -> Member {
+    Member { name, kind: tar::EntryType::Regular, data, link: None }
+}
+
+fn link(name: &'static str, kind: tar::EntryType, target: &'static str) -> Member {
+    Member { name, kind, data: b"", link: Some(target) }
+}
+
+/// Write raw headers (bypassing the tar crate's own path checks), with a manifest that
+/// describes every member and a correct .sha256: only the safety rules can refuse it.
+fn hostile_archive(dir: &Path, members: &[Member]) -> PathBuf {
+    let mut files = Vec::new();
+    for m in members {
+        let entry = if m.kind == tar::EntryType::Symlink {
+            serde_json::json!({"path": m.name, "type": "symlink", "size": 0, "mode": 0o777, "target": m.link})
+        } else {
+            let sha = sha256_hex(m.data);
+            serde_json::json!({"path": m.name, "type": "file", "size": m.data.len(), "mode": 0o644, "sha256": sha})
+        };
+        files.push(entry);
+    }
+    let manifest = serde_json::to_vec(&serde_json::json!({"format": "xtask-pipeline-backup/1", "files": files})).unwrap();
+    let path = dir.join("pipeline-backup-20260101_000000.tar.gz");
+    let gz = flate2::write::GzEncoder::new(fs::File::create(&path).unwrap(), flate2::Compression::default());
+    let mut b = tar::Builder::new(gz);
+    let mut h = tar::Header::new_gnu();
+    h.set_path(".xtask-manifest.json").unwrap();
+    h.set_size(manifest.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append(&h, manifest.as_slice()).unwrap();
+    for m in members {
+        let mut h = tar::Header::new_gnu();
+        h.as_old_mut().name[..m.name.len()].copy_from_slice(m.name.as_bytes());
+        if let Some(l) = m.link {
+            h.as_old_mut().linkname[..l.len()].copy_from_slice(l.as_bytes());
+        }
+        h.set_entry_type(m.kind);
+        h.set_size(m.data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append(&h, m.data).unwrap();
+    }
+    b.into_inner().unwrap().finish().unwrap().flush().unwrap();
+    let sha = sha256_hex(&fs::read(&path).unwrap());
+    fs::write(format!("{}.sha256", path.display()), format!("{sha}  pipeline-backup-20260101_000000.tar.gz\n")).unwrap();
+    path
+}
+
+#[test]
+fn malicious_archives_are_refused_with_nothing_written_outside() {
+    use tar::EntryType::*;
+    let cases: Vec<(&str, Vec<Member>)> = vec![
+        ("dot-dot", vec![file("config/ok.yml", b"ok\n"), file("../escaped.txt", b"pwned\n")]),
+        ("deep dot-dot", vec![file("config/../../escaped.txt", b"pwned\n")]),
+        ("absolute", vec![file("/tmp/xtask-escaped-absolute.txt", b"pwned\n")]),
+        ("symlink escape", vec![link("config", Symlink, "../..")]),
+        ("absolute symlink", vec![link("etc", Symlink, "/etc")]),
+        ("file through a link", vec![link("sub", Symlink, "inner"), file("sub/escaped.txt", b"pwned\n")]),
+        ("link then file via link", vec![link("a", Symlink, "."), file("a/b.txt", b"x\n")]),
+        ("hard link", vec![file("config/ok.yml", b"ok\n"), link("hard", Link, "config/ok.yml")]),
+        ("hard link outside", vec![link("passwd", Link, "/etc/passwd")]),
+        ("char device", vec![Member { name: "null", kind: Char, data: b"", link: None }]),
+        ("block device", vec![Member { name: "sda", kind: Block, data: b"", link: None }]),
+        ("fifo", vec![Member { name: "pipe", kind: Fifo, data: b"", link: None }]),
+    ];
+    for (label, members) in cases {
+        let store = tempfile::tempdir().unwrap();
+        let archive = hostile_archive(store.path(), &members);
+        let sandbox = tempfile::tempdir().unwrap();
+        let target = sandbox.path().join("a/b/target");
+        fs::create_dir_all(&target).unwrap();
+        let before = snapshot(sandbox.path());
+        for extra in [&[][..], &["--force"][..], &["--dry-run"][..]] {
+            let mut args = vec!["--format", "json", "restore", "config", archive.to_str().unwrap(), "--to", target.to_str().unwrap()];
+            args.extend_from_slice(extra);
+            let run = xtask(sandbox.path(), &args);
+            assert_eq!(run.code, 1, "{label} {extra:?}: {}\n{}", run.stdout, run.stderr);
+            let v = run.json();
+            assert_eq!(v["restored"], false, "{label}");
+            assert!(
+                v["findings"].as_array().unwrap().iter().any(|f| f["code"] == "backup-unsafe-entry"),
+                "{label}: {v:#}"
+            );
+            assert_eq!(snapshot(sandbox.path()), before, "{label} {extra:?}: something was written");
+        }
+        assert!(!Path::new("/tmp/xtask-escaped-absolute.txt").exists());
+        // verify reports the same refusal.
+        let run = xtask(sandbox.path(), &["backup", "verify", archive.to_str().unwrap()]);
+        assert_eq!(run.code, 1, "{label}");
+    }
+}

@@ -1,0 +1,96 @@
+//! Helpers for end-to-end tests: run the real binary on temp trees.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    c.env_remove("XTASK_ROOT").env("NO_COLOR", "1");
+    c
+}
+
+/// Run `xtask --root ROOT ARGS...`.
+pub fn xtask(root: &Path, args: &[&str]) -> Run {
+    bin().arg("--root").arg(root).args(args).output().expect("running xtask").into()
+}
+
+pub fn write(root: &Path, rel: &str, content: &str) -> PathBuf {
+    let p = root.join(rel);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(&p, content).unwrap();
+    p
+}
+
+pub fn chmod(p: &Path, mode: u32) {
+    fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A project tree with the runbook's pipeline configuration and some secrets.
+pub fn sample_tree() -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    write(r, ".github/workflows/ci.yml", "name: ci\non: [push]\n");
+    write(r, ".github/workflows/deploy.yml", "name: deploy\n");
+    write(r, "config/app.yml", "debug: false\n");
+    write(r, "config/tls/server.pem", "-----BEGIN PRIVATE KEY-----\n");
+    write(r, "config/.env", "DATABASE_PASSWORD=hunter2\n");
+    write(r, "scripts/id_rsa", "PRIVATE\n");
+    let smoke = write(r, "scripts/smoke-tests.sh", "#!/bin/sh\ncurl -f http://localhost/health\n");
+    chmod(&smoke, 0o755);
+    write(r, "Dockerfile", "FROM python:3.11-slim\n");
+    write(r, "docker-compose.staging.yml", "services: {}\n");
+    write(r, "bandit.yaml", "skips: ['B101']\n");
+    write(r, "src/app.py", "print('not pipeline config')\n");
+    std::os::unix::fs::symlink("../config/app.yml", r.join("scripts/app.yml")).unwrap();
+    t
+}
+
+/// Member names of a .tar.gz, in order.
+pub fn members(archive: &Path) -> Vec<String> {
+    let f = fs::File::open(archive).unwrap();
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(f));
+    ar.entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Every file below `dir` (relative paths), for "nothing was written" checks.
+pub fn snapshot(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.unwrap().path().strip_prefix(dir).unwrap().display().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
