@@ -270,14 +270,24 @@ pub fn create(cx: &Context, store: &Store, if_changed: bool) -> Result<Report> {
         return Ok(report);
     }
 
-    let newest = if if_changed { store.list(PIPELINE)?.into_iter().next() } else { None };
+    let newest = if if_changed {
+        store.list(PIPELINE)?.into_iter().next()
+    } else {
+        None
+    };
     if let Some(newest) = newest {
         let same = store::checksum_state(&newest.path) == store::ChecksumState::Ok
             && archive::read_manifest(&newest.path).is_ok_and(|m| m == plan.manifest);
         if same {
-            report.summary("unchanged", format!("{} already holds this content", newest.name));
+            report.summary(
+                "unchanged",
+                format!("{} already holds this content", newest.name),
+            );
             report.set("archive", newest.path.display().to_string());
-            report.set("sha256", store::read_sidecar(&newest.path)?.unwrap_or_default());
+            report.set(
+                "sha256",
+                store::read_sidecar(&newest.path)?.unwrap_or_default(),
+            );
             report.set("files", files);
             report.set("bytes", bytes);
             report.set("skipped", true);

@@ -17,18 +17,30 @@ fn archive_has_manifest_sidecar_and_json_fields() {
     let t = sample_tree();
     let (archive, v) = backup(t.path());
     let name = archive.file_name().unwrap().to_str().unwrap();
-    assert!(name.starts_with("pipeline-backup-") && name.ends_with(".tar.gz"), "{name}");
+    assert!(
+        name.starts_with("pipeline-backup-") && name.ends_with(".tar.gz"),
+        "{name}"
+    );
     assert_eq!(archive.parent().unwrap(), t.path().join("backups/pipeline"));
     assert_eq!(v["files"], 8, "{v:#}");
     assert!(v["bytes"].as_u64().unwrap() > 0);
     let sidecar = fs::read_to_string(format!("{}.sha256", archive.display())).unwrap();
-    assert_eq!(sidecar, format!("{}  {name}\n", v["sha256"].as_str().unwrap()));
+    assert_eq!(
+        sidecar,
+        format!("{}  {name}\n", v["sha256"].as_str().unwrap())
+    );
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(fs::metadata(&archive).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        fs::metadata(&archive).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let m = members(&archive);
     assert_eq!(m[0], ".xtask-manifest.json");
     assert!(m.contains(&"scripts/smoke-tests.sh".to_string()), "{m:?}");
-    assert!(m.contains(&"scripts/app.yml".to_string()), "symlink stored: {m:?}");
+    assert!(
+        m.contains(&"scripts/app.yml".to_string()),
+        "symlink stored: {m:?}"
+    );
     assert!(!m.iter().any(|p| p.starts_with("src/")), "{m:?}");
     // sha256sum agrees with the sidecar.
     let out = std::process::Command::new("sha256sum")
@@ -37,7 +49,11 @@ fn archive_has_manifest_sidecar_and_json_fields() {
         .current_dir(archive.parent().unwrap())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]
@@ -48,15 +64,31 @@ fn secrets_are_excluded_and_listed_unless_included() {
     for secret in ["config/.env", "config/tls/server.pem", "scripts/id_rsa"] {
         assert!(!m.contains(&secret.to_string()), "{secret} archived: {m:?}");
         assert!(
-            v["excluded_secrets"].as_array().unwrap().iter().any(|s| s == secret),
+            v["excluded_secrets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s == secret),
             "{secret} not reported: {v:#}"
         );
     }
-    let codes: Vec<&str> =
-        v["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
-    assert_eq!(codes.iter().filter(|c| **c == "secret-excluded").count(), 3, "{codes:?}");
+    let codes: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes.iter().filter(|c| **c == "secret-excluded").count(),
+        3,
+        "{codes:?}"
+    );
 
-    write(t.path(), "maintenance.toml", "[pipeline]\ninclude_secrets = [\"config/tls/*.pem\"]\n");
+    write(
+        t.path(),
+        "maintenance.toml",
+        "[pipeline]\ninclude_secrets = [\"config/tls/*.pem\"]\n",
+    );
     let (archive, v) = backup(t.path());
     let m = members(&archive);
     assert!(m.contains(&"config/tls/server.pem".to_string()), "{m:?}");
@@ -84,13 +116,20 @@ fn same_tree_gives_identical_bytes() {
 fn if_changed_skips_identical_content() {
     let t = sample_tree();
     let (first, _) = backup(t.path());
-    let run = xtask(t.path(), &["--format", "json", "backup", "config", "--if-changed"]);
+    let run = xtask(
+        t.path(),
+        &["--format", "json", "backup", "config", "--if-changed"],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let v = run.json();
     assert_eq!(v["skipped"], true);
     assert_eq!(v["archive"].as_str().unwrap(), first.to_str().unwrap());
     write(t.path(), "config/app.yml", "debug: true\n");
-    let v = xtask(t.path(), &["--format", "json", "backup", "config", "--if-changed"]).json();
+    let v = xtask(
+        t.path(),
+        &["--format", "json", "backup", "config", "--if-changed"],
+    )
+    .json();
     assert_eq!(v["skipped"], false);
     assert_ne!(v["archive"].as_str().unwrap(), first.to_str().unwrap());
 }
@@ -113,8 +152,15 @@ fn verify_names_the_member_for_flipped_bytes() {
         let mut bytes = original.clone();
         bytes[offset] ^= 0x5a;
         fs::write(&archive, &bytes).unwrap();
-        let run = xtask(t.path(), &["--format", "json", "backup", "verify", "latest"]);
-        assert_eq!(run.code, 1, "offset {offset}: {}\n{}", run.stdout, run.stderr);
+        let run = xtask(
+            t.path(),
+            &["--format", "json", "backup", "verify", "latest"],
+        );
+        assert_eq!(
+            run.code, 1,
+            "offset {offset}: {}\n{}",
+            run.stdout, run.stderr
+        );
         let v = run.json();
         let msgs: Vec<String> = v["findings"]
             .as_array()
@@ -122,8 +168,14 @@ fn verify_names_the_member_for_flipped_bytes() {
             .iter()
             .map(|f| f["message"].as_str().unwrap().to_string())
             .collect();
-        assert!(msgs.iter().any(|m| m.contains("sha256")), "offset {offset}: {msgs:?}");
-        assert!(msgs.iter().any(|m| m.contains("member `")), "offset {offset}: {msgs:?}");
+        assert!(
+            msgs.iter().any(|m| m.contains("sha256")),
+            "offset {offset}: {msgs:?}"
+        );
+        assert!(
+            msgs.iter().any(|m| m.contains("member `")),
+            "offset {offset}: {msgs:?}"
+        );
     }
     fs::write(&archive, &original).unwrap();
     assert_eq!(xtask(t.path(), &["backup", "verify", "--all"]).code, 0);
@@ -152,7 +204,11 @@ fn age(archive: &Path, days: i64, seq: usize) -> PathBuf {
     fs::rename(archive, &dest).unwrap();
     let side = fs::read_to_string(format!("{}.sha256", archive.display())).unwrap();
     let hex = side.split_whitespace().next().unwrap();
-    fs::write(format!("{}.sha256", dest.display()), format!("{hex}  {name}\n")).unwrap();
+    fs::write(
+        format!("{}.sha256", dest.display()),
+        format!("{hex}  {name}\n"),
+    )
+    .unwrap();
     fs::remove_file(format!("{}.sha256", archive.display())).unwrap();
     dest
 }
@@ -177,7 +233,11 @@ fn prune_keeps_the_newest_verified_backup() {
     bytes[n] ^= 1;
     fs::write(&made[3], bytes).unwrap();
 
-    let dry = xtask(t.path(), &["--format", "json", "backup", "prune", "--dry-run"]).json();
+    let dry = xtask(
+        t.path(),
+        &["--format", "json", "backup", "prune", "--dry-run"],
+    )
+    .json();
     assert_eq!(dry["would_delete"].as_array().unwrap().len(), 2, "{dry:#}");
     assert!(made.iter().all(|p| p.exists()), "dry run deleted something");
 
@@ -204,7 +264,11 @@ fn prune_deletes_nothing_when_nothing_verifies() {
 #[test]
 fn plain_backup_runs_every_kind_then_prunes() {
     let t = sample_tree();
-    write(t.path(), "maintenance.toml", "[backup.retention]\nkeep_last = 1\n");
+    write(
+        t.path(),
+        "maintenance.toml",
+        "[backup.retention]\nkeep_last = 1\n",
+    );
     let (p, _) = backup(t.path());
     let old = age(&p, 30, 1);
     let (p, _) = backup(t.path());
@@ -213,7 +277,11 @@ fn plain_backup_runs_every_kind_then_prunes() {
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let v = run.json();
     assert_eq!(v["backup_config"]["files"], 8, "{v:#}");
-    assert_eq!(v["backup_prune"]["deleted"].as_array().unwrap().len(), 2, "{v:#}");
+    assert_eq!(
+        v["backup_prune"]["deleted"].as_array().unwrap().len(),
+        2,
+        "{v:#}"
+    );
     assert!(!old.exists());
     let list = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
     assert_eq!(list["backups"].as_array().unwrap().len(), 1);
@@ -224,12 +292,21 @@ fn second_concurrent_run_is_refused_by_the_lock() {
     let t = sample_tree();
     let lock_path = t.path().join("backups/.xtask.lock");
     fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
-    let f = fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).unwrap();
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .unwrap();
     f.try_lock().unwrap();
     fs::write(&lock_path, "`backup` (pid 1, user test, since now)").unwrap();
     let run = xtask(t.path(), &["backup", "config"]);
     assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
-    assert!(run.stderr.contains("locked by `backup` (pid 1"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("locked by `backup` (pid 1"),
+        "{}",
+        run.stderr
+    );
     drop(f);
     assert_eq!(xtask(t.path(), &["backup", "config"]).code, 0);
 }
@@ -238,7 +315,9 @@ fn second_concurrent_run_is_refused_by_the_lock() {
 fn killed_runs_never_leave_a_valid_looking_backup() {
     let t = sample_tree();
     // Enough data that the run takes a while.
-    let chunk: String = (0..200_000u32).map(|i| format!("{:x}", i.wrapping_mul(2654435761))).collect();
+    let chunk: String = (0..200_000u32)
+        .map(|i| format!("{:x}", i.wrapping_mul(2654435761)))
+        .collect();
     for i in 0..20 {
         write(t.path(), &format!("config/data{i}.yml"), &chunk);
     }
@@ -257,7 +336,10 @@ fn killed_runs_never_leave_a_valid_looking_backup() {
         for row in list["backups"].as_array().unwrap() {
             let path = row["path"].as_str().unwrap();
             // Whatever is listed must be complete: checksum ok and verify clean.
-            assert_eq!(row["checksum"], "ok", "delay {delay_ms} ({status:?}): {row:#}");
+            assert_eq!(
+                row["checksum"], "ok",
+                "delay {delay_ms} ({status:?}): {row:#}"
+            );
             assert_eq!(xtask(t.path(), &["backup", "verify", path]).code, 0);
         }
     }
@@ -277,5 +359,8 @@ fn empty_tree_is_a_finding_not_an_empty_archive() {
     let run = xtask(t.path(), &["backup", "config"]);
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(run.stdout.contains("pipeline-empty"));
-    assert!(!t.path().join("backups/pipeline").exists() || snapshot(&t.path().join("backups/pipeline")).len() <= 1);
+    assert!(
+        !t.path().join("backups/pipeline").exists()
+            || snapshot(&t.path().join("backups/pipeline")).len() <= 1
+    );
 }

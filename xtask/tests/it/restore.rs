@@ -5,7 +5,6 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-
 use crate::support::*;
 
 fn backup(root: &Path) -> PathBuf {
@@ -20,21 +19,64 @@ fn round_trip_into_a_new_directory() {
     let archive = backup(t.path());
     let out = tempfile::tempdir().unwrap();
     let target = out.path().join("restored");
-    let run = xtask(t.path(), &["--format", "json", "restore", "config", "latest", "--to", target.to_str().unwrap()]);
+    let run = xtask(
+        t.path(),
+        &[
+            "--format",
+            "json",
+            "restore",
+            "config",
+            "latest",
+            "--to",
+            target.to_str().unwrap(),
+        ],
+    );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(run.json()["restored"], true);
-    for rel in [".github/workflows/ci.yml", "config/app.yml", "scripts/smoke-tests.sh", "Dockerfile", "bandit.yaml"] {
-        assert_eq!(fs::read(t.path().join(rel)).unwrap(), fs::read(target.join(rel)).unwrap(), "{rel}");
+    for rel in [
+        ".github/workflows/ci.yml",
+        "config/app.yml",
+        "scripts/smoke-tests.sh",
+        "Dockerfile",
+        "bandit.yaml",
+    ] {
+        assert_eq!(
+            fs::read(t.path().join(rel)).unwrap(),
+            fs::read(target.join(rel)).unwrap(),
+            "{rel}"
+        );
     }
-    let mode = fs::metadata(target.join("scripts/smoke-tests.sh")).unwrap().permissions().mode();
+    let mode = fs::metadata(target.join("scripts/smoke-tests.sh"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o755);
-    assert_eq!(fs::read_link(target.join("scripts/app.yml")).unwrap(), Path::new("../config/app.yml"));
-    assert!(!target.join("config/.env").exists(), "secrets are not in backups");
+    assert_eq!(
+        fs::read_link(target.join("scripts/app.yml")).unwrap(),
+        Path::new("../config/app.yml")
+    );
+    assert!(
+        !target.join("config/.env").exists(),
+        "secrets are not in backups"
+    );
     // No staging directory left behind.
-    assert!(snapshot(&target).iter().all(|p| !p.contains(".xtask-restore")));
+    assert!(
+        snapshot(&target)
+            .iter()
+            .all(|p| !p.contains(".xtask-restore"))
+    );
     // Restoring by path works too.
     let target2 = out.path().join("again");
-    let run = xtask(t.path(), &["restore", "config", archive.to_str().unwrap(), "--to", target2.to_str().unwrap()]);
+    let run = xtask(
+        t.path(),
+        &[
+            "restore",
+            "config",
+            archive.to_str().unwrap(),
+            "--to",
+            target2.to_str().unwrap(),
+        ],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
 
@@ -46,7 +88,17 @@ fn dry_run_shows_changes_and_force_is_needed_to_overwrite() {
     fs::remove_file(t.path().join(".github/workflows/ci.yml")).unwrap();
     let before = snapshot(t.path());
 
-    let run = xtask(t.path(), &["--format", "json", "restore", "config", "latest", "--dry-run"]);
+    let run = xtask(
+        t.path(),
+        &[
+            "--format",
+            "json",
+            "restore",
+            "config",
+            "latest",
+            "--dry-run",
+        ],
+    );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let v = run.json();
     let changes = v["changes"].as_array().unwrap();
@@ -55,16 +107,25 @@ fn dry_run_shows_changes_and_force_is_needed_to_overwrite() {
     assert_eq!(action(".github/workflows/ci.yml"), "add");
     assert_eq!(action("Dockerfile"), "unchanged");
     assert_eq!(snapshot(t.path()), before, "dry run wrote something");
-    assert_eq!(fs::read_to_string(t.path().join("config/app.yml")).unwrap(), "debug: true\n");
+    assert_eq!(
+        fs::read_to_string(t.path().join("config/app.yml")).unwrap(),
+        "debug: true\n"
+    );
 
     let run = xtask(t.path(), &["restore", "config", "latest"]);
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(run.stderr.contains("--force"), "{}", run.stderr);
-    assert_eq!(fs::read_to_string(t.path().join("config/app.yml")).unwrap(), "debug: true\n");
+    assert_eq!(
+        fs::read_to_string(t.path().join("config/app.yml")).unwrap(),
+        "debug: true\n"
+    );
 
     let run = xtask(t.path(), &["restore", "config", "latest", "--force"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert_eq!(fs::read_to_string(t.path().join("config/app.yml")).unwrap(), "debug: false\n");
+    assert_eq!(
+        fs::read_to_string(t.path().join("config/app.yml")).unwrap(),
+        "debug: false\n"
+    );
     assert!(t.path().join(".github/workflows/ci.yml").exists());
     // Files the archive does not hold are left alone.
     assert!(t.path().join("src/app.py").exists() && t.path().join("config/.env").exists());
@@ -80,7 +141,16 @@ fn corrupt_archive_is_refused_before_anything_is_written() {
     fs::write(&archive, bytes).unwrap();
     let out = tempfile::tempdir().unwrap();
     let target = out.path().join("t");
-    let run = xtask(t.path(), &["restore", "config", "latest", "--to", target.to_str().unwrap()]);
+    let run = xtask(
+        t.path(),
+        &[
+            "restore",
+            "config",
+            "latest",
+            "--to",
+            target.to_str().unwrap(),
+        ],
+    );
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(!target.exists());
 }
@@ -92,10 +162,24 @@ fn never_writes_through_a_link_in_the_target() {
     let outside = tempfile::tempdir().unwrap();
     let target = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(outside.path(), target.path().join("config")).unwrap();
-    let run = xtask(t.path(), &["restore", "config", "latest", "--to", target.path().to_str().unwrap(), "--force"]);
+    let run = xtask(
+        t.path(),
+        &[
+            "restore",
+            "config",
+            "latest",
+            "--to",
+            target.path().to_str().unwrap(),
+            "--force",
+        ],
+    );
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("restore-conflict"), "{}", run.stdout);
-    assert_eq!(snapshot(outside.path()), vec![""], "wrote outside the target");
+    assert_eq!(
+        snapshot(outside.path()),
+        vec![""],
+        "wrote outside the target"
+    );
 }
 
 /// One member of a hand-made archive.
@@ -107,11 +191,21 @@ struct Member {
 }
 
 fn file(name: &'static str, data: &'static [u8]) -> Member {
-    Member { name, kind: tar::EntryType::Regular, data, link: None }
+    Member {
+        name,
+        kind: tar::EntryType::Regular,
+        data,
+        link: None,
+    }
 }
 
 fn link(name: &'static str, kind: tar::EntryType, target: &'static str) -> Member {
-    Member { name, kind, data: b"", link: Some(target) }
+    Member {
+        name,
+        kind,
+        data: b"",
+        link: Some(target),
+    }
 }
 
 /// Write raw headers (bypassing the tar crate's own path checks), with a manifest that
@@ -127,9 +221,15 @@ fn hostile_archive(dir: &Path, members: &[Member]) -> PathBuf {
         };
         files.push(entry);
     }
-    let manifest = serde_json::to_vec(&serde_json::json!({"format": "xtask-pipeline-backup/1", "files": files})).unwrap();
+    let manifest = serde_json::to_vec(
+        &serde_json::json!({"format": "xtask-pipeline-backup/1", "files": files}),
+    )
+    .unwrap();
     let path = dir.join("pipeline-backup-20260101_000000.tar.gz");
-    let gz = flate2::write::GzEncoder::new(fs::File::create(&path).unwrap(), flate2::Compression::default());
+    let gz = flate2::write::GzEncoder::new(
+        fs::File::create(&path).unwrap(),
+        flate2::Compression::default(),
+    );
     let mut b = tar::Builder::new(gz);
     let mut h = tar::Header::new_gnu();
     h.set_path(".xtask-manifest.json").unwrap();
@@ -151,7 +251,11 @@ fn hostile_archive(dir: &Path, members: &[Member]) -> PathBuf {
     }
     b.into_inner().unwrap().finish().unwrap().flush().unwrap();
     let sha = sha256_hex(&fs::read(&path).unwrap());
-    fs::write(format!("{}.sha256", path.display()), format!("{sha}  pipeline-backup-20260101_000000.tar.gz\n")).unwrap();
+    fs::write(
+        format!("{}.sha256", path.display()),
+        format!("{sha}  pipeline-backup-20260101_000000.tar.gz\n"),
+    )
+    .unwrap();
     path
 }
 
@@ -159,18 +263,72 @@ fn hostile_archive(dir: &Path, members: &[Member]) -> PathBuf {
 fn malicious_archives_are_refused_with_nothing_written_outside() {
     use tar::EntryType::*;
     let cases: Vec<(&str, Vec<Member>)> = vec![
-        ("dot-dot", vec![file("config/ok.yml", b"ok\n"), file("../escaped.txt", b"pwned\n")]),
-        ("deep dot-dot", vec![file("config/../../escaped.txt", b"pwned\n")]),
-        ("absolute", vec![file("/tmp/xtask-escaped-absolute.txt", b"pwned\n")]),
+        (
+            "dot-dot",
+            vec![
+                file("config/ok.yml", b"ok\n"),
+                file("../escaped.txt", b"pwned\n"),
+            ],
+        ),
+        (
+            "deep dot-dot",
+            vec![file("config/../../escaped.txt", b"pwned\n")],
+        ),
+        (
+            "absolute",
+            vec![file("/tmp/xtask-escaped-absolute.txt", b"pwned\n")],
+        ),
         ("symlink escape", vec![link("config", Symlink, "../..")]),
         ("absolute symlink", vec![link("etc", Symlink, "/etc")]),
-        ("file through a link", vec![link("sub", Symlink, "inner"), file("sub/escaped.txt", b"pwned\n")]),
-        ("link then file via link", vec![link("a", Symlink, "."), file("a/b.txt", b"x\n")]),
-        ("hard link", vec![file("config/ok.yml", b"ok\n"), link("hard", Link, "config/ok.yml")]),
-        ("hard link outside", vec![link("passwd", Link, "/etc/passwd")]),
-        ("char device", vec![Member { name: "null", kind: Char, data: b"", link: None }]),
-        ("block device", vec![Member { name: "sda", kind: Block, data: b"", link: None }]),
-        ("fifo", vec![Member { name: "pipe", kind: Fifo, data: b"", link: None }]),
+        (
+            "file through a link",
+            vec![
+                link("sub", Symlink, "inner"),
+                file("sub/escaped.txt", b"pwned\n"),
+            ],
+        ),
+        (
+            "link then file via link",
+            vec![link("a", Symlink, "."), file("a/b.txt", b"x\n")],
+        ),
+        (
+            "hard link",
+            vec![
+                file("config/ok.yml", b"ok\n"),
+                link("hard", Link, "config/ok.yml"),
+            ],
+        ),
+        (
+            "hard link outside",
+            vec![link("passwd", Link, "/etc/passwd")],
+        ),
+        (
+            "char device",
+            vec![Member {
+                name: "null",
+                kind: Char,
+                data: b"",
+                link: None,
+            }],
+        ),
+        (
+            "block device",
+            vec![Member {
+                name: "sda",
+                kind: Block,
+                data: b"",
+                link: None,
+            }],
+        ),
+        (
+            "fifo",
+            vec![Member {
+                name: "pipe",
+                kind: Fifo,
+                data: b"",
+                link: None,
+            }],
+        ),
     ];
     for (label, members) in cases {
         let store = tempfile::tempdir().unwrap();
@@ -180,21 +338,44 @@ fn malicious_archives_are_refused_with_nothing_written_outside() {
         fs::create_dir_all(&target).unwrap();
         let before = snapshot(sandbox.path());
         for extra in [&[][..], &["--force"][..], &["--dry-run"][..]] {
-            let mut args = vec!["--format", "json", "restore", "config", archive.to_str().unwrap(), "--to", target.to_str().unwrap()];
+            let mut args = vec![
+                "--format",
+                "json",
+                "restore",
+                "config",
+                archive.to_str().unwrap(),
+                "--to",
+                target.to_str().unwrap(),
+            ];
             args.extend_from_slice(extra);
             let run = xtask(sandbox.path(), &args);
-            assert_eq!(run.code, 1, "{label} {extra:?}: {}\n{}", run.stdout, run.stderr);
+            assert_eq!(
+                run.code, 1,
+                "{label} {extra:?}: {}\n{}",
+                run.stdout, run.stderr
+            );
             let v = run.json();
             assert_eq!(v["restored"], false, "{label}");
             assert!(
-                v["findings"].as_array().unwrap().iter().any(|f| f["code"] == "backup-unsafe-entry"),
+                v["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|f| f["code"] == "backup-unsafe-entry"),
                 "{label}: {v:#}"
             );
-            assert_eq!(snapshot(sandbox.path()), before, "{label} {extra:?}: something was written");
+            assert_eq!(
+                snapshot(sandbox.path()),
+                before,
+                "{label} {extra:?}: something was written"
+            );
         }
         assert!(!Path::new("/tmp/xtask-escaped-absolute.txt").exists());
         // verify reports the same refusal.
-        let run = xtask(sandbox.path(), &["backup", "verify", archive.to_str().unwrap()]);
+        let run = xtask(
+            sandbox.path(),
+            &["backup", "verify", archive.to_str().unwrap()],
+        );
         assert_eq!(run.code, 1, "{label}");
     }
 }

@@ -36,7 +36,13 @@ pub fn bin() -> Command {
 
 /// Run `xtask --root ROOT ARGS...`.
 pub fn xtask(root: &Path, args: &[&str]) -> Run {
-    bin().arg("--root").arg(root).args(args).output().expect("running xtask").into()
+    bin()
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .output()
+        .expect("running xtask")
+        .into()
 }
 
 pub fn write(root: &Path, rel: &str, content: &str) -> PathBuf {
@@ -60,7 +66,11 @@ pub fn sample_tree() -> tempfile::TempDir {
     write(r, "config/tls/server.pem", "-----BEGIN PRIVATE KEY-----\n");
     write(r, "config/.env", "DATABASE_PASSWORD=hunter2\n");
     write(r, "scripts/id_rsa", "PRIVATE\n");
-    let smoke = write(r, "scripts/smoke-tests.sh", "#!/bin/sh\ncurl -f http://localhost/health\n");
+    let smoke = write(
+        r,
+        "scripts/smoke-tests.sh",
+        "#!/bin/sh\ncurl -f http://localhost/health\n",
+    );
     chmod(&smoke, 0o755);
     write(r, "Dockerfile", "FROM python:3.11-slim\n");
     write(r, "docker-compose.staging.yml", "services: {}\n");
@@ -84,7 +94,14 @@ pub fn members(archive: &Path) -> Vec<String> {
 pub fn snapshot(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = walkdir::WalkDir::new(dir)
         .into_iter()
-        .map(|e| e.unwrap().path().strip_prefix(dir).unwrap().display().to_string())
+        .map(|e| {
+            e.unwrap()
+                .path()
+                .strip_prefix(dir)
+                .unwrap()
+                .display()
+                .to_string()
+        })
         .collect();
     v.sort();
     v
@@ -92,5 +109,8 @@ pub fn snapshot(dir: &Path) -> Vec<String> {
 
 pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
