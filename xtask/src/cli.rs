@@ -84,15 +84,27 @@ pub enum BackupCmd {
         #[arg(long)]
         if_changed: bool,
     },
+    /// Back up the database: SQLite (online backup API) or PostgreSQL (pg_dump -Fc)
+    #[command(
+        after_help = "Examples:\n  cargo xtask backup db\n  cargo xtask backup db --database data/app.db --format json\n  PGPASSWORD=... cargo xtask backup db --database postgres://app@127.0.0.1/hub"
+    )]
+    Db {
+        /// SQLite path (relative to the root) or postgres:// URL [default: database.path / database.url]
+        #[arg(long, value_name = "PATH|URL")]
+        database: Option<String>,
+        /// Copy the backup off-site with rclone and verify it there (e.g. s3:bucket/db)
+        #[arg(long, value_name = "REMOTE")]
+        upload: Option<String>,
+    },
     /// List backups, newest first, with their checksum state
     #[command(after_help = "Example:\n  cargo xtask backup list")]
     List,
-    /// Check archives member by member against their manifest and checksum
+    /// Check backups fully: checksums, every member or page, integrity
     #[command(
         after_help = "Examples:\n  cargo xtask backup verify\n  cargo xtask backup verify --all\n  cargo xtask backup verify backups/pipeline/pipeline-backup-20261129_020000.tar.gz"
     )]
     Verify {
-        /// Archive path, name in the store, or `latest` [default: latest]
+        /// Backup path, name in the store, or `latest` [default: newest of each kind]
         #[arg(conflicts_with = "all")]
         archive: Option<String>,
         /// Verify every backup
@@ -126,6 +138,26 @@ pub enum RestoreCmd {
         /// Restore into a non-empty directory, overwriting files the archive holds
         #[arg(long)]
         force: bool,
+    },
+    /// Restore a database backup (verified first; the live database needs --yes)
+    #[command(
+        after_help = "Examples:\n  cargo xtask restore db latest --to /tmp/check.db\n  cargo xtask restore db latest --dry-run\n  cargo xtask restore db db_backup_20261129_021500.sqlite.gz --yes"
+    )]
+    Db {
+        /// Backup path, name in the store, or `latest`
+        backup: String,
+        /// Write a new database file here instead of the live database
+        #[arg(long, value_name = "PATH", conflicts_with = "database")]
+        to: Option<PathBuf>,
+        /// Live database to restore into: SQLite path or postgres:// URL [default: config]
+        #[arg(long, value_name = "PATH|URL")]
+        database: Option<String>,
+        /// Verify and show the plan, change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Confirm replacing the live database (a safety backup is taken first)
+        #[arg(long)]
+        yes: bool,
     },
 }
 

@@ -109,12 +109,46 @@ impl Default for PipelineConfig {
 pub struct DatabaseConfig {
     /// The service's SQLite database, relative to the root. Runbook default.
     pub path: String,
+    /// A PostgreSQL URL (`postgres://user@host:port/db`) to back up instead of `path`.
+    /// Put the password in PGPASSWORD or ~/.pgpass, not here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// `integrity_check` (thorough, default) or `quick_check` (faster on large databases).
+    pub check: IntegrityCheck,
+    /// Pages copied per step of SQLite's online backup.
+    pub step_pages: u32,
+    /// Restarts tolerated when writers keep changing pages; then `VACUUM INTO` takes over.
+    pub max_restarts: u32,
+    /// rclone remote for an off-site copy after each backup (e.g. `s3:bucket/database`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum IntegrityCheck {
+    IntegrityCheck,
+    QuickCheck,
+}
+
+impl IntegrityCheck {
+    pub fn pragma(self) -> &'static str {
+        match self {
+            IntegrityCheck::IntegrityCheck => "integrity_check",
+            IntegrityCheck::QuickCheck => "quick_check",
+        }
+    }
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
         DatabaseConfig {
             path: "ai_knowledge_hub/knowledge_hub.db".into(),
+            url: None,
+            check: IntegrityCheck::IntegrityCheck,
+            step_pages: 16384,
+            max_restarts: 3,
+            upload: None,
         }
     }
 }
@@ -164,6 +198,22 @@ impl Config {
         }
         check_relative(&self.database.path)
             .with_context(|| format!("database.path `{}`", self.database.path))?;
+        if let Some(url) = &self.database.url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                bail!(
+                    "database.url must start with postgres:// (got `{}`)",
+                    redact_url(url)
+                );
+            }
+            if url_password(url).is_some() {
+                bail!(
+                    "database.url holds a password: remove it and set PGPASSWORD or use ~/.pgpass"
+                );
+            }
+        }
+        if self.database.step_pages == 0 {
+            bail!("database.step_pages must be at least 1");
+        }
         if self.backup.dir.as_os_str().is_empty() {
             bail!("backup.dir is empty: remove the key for the default `backups`");
         }
@@ -174,6 +224,21 @@ impl Config {
             );
         }
         Ok(())
+    }
+}
+
+/// The password part of a `scheme://user:password@host/...` URL, if any.
+pub fn url_password(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let auth = rest.split(['/', '?']).next()?.rsplit_once('@')?.0;
+    auth.split_once(':').map(|(_, p)| p)
+}
+
+/// The URL with any password replaced by `***`, for messages and manifests.
+pub fn redact_url(url: &str) -> String {
+    match url_password(url) {
+        Some(p) if !p.is_empty() => url.replacen(&format!(":{p}@"), ":***@", 1),
+        _ => url.to_string(),
     }
 }
 
@@ -230,6 +295,16 @@ include_secrets = []
 [database]
 # The service's SQLite database, relative to the root.
 path = "ai_knowledge_hub/knowledge_hub.db"
+# Back up a PostgreSQL database instead (password from PGPASSWORD or ~/.pgpass):
+# url = "postgres://app@127.0.0.1:5432/knowledge_hub"
+# integrity_check (thorough) or quick_check (faster on large databases).
+check = "integrity_check"
+# Pages per step of SQLite's online backup, and how many restarts (writers changing
+# pages under the copy) are tolerated before falling back to VACUUM INTO.
+step_pages = 16384
+max_restarts = 3
+# Off-site copy through rclone after each backup, verified by size and sha256:
+# upload = "s3:my-bucket/knowledge-hub/db"
 "#;
 
 pub fn show(cx: &Context) -> Result<Report> {
@@ -322,6 +397,16 @@ mod tests {
             Config::parse("[pipeline]\npaths = [\"/etc\"]\n").unwrap_err()
         );
         assert!(err.contains("absolute"), "{err}");
+    }
+
+    #[test]
+    fn urls_with_passwords_are_refused_and_redacted() {
+        assert_eq!(url_password("postgres://u:pw@h/db"), Some("pw"));
+        assert_eq!(url_password("postgres://u@h/db"), None);
+        assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+        let err = Config::parse("[database]\nurl = \"postgres://u:pw@h/db\"\n").unwrap_err();
+        assert!(err.to_string().contains("PGPASSWORD"), "{err}");
+        assert!(!err.to_string().contains("pw@"), "{err}");
     }
 
     #[test]

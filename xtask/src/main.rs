@@ -9,6 +9,7 @@ mod cli;
 mod config;
 mod fsutil;
 mod glob;
+mod progress;
 mod report;
 mod sh;
 
@@ -59,6 +60,12 @@ fn workspace_root() -> PathBuf {
 }
 
 fn main() -> ExitCode {
+    // A file-size limit must give a clean "File too large" error, not kill the process
+    // half-way through a backup.
+    // SAFETY: setting a signal's disposition to SIG_IGN at start-up, before any thread.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
@@ -106,12 +113,12 @@ fn run(cli: Cli) -> Result<u8> {
             Some(BackupCmd::Config { if_changed: ic }) => {
                 backup::pipeline::run(&cx, ic || if_changed)?
             }
-            Some(BackupCmd::List) => backup::pipeline::list(&cx)?,
+            Some(BackupCmd::Db { database, upload }) => {
+                backup::db::run(&cx, database.as_deref(), upload.as_deref())?
+            }
+            Some(BackupCmd::List) => backup::list(&cx)?,
             Some(BackupCmd::Verify { archive, all }) => {
-                let path = archive
-                    .map(|a| backup::restore::resolve(&cx, &a))
-                    .transpose()?;
-                backup::pipeline::verify(&cx, path.as_deref(), all)?
+                backup::verify(&cx, archive.as_deref(), all)?
             }
             Some(BackupCmd::Prune { dry_run }) => backup::prune(&cx, dry_run)?,
         },
@@ -122,6 +129,16 @@ fn run(cli: Cli) -> Result<u8> {
                 dry_run,
                 force,
             } => backup::restore::run(&cx, &archive, to.as_deref(), dry_run, force)?,
+            RestoreCmd::Db {
+                backup,
+                to,
+                database,
+                dry_run,
+                yes,
+            } => {
+                let (to, db) = (to.as_deref(), database.as_deref());
+                backup::db::restore(&cx, &backup, to, db, dry_run, yes)?
+            }
         },
         Command::Config { command } => match command {
             ConfigCmd::Show => config::show(&cx)?,

@@ -13,7 +13,7 @@ use super::archive::{self, EntryKind, FORMAT, MANIFEST_NAME, Manifest, ManifestE
 use super::store::{self, PIPELINE, Store};
 use crate::config::PipelineConfig;
 use crate::glob;
-use crate::report::{Finding, Report, Severity, Table, human_bytes};
+use crate::report::{Finding, Report, Severity, human_bytes};
 use crate::{Context, fsutil};
 
 /// Names that hold credentials. Matched against file names; `include_secrets` overrides.
@@ -321,59 +321,6 @@ pub fn create(cx: &Context, store: &Store, if_changed: bool) -> Result<Report> {
     Ok(report)
 }
 
-/// `backup list`: newest first, with checksum state.
-pub fn list(cx: &Context) -> Result<Report> {
-    let store = cx.store();
-    let mut report = Report::new("backup list");
-    let mut table = Table::new(
-        "Pipeline configuration backups",
-        &["name", "time (UTC)", "files", "size", "checksum"],
-    );
-    let mut rows = Vec::new();
-    for e in store.list(PIPELINE)? {
-        let state = store::checksum_state(&e.path);
-        let files = archive::read_manifest(&e.path).ok().map(|m| m.files.len());
-        table.row(vec![
-            e.name.clone(),
-            e.time.format("%Y-%m-%d %H:%M:%S").to_string(),
-            files.map_or("?".into(), |n| n.to_string()),
-            human_bytes(e.size),
-            state.label().to_string(),
-        ]);
-        if state != store::ChecksumState::Ok {
-            report.push(
-                Finding::new(
-                    "backup-checksum-mismatch",
-                    Severity::High,
-                    format!(
-                        "checksum {}: do not restore from this backup",
-                        state.label()
-                    ),
-                )
-                .at(e.path.display().to_string()),
-            );
-        }
-        rows.push(serde_json::json!({
-            "kind": PIPELINE.name,
-            "name": e.name,
-            "path": e.path.display().to_string(),
-            "time": e.time.and_utc().to_rfc3339(),
-            "files": files,
-            "bytes": e.size,
-            "checksum": state.label(),
-        }));
-    }
-    if rows.is_empty() {
-        report.summary(
-            "backups",
-            format!("none in {}", store.kind_dir(PIPELINE).display()),
-        );
-    }
-    report.tables.push(table);
-    report.set("backups", rows);
-    Ok(report)
-}
-
 /// Full verification of one archive: sidecar checksum and every member.
 pub fn verify_one(path: &Path) -> Result<archive::Check> {
     let mut check = archive::check(path, None)?;
@@ -404,58 +351,4 @@ pub fn verify_one(path: &Path) -> Result<archive::Check> {
         ),
     }
     Ok(check)
-}
-
-/// `backup verify [ARCHIVE|--all]` (default: the newest).
-pub fn verify(cx: &Context, archive: Option<&Path>, all: bool) -> Result<Report> {
-    let store = cx.store();
-    let mut report = Report::new("backup verify");
-    let targets: Vec<PathBuf> = match archive {
-        Some(p) => {
-            if !p.is_file() {
-                bail!(
-                    "{} is not a file: pass a path from `cargo xtask backup list`",
-                    p.display()
-                );
-            }
-            vec![p.to_path_buf()]
-        }
-        None => {
-            let all_entries = store.list(PIPELINE)?;
-            if all_entries.is_empty() {
-                bail!(
-                    "no backups in {}: run `cargo xtask backup config` first",
-                    store.kind_dir(PIPELINE).display()
-                );
-            }
-            let n = if all { all_entries.len() } else { 1 };
-            all_entries.into_iter().take(n).map(|e| e.path).collect()
-        }
-    };
-    let mut table = Table::new("Verification", &["archive", "files", "result"]);
-    let mut rows = Vec::new();
-    for path in targets {
-        let check = verify_one(&path)?;
-        let files = check.manifest.as_ref().map(|m| m.files.len());
-        let result = if check.ok() {
-            "ok".to_string()
-        } else {
-            format!("{} problem(s)", check.findings.len())
-        };
-        table.row(vec![
-            path.display().to_string(),
-            files.map_or("?".into(), |n| n.to_string()),
-            result.clone(),
-        ]);
-        rows.push(serde_json::json!({
-            "archive": path.display().to_string(),
-            "files": files,
-            "sha256": check.sha256,
-            "ok": check.ok(),
-        }));
-        report.findings.extend(check.findings);
-    }
-    report.tables.push(table);
-    report.set("verified", rows);
-    Ok(report)
 }

@@ -36,28 +36,6 @@ impl Action {
     }
 }
 
-/// Find the archive: a path, a file name in the store, or `latest`.
-pub fn resolve(cx: &Context, arg: &str) -> Result<PathBuf> {
-    let store = cx.store();
-    if arg == "latest" {
-        return store
-            .list(PIPELINE)?
-            .into_iter()
-            .next()
-            .map(|e| e.path)
-            .with_context(|| format!("no backups in {}", store.kind_dir(PIPELINE).display()));
-    }
-    let p = PathBuf::from(arg);
-    if p.is_file() {
-        return Ok(p);
-    }
-    let in_store = store.kind_dir(PIPELINE).join(arg);
-    if in_store.is_file() {
-        return Ok(in_store);
-    }
-    bail!("no backup `{arg}`: pass a path or a name from `cargo xtask backup list`, or `latest`")
-}
-
 pub fn run(
     cx: &Context,
     archive_arg: &str,
@@ -65,7 +43,7 @@ pub fn run(
     dry_run: bool,
     force: bool,
 ) -> Result<Report> {
-    let archive_path = resolve(cx, archive_arg)?;
+    let archive_path = super::resolve(&cx.store(), PIPELINE, archive_arg)?;
     let target = match to {
         Some(t) if t.is_absolute() => t.to_path_buf(),
         Some(t) => std::env::current_dir()?.join(t),

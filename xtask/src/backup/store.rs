@@ -136,9 +136,11 @@ impl Store {
         };
         for de in rd.flatten() {
             let name = de.file_name().to_string_lossy().into_owned();
-            let orphan = name
-                .strip_suffix(".sha256")
-                .is_some_and(|base| parse_name(kind, base).is_some() && !dir.join(base).exists());
+            let orphan = [".sha256", ".json"].iter().any(|suffix| {
+                name.strip_suffix(suffix).is_some_and(|base| {
+                    parse_name(kind, base).is_some() && !dir.join(base).exists()
+                })
+            });
             if name.starts_with(TMP_PREFIX) || orphan {
                 fs::remove_file(de.path())
                     .with_context(|| format!("removing stale {}", de.path().display()))?;
