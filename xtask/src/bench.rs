@@ -26,6 +26,15 @@ pub fn run(cx: &Context, command: BenchCmd) -> Result<Report> {
             let dir = dir.unwrap_or_else(|| cx.root.join("target/bench/backup-config"));
             backup_config(&dir, files, size_mb, runs.max(1))
         }
+        BenchCmd::BackupDb {
+            size_mb,
+            runs,
+            writer,
+            dir,
+        } => {
+            let dir = dir.unwrap_or_else(|| cx.root.join("target/bench/backup-db"));
+            backup_db(&dir, size_mb, runs.max(1), writer)
+        }
     }
 }
 
@@ -203,5 +212,264 @@ fn backup_config(dir: &Path, files: usize, size_mb: u64, runs: usize) -> Result<
     report.set("xtask_bytes", ours_size);
     report.set("ratio", ratio);
     let _: PathBuf = out;
+    Ok(report)
+}
+
+/// A database of about `size_mb` MiB with rows like an application's: ids, timestamps,
+/// short text, JSON-ish metadata, and some incompressible tokens.
+fn generate_db(path: &Path, size_mb: u64) -> Result<()> {
+    let marker = path.with_extension("params");
+    let params = format!("{size_mb} v1");
+    if path.exists() && fs::read_to_string(&marker).is_ok_and(|p| p == params) {
+        return Ok(());
+    }
+    let _ = fs::remove_file(path);
+    let mut conn = rusqlite::Connection::open(path)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;
+         CREATE TABLE documents (id INTEGER PRIMARY KEY, created TEXT, title TEXT, body TEXT, meta TEXT, token BLOB);
+         CREATE INDEX documents_created ON documents(created);",
+    )?;
+    let mut rng = Rng(0x1234_5678_9ABC_DEF1);
+    let target = size_mb * 1024 * 1024;
+    let mut id = 0u64;
+    loop {
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare("INSERT INTO documents VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+            for _ in 0..20_000 {
+                id += 1;
+                let mut body = String::new();
+                for _ in 0..(20 + rng.next() % 60) {
+                    body.push_str(WORDS[(rng.next() % WORDS.len() as u64) as usize]);
+                    body.push(' ');
+                }
+                let token: Vec<u8> = (0..16).map(|_| rng.next() as u8).collect();
+                stmt.execute(rusqlite::params![
+                    id as i64,
+                    format!(
+                        "2026-{:02}-{:02}T{:02}:00:00Z",
+                        1 + rng.next() % 12,
+                        1 + rng.next() % 28,
+                        rng.next() % 24
+                    ),
+                    format!("document {id}"),
+                    body,
+                    format!("{{\"views\": {}, \"lang\": \"en\"}}", rng.next() % 10_000),
+                    token,
+                ])?;
+            }
+        }
+        tx.commit()?;
+        if fs::metadata(path)?.len()
+            + fs::metadata(path.with_extension("db-wal")).map_or(0, |m| m.len())
+            >= target
+        {
+            break;
+        }
+    }
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+    drop(conn);
+    fs::write(&marker, params)?;
+    Ok(())
+}
+
+/// Wall seconds and peak RSS (KiB) of a command, measured by GNU time; `None` when it did
+/// not finish within `limit` seconds.
+fn timed(sh: &xshell::Shell, args: &[&str], limit: u64) -> Result<Option<(f64, u64)>> {
+    let stats = sh.current_dir().join(".time");
+    let stats_s = stats.display().to_string();
+    let limit_s = limit.to_string();
+    let mut full = vec![
+        "-f",
+        "%e %M",
+        "-o",
+        stats_s.as_str(),
+        "timeout",
+        "-s",
+        "KILL",
+        limit_s.as_str(),
+    ];
+    full.extend_from_slice(args);
+    if cmd!(sh, "/usr/bin/time {full...}")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_err()
+    {
+        return Ok(None);
+    }
+    let text = fs::read_to_string(&stats)?;
+    let mut it = text.split_whitespace();
+    let secs: f64 = it.next().context("no time")?.parse()?;
+    let kib: u64 = it.next().context("no rss")?.parse()?;
+    Ok(Some((secs, kib)))
+}
+
+/// Commits a row every few milliseconds until stopped.
+fn start_writer(
+    db: PathBuf,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(&db).expect("writer opens the database");
+        conn.busy_timeout(Duration::from_secs(10)).unwrap();
+        let mut n = 0;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            if conn
+                .execute("INSERT INTO documents (created, title, body) VALUES ('now', 'w', 'writer row')", [])
+                .is_ok()
+            {
+                n += 1;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        n
+    })
+}
+
+fn backup_db(dir: &Path, size_mb: u64, runs: usize, writer: bool) -> Result<Report> {
+    for program in ["sqlite3", "gzip"] {
+        if !sh::has_program(program) {
+            bail!(
+                "{program} is not on PATH: install it (apt-get install sqlite3 gzip) to run this benchmark"
+            );
+        }
+    }
+    if !Path::new("/usr/bin/time").exists() {
+        bail!("/usr/bin/time is missing: install it (apt-get install time) to run this benchmark");
+    }
+    fs::create_dir_all(dir)?;
+    let db = dir.join("bench.db");
+    generate_db(&db, size_mb)?;
+    let db_size = fs::metadata(&db)?.len();
+    let store = dir.join("store");
+    let config = dir.join("bench.toml");
+    fs::write(
+        &config,
+        format!("[backup]\ndir = {:?}\n", store.display().to_string()),
+    )?;
+    let exe = std::env::current_exe()?.display().to_string();
+    let sh = sh::shell(dir)?;
+    let anchor_out = dir.join("anchor.db");
+    let anchor_gz = dir.join("anchor.db.gz");
+    let script = format!(
+        "sqlite3 {} \".backup {}\" && gzip -f {}",
+        db.display(),
+        anchor_out.display(),
+        anchor_out.display()
+    );
+    let dir_s = dir.display().to_string();
+    let db_s = db.display().to_string();
+    let config_s = config.display().to_string();
+    let ours_args = [
+        exe.as_str(),
+        "--root",
+        dir_s.as_str(),
+        "--config",
+        config_s.as_str(),
+        "-q",
+        "backup",
+        "db",
+        "--database",
+        db_s.as_str(),
+    ];
+
+    let mut report = Report::new("bench backup-db");
+    report.summary(
+        "input",
+        format!(
+            "SQLite database of {}, {runs} run(s) each",
+            human_bytes(db_size)
+        ),
+    );
+    let mut table = Table::new(
+        "backup-db",
+        &["case", "tool", "wall", "peak RSS", "output size"],
+    );
+    let mut results = Vec::new();
+    let modes: &[bool] = if writer { &[false, true] } else { &[false] };
+    for &with_writer in modes {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let handle = with_writer.then(|| start_writer(db.clone(), stop.clone()));
+        let (mut a_t, mut o_t, mut a_m, mut o_m) = (Vec::new(), Vec::new(), 0, 0);
+        let mut ours_size = 0;
+        let mut anchor_finished = true;
+        for _ in 0..runs {
+            let _ = fs::remove_dir_all(&store);
+            let _ = fs::remove_file(&anchor_gz);
+            let (t, m) = timed(&sh, &ours_args, 3600)?.context("cargo xtask backup db failed")?;
+            o_t.push(Duration::from_secs_f64(t));
+            o_m = o_m.max(m);
+            ours_size = fs::read_dir(store.join("db"))?
+                .flatten()
+                .find(|e| e.file_name().to_string_lossy().ends_with(".sqlite.gz"))
+                .map_or(0, |e| e.metadata().map_or(0, |m| m.len()));
+            // The anchor gets ten times our time (at least a minute) before it is stopped.
+            let limit = (t * 10.0).max(60.0) as u64;
+            match timed(&sh, &["sh", "-c", &script], limit)? {
+                Some((t, m)) => {
+                    a_t.push(Duration::from_secs_f64(t));
+                    a_m = a_m.max(m);
+                }
+                None => {
+                    anchor_finished = false;
+                    a_t.push(Duration::from_secs(limit));
+                }
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let writes = handle.map(|h| h.join().unwrap_or(0));
+        let _ = fs::remove_file(&anchor_out);
+        let anchor_size = fs::metadata(&anchor_gz).map_or(0, |m| m.len());
+        let (a, o) = (median(a_t).as_secs_f64(), median(o_t).as_secs_f64());
+        let case = if with_writer {
+            format!("with writer ({} commits)", writes.unwrap_or(0))
+        } else {
+            "idle".into()
+        };
+        let a_wall = if anchor_finished {
+            format!("{a:.2} s")
+        } else {
+            format!("did not finish in {a:.0} s")
+        };
+        table.row(vec![
+            case.clone(),
+            "sqlite3 .backup && gzip -6".into(),
+            a_wall,
+            human_bytes(a_m * 1024),
+            human_bytes(anchor_size),
+        ]);
+        table.row(vec![
+            case.clone(),
+            "cargo xtask backup db".into(),
+            format!("{o:.2} s"),
+            human_bytes(o_m * 1024),
+            human_bytes(ours_size),
+        ]);
+        let line = if anchor_finished {
+            format!(
+                "{:.2}x faster, output {:+.1}% vs gzip -6, peak RSS {}",
+                a / o,
+                (ours_size as f64 / anchor_size as f64 - 1.0) * 100.0,
+                human_bytes(o_m * 1024)
+            )
+        } else {
+            format!(
+                "the anchor did not finish (its backup restarts on every commit); ours took {o:.2} s, peak RSS {}",
+                human_bytes(o_m * 1024)
+            )
+        };
+        report.summary(&case, line);
+        results.push(serde_json::json!({
+            "case": case, "anchor_seconds": a, "anchor_finished": anchor_finished, "xtask_seconds": o,
+            "speedup": a / o, "anchor_bytes": anchor_size, "xtask_bytes": ours_size,
+            "anchor_peak_rss_kib": a_m, "xtask_peak_rss_kib": o_m,
+        }));
+    }
+    report.tables.push(table);
+    report.set("database_bytes", db_size);
+    report.set("results", results);
     Ok(report)
 }

@@ -198,6 +198,22 @@ pub enum BenchCmd {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// `backup db` against `sqlite3 .backup && gzip` on a generated SQLite database
+    #[command(after_help = "Example:\n  cargo xtask bench backup-db --size-mb 1024 --writer")]
+    BackupDb {
+        /// Size of the generated database in MiB
+        #[arg(long, default_value_t = 1024)]
+        size_mb: u64,
+        /// Runs of each tool (the median is reported)
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        /// Also run both with a concurrent writer committing to the database
+        #[arg(long)]
+        writer: bool,
+        /// Working directory [default: target/bench]
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[cfg(test)]

@@ -31,11 +31,9 @@ impl Progress {
             return;
         }
         self.last = Instant::now();
-        let pct = if self.total == 0 {
-            100
-        } else {
-            done.min(self.total) * 100 / self.total
-        };
+        let pct = (done.min(self.total) * 100)
+            .checked_div(self.total)
+            .unwrap_or(100);
         let width = 30usize;
         let filled = (pct as usize * width) / 100;
         eprint!(

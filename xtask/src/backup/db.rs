@@ -41,9 +41,6 @@ pub const POSTGRES: Kind = Kind {
 
 pub const FORMAT: &str = "xtask-db-backup/1";
 
-/// gzip level: 6 is gzip's default; with zlib-rs and two cores it is still well ahead.
-const LEVEL: u32 = 6;
-
 /// What to back up or restore into.
 #[derive(Debug, Clone)]
 pub enum Source {
@@ -159,64 +156,61 @@ pub fn create(
     }
 }
 
-/// `backup db [--database …]` as its own command.
+/// `backup db [--database …] [--upload REMOTE]` as its own command.
 pub fn run(cx: &Context, database: Option<&str>, upload: Option<&str>) -> Result<Report> {
     let source = Source::resolve(cx, database);
-    if let Source::Sqlite(p) = &source {
-        if !p.exists() {
-            bail!(
-                "no database at {}: pass --database PATH or set database.path in maintenance.toml",
-                p.display()
-            );
-        }
+    if let Source::Sqlite(p) = &source
+        && !p.exists()
+    {
+        bail!(
+            "no database at {}: pass --database PATH or set database.path in maintenance.toml",
+            p.display()
+        );
     }
     let store = cx.store();
     let _lock = store.lock("backup db")?;
-    store.clean_stale(source.kind())?;
-    let mut report = create(cx, &store, &source, None)?;
-    if let Some(remote) = upload.or(cx.config.database.upload.as_deref()) {
-        if let Some(path) = report
-            .data
-            .get("backup")
-            .and_then(|v| v.as_str())
-            .map(PathBuf::from)
-        {
-            upload_backup(&path, remote, &mut report)?;
-        }
-    }
-    Ok(report)
+    create_and_upload(cx, &store, &source, upload)
 }
 
 /// Part of plain `backup`: a missing default SQLite database is a note, not a failure.
-pub fn create_configured(cx: &Context, store: &Store) -> Result<Option<Report>> {
+pub fn create_configured(cx: &Context, store: &Store) -> Result<Report> {
     let source = Source::resolve(cx, None);
-    if let Source::Sqlite(p) = &source {
-        if !p.exists() {
-            let mut r = Report::new("backup db");
-            r.push(Finding::new(
-                "database-missing",
-                Severity::Info,
-                format!(
-                    "no SQLite database at {}: database backup skipped",
-                    p.display()
-                ),
-            ));
-            return Ok(Some(r));
-        }
+    if let Source::Sqlite(p) = &source
+        && !p.exists()
+    {
+        let mut r = Report::new("backup db");
+        r.push(Finding::new(
+            "database-missing",
+            Severity::Info,
+            format!(
+                "no SQLite database at {}: database backup skipped",
+                p.display()
+            ),
+        ));
+        return Ok(r);
     }
+    create_and_upload(cx, store, &source, None)
+}
+
+/// Back up, then copy off-site when a remote is given or configured. Holds no lock itself.
+fn create_and_upload(
+    cx: &Context,
+    store: &Store,
+    source: &Source,
+    upload: Option<&str>,
+) -> Result<Report> {
     store.clean_stale(source.kind())?;
-    let mut report = create(cx, store, &source, None)?;
-    if let Some(remote) = cx.config.database.upload.as_deref() {
-        if let Some(path) = report
-            .data
-            .get("backup")
-            .and_then(|v| v.as_str())
-            .map(PathBuf::from)
-        {
-            upload_backup(&path, remote, &mut report)?;
-        }
+    let mut report = create(cx, store, source, None)?;
+    let remote = upload.or(cx.config.database.upload.as_deref());
+    let path = report
+        .data
+        .get("backup")
+        .and_then(|v| v.as_str())
+        .map(PathBuf::from);
+    if let (Some(remote), Some(path)) = (remote, path) {
+        upload_backup(&path, remote, &mut report)?;
     }
-    Ok(Some(report))
+    Ok(report)
 }
 
 /// Copy `src` into a fresh file `dst` with the online backup API; returns (method, restarts).
@@ -233,24 +227,36 @@ fn snapshot(
     )
     .with_context(|| format!("opening {}", src_path.display()))?;
     src.busy_timeout(Duration::from_secs(30))?;
+    // In WAL mode one step copies everything inside one read transaction: consistent, and
+    // writers are never blocked, so nothing can restart. In rollback-journal mode a single
+    // step would block writers for the whole copy, so copy `step_pages` at a time instead.
+    let mode: String = src.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+    let step_pages = if mode.eq_ignore_ascii_case("wal") {
+        -1
+    } else {
+        step_pages as i32
+    };
+    let page_size = src.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))? as u64;
     let mut restarts = 0;
     {
         let mut dst_conn =
             Connection::open(dst).with_context(|| format!("creating {}", dst.display()))?;
+        // The snapshot is a scratch file: durability comes from the fsync of the published
+        // backup, so no journal and no syncs here.
+        dst_conn.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")?;
         let backup = rusqlite::backup::Backup::new(&src, &mut dst_conn)?;
         let mut last_remaining = i32::MAX;
         let mut busy = 0;
         loop {
             let step = backup
-                .step(step_pages as i32)
+                .step(step_pages)
                 .with_context(|| format!("copying {}", src_path.display()))?;
             let p = backup.progress();
             if p.remaining > last_remaining {
                 restarts += 1;
             }
             last_remaining = p.remaining;
-            let page = 4096u64;
-            progress.set((p.pagecount - p.remaining) as u64 * page);
+            progress.set((p.pagecount - p.remaining) as u64 * page_size);
             match step {
                 StepResult::Done => break,
                 StepResult::More => busy = 0,
@@ -358,7 +364,37 @@ fn create_sqlite(cx: &Context, store: &Store, db: &Path, reason: Option<&str>) -
     let (method, restarts) = snapshot(db, &tmp.0, cfg.step_pages, cfg.max_restarts, &mut progress)?;
     drop(progress);
 
-    let facts = inspect(&tmp.0, cfg.check)?;
+    // The integrity check runs beside the compression; nothing is published unless it passes.
+    let raw_size = fs::metadata(&tmp.0)?.len();
+    let mut out = fsutil::AtomicFile::create(&dest, 0o600)?;
+    let (facts, compressed) = std::thread::scope(|s| {
+        let checker = s.spawn(|| inspect(&tmp.0, cfg.check));
+        let compressed = (|| -> Result<(String, u64, String, u64)> {
+            let mut input = HashingReader::new(File::open(&tmp.0)?);
+            let mut w = HashingWriter::new(BufWriter::with_capacity(1 << 20, out.file()));
+            let mut progress = Progress::new("compress", raw_size, cx.style.quiet);
+            gz::compress(
+                &mut input,
+                &mut w,
+                cfg.compression_level,
+                threads(),
+                &mut |n| progress.set(n),
+            )
+            .with_context(|| format!("writing {}", dest.display()))?;
+            let (raw_sha, raw_bytes) = input.finish()?;
+            Ok((
+                raw_sha,
+                raw_bytes,
+                store::hex(&sha2::Digest::finalize(w.hasher)),
+                w.bytes,
+            ))
+        })();
+        (
+            checker.join().expect("integrity check thread panicked"),
+            compressed,
+        )
+    });
+    let facts = facts?;
     if !facts.ok() {
         bail!(
             "the snapshot of {} failed PRAGMA {}: {}; nothing was published — the live database may be damaged, run the check on it",
@@ -373,25 +409,7 @@ fn create_sqlite(cx: &Context, store: &Store, db: &Path, reason: Option<&str>) -
                 .join("; ")
         );
     }
-
-    let raw_size = fs::metadata(&tmp.0)?.len();
-    let mut out = fsutil::AtomicFile::create(&dest, 0o600)?;
-    let (raw_sha, raw_bytes, sha, bytes) = {
-        let mut input = HashingReader::new(File::open(&tmp.0)?);
-        let mut w = HashingWriter::new(BufWriter::with_capacity(1 << 20, out.file()));
-        let mut progress = Progress::new("compress", raw_size, cx.style.quiet);
-        gz::compress(&mut input, &mut w, LEVEL, threads(), &mut |n| {
-            progress.set(n)
-        })
-        .with_context(|| format!("writing {}", dest.display()))?;
-        let (raw_sha, raw_bytes) = input.finish()?;
-        (
-            raw_sha,
-            raw_bytes,
-            store::hex(&sha2::Digest::finalize(w.hasher)),
-            w.bytes,
-        )
-    };
+    let (raw_sha, raw_bytes, sha, bytes) = compressed?;
     drop(tmp);
 
     let manifest = DbManifest {

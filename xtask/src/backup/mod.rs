@@ -27,9 +27,7 @@ pub fn all(cx: &Context, if_changed: bool) -> Result<Report> {
     let mut report = Report::new("backup");
     store.clean_stale(PIPELINE)?;
     report.absorb(pipeline::create(cx, &store, if_changed)?);
-    if let Some(r) = db::create_configured(cx, &store)? {
-        report.absorb(r);
-    }
+    report.absorb(db::create_configured(cx, &store)?);
     // Only prune when every backup of this run succeeded.
     if report.exit_code() == 0 {
         report.absorb(prune_kinds(cx, &store, false)?);

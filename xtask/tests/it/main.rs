@@ -2,5 +2,7 @@
 
 mod backup_config;
 mod cli;
+mod db;
+mod postgres;
 mod restore;
 mod support;

@@ -114,3 +114,25 @@ pub fn sha256_hex(data: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// A service a test needs. Missing: skip locally, but fail when `.ci/run` sets
+/// XTASK_REQUIRE_SERVICES=1, so CI can never pass by skipping.
+pub fn service(var: &str, what: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ => {
+            if std::env::var("XTASK_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
+                panic!(
+                    "{what} is required (XTASK_REQUIRE_SERVICES=1) but {var} is not set: run the tests through scripts/test.sh"
+                );
+            }
+            eprintln!("skipped: {what} not available ({var} not set; scripts/test.sh sets it)");
+            None
+        }
+    }
+}
+
+pub fn has_program(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+}

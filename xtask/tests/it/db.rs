@@ -1,0 +1,505 @@
+//! `backup db` / `restore db` on real SQLite files, with fault injection.
+
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use crate::support::*;
+
+const DB: &str = "ai_knowledge_hub/knowledge_hub.db";
+
+/// A WAL database with an invariant: `SELECT n FROM counter` equals `count(*)` of `items`.
+fn make_db(root: &Path, rows: usize, body: usize) -> PathBuf {
+    make_db_in_mode(root, rows, body, "WAL")
+}
+
+fn make_db_in_mode(root: &Path, rows: usize, body: usize, mode: &str) -> PathBuf {
+    let path = root.join(DB);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut c = Connection::open(&path).unwrap();
+    c.execute_batch(&format!("PRAGMA journal_mode = {mode};"))
+        .unwrap();
+    c.execute_batch(
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, body TEXT);
+         CREATE TABLE counter (n INTEGER);
+         INSERT INTO counter VALUES (0);",
+    )
+    .unwrap();
+    let tx = c.transaction().unwrap();
+    for i in 0..rows {
+        let text: String = format!("row {i} ").repeat(body / 8 + 1);
+        tx.execute("INSERT INTO items (body) VALUES (?1)", [text])
+            .unwrap();
+    }
+    tx.execute("UPDATE counter SET n = ?1", [rows as i64])
+        .unwrap();
+    tx.commit().unwrap();
+    path
+}
+
+fn consistent(db: &Path) -> (i64, String) {
+    let c = Connection::open(db).unwrap();
+    let check: String = c
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    let n: i64 = c
+        .query_row("SELECT n FROM counter", [], |r| r.get(0))
+        .unwrap();
+    let count: i64 = c
+        .query_row("SELECT count(*) FROM items", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        n,
+        count,
+        "{} holds a state no transaction committed",
+        db.display()
+    );
+    (n, check)
+}
+
+fn backup(root: &Path) -> serde_json::Value {
+    let run = xtask(root, &["--format", "json", "backup", "db"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    run.json()
+}
+
+#[test]
+fn backup_has_manifest_and_restores_to_a_new_file() {
+    let t = tempfile::tempdir().unwrap();
+    make_db(t.path(), 500, 100);
+    let v = backup(t.path());
+    let path = PathBuf::from(v["backup"].as_str().unwrap());
+    let name = path.file_name().unwrap().to_str().unwrap().to_string();
+    assert!(
+        name.starts_with("db_backup_") && name.ends_with(".sqlite.gz"),
+        "{name}"
+    );
+    assert_eq!(v["tables"]["items"], 500);
+    assert_eq!(v["tables"]["counter"], 1);
+    assert!(v["bytes"].as_u64().unwrap() > 0);
+    let m = &v["manifest"];
+    assert_eq!(m["engine"], "sqlite");
+    assert_eq!(m["check"], "integrity_check: ok");
+    assert!(m["page_size"].as_u64().unwrap() >= 512 && m["page_count"].as_u64().unwrap() > 1);
+    assert!(m["sqlite_version"].as_str().unwrap().starts_with("3."));
+    assert_eq!(m["sha256"], v["sha256"]);
+    // The file is plain gzip: zcat gives the database back.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("zcat '{}' | sha256sum", path.display()))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with(m["raw_sha256"].as_str().unwrap()));
+
+    let target = t.path().join("copy/restored.db");
+    let run = xtask(
+        t.path(),
+        &["restore", "db", "latest", "--to", target.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(consistent(&target), (500, "ok".into()));
+    // --to never overwrites.
+    let run = xtask(
+        t.path(),
+        &["restore", "db", "latest", "--to", target.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("already exists"), "{}", run.stderr);
+    let listed = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
+    let rows = listed["backups"].as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["kind"], "db");
+    assert_eq!(rows[0]["checksum"], "ok");
+    assert_eq!(xtask(t.path(), &["backup", "verify", "--all"]).code, 0);
+}
+
+#[test]
+fn restore_over_live_needs_yes_and_takes_a_safety_backup() {
+    let t = tempfile::tempdir().unwrap();
+    let live = make_db(t.path(), 100, 10);
+    backup(t.path());
+    {
+        let c = Connection::open(&live).unwrap();
+        c.execute_batch("INSERT INTO items (body) VALUES ('later'); UPDATE counter SET n = 101;")
+            .unwrap();
+    }
+    let run = xtask(t.path(), &["restore", "db", "latest"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--yes"), "{}", run.stderr);
+    assert_eq!(consistent(&live).0, 101);
+
+    let dry = xtask(
+        t.path(),
+        &["--format", "json", "restore", "db", "latest", "--dry-run"],
+    );
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(consistent(&live).0, 101);
+
+    // The application keeps a connection open across the restore.
+    let app = Connection::open(&live).unwrap();
+    let run = xtask(
+        t.path(),
+        &["--format", "json", "restore", "db", "latest", "--yes"],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let v = run.json();
+    let safety = v["safety_backup"].as_str().unwrap();
+    assert_eq!(consistent(&live).0, 100);
+    let n: i64 = app
+        .query_row("SELECT count(*) FROM items", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 100, "open connections see the restored data");
+    // The safety backup is listed like any other and holds the state before the restore.
+    let list = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
+    assert!(
+        list["backups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["path"] == safety)
+    );
+    let back = t.path().join("before.db");
+    assert_eq!(
+        xtask(
+            t.path(),
+            &["restore", "db", safety, "--to", back.to_str().unwrap()]
+        )
+        .code,
+        0
+    );
+    assert_eq!(consistent(&back).0, 101);
+}
+
+#[test]
+fn backups_under_a_continuous_writer_hold_committed_states() {
+    let methods = writer_during_backups("WAL", 20);
+    assert!(methods.iter().all(|m| m == "backup-api"), "{methods:?}");
+}
+
+/// Rollback-journal mode: the copy goes step by step, writers restart it, and VACUUM INTO
+/// takes over after `max_restarts`.
+#[test]
+fn rollback_journal_database_under_a_writer_falls_back_to_vacuum_into() {
+    let methods = writer_during_backups("DELETE", 10);
+    assert!(methods.iter().any(|m| m == "vacuum-into"), "{methods:?}");
+}
+
+fn writer_during_backups(mode: &str, backups: usize) -> Vec<String> {
+    let t = tempfile::tempdir().unwrap();
+    let live = make_db_in_mode(t.path(), 20_000, 200, mode);
+    // Few restarts allowed, so that both the backup API and the VACUUM INTO fallback run.
+    write(
+        t.path(),
+        "maintenance.toml",
+        "[database]\nstep_pages = 64\nmax_restarts = 1\n",
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (live, stop) = (live.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut c = Connection::open(&live).unwrap();
+            c.busy_timeout(Duration::from_secs(30)).unwrap();
+            let mut commits = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let tx = c
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .unwrap();
+                for _ in 0..10 {
+                    tx.execute("INSERT INTO items (body) VALUES ('w')", [])
+                        .unwrap();
+                }
+                tx.execute("UPDATE counter SET n = n + 10", []).unwrap();
+                tx.commit().unwrap();
+                commits += 1;
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            commits
+        })
+    };
+    let mut methods = Vec::new();
+    for i in 0..backups {
+        let v = backup(t.path());
+        methods.push(v["manifest"]["method"].as_str().unwrap().to_string());
+        let target = t.path().join(format!("check{i}.db"));
+        let path = v["backup"].as_str().unwrap();
+        let run = xtask(
+            t.path(),
+            &["restore", "db", path, "--to", target.to_str().unwrap()],
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let (n, check) = consistent(&target);
+        assert_eq!(check, "ok");
+        assert!(n >= 20_000);
+        assert_eq!(
+            v["tables"]["items"], n,
+            "manifest row count is the snapshot's"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    let commits = writer.join().unwrap();
+    assert!(commits > 20, "the writer kept committing ({commits})");
+    eprintln!("{mode}: methods {methods:?}, writer commits: {commits}");
+    methods
+}
+
+#[test]
+fn killed_backups_are_never_listed_as_valid() {
+    let t = tempfile::tempdir().unwrap();
+    make_db(t.path(), 100_000, 300);
+    for delay_ms in [1u64, 10, 30, 60, 100, 150, 250] {
+        let mut child = bin()
+            .arg("--root")
+            .arg(t.path())
+            .args(["backup", "db"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        child.wait().unwrap();
+        let list = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
+        for row in list["backups"].as_array().unwrap() {
+            assert_eq!(row["checksum"], "ok", "delay {delay_ms}: {row:#}");
+            let path = row["path"].as_str().unwrap();
+            assert_eq!(
+                xtask(t.path(), &["backup", "verify", path]).code,
+                0,
+                "delay {delay_ms}"
+            );
+        }
+    }
+    backup(t.path());
+    let left: Vec<String> = snapshot(&t.path().join("backups/db"))
+        .into_iter()
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn write_failure_is_a_clean_error_and_keeps_older_backups() {
+    let t = tempfile::tempdir().unwrap();
+    make_db(t.path(), 20_000, 300);
+    let first = backup(t.path());
+    let before = snapshot(&t.path().join("backups"));
+    // A file-size limit of 1 MiB: the snapshot cannot be written.
+    let mut cmd = bin();
+    cmd.arg("--root").arg(t.path()).args(["backup", "db"]);
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 1 << 20,
+                rlim_max: 1 << 20,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let run: Run = cmd.output().unwrap().into();
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert_eq!(
+        snapshot(&t.path().join("backups")),
+        before,
+        "partial files left behind"
+    );
+    let path = first["backup"].as_str().unwrap();
+    assert_eq!(xtask(t.path(), &["backup", "verify", path]).code, 0);
+}
+
+#[test]
+fn fifty_corrupted_copies_are_refused_and_live_is_untouched() {
+    let t = tempfile::tempdir().unwrap();
+    let live = make_db(t.path(), 2000, 100);
+    let v = backup(t.path());
+    let good = PathBuf::from(v["backup"].as_str().unwrap());
+    let bytes = fs::read(&good).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(format!("{}.json", good.display())).unwrap()).unwrap();
+    let live_before = fs::read(&live).unwrap();
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let dir = t.path().join("backups/db");
+    for i in 0..50 {
+        let mut copy = bytes.clone();
+        if i % 5 == 4 {
+            copy.truncate((next() as usize) % copy.len());
+        } else {
+            let at = (next() as usize) % copy.len();
+            copy[at] ^= 1 << (next() % 8);
+        }
+        let name = format!("db_backup_20260101_0000{:02}.sqlite.gz", i);
+        let path = dir.join(&name);
+        fs::write(&path, &copy).unwrap();
+        // Half of them get matching checksums, so the deeper checks must catch them.
+        let mut m = manifest.clone();
+        let sha = if i % 2 == 0 {
+            sha256_hex(&copy)
+        } else {
+            manifest["sha256"].as_str().unwrap().to_string()
+        };
+        m["sha256"] = sha.clone().into();
+        m["bytes"] = copy.len().into();
+        fs::write(
+            format!("{}.json", path.display()),
+            serde_json::to_vec(&m).unwrap(),
+        )
+        .unwrap();
+        fs::write(
+            format!("{}.sha256", path.display()),
+            format!("{sha}  {name}\n"),
+        )
+        .unwrap();
+
+        let run = xtask(t.path(), &["backup", "verify", &name]);
+        assert_eq!(run.code, 1, "copy {i} passed verify: {}", run.stdout);
+        let run = xtask(t.path(), &["restore", "db", &name, "--yes"]);
+        assert_eq!(
+            run.code, 1,
+            "copy {i} was restored: {}{}",
+            run.stdout, run.stderr
+        );
+        assert_eq!(
+            fs::read(&live).unwrap(),
+            live_before,
+            "copy {i} changed the live database"
+        );
+        fs::remove_file(&path).unwrap();
+        fs::remove_file(format!("{}.json", path.display())).unwrap();
+        fs::remove_file(format!("{}.sha256", path.display())).unwrap();
+    }
+    let leftovers: Vec<String> = snapshot(live.parent().unwrap())
+        .into_iter()
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_second_concurrent_run_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    make_db(t.path(), 10, 10);
+    let lock = t.path().join("backups/.xtask.lock");
+    fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .unwrap();
+    f.try_lock().unwrap();
+    let run = xtask(t.path(), &["backup", "db"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let run = xtask(t.path(), &["backup"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    drop(f);
+    backup(t.path());
+}
+
+#[test]
+fn plain_backup_includes_the_database() {
+    let t = sample_tree();
+    make_db(t.path(), 10, 10);
+    let run = xtask(t.path(), &["--format", "json", "backup"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let v = run.json();
+    assert_eq!(v["backup_db"]["tables"]["items"], 10, "{v:#}");
+    assert_eq!(v["backup_config"]["files"], 8);
+    // Without a database the plain backup still succeeds, and says so.
+    let t = sample_tree();
+    let v = xtask(t.path(), &["--format", "json", "backup"]).json();
+    assert_eq!(v["exit_code"], 0);
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "database-missing")
+    );
+}
+
+#[test]
+fn upload_copies_and_verifies_off_site() {
+    if !has_program("rclone") {
+        service("XTASK_TEST_RCLONE", "rclone (apt-get install rclone)");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    make_db(t.path(), 100, 10);
+    let remote = t.path().join("offsite/db");
+    let run = xtask(
+        t.path(),
+        &[
+            "--format",
+            "json",
+            "backup",
+            "db",
+            "--upload",
+            remote.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let v = run.json();
+    let local = PathBuf::from(v["backup"].as_str().unwrap());
+    let name = local.file_name().unwrap();
+    assert_eq!(
+        fs::read(remote.join(name)).unwrap(),
+        fs::read(&local).unwrap()
+    );
+    assert!(
+        remote
+            .join(format!("{}.sha256", name.to_str().unwrap()))
+            .exists()
+    );
+    assert!(
+        v["uploaded"]
+            .as_str()
+            .unwrap()
+            .ends_with(name.to_str().unwrap())
+    );
+
+    // An unreachable remote is a finding; the local backup stays valid.
+    let run = xtask(
+        t.path(),
+        &[
+            "--format",
+            "json",
+            "backup",
+            "db",
+            "--upload",
+            "/proc/xtask-no-such-remote",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let v = run.json();
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "upload-failed"),
+        "{v:#}"
+    );
+    assert_eq!(
+        xtask(
+            t.path(),
+            &["backup", "verify", v["backup"].as_str().unwrap()]
+        )
+        .code,
+        0
+    );
+}
