@@ -59,6 +59,34 @@ pub enum Command {
         #[command(subcommand)]
         command: RestoreCmd,
     },
+    /// Offline vulnerability audit of Cargo.lock and Python requirements/lockfiles
+    #[command(
+        after_help = "Examples:\n  cargo xtask audit\n  cargo xtask audit --format json --output security-audit.json\n  cargo xtask audit requirements.txt --db ../advisory-db/pypa --fail-on medium\n  cargo xtask audit --format sarif --output audit.sarif"
+    )]
+    Audit {
+        /// Lockfiles or directories to search [default: the root]
+        paths: Vec<PathBuf>,
+        /// Advisory database: directory or OSV .zip (repeatable) [default: XTASK_ADVISORY_DB, config, cache]
+        #[arg(long, value_name = "PATH")]
+        db: Vec<PathBuf>,
+        /// Lowest severity that fails the run [default: audit.fail_on, high]
+        #[arg(long, value_enum, value_name = "LEVEL")]
+        fail_on: Option<crate::report::Severity>,
+        /// Informational kinds that also fail the run (unmaintained,unsound,notice)
+        #[arg(long, value_delimiter = ',', value_name = "KINDS")]
+        deny: Vec<String>,
+        /// Use a database older than audit.max_age_days (a warning instead of an error)
+        #[arg(long)]
+        allow_stale: bool,
+    },
+    /// Fetch or inspect the advisory databases `audit` uses
+    #[command(
+        after_help = "Examples:\n  cargo xtask advisories update\n  cargo xtask advisories status"
+    )]
+    Advisories {
+        #[command(subcommand)]
+        command: AdvisoriesCmd,
+    },
     /// Show or create maintenance.toml
     #[command(after_help = "Example:\n  cargo xtask config show --format json")]
     Config {
@@ -159,6 +187,16 @@ pub enum RestoreCmd {
         #[arg(long)]
         yes: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdvisoriesCmd {
+    /// Fetch or refresh every configured source into the cache (atomically)
+    #[command(after_help = "Example:\n  cargo xtask advisories update")]
+    Update,
+    /// Per source: advisory count, newest modification, fetch time, commit
+    #[command(after_help = "Example:\n  cargo xtask advisories status --format json")]
+    Status,
 }
 
 #[derive(Debug, Subcommand)]

@@ -19,6 +19,7 @@ pub struct Config {
     pub backup: BackupConfig,
     pub pipeline: PipelineConfig,
     pub database: DatabaseConfig,
+    pub audit: AuditConfig,
     /// True when `pipeline.paths` was set in the file (missing paths then matter more).
     #[serde(skip)]
     pub pipeline_paths_explicit: bool,
@@ -157,6 +158,67 @@ impl Default for DatabaseConfig {
     }
 }
 
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Advisory databases (directories or OSV .zip files), relative to the root unless
+    /// absolute. `--db` and XTASK_ADVISORY_DB take precedence; empty: the default cache.
+    pub db: Vec<PathBuf>,
+    /// Lowest severity that fails the run. A vulnerability without severity data counts as high.
+    pub fail_on: crate::report::Severity,
+    /// Informational kinds that count as failures: unmaintained, unsound, notice.
+    pub deny: Vec<String>,
+    /// Warn when a database is older than this many days...
+    pub stale_after_days: u32,
+    /// ...and refuse (unless --allow-stale) past this many.
+    pub max_age_days: u32,
+    /// Advisories to ignore: `{ id = "RUSTSEC-…", reason = "…", until = "2026-12-31" }`.
+    pub ignore: Vec<AuditIgnore>,
+    /// What `advisories update` fetches into the cache. Empty: RustSec (osv branch) and PyPA.
+    pub sources: Vec<AdvisorySource>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AdvisorySource {
+    /// Folder name in the cache.
+    pub name: String,
+    /// A git repository (any URL git accepts) ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// ... or an OSV zip export over HTTP(S).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            db: Vec::new(),
+            fail_on: crate::report::Severity::High,
+            deny: Vec::new(),
+            stale_after_days: 7,
+            max_age_days: 90,
+            ignore: Vec::new(),
+            sources: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuditIgnore {
+    /// Advisory id or any alias (CVE, GHSA).
+    pub id: String,
+    /// Why it is safe to ignore: required.
+    pub reason: String,
+    /// The ignore stops applying after this day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<chrono::NaiveDate>,
+}
+
 impl Config {
     /// Load `path`; a missing file gives the defaults only when `required` is false.
     pub fn load(path: &Path, required: bool) -> Result<Config> {
@@ -214,6 +276,35 @@ impl Config {
                     "database.url holds a password: remove it and set PGPASSWORD or use ~/.pgpass"
                 );
             }
+        }
+        for kind in &self.audit.deny {
+            if !["unmaintained", "unsound", "notice"].contains(&kind.as_str()) {
+                bail!(
+                    "audit.deny: unknown kind `{kind}` (expected unmaintained, unsound or notice)"
+                );
+            }
+        }
+        for ig in &self.audit.ignore {
+            if ig.reason.trim().is_empty() {
+                bail!(
+                    "audit.ignore `{}`: reason must say why it is safe to ignore",
+                    ig.id
+                );
+            }
+        }
+        for src in &self.audit.sources {
+            if src.git.is_some() == src.url.is_some() {
+                bail!(
+                    "audit.sources `{}`: give exactly one of git or url",
+                    src.name
+                );
+            }
+            if src.name.is_empty() || src.name.contains(['/', '\\']) || src.name.starts_with('.') {
+                bail!("audit.sources: `{}` is not a valid folder name", src.name);
+            }
+        }
+        if self.audit.stale_after_days > self.audit.max_age_days {
+            bail!("audit.stale_after_days must not exceed audit.max_age_days");
         }
         if !(1..=9).contains(&self.database.compression_level) {
             bail!("database.compression_level must be 1 to 9");
@@ -315,6 +406,29 @@ max_restarts = 3
 compression_level = 5
 # Off-site copy through rclone after each backup, verified by size and sha256:
 # upload = "s3:my-bucket/knowledge-hub/db"
+
+[audit]
+# Advisory databases: directories (OSV JSON/YAML, RustSec) or osv.dev .zip exports.
+# --db and XTASK_ADVISORY_DB take precedence; empty means the default cache, filled by
+# `cargo xtask advisories update`.
+db = []
+# Lowest severity that fails the run: low, medium, high or critical.
+fail_on = "high"
+# Informational RustSec kinds that also fail the run: unmaintained, unsound, notice.
+deny = []
+# Warn when a database is older than this many days, refuse past max_age_days.
+stale_after_days = 7
+max_age_days = 90
+# Ignored advisories (the id may be an alias such as a CVE); reason is required.
+# ignore = [{ id = "RUSTSEC-2023-0071", reason = "no RSA decryption in our use", until = "2026-12-31" }]
+ignore = []
+# What `cargo xtask advisories update` fetches (default: RustSec's osv branch and PyPA's
+# advisory-database, by git). A source has a git URL (and branch) or an OSV zip URL:
+# sources = [
+#   { name = "rustsec", git = "https://github.com/rustsec/advisory-db", branch = "osv" },
+#   { name = "pypi", url = "https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip" },
+# ]
+sources = []
 "#;
 
 pub fn show(cx: &Context) -> Result<Report> {

@@ -3,12 +3,14 @@
 //! The CLI is declared in `cli.rs`; this file parses, builds the [`Context`], dispatches with
 //! one flat `match`, renders the report and turns it into the exit code.
 
+mod audit;
 mod backup;
 mod bench;
 mod cli;
 mod config;
 mod fsutil;
 mod glob;
+mod http;
 mod progress;
 mod report;
 mod sh;
@@ -20,7 +22,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use clap::Parser;
 
-use cli::{BackupCmd, Cli, Command, ConfigCmd, RestoreCmd};
+use cli::{AdvisoriesCmd, BackupCmd, Cli, Command, ConfigCmd, RestoreCmd};
 use report::{Format, Report, Style};
 
 /// Exit code when the tool itself failed (bad input, I/O error, a command that broke).
@@ -151,6 +153,26 @@ fn run(cli: Cli) -> Result<u8> {
             }
         },
         Command::Bench { command } => bench::run(&cx, command)?,
+        Command::Audit {
+            paths,
+            db,
+            fail_on,
+            deny,
+            allow_stale,
+        } => {
+            let opts = audit::Options {
+                paths,
+                db,
+                fail_on,
+                deny,
+                allow_stale,
+            };
+            audit::run(&cx, opts)?
+        }
+        Command::Advisories { command } => match command {
+            AdvisoriesCmd::Update => audit::sources::update(&cx)?,
+            AdvisoriesCmd::Status => audit::sources::status(&cx)?,
+        },
     };
 
     let rendered = report.render(cx.format, cx.style);

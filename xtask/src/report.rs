@@ -9,7 +9,18 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -41,6 +52,9 @@ pub struct Finding {
     pub path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
+    /// Command-specific fields, flattened into the JSON object (e.g. an advisory's details).
+    #[serde(flatten, skip_serializing_if = "Map::is_empty")]
+    pub extra: Map<String, Value>,
 }
 
 impl Finding {
@@ -51,6 +65,7 @@ impl Finding {
             message: message.into(),
             path: None,
             line: None,
+            extra: Map::new(),
         }
     }
 
@@ -95,6 +110,9 @@ pub struct Report {
     pub data: Map<String, Value>,
     /// Findings at or above this severity make the exit code 1.
     pub fail_on: Severity,
+    /// Part of the work failed (e.g. an unreadable input): exit code 2 even though the
+    /// report of the rest is printed.
+    pub incomplete: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -102,6 +120,8 @@ pub enum Format {
     Table,
     Json,
     Markdown,
+    /// SARIF 2.1.0, for GitHub code scanning.
+    Sarif,
 }
 
 impl Report {
@@ -113,6 +133,7 @@ impl Report {
             findings: Vec::new(),
             data: Map::new(),
             fail_on: Severity::Medium,
+            incomplete: false,
         }
     }
 
@@ -156,7 +177,67 @@ impl Report {
             Format::Json => self.render_json(),
             Format::Markdown => self.render_markdown(),
             Format::Table => self.render_table(style),
+            Format::Sarif => self.render_sarif(),
         }
+    }
+
+    /// SARIF 2.1.0: one rule per code (or advisory id), one result per finding, with the
+    /// file and line where there is one.
+    pub fn render_sarif(&self) -> String {
+        use serde_json::json;
+        let mut rules: Vec<Value> = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut results = Vec::new();
+        for f in &self.findings {
+            let rule = f
+                .extra
+                .get("id")
+                .and_then(|v| v.as_str())
+                .unwrap_or(f.code)
+                .to_string();
+            if seen.insert(rule.clone()) {
+                let mut r = json!({
+                    "id": rule,
+                    "name": f.code,
+                    "shortDescription": {"text": f.extra.get("summary").and_then(|v| v.as_str()).unwrap_or(f.code)},
+                });
+                if let Some(url) = f.extra.get("url").and_then(|v| v.as_str()) {
+                    r["helpUri"] = json!(url);
+                }
+                rules.push(r);
+            }
+            let level = match f.severity {
+                Severity::Critical | Severity::High => "error",
+                Severity::Medium => "warning",
+                _ => "note",
+            };
+            let mut result =
+                json!({"ruleId": rule, "level": level, "message": {"text": f.message}});
+            if let Some(p) = &f.path {
+                let mut loc = json!({"physicalLocation": {"artifactLocation": {"uri": p}}});
+                if let Some(l) = f.line {
+                    loc["physicalLocation"]["region"] = json!({"startLine": l});
+                }
+                result["locations"] = json!([loc]);
+            }
+            results.push(result);
+        }
+        let doc = json!({
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "version": "2.1.0",
+            "runs": [{
+                "tool": {"driver": {
+                    "name": "cargo-xtask",
+                    "informationUri": "https://github.com/",
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "rules": rules,
+                }},
+                "results": results,
+            }],
+        });
+        let mut s = serde_json::to_string_pretty(&doc).unwrap();
+        s.push('\n');
+        s
     }
 
     pub fn render_json(&self) -> String {
