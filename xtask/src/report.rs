@@ -163,9 +163,12 @@ impl Report {
         self.findings.iter().filter(|f| f.severity >= self.fail_on)
     }
 
-    /// 0 clean, 1 findings at or above the threshold. (2, tool failure, is decided in `main`.)
+    /// 0 clean, 1 findings at or above the threshold, 2 when part of the work failed.
+    /// (Errors that stop a command are mapped to 2 in `main`.)
     pub fn exit_code(&self) -> i32 {
-        if self.failing().next().is_some() {
+        if self.incomplete {
+            2
+        } else if self.failing().next().is_some() {
             1
         } else {
             0

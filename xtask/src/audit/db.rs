@@ -235,7 +235,7 @@ impl Db {
                         continue;
                     }
                 };
-                if !e.file_type().is_file() {
+                if !e.file_type().is_file() || e.file_name().to_string_lossy().starts_with('.') {
                     continue;
                 }
                 let p = e.path();

@@ -33,7 +33,7 @@ pub struct Options {
 /// Advisory sources in order of precedence: --db, XTASK_ADVISORY_DB, config, default cache.
 pub fn source_paths(cx: &Context, cli: &[PathBuf]) -> Result<(Vec<PathBuf>, &'static str)> {
     if !cli.is_empty() {
-        return Ok((cli.to_vec(), "--db"));
+        return Ok((cli.iter().map(|p| cli_path(cx, p)).collect(), "--db"));
     }
     if let Ok(env) = std::env::var("XTASK_ADVISORY_DB") {
         let v: Vec<PathBuf> = env
@@ -66,6 +66,15 @@ pub fn source_paths(cx: &Context, cli: &[PathBuf]) -> Result<(Vec<PathBuf>, &'st
     Ok((found, "cache"))
 }
 
+/// A command-line path: as given when it exists from the current directory, else under the root.
+fn cli_path(cx: &Context, p: &Path) -> PathBuf {
+    if p.is_absolute() || p.exists() {
+        p.to_path_buf()
+    } else {
+        cx.root.join(p)
+    }
+}
+
 fn rel(cx: &Context, p: &Path) -> String {
     p.strip_prefix(&cx.root).unwrap_or(p).display().to_string()
 }
@@ -93,7 +102,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     let paths = if opts.paths.is_empty() {
         vec![cx.root.clone()]
     } else {
-        opts.paths.clone()
+        opts.paths.iter().map(|p| cli_path(cx, p)).collect()
     };
     let skip = vec![cx.store().dir];
     let files = inputs::discover(&paths, &skip)?;

@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `xtask` binary on temp trees. One test binary, many modules.
 
+mod audit;
 mod backup_config;
 mod cli;
 mod db;
