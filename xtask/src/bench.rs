@@ -26,6 +26,15 @@ pub fn run(cx: &Context, command: BenchCmd) -> Result<Report> {
             let dir = dir.unwrap_or_else(|| cx.root.join("target/bench/backup-config"));
             backup_config(&dir, files, size_mb, runs.max(1))
         }
+        BenchCmd::Audit {
+            advisory_db,
+            runs,
+            dir,
+        } => {
+            let dir = dir.unwrap_or_else(|| cx.root.join("target/bench/audit"));
+            let db = advisory_db.unwrap_or_else(|| cx.root.join("../shared/advisory-db"));
+            audit(&dir, &db, runs.max(1))
+        }
         BenchCmd::BackupDb {
             size_mb,
             runs,
@@ -470,6 +479,335 @@ fn backup_db(dir: &Path, size_mb: u64, runs: usize, writer: bool) -> Result<Repo
     }
     report.tables.push(table);
     report.set("database_bytes", db_size);
+    report.set("results", results);
+    Ok(report)
+}
+
+/// (package, version, advisory id) triples of an `audit --format json` run.
+fn our_triples(json: &str) -> Result<std::collections::BTreeSet<(String, String, String)>> {
+    let v: serde_json::Value = serde_json::from_str(json)?;
+    Ok(v["findings"]
+        .as_array()
+        .context("no findings array")?
+        .iter()
+        .filter(|f| f.get("id").is_some())
+        .map(|f| {
+            let s = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+            (s("package"), s("version"), s("id"))
+        })
+        .collect())
+}
+
+/// The same triples from cargo-audit's JSON: vulnerabilities and every warning with an
+/// advisory (yanked checks need the network and are off on both sides).
+fn cargo_audit_triples(json: &str) -> Result<std::collections::BTreeSet<(String, String, String)>> {
+    let v: serde_json::Value = serde_json::from_str(json)?;
+    let mut out = std::collections::BTreeSet::new();
+    let mut add = |e: &serde_json::Value| {
+        if let Some(id) = e["advisory"]["id"].as_str() {
+            let p = &e["package"];
+            out.insert((
+                p["name"].as_str().unwrap_or_default().to_string(),
+                p["version"].as_str().unwrap_or_default().to_string(),
+                id.to_string(),
+            ));
+        }
+    };
+    for e in v["vulnerabilities"]["list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        add(e);
+    }
+    for list in v["warnings"]
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.values())
+    {
+        for e in list.as_array().into_iter().flatten() {
+            add(e);
+        }
+    }
+    Ok(out)
+}
+
+/// A Cargo.lock naming every crate of the RustSec database at old versions: every advisory
+/// gets a chance to match.
+fn every_crate_lockfile(rustsec: &Path, dest: &Path) -> Result<usize> {
+    let mut names: Vec<String> = fs::read_dir(rustsec.join("crates"))
+        .with_context(|| format!("reading {}", rustsec.join("crates").display()))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let versions = ["0.1.0", "0.3.2", "1.0.0"];
+    let mut s = String::from(
+        "version = 3\n\n[[package]]\nname = \"bench-root\"\nversion = \"0.1.0\"\ndependencies = [\n",
+    );
+    for n in &names {
+        s.push_str(&format!(" \"{n}\",\n"));
+    }
+    s.push_str("]\n");
+    for (i, n) in names.iter().enumerate() {
+        s.push_str(&format!(
+            "\n[[package]]\nname = \"{n}\"\nversion = \"{}\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n",
+            versions[i % versions.len()]
+        ));
+    }
+    fs::create_dir_all(dest.parent().unwrap())?;
+    fs::write(dest, s)?;
+    Ok(names.len() + 1)
+}
+
+/// A real dependency tree: the lockfile cargo resolves for a manifest using the big
+/// ecosystem crates (network once; cached afterwards).
+fn real_lockfile(dir: &Path) -> Result<PathBuf> {
+    let lock = dir.join("Cargo.lock");
+    if lock.exists() {
+        return Ok(lock);
+    }
+    fs::create_dir_all(dir.join("src"))?;
+    fs::write(dir.join("src/lib.rs"), "")?;
+    fs::write(
+        dir.join("Cargo.toml"),
+        "[package]\nname = \"bench-real\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n\n[dependencies]\n\
+         tokio = { version = \"1\", features = [\"full\"] }\nreqwest = \"0.12\"\n\
+         sqlx = { version = \"0.8\", features = [\"postgres\", \"sqlite\", \"runtime-tokio\"] }\naxum = \"0.7\"\n\
+         wasmtime = \"25\"\npolars = \"0.43\"\naws-sdk-s3 = \"1\"\ndatafusion = \"42\"\ntonic = \"0.12\"\n\
+         kube = \"0.95\"\n",
+    )?;
+    let sh = sh::shell(dir)?;
+    cmd!(sh, "cargo generate-lockfile --quiet")
+        .quiet()
+        .run()
+        .context("cargo generate-lockfile (needs crates.io)")?;
+    Ok(lock)
+}
+
+fn packages_in(lock: &Path) -> usize {
+    fs::read_to_string(lock).map_or(0, |t| t.matches("[[package]]").count())
+}
+
+/// Median wall time over `runs`, the last stdout, and peak RSS (KiB) of one extra run.
+fn measure(sh: &xshell::Shell, args: &[String], runs: usize) -> Result<(Duration, String, u64)> {
+    let (prog, rest) = args.split_first().context("empty command")?;
+    let mut times = Vec::new();
+    let mut out = String::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let o = cmd!(sh, "{prog} {rest...}")
+            .quiet()
+            .ignore_status()
+            .ignore_stderr()
+            .output()?;
+        times.push(t.elapsed());
+        out = String::from_utf8_lossy(&o.stdout).into_owned();
+    }
+    let mut full: Vec<&str> = vec!["-f", "%M", "-o", ".rss", prog.as_str()];
+    full.extend(rest.iter().map(String::as_str));
+    cmd!(sh, "/usr/bin/time {full...}")
+        .quiet()
+        .ignore_status()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()?;
+    let rss = fs::read_to_string(sh.current_dir().join(".rss"))?
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0);
+    Ok((median(times), out, rss))
+}
+
+fn audit(dir: &Path, db: &Path, runs: usize) -> Result<Report> {
+    let (rustsec, rustsec_osv, pypa) =
+        (db.join("rustsec"), db.join("rustsec-osv"), db.join("pypa"));
+    for p in [&rustsec, &rustsec_osv, &pypa] {
+        if !p.is_dir() {
+            bail!(
+                "{} not found: pass --advisory-db DIR holding rustsec/, rustsec-osv/ and pypa/",
+                p.display()
+            );
+        }
+    }
+    fs::create_dir_all(dir)?;
+    let exe = std::env::current_exe()?.display().to_string();
+    let sh = sh::shell(dir)?;
+    let have_cargo_audit = sh::has_program("cargo-audit")
+        || std::env::var_os("HOME")
+            .is_some_and(|h| Path::new(&h).join(".cargo/bin/cargo-audit").exists());
+
+    let mut lockfiles = Vec::new();
+    let every = dir.join("every-crate/Cargo.lock");
+    every_crate_lockfile(&rustsec, &every)?;
+    lockfiles.push(("every RustSec crate at old versions", every));
+    match real_lockfile(&dir.join("real")) {
+        Ok(l) => lockfiles.push(("a real project (tokio, reqwest, sqlx, axum, wasmtime, polars, aws-sdk-s3, datafusion, tonic, kube)", l)),
+        Err(e) => eprintln!("bench: skipping the real-project lockfile: {e:#}"),
+    }
+
+    let mut report = Report::new("bench audit");
+    let mut t = Table::new(
+        "audit vs cargo-audit",
+        &[
+            "lockfile",
+            "packages",
+            "tool",
+            "median wall",
+            "peak RSS",
+            "findings",
+        ],
+    );
+    let mut results = Vec::new();
+    for (label, lock) in &lockfiles {
+        let lock_s = lock.display().to_string();
+        let n = packages_in(lock);
+        let ours = |db: &Path| -> Vec<String> {
+            [
+                exe.as_str(),
+                "--root",
+                &dir.display().to_string(),
+                "--format",
+                "json",
+                "audit",
+                &lock_s,
+                "--allow-stale",
+                "--db",
+                &db.display().to_string(),
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+        };
+        let (o_t, o_out, o_rss) = measure(&sh, &ours(&rustsec), runs)?;
+        let ours_set = our_triples(&o_out)?;
+        let (_, osv_out, _) = measure(&sh, &ours(&rustsec_osv), 1)?;
+        let osv_set = our_triples(&osv_out)?;
+        t.row(vec![
+            label.to_string(),
+            n.to_string(),
+            "cargo xtask audit".into(),
+            format!("{:.1} ms", o_t.as_secs_f64() * 1e3),
+            human_bytes(o_rss * 1024),
+            ours_set.len().to_string(),
+        ]);
+        let mut row = serde_json::json!({
+            "lockfile": label, "packages": n, "xtask_ms": o_t.as_secs_f64() * 1e3, "xtask_peak_rss_kib": o_rss,
+            "xtask_findings": ours_set.len(), "rustsec_and_rustsec_osv_agree": ours_set == osv_set,
+        });
+        report.summary(
+            &format!("{label}: native vs OSV layout"),
+            if ours_set == osv_set {
+                "identical answers".to_string()
+            } else {
+                format!(
+                    "DIFFER: {:?} / {:?}",
+                    ours_set.difference(&osv_set).take(5).collect::<Vec<_>>(),
+                    osv_set.difference(&ours_set).take(5).collect::<Vec<_>>()
+                )
+            },
+        );
+        if have_cargo_audit {
+            let ca: Vec<String> = [
+                "cargo",
+                "audit",
+                "--db",
+                &rustsec.display().to_string(),
+                "--no-fetch",
+                "--no-yanked",
+                "--stale",
+                "--file",
+                &lock_s,
+                "--json",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            let (c_t, c_out, c_rss) = measure(&sh, &ca, runs)?;
+            let ca_set = cargo_audit_triples(&c_out)?;
+            t.row(vec![
+                label.to_string(),
+                n.to_string(),
+                "cargo audit (0.22)".into(),
+                format!("{:.1} ms", c_t.as_secs_f64() * 1e3),
+                human_bytes(c_rss * 1024),
+                ca_set.len().to_string(),
+            ]);
+            let same = ca_set == ours_set;
+            report.summary(
+                &format!("{label}: vs cargo-audit"),
+                format!(
+                    "{:.1}x faster; {}",
+                    c_t.as_secs_f64() / o_t.as_secs_f64(),
+                    if same {
+                        format!(
+                            "identical {} (package, version, advisory) triples",
+                            ours_set.len()
+                        )
+                    } else {
+                        format!(
+                            "DIFFER: only cargo-audit {:?}; only ours {:?}",
+                            ca_set.difference(&ours_set).take(5).collect::<Vec<_>>(),
+                            ours_set.difference(&ca_set).take(5).collect::<Vec<_>>()
+                        )
+                    }
+                ),
+            );
+            row["cargo_audit_ms"] = (c_t.as_secs_f64() * 1e3).into();
+            row["cargo_audit_peak_rss_kib"] = c_rss.into();
+            row["identical_to_cargo_audit"] = same.into();
+        }
+        results.push(row);
+    }
+
+    // Python: 200 pins of PyPA packages at old versions against the PyPA snapshot.
+    let mut names: Vec<String> = fs::read_dir(pypa.join("vulns"))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let req: String = names
+        .iter()
+        .take(200)
+        .enumerate()
+        .map(|(i, n)| format!("{n}=={}\n", ["0.1", "1.0", "2.0.1"][i % 3]))
+        .collect();
+    let req_path = dir.join("requirements.txt");
+    fs::write(&req_path, req)?;
+    let args: Vec<String> = [
+        exe.as_str(),
+        "--root",
+        &dir.display().to_string(),
+        "--format",
+        "json",
+        "audit",
+        &req_path.display().to_string(),
+        "--allow-stale",
+        "--db",
+        &pypa.display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (p_t, p_out, p_rss) = measure(&sh, &args, runs)?;
+    let p_set = our_triples(&p_out)?;
+    t.row(vec![
+        "requirements.txt, 200 pins".into(),
+        "200".into(),
+        "cargo xtask audit (PyPA)".into(),
+        format!("{:.1} ms", p_t.as_secs_f64() * 1e3),
+        human_bytes(p_rss * 1024),
+        p_set.len().to_string(),
+    ]);
+    results.push(serde_json::json!({"lockfile": "requirements.txt (200 pins)", "xtask_ms": p_t.as_secs_f64() * 1e3, "xtask_peak_rss_kib": p_rss, "xtask_findings": p_set.len()}));
+    if !have_cargo_audit {
+        report.summary(
+            "cargo-audit",
+            "not installed: `cargo install cargo-audit --locked` for the side-by-side run",
+        );
+    }
+    report.tables.push(t);
     report.set("results", results);
     Ok(report)
 }

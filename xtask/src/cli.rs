@@ -236,6 +236,21 @@ pub enum BenchCmd {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// `audit` against cargo-audit on the same lockfiles: timing, memory, identical answers
+    #[command(
+        after_help = "Example:\n  cargo xtask bench audit --advisory-db ../shared/advisory-db --runs 10"
+    )]
+    Audit {
+        /// Folder with rustsec/, rustsec-osv/ and pypa/ snapshots [default: <root>/../shared/advisory-db]
+        #[arg(long, value_name = "DIR")]
+        advisory_db: Option<PathBuf>,
+        /// Runs of each tool (the median is reported)
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        /// Working directory [default: target/bench]
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// `backup db` against `sqlite3 .backup && gzip` on a generated SQLite database
     #[command(after_help = "Example:\n  cargo xtask bench backup-db --size-mb 1024 --writer")]
     BackupDb {

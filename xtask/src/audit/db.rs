@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
-use walkdir::WalkDir;
 
 use super::inputs::{Ecosystem, pep503};
 
@@ -204,79 +203,51 @@ impl Db {
             }
         } else if path.is_dir() {
             let mut kinds = HashSet::new();
-            let walker = WalkDir::new(path)
-                .follow_links(true)
-                .into_iter()
-                .filter_entry(|e| {
-                    if e.depth() == 0 || !e.file_type().is_dir() {
-                        return true;
-                    }
-                    let name = e.file_name().to_string_lossy();
-                    if name.starts_with('.') {
-                        return false;
-                    }
-                    // Per-package folders: only those of packages being audited.
-                    let parent = e
-                        .path()
-                        .parent()
-                        .and_then(|p| p.file_name())
-                        .map(|n| n.to_string_lossy());
-                    match parent.as_deref() {
-                        Some("crates") => wanted.contains(&(Ecosystem::Crates, name.to_string())),
-                        Some("vulns") => wanted.contains(&(Ecosystem::PyPI, pep503(&name))),
-                        _ => true,
-                    }
-                });
-            for e in walker {
-                let e = match e {
-                    Ok(e) => e,
-                    Err(err) => {
-                        self.malformed.push((path.to_path_buf(), err.to_string()));
-                        continue;
-                    }
-                };
-                if !e.file_type().is_file() || e.file_name().to_string_lossy().starts_with('.') {
-                    continue;
-                }
-                let p = e.path();
-                let ext = p.extension().and_then(|x| x.to_str()).unwrap_or_default();
-                if ext == "zip" {
-                    kinds.insert("osv-zip");
-                    match self.load_zip(p, wanted) {
-                        Ok(times) => times.into_iter().for_each(|t| note(Some(t))),
-                        Err(err) => self.malformed.push((p.to_path_buf(), format!("{err:#}"))),
-                    }
-                    continue;
-                }
-                let parsed =
-                    match ext {
-                        "json" => fs::read(p).map_err(anyhow::Error::from).and_then(|b| {
-                            kinds.insert("osv-json");
-                            osv_from_json(&b, path)
-                        }),
-                        "yaml" | "yml" => fs::read_to_string(p)
-                            .map_err(anyhow::Error::from)
-                            .and_then(|t| {
-                                kinds.insert("osv-yaml");
-                                osv_from_yaml(&t, path)
-                            }),
-                        "md" if p
-                            .file_name()
-                            .is_some_and(|n| n.to_string_lossy().starts_with("RUSTSEC-")) =>
-                        {
-                            kinds.insert("rustsec");
-                            fs::read_to_string(p)
-                                .map_err(anyhow::Error::from)
-                                .and_then(|t| rustsec_from_md(&t, path))
+            // Walk first (cheap), then parse on every core: the parse is the cost.
+            let mut files: Vec<(PathBuf, &'static str)> = Vec::new();
+            let mut zips: Vec<PathBuf> = Vec::new();
+            collect(path, wanted, &mut files, &mut zips, &mut self.malformed);
+            for (_, k) in &files {
+                kinds.insert(*k);
+            }
+            if !zips.is_empty() {
+                kinds.insert("osv-zip");
+            }
+            let threads = std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .clamp(1, 8);
+            let chunk = files.len().div_ceil(threads).max(1);
+            let parsed: Vec<(PathBuf, Result<Vec<Advisory>>)> = std::thread::scope(|s| {
+                let handles: Vec<_> = files
+                    .chunks(chunk)
+                    .map(|c| {
+                        s.spawn(move || {
+                            c.iter()
+                                .map(|(p, k)| (p.clone(), parse_file(p, k, path)))
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().expect("parser thread panicked"))
+                    .collect()
+            });
+            for (p, result) in parsed {
+                match result {
+                    Ok(advisories) => {
+                        for a in advisories {
+                            note(a.modified);
+                            self.add(a, wanted);
                         }
-                        _ => continue,
-                    };
-                match parsed {
-                    Ok(a) => {
-                        note(a.modified);
-                        self.add(a, wanted);
                     }
-                    Err(err) => self.malformed.push((p.to_path_buf(), format!("{err:#}"))),
+                    Err(err) => self.malformed.push((p, format!("{err:#}"))),
+                }
+            }
+            for z in zips {
+                match self.load_zip(&z, wanted) {
+                    Ok(times) => times.into_iter().for_each(|t| note(Some(t))),
+                    Err(err) => self.malformed.push((z, format!("{err:#}"))),
                 }
             }
             let mut k: Vec<&str> = kinds.into_iter().collect();
@@ -304,6 +275,77 @@ impl Db {
             updated_from,
         });
         Ok(())
+    }
+}
+
+/// Advisory files under `dir`. Per-package folders (`crates/<name>`, `vulns/<name>`) of
+/// packages not being audited are never opened: deciding from the directory entry alone
+/// keeps a lockfile of 500 crates from opening the 900 folders of the RustSec database.
+fn collect(
+    dir: &Path,
+    wanted: &HashSet<(Ecosystem, String)>,
+    files: &mut Vec<(PathBuf, &'static str)>,
+    zips: &mut Vec<PathBuf>,
+    errors: &mut Vec<(PathBuf, String)>,
+) {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            errors.push((dir.to_path_buf(), e.to_string()));
+            return;
+        }
+    };
+    let parent = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for de in rd.flatten() {
+        let name = de.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let Ok(mut ft) = de.file_type() else { continue };
+        if ft.is_symlink() {
+            match fs::metadata(de.path()) {
+                Ok(m) => ft = m.file_type(),
+                Err(_) => continue,
+            }
+        }
+        if ft.is_dir() {
+            let keep = match parent.as_str() {
+                "crates" => wanted.contains(&(Ecosystem::Crates, name.clone())),
+                "vulns" => wanted.contains(&(Ecosystem::PyPI, pep503(&name))),
+                _ => true,
+            };
+            if keep {
+                collect(&de.path(), wanted, files, zips, errors);
+            }
+            continue;
+        }
+        let kind = match Path::new(&name)
+            .extension()
+            .and_then(|x| x.to_str())
+            .unwrap_or_default()
+        {
+            "zip" => {
+                zips.push(de.path());
+                continue;
+            }
+            "json" => "osv-json",
+            "yaml" | "yml" => "osv-yaml",
+            "md" if name.starts_with("RUSTSEC-") => "rustsec",
+            _ => continue,
+        };
+        files.push((de.path(), kind));
+    }
+}
+
+/// Parse one advisory file.
+fn parse_file(p: &Path, kind: &str, source: &Path) -> Result<Vec<Advisory>> {
+    match kind {
+        "osv-json" => Ok(vec![osv_from_json(&fs::read(p)?, source)?]),
+        "osv-yaml" => Ok(vec![osv_from_yaml(&fs::read_to_string(p)?, source)?]),
+        _ => Ok(vec![rustsec_from_md(&fs::read_to_string(p)?, source)?]),
     }
 }
 

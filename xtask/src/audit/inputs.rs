@@ -201,45 +201,23 @@ fn toml_lines(text: &str, header: &str) -> HashMap<(String, String), usize> {
 
 fn cargo_lock(path: &Path, inputs: &mut Inputs) -> Result<()> {
     let text = read(path)?;
-    let doc = parse_toml(path, &text)?;
-    let lines = toml_lines(&text, "[[package]]");
-    let pkgs = match doc.get("package") {
-        Some(toml::Value::Array(a)) => a.as_slice(),
-        Some(_) => bail!("{}: `package` is not an array of tables", path.display()),
-        None => &[],
-    };
+    // Typed deserialisation: no dynamic TOML tree for hundreds of packages.
+    #[derive(serde::Deserialize)]
+    struct Lock {
+        #[serde(default)]
+        package: Vec<P>,
+    }
+    #[derive(serde::Deserialize)]
     struct P {
         name: String,
         version: String,
         source: Option<String>,
-        deps: Vec<String>,
+        #[serde(default)]
+        dependencies: Vec<String>,
     }
-    let mut parsed = Vec::with_capacity(pkgs.len());
-    for (i, p) in pkgs.iter().enumerate() {
-        let field = |k: &str| p.get(k).and_then(|v| v.as_str()).map(str::to_string);
-        let (Some(name), Some(version)) = (field("name"), field("version")) else {
-            bail!(
-                "{}: package #{} has no name or version",
-                path.display(),
-                i + 1
-            );
-        };
-        let deps = p
-            .get("dependencies")
-            .and_then(|d| d.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|d| d.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        parsed.push(P {
-            name,
-            version,
-            source: field("source"),
-            deps,
-        });
-    }
+    let lock: Lock = toml::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let lines = toml_lines(&text, "[[package]]");
+    let parsed = lock.package;
     // v1 lists dependencies as "name version (source)", v2+ as "name" or "name version".
     let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, p) in parsed.iter().enumerate() {
@@ -247,7 +225,7 @@ fn cargo_lock(path: &Path, inputs: &mut Inputs) -> Result<()> {
     }
     let mut edges: Vec<Vec<usize>> = vec![Vec::new(); parsed.len()];
     for (i, p) in parsed.iter().enumerate() {
-        for d in &p.deps {
+        for d in &p.dependencies {
             let mut parts = d.split_whitespace();
             let dn = parts.next().unwrap_or_default();
             let dv = parts.next();
