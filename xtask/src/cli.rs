@@ -87,6 +87,44 @@ pub enum Command {
         #[command(subcommand)]
         command: AdvisoriesCmd,
     },
+    /// Deploy VERSION to ENV with docker compose: health gate, smoke checks, automatic rollback
+    #[command(
+        after_help = "Examples:\n  cargo xtask deploy staging v1.4.2 --dry-run\n  cargo xtask deploy production v1.4.2"
+    )]
+    Deploy {
+        /// Environment (selects docker-compose.ENV.yml and its smoke checks)
+        env: String,
+        /// Version: the image tag passed through deploy.variable (APP_TAG)
+        version: String,
+        /// Print the exact plan (commands, environment, checks) and change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Leave a failed version running instead of rolling back
+        #[arg(long)]
+        no_auto_rollback: bool,
+    },
+    /// Roll ENV back to the previous good version (or --to VERSION)
+    #[command(
+        after_help = "Examples:\n  cargo xtask rollback production --dry-run\n  cargo xtask rollback production --to v1.4.1\n  cargo xtask rollback production --restore-db --yes"
+    )]
+    Rollback {
+        env: String,
+        /// Version to return to [default: newest successful deploy before the current one]
+        #[arg(long, value_name = "VERSION")]
+        to: Option<String>,
+        /// Show the plan, change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Also restore the database backup taken before the deploy being undone
+        #[arg(long)]
+        restore_db: bool,
+        /// Confirm --restore-db (writes made since that backup are lost)
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Deployment history of ENV from its ledger
+    #[command(after_help = "Example:\n  cargo xtask releases production --format json")]
+    Releases { env: String },
     /// Show or create maintenance.toml
     #[command(after_help = "Example:\n  cargo xtask config show --format json")]
     Config {

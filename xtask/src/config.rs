@@ -20,6 +20,7 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     pub database: DatabaseConfig,
     pub audit: AuditConfig,
+    pub deploy: DeployConfig,
     /// True when `pipeline.paths` was set in the file (missing paths then matter more).
     #[serde(skip)]
     pub pipeline_paths_explicit: bool,
@@ -217,6 +218,81 @@ pub struct AuditIgnore {
     /// The ignore stops applying after this day.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<chrono::NaiveDate>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeployConfig {
+    /// Compose file per environment; `{env}` is replaced (the runbook's docker-compose.ENV.yml).
+    pub compose_file: String,
+    /// The service that is deployed (`up -d --no-deps SERVICE`).
+    pub service: String,
+    /// Environment variable the compose file interpolates with the version.
+    pub variable: String,
+    /// Registry to pull `<image>:<version>` from before deploying; none: local images only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    /// Take a database backup before every deploy (its id goes into the ledger).
+    pub backup_db: bool,
+    /// Migration command (argv), run after the backup and before `up`, with the version in
+    /// the environment variable. Empty: no migration step.
+    pub migrate: Vec<String>,
+    /// How long to wait for the container's health status.
+    pub health_timeout_secs: u64,
+    /// Smoke checks per environment.
+    pub environments: std::collections::BTreeMap<String, EnvironmentConfig>,
+}
+
+impl Default for DeployConfig {
+    fn default() -> Self {
+        DeployConfig {
+            compose_file: "docker-compose.{env}.yml".into(),
+            service: "app".into(),
+            variable: "APP_TAG".into(),
+            registry: None,
+            backup_db: false,
+            migrate: Vec::new(),
+            health_timeout_secs: 60,
+            environments: Default::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnvironmentConfig {
+    /// HTTP checks after the health gate.
+    pub smoke: Vec<HttpCheck>,
+    /// A script run with the environment name as its argument (the runbook's
+    /// `scripts/smoke-tests.sh ENV`), relative to the root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smoke_script: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HttpCheck {
+    pub url: String,
+    #[serde(default = "default_status")]
+    pub status: u16,
+    /// Text the body must contain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+    /// Attempts after the first, with doubling backoff from 1 s.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+}
+
+fn default_status() -> u16 {
+    200
+}
+fn default_timeout() -> u64 {
+    5
+}
+fn default_retries() -> u32 {
+    3
 }
 
 impl Config {
@@ -429,6 +505,22 @@ ignore = []
 #   { name = "pypi", url = "https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip" },
 # ]
 sources = []
+
+[deploy]
+# `cargo xtask deploy ENV VERSION` runs
+#   <VARIABLE>=VERSION docker compose -f <compose_file> up -d --no-deps <service>
+compose_file = "docker-compose.{env}.yml"
+service = "app"
+variable = "APP_TAG"
+# registry = "registry.example.com/knowledge-hub"   # pull before deploying
+backup_db = false          # database backup before every deploy
+migrate = []               # e.g. ["docker-compose", "-f", "docker-compose.production.yml", "run", "--rm", "app", "alembic", "upgrade", "head"]
+health_timeout_secs = 60
+
+# Smoke checks per environment:
+# [deploy.environments.staging]
+# smoke = [{ url = "http://127.0.0.1:8080/health", status = 200, body = "ok", timeout_secs = 5, retries = 3 }]
+# smoke_script = "scripts/smoke-tests.sh"
 "#;
 
 pub fn show(cx: &Context) -> Result<Report> {

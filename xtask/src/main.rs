@@ -8,6 +8,7 @@ mod backup;
 mod bench;
 mod cli;
 mod config;
+mod deploy;
 mod fsutil;
 mod glob;
 mod http;
@@ -106,23 +107,65 @@ fn run(cli: Cli) -> Result<u8> {
         },
     };
 
-    let report: Report = match cli.command {
+    // Deploys, rollbacks, backups and restores go to the audit log, whatever their outcome.
+    let audited = matches!(
+        cli.command,
+        Command::Backup { .. }
+            | Command::Restore { .. }
+            | Command::Deploy { .. }
+            | Command::Rollback { .. }
+    ) && !std::env::args().any(|a| a == "--dry-run" || a == "list" || a == "verify");
+    let result = dispatch(&cx, cli.command);
+    if audited {
+        let line: Vec<String> = std::env::args()
+            .skip(1)
+            .map(|a| config::redact_url(&a))
+            .collect();
+        let outcome = match &result {
+            Ok(Some(r)) if r.exit_code() != 0 => format!("findings (exit {})", r.exit_code()),
+            Ok(_) => "ok".to_string(),
+            Err(e) => format!(
+                "failed: {}",
+                format!("{e:#}").lines().next().unwrap_or_default()
+            ),
+        };
+        deploy::audit_log(&cx, &line.join(" "), &outcome);
+    }
+    let Some(report) = result? else { return Ok(0) };
+
+    let rendered = report.render(cx.format, cx.style);
+    match &cli.output {
+        Some(path) => fsutil::write_atomic(path, rendered.as_bytes(), 0o644)?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not a failure of the command.
+            let _ = out
+                .write_all(rendered.as_bytes())
+                .and_then(|()| out.flush());
+        }
+    }
+    Ok(report.exit_code() as u8)
+}
+
+/// One flat match: every command computes its report. `None`: it printed its own output.
+fn dispatch(cx: &Context, command: Command) -> Result<Option<Report>> {
+    let report: Report = match command {
         Command::Backup {
             command,
             if_changed,
         } => match command {
-            None => backup::all(&cx, if_changed)?,
+            None => backup::all(cx, if_changed)?,
             Some(BackupCmd::Config { if_changed: ic }) => {
-                backup::pipeline::run(&cx, ic || if_changed)?
+                backup::pipeline::run(cx, ic || if_changed)?
             }
             Some(BackupCmd::Db { database, upload }) => {
-                backup::db::run(&cx, database.as_deref(), upload.as_deref())?
+                backup::db::run(cx, database.as_deref(), upload.as_deref())?
             }
-            Some(BackupCmd::List) => backup::list(&cx)?,
+            Some(BackupCmd::List) => backup::list(cx)?,
             Some(BackupCmd::Verify { archive, all }) => {
-                backup::verify(&cx, archive.as_deref(), all)?
+                backup::verify(cx, archive.as_deref(), all)?
             }
-            Some(BackupCmd::Prune { dry_run }) => backup::prune(&cx, dry_run)?,
+            Some(BackupCmd::Prune { dry_run }) => backup::prune(cx, dry_run)?,
         },
         Command::Restore { command } => match command {
             RestoreCmd::Config {
@@ -130,7 +173,7 @@ fn run(cli: Cli) -> Result<u8> {
                 to,
                 dry_run,
                 force,
-            } => backup::restore::run(&cx, &archive, to.as_deref(), dry_run, force)?,
+            } => backup::restore::run(cx, &archive, to.as_deref(), dry_run, force)?,
             RestoreCmd::Db {
                 backup,
                 to,
@@ -139,20 +182,20 @@ fn run(cli: Cli) -> Result<u8> {
                 yes,
             } => {
                 let (to, db) = (to.as_deref(), database.as_deref());
-                backup::db::restore(&cx, &backup, to, db, dry_run, yes)?
+                backup::db::restore(cx, &backup, to, db, dry_run, yes)?
             }
         },
         Command::Config { command } => match command {
-            ConfigCmd::Show => config::show(&cx)?,
+            ConfigCmd::Show => config::show(cx)?,
             ConfigCmd::Init { stdout, force } => {
-                let r = config::init(&cx, stdout, force)?;
+                let r = config::init(cx, stdout, force)?;
                 if stdout {
-                    return Ok(0);
+                    return Ok(None);
                 }
                 r
             }
         },
-        Command::Bench { command } => bench::run(&cx, command)?,
+        Command::Bench { command } => bench::run(cx, command)?,
         Command::Audit {
             paths,
             db,
@@ -167,24 +210,27 @@ fn run(cli: Cli) -> Result<u8> {
                 deny,
                 allow_stale,
             };
-            audit::run(&cx, opts)?
+            audit::run(cx, opts)?
         }
+        Command::Deploy {
+            env,
+            version,
+            dry_run,
+            no_auto_rollback,
+        } => deploy::deploy(cx, &env, &version, dry_run, !no_auto_rollback)?,
+        Command::Rollback {
+            env,
+            to,
+            dry_run,
+            restore_db,
+            yes,
+        } => deploy::rollback(cx, &env, to.as_deref(), dry_run, restore_db, yes)?,
+        Command::Releases { env } => deploy::releases(cx, &env)?,
         Command::Advisories { command } => match command {
-            AdvisoriesCmd::Update => audit::sources::update(&cx)?,
-            AdvisoriesCmd::Status => audit::sources::status(&cx)?,
+            AdvisoriesCmd::Update => audit::sources::update(cx)?,
+            AdvisoriesCmd::Status => audit::sources::status(cx)?,
         },
     };
 
-    let rendered = report.render(cx.format, cx.style);
-    match &cli.output {
-        Some(path) => fsutil::write_atomic(path, rendered.as_bytes(), 0o644)?,
-        None => {
-            let mut out = std::io::stdout().lock();
-            // A closed pipe (`| head`) is not a failure of the command.
-            let _ = out
-                .write_all(rendered.as_bytes())
-                .and_then(|()| out.flush());
-        }
-    }
-    Ok(report.exit_code() as u8)
+    Ok(Some(report))
 }

@@ -4,6 +4,7 @@ mod audit;
 mod backup_config;
 mod cli;
 mod db;
+mod deploy;
 mod postgres;
 mod restore;
 mod support;

@@ -1,0 +1,352 @@
+//! `deploy` / `rollback` / `releases` against the machine's real Docker engine and compose
+//! tool, with images built here (FROM scratch + a static test server). No registry.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::*;
+
+const SERVER: &str = r#"
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+fn main() {
+    let version = std::env::var("VERSION").unwrap_or_default();
+    let healthy = std::env::var("HEALTHY").map(|v| v == "1").unwrap_or(false);
+    if std::env::args().nth(1).as_deref() == Some("check") {
+        let ok = TcpStream::connect("127.0.0.1:8080")
+            .and_then(|mut s| {
+                s.write_all(b"GET /health HTTP/1.0\r\n\r\n")?;
+                let mut b = String::new();
+                s.read_to_string(&mut b)?;
+                Ok(b.starts_with("HTTP/1.0 200"))
+            })
+            .unwrap_or(false);
+        std::process::exit(if ok { 0 } else { 1 });
+    }
+    let l = TcpListener::bind("0.0.0.0:8080").unwrap();
+    for s in l.incoming() {
+        let Ok(mut s) = s else { continue };
+        let mut buf = [0u8; 1024];
+        let n = s.read(&mut buf).unwrap_or(0);
+        let req = String::from_utf8_lossy(&buf[..n]);
+        let (code, body) = if req.starts_with("GET /health") {
+            if healthy { ("200 OK", "ok".to_string()) } else { ("503 Service Unavailable", "sick".to_string()) }
+        } else {
+            ("200 OK", format!("version {version}"))
+        };
+        let _ = write!(s, "HTTP/1.0 {code}\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    }
+}
+"#;
+
+fn docker_available() -> bool {
+    let ok = Command::new("docker")
+        .arg("info")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        service(
+            "XTASK_TEST_DOCKER_UNAVAILABLE",
+            "a Docker engine (`docker info` failed)",
+        );
+    }
+    ok
+}
+
+fn compose() -> Vec<&'static str> {
+    if Command::new("docker")
+        .args(["compose", "version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        vec!["docker", "compose"]
+    } else {
+        vec!["docker-compose"]
+    }
+}
+
+/// Images `<repo>:v1` (healthy), `:v2` (health endpoint fails), `:v3` (healthy); removed on drop.
+struct Images {
+    repo: String,
+    root: PathBuf,
+}
+
+impl Images {
+    fn build(work: &Path) -> Images {
+        let repo = format!("xtask-it-app-{}", std::process::id());
+        let ctx = work.join("image");
+        fs::create_dir_all(&ctx).unwrap();
+        fs::write(ctx.join("server.rs"), SERVER).unwrap();
+        let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+        let out = Command::new(rustc)
+            .args([
+                "-O",
+                "-C",
+                "target-feature=+crt-static",
+                "server.rs",
+                "-o",
+                "server",
+            ])
+            .current_dir(&ctx)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "building the test server: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for (v, healthy) in [("v1", 1), ("v2", 0), ("v3", 1)] {
+            fs::write(
+                ctx.join("Dockerfile"),
+                format!(
+                    "FROM scratch\nCOPY server /server\nENV VERSION={v} HEALTHY={healthy}\n\
+                     HEALTHCHECK --interval=1s --timeout=2s --retries=2 CMD [\"/server\", \"check\"]\nENTRYPOINT [\"/server\"]\n"
+                ),
+            )
+            .unwrap();
+            let out = Command::new("docker")
+                .args(["build", "-q", "-t", &format!("{repo}:{v}"), "."])
+                .current_dir(&ctx)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "docker build: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Images {
+            repo,
+            root: work.to_path_buf(),
+        }
+    }
+}
+
+impl Drop for Images {
+    fn drop(&mut self) {
+        let c = compose();
+        let _ = Command::new(c[0])
+            .args(&c[1..])
+            .args(["-f", "docker-compose.staging.yml", "down", "-t", "1"])
+            .current_dir(&self.root)
+            .output();
+        for v in ["v1", "v2", "v3"] {
+            let _ = Command::new("docker")
+                .args(["rmi", "-f", &format!("{}:{v}", self.repo)])
+                .output();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn get(port: u16) -> String {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "--max-time",
+            "5",
+            &format!("http://127.0.0.1:{port}/"),
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn deploy_fail_auto_rollback_then_manual_rollback() {
+    if !docker_available() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    let images = Images::build(root);
+    let port = free_port();
+    write(
+        root,
+        "docker-compose.staging.yml",
+        &format!(
+            "version: \"2.4\"\nservices:\n  app:\n    image: \"{}:${{APP_TAG}}\"\n    ports:\n      - \"127.0.0.1:{port}:8080\"\n",
+            images.repo
+        ),
+    );
+    write(
+        root,
+        "maintenance.toml",
+        &format!(
+            "[deploy]\nhealth_timeout_secs = 30\n[deploy.environments.staging]\nsmoke = [{{ url = \"http://127.0.0.1:{port}/\", body = \"version\", retries = 3 }}]\n"
+        ),
+    );
+
+    // The plan, and nothing else.
+    let dry = xtask(root, &["deploy", "staging", "v1", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+    assert!(
+        dry.stdout.contains("APP_TAG=v1") && dry.stdout.contains("up -d --no-deps app"),
+        "{}",
+        dry.stdout
+    );
+    assert!(!root.join("backups/deployments/staging.jsonl").exists());
+
+    let run = xtask(root, &["deploy", "staging", "v1"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(get(port), "version v1");
+
+    // v2's health endpoint fails: automatic rollback to v1.
+    let run = xtask(root, &["--format", "json", "deploy", "staging", "v2"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let v = run.json();
+    assert_eq!(v["entry"]["outcome"], "rolled-back");
+    assert_eq!(v["entry"]["rolled_back_to"], "v1");
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "deploy-rolled-back")
+    );
+    assert_eq!(get(port), "version v1", "v1 answers again");
+
+    let run = xtask(root, &["deploy", "staging", "v3"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(get(port), "version v3");
+
+    // Default rollback target: the newest good version before the current one (v1; v2 failed).
+    let dry = xtask(root, &["rollback", "staging", "--dry-run"]);
+    assert!(dry.stdout.contains("v3 → v1"), "{}", dry.stdout);
+    let run = xtask(root, &["rollback", "staging", "--to", "v1"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(get(port), "version v1");
+
+    // A version whose image does not exist is refused before anything changes.
+    let run = xtask(root, &["rollback", "staging", "--to", "v9"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("not available locally"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(get(port), "version v1");
+
+    let v = xtask(root, &["--format", "json", "releases", "staging"]).json();
+    let steps: Vec<(String, String, String)> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().into(),
+                e["version"].as_str().unwrap().into(),
+                e["outcome"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String, String)> = [
+        ("deploy", "v1", "succeeded"),
+        ("deploy", "v2", "rolled-back"),
+        ("deploy", "v3", "succeeded"),
+        ("rollback", "v1", "succeeded"),
+    ]
+    .iter()
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    .collect();
+    assert_eq!(steps, want);
+    assert_eq!(v["current"], "v1");
+    let e = &v["entries"][1];
+    assert_eq!(e["previous"], "v1");
+    assert!(
+        e["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "health" && c["ok"] == false),
+        "{e:#}"
+    );
+    // Every deploy and rollback is in the audit log.
+    let log = fs::read_to_string(root.join("backups/audit.log")).unwrap();
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("deploy staging") || l.contains("rollback staging"))
+            .count(),
+        5,
+        "{log}"
+    );
+}
+
+#[test]
+fn ledger_lock_and_torn_lines_without_docker() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    let ledger = root.join("backups/deployments/prod.jsonl");
+    fs::create_dir_all(ledger.parent().unwrap()).unwrap();
+    let entry = |v: &str, outcome: &str| {
+        format!(
+            "{{\"time\":\"2026-01-01T00:00:00Z\",\"actor\":\"a\",\"environment\":\"prod\",\"action\":\"deploy\",\"version\":\"{v}\",\"previous\":null,\"commit\":null,\"outcome\":\"{outcome}\",\"checks\":[]}}\n"
+        )
+    };
+    fs::write(
+        &ledger,
+        format!(
+            "{}{}{{\"time\":\"2026-01-0",
+            entry("v1", "succeeded"),
+            entry("v2", "succeeded")
+        ),
+    )
+    .unwrap();
+    let run = xtask(root, &["--format", "json", "releases", "prod"]);
+    let v = run.json();
+    assert_eq!(v["current"], "v2");
+    assert_eq!(v["entries"].as_array().unwrap().len(), 2);
+    let torn = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "ledger-torn-line")
+        .expect("torn line reported");
+    assert!(
+        torn["message"].as_str().unwrap().contains("line 3"),
+        "{torn:#}"
+    );
+    // A deploy that cannot start (no compose file) is refused with a clear message.
+    let run = xtask(root, &["deploy", "prod", "v3"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("docker-compose.prod.yml"),
+        "{}",
+        run.stderr
+    );
+    // The per-environment lock: a second deploy fails at once, naming the holder.
+    write(
+        root,
+        "docker-compose.prod.yml",
+        "version: \"2.4\"\nservices:\n  app:\n    image: \"x:${APP_TAG}\"\n",
+    );
+    let lock = root.join("backups/deployments/prod.lock");
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .unwrap();
+    f.try_lock().unwrap();
+    fs::write(
+        &lock,
+        "`deploy prod v2` (pid 42, user alice, since 2026-01-01T00:00:00Z)",
+    )
+    .unwrap();
+    let run = xtask(root, &["deploy", "prod", "v3"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("user alice"), "{}", run.stderr);
+    assert!(
+        xtask(root, &["deploy", "../x", "v1"])
+            .stderr
+            .contains("letters, digits")
+    );
+}
