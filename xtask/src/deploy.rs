@@ -224,6 +224,16 @@ impl Target<'_> {
     fn ensure_image(&self, version: &str) -> Result<String> {
         let image = self.image(version)?;
         let sh = &self.sh;
+        // With a registry configured, the registry's image wins over a stale local one.
+        if self.cx.config.deploy.registry.is_some()
+            && cmd!(sh, "docker pull --quiet {image}")
+                .quiet()
+                .ignore_stdout()
+                .run()
+                .is_ok()
+        {
+            return Ok(image);
+        }
         if cmd!(sh, "docker image inspect {image}")
             .quiet()
             .ignore_stdout()

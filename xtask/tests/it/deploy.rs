@@ -181,9 +181,17 @@ fn deploy_fail_auto_rollback_then_manual_rollback() {
         root,
         "maintenance.toml",
         &format!(
-            "[deploy]\nhealth_timeout_secs = 30\n[deploy.environments.staging]\nsmoke = [{{ url = \"http://127.0.0.1:{port}/\", body = \"version\", retries = 3 }}]\n"
+            "[deploy]\nhealth_timeout_secs = 30\nbackup_db = true\n[deploy.environments.staging]\nsmoke = [{{ url = \"http://127.0.0.1:{port}/\", body = \"version\", retries = 3 }}]\n"
         ),
     );
+
+    // The service's database, backed up before every deploy.
+    let db = root.join("ai_knowledge_hub/knowledge_hub.db");
+    fs::create_dir_all(db.parent().unwrap()).unwrap();
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('before v3');")
+        .unwrap();
 
     // The plan, and nothing else.
     let dry = xtask(root, &["deploy", "staging", "v1", "--dry-run"]);
@@ -218,12 +226,45 @@ fn deploy_fail_auto_rollback_then_manual_rollback() {
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(get(port), "version v3");
 
+    // Written after the deploy of v3: a database restore of the rollback would lose it.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute("INSERT INTO notes VALUES ('after v3')", [])
+        .unwrap();
+    let count = || -> i64 {
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .query_row("SELECT count(*) FROM notes", [], |r| r.get(0))
+            .unwrap()
+    };
+
     // Default rollback target: the newest good version before the current one (v1; v2 failed).
     let dry = xtask(root, &["rollback", "staging", "--dry-run"]);
     assert!(dry.stdout.contains("v3 → v1"), "{}", dry.stdout);
-    let run = xtask(root, &["rollback", "staging", "--to", "v1"]);
+    let run = xtask(root, &["rollback", "staging", "--to", "v1", "--restore-db"]);
+    assert_eq!(run.code, 2, "--restore-db needs --yes: {}", run.stdout);
+    assert!(run.stderr.contains("lost"), "{}", run.stderr);
+    assert_eq!(count(), 2);
+    let run = xtask(
+        root,
+        &[
+            "--format",
+            "json",
+            "rollback",
+            "staging",
+            "--to",
+            "v1",
+            "--restore-db",
+            "--yes",
+        ],
+    );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(get(port), "version v1");
+    assert_eq!(
+        count(),
+        1,
+        "the database is back to its state before the deploy of v3"
+    );
 
     // A version whose image does not exist is refused before anything changes.
     let run = xtask(root, &["rollback", "staging", "--to", "v9"]);
@@ -275,8 +316,20 @@ fn deploy_fail_auto_rollback_then_manual_rollback() {
         log.lines()
             .filter(|l| l.contains("deploy staging") || l.contains("rollback staging"))
             .count(),
-        5,
+        6,
         "{log}"
+    );
+    assert!(
+        log.contains("\"outcome\":\"failed: --restore-db replaces"),
+        "refusals are logged too"
+    );
+    let deploys = v["entries"].as_array().unwrap();
+    assert!(
+        deploys[2]["db_backup"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("db_backup_")),
+        "{:#}",
+        deploys[2]
     );
 }
 
