@@ -348,7 +348,7 @@ fn malicious_archives_are_refused_with_nothing_written_outside() {
                 target.to_str().unwrap(),
             ];
             args.extend_from_slice(extra);
-            let run = xtask(sandbox.path(), &args);
+            let run = xtask(store.path(), &args); // root (audit log) outside the sandbox
             assert_eq!(
                 run.code, 1,
                 "{label} {extra:?}: {}\n{}",
