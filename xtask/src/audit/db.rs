@@ -213,9 +213,15 @@ impl Db {
             if !zips.is_empty() {
                 kinds.insert("osv-zip");
             }
-            let threads = std::thread::available_parallelism()
-                .map_or(1, |n| n.get())
-                .clamp(1, 8);
+            // Threads pay off only for many files (a whole database); a lockfile's few dozen
+            // advisories parse faster than a thread starts.
+            let threads = if files.len() < 128 {
+                1
+            } else {
+                std::thread::available_parallelism()
+                    .map_or(1, |n| n.get())
+                    .clamp(1, 8)
+            };
             let chunk = files.len().div_ceil(threads).max(1);
             let parsed: Vec<(PathBuf, Result<Vec<Advisory>>)> = std::thread::scope(|s| {
                 let handles: Vec<_> = files

@@ -199,25 +199,122 @@ fn toml_lines(text: &str, header: &str) -> HashMap<(String, String), usize> {
     out
 }
 
+#[derive(serde::Deserialize)]
+struct LockPackage {
+    name: String,
+    version: String,
+    source: Option<String>,
+    #[serde(default)]
+    dependencies: Vec<String>,
+}
+
+type LockLines = HashMap<(String, String), usize>;
+
+/// Cargo writes Cargo.lock in one fixed shape; reading that shape line by line is several
+/// times faster than a TOML parser. Any line outside it returns `None` and the caller uses
+/// the TOML parser instead, so this is never less correct.
+fn fast_cargo_lock(text: &str) -> Option<(Vec<LockPackage>, LockLines)> {
+    fn quoted(v: &str) -> Option<&str> {
+        let inner = v.trim().strip_prefix('"')?.strip_suffix('"')?;
+        (!inner.contains(['\\', '"'])).then_some(inner)
+    }
+    let mut pkgs: Vec<LockPackage> = Vec::new();
+    let mut lines = HashMap::new();
+    let mut start = 0;
+    let mut in_deps = false;
+    let mut in_metadata = false;
+    let mut seen_table = false;
+    for (i, raw) in text.lines().enumerate() {
+        let l = raw.trim();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        if in_deps {
+            if l == "]" {
+                in_deps = false;
+            } else {
+                let d = quoted(l.strip_suffix(',').unwrap_or(l))?;
+                pkgs.last_mut()?.dependencies.push(d.to_string());
+            }
+            continue;
+        }
+        if l == "[[package]]" {
+            if let Some(p) = pkgs.last() {
+                lines
+                    .entry((p.name.clone(), p.version.clone()))
+                    .or_insert(start);
+            }
+            pkgs.push(LockPackage {
+                name: String::new(),
+                version: String::new(),
+                source: None,
+                dependencies: Vec::new(),
+            });
+            start = i + 1;
+            in_metadata = false;
+            seen_table = true;
+            continue;
+        }
+        if l == "[metadata]" {
+            in_metadata = true;
+            seen_table = true;
+            continue;
+        }
+        if l.starts_with('[') {
+            return None;
+        }
+        let (k, v) = l.split_once('=')?;
+        let (k, v) = (k.trim(), v.trim());
+        if in_metadata {
+            continue;
+        }
+        if !seen_table {
+            if k == "version" && v.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            return None;
+        }
+        let p = pkgs.last_mut()?;
+        match k {
+            "name" => p.name = quoted(v)?.to_string(),
+            "version" => p.version = quoted(v)?.to_string(),
+            "source" => p.source = Some(quoted(v)?.to_string()),
+            "checksum" => {}
+            "dependencies" if v == "[" => in_deps = true,
+            _ => return None,
+        }
+    }
+    if in_deps
+        || pkgs
+            .iter()
+            .any(|p| p.name.is_empty() || p.version.is_empty())
+    {
+        return None;
+    }
+    if let Some(p) = pkgs.last() {
+        lines
+            .entry((p.name.clone(), p.version.clone()))
+            .or_insert(start);
+    }
+    Some((pkgs, lines))
+}
+
 fn cargo_lock(path: &Path, inputs: &mut Inputs) -> Result<()> {
     let text = read(path)?;
-    // Typed deserialisation: no dynamic TOML tree for hundreds of packages.
-    #[derive(serde::Deserialize)]
-    struct Lock {
-        #[serde(default)]
-        package: Vec<P>,
-    }
-    #[derive(serde::Deserialize)]
-    struct P {
-        name: String,
-        version: String,
-        source: Option<String>,
-        #[serde(default)]
-        dependencies: Vec<String>,
-    }
-    let lock: Lock = toml::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    let lines = toml_lines(&text, "[[package]]");
-    let parsed = lock.package;
+    let (parsed, lines) = match fast_cargo_lock(&text) {
+        Some(v) => v,
+        None => {
+            // Anything unusual: the full TOML parser (which also reports errors by line).
+            #[derive(serde::Deserialize)]
+            struct Lock {
+                #[serde(default)]
+                package: Vec<LockPackage>,
+            }
+            let lock: Lock =
+                toml::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+            (lock.package, toml_lines(&text, "[[package]]"))
+        }
+    };
     // v1 lists dependencies as "name version (source)", v2+ as "name" or "name version".
     let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, p) in parsed.iter().enumerate() {
@@ -577,6 +674,27 @@ fn parse_requirement(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_cargo_lock_agrees_with_toml() {
+        let text = "# generated\nversion = 4\n\n[[package]]\nname = \"a\"\nversion = \"0.1.0\"\ndependencies = [\n \"b 1.0.0\",\n \"c\",\n]\n\n[[package]]\nname = \"b\"\nversion = \"1.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"00\"\n\n[[package]]\nname = \"c\"\nversion = \"2.0.0\"\n\n[metadata]\n\"checksum b 1.0.0\" = \"00\"\n";
+        let (pkgs, lines) = fast_cargo_lock(text).unwrap();
+        assert_eq!(pkgs.len(), 3);
+        assert_eq!(pkgs[0].dependencies, ["b 1.0.0", "c"]);
+        assert_eq!(
+            pkgs[1].source.as_deref(),
+            Some("registry+https://github.com/rust-lang/crates.io-index")
+        );
+        assert_eq!(lines[&("a".to_string(), "0.1.0".to_string())], 4);
+        assert_eq!(lines[&("c".to_string(), "2.0.0".to_string())], 18);
+        // Anything unusual falls back to the TOML parser.
+        assert!(fast_cargo_lock("[[package]]\nname = 'a'\nversion = \"1\"\n").is_none());
+        assert!(
+            fast_cargo_lock("[[package]]\nname = \"a\"\nversion = \"1\"\n[patch.unused]\n")
+                .is_none()
+        );
+        assert!(fast_cargo_lock("[[package]]\nname = \"a\"\n").is_none());
+    }
 
     #[test]
     fn pep503_names() {
