@@ -35,7 +35,7 @@ pub struct Entry {
     pub version: String,
     pub previous: Option<String>,
     pub commit: Option<String>,
-    /// succeeded, failed, rolled-back
+    /// succeeded, failed, rolled-back, or aborted (the migration failed: nothing deployed)
     pub outcome: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rolled_back_to: Option<String>,
@@ -50,6 +50,7 @@ impl Entry {
     fn running(&self) -> Option<&str> {
         match self.outcome.as_str() {
             "rolled-back" => self.rolled_back_to.as_deref(),
+            "aborted" => self.previous.as_deref(),
             _ => Some(&self.version),
         }
     }
@@ -615,13 +616,9 @@ pub fn deploy(
             detail: cx.config.deploy.migrate.join(" "),
         });
         if !ok {
-            e.outcome = "failed".into();
-            e.version = current.clone().unwrap_or_default();
-            ledger.append(&Entry {
-                version: version.into(),
-                rolled_back_to: None,
-                ..e.clone()
-            })?;
+            // Nothing was deployed: the previous version keeps running.
+            e.outcome = "aborted".into();
+            ledger.append(&e)?;
             let restore = e.db_backup.as_deref().map_or("no backup was taken".to_string(), |b| format!("restore with `cargo xtask restore db {b} --yes` if the migration changed data"));
             report.push(Finding::new(
                 "migration-failed",

@@ -181,7 +181,7 @@ fn deploy_fail_auto_rollback_then_manual_rollback() {
         root,
         "maintenance.toml",
         &format!(
-            "[deploy]\nhealth_timeout_secs = 30\nbackup_db = true\n[deploy.environments.staging]\nsmoke = [{{ url = \"http://127.0.0.1:{port}/\", body = \"version\", retries = 3 }}]\n"
+            "[deploy]\nhealth_timeout_secs = 30\nbackup_db = true\n[deploy.environments.staging]\nsmoke = [{{ url = \"http://127.0.0.1:{port}/\", body = \"version\", retries = 3 }}]\nsmoke_script = \"scripts/smoke-tests.sh\"\n"
         ),
     );
 
@@ -192,6 +192,13 @@ fn deploy_fail_auto_rollback_then_manual_rollback() {
         .unwrap()
         .execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('before v3');")
         .unwrap();
+
+    let smoke = write(
+        root,
+        "scripts/smoke-tests.sh",
+        "#!/bin/sh\necho \"$1\" >> smoke-ran\n",
+    );
+    chmod(&smoke, 0o755);
 
     // The plan, and nothing else.
     let dry = xtask(root, &["deploy", "staging", "v1", "--dry-run"]);
@@ -221,6 +228,28 @@ fn deploy_fail_auto_rollback_then_manual_rollback() {
             .any(|f| f["code"] == "deploy-rolled-back")
     );
     assert_eq!(get(port), "version v1", "v1 answers again");
+
+    // A failing migration deploys nothing and names the backup to restore.
+    let config = fs::read_to_string(root.join("maintenance.toml")).unwrap();
+    write(root, "maintenance.toml", &config.replace("backup_db = true\n", "backup_db = true\nmigrate = [\"sh\", \"-c\", \"test \\\"$APP_TAG\\\" = v3 && exit 3\"]\n"));
+    let run = xtask(root, &["--format", "json", "deploy", "staging", "v3"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let v = run.json();
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "migration-failed")
+        .expect("migration-failed");
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("restore db db_backup_"),
+        "{f:#}"
+    );
+    assert_eq!(get(port), "version v1", "nothing was deployed");
+    write(root, "maintenance.toml", &config);
 
     let run = xtask(root, &["deploy", "staging", "v3"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
@@ -292,6 +321,7 @@ fn deploy_fail_auto_rollback_then_manual_rollback() {
     let want: Vec<(String, String, String)> = [
         ("deploy", "v1", "succeeded"),
         ("deploy", "v2", "rolled-back"),
+        ("deploy", "v3", "aborted"),
         ("deploy", "v3", "succeeded"),
         ("rollback", "v1", "succeeded"),
     ]
@@ -316,7 +346,7 @@ fn deploy_fail_auto_rollback_then_manual_rollback() {
         log.lines()
             .filter(|l| l.contains("deploy staging") || l.contains("rollback staging"))
             .count(),
-        6,
+        7,
         "{log}"
     );
     assert!(
@@ -324,12 +354,19 @@ fn deploy_fail_auto_rollback_then_manual_rollback() {
         "refusals are logged too"
     );
     let deploys = v["entries"].as_array().unwrap();
+    assert_eq!(
+        fs::read_to_string(root.join("smoke-ran"))
+            .unwrap()
+            .lines()
+            .next(),
+        Some("staging")
+    );
     assert!(
-        deploys[2]["db_backup"]
+        deploys[3]["db_backup"]
             .as_str()
             .is_some_and(|b| b.starts_with("db_backup_")),
         "{:#}",
-        deploys[2]
+        deploys[3]
     );
 }
 
