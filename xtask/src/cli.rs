@@ -79,6 +79,23 @@ pub enum Command {
         #[arg(long)]
         allow_stale: bool,
     },
+    /// What is behind: crates, Python pins, GitHub Actions, Docker images
+    #[command(
+        after_help = "Examples:\n  cargo xtask outdated\n  cargo xtask outdated --all --format json\n  cargo xtask outdated --offline --exit-code 3"
+    )]
+    Outdated {
+        /// Python requirement files/lockfiles or directories [default: the root]
+        paths: Vec<PathBuf>,
+        /// Transitive crates too, not only direct dependencies
+        #[arg(long)]
+        all: bool,
+        /// Use the HTTP cache only
+        #[arg(long)]
+        offline: bool,
+        /// Exit with N when anything is outdated (for CI)
+        #[arg(long, value_name = "N")]
+        exit_code: Option<u8>,
+    },
     /// Fetch or inspect the advisory databases `audit` uses
     #[command(
         after_help = "Examples:\n  cargo xtask advisories update\n  cargo xtask advisories status"

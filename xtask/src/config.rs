@@ -21,6 +21,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub audit: AuditConfig,
     pub deploy: DeployConfig,
+    pub outdated: OutdatedConfig,
     /// True when `pipeline.paths` was set in the file (missing paths then matter more).
     #[serde(skip)]
     pub pipeline_paths_explicit: bool,
@@ -218,6 +219,27 @@ pub struct AuditIgnore {
     /// The ignore stops applying after this day.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<chrono::NaiveDate>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutdatedConfig {
+    /// Concurrent registry requests.
+    pub parallel: usize,
+    /// Per-request timeout.
+    pub timeout_secs: u64,
+    /// Package, action or image names not to report.
+    pub ignore: Vec<String>,
+}
+
+impl Default for OutdatedConfig {
+    fn default() -> Self {
+        OutdatedConfig {
+            parallel: 16,
+            timeout_secs: 20,
+            ignore: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -505,6 +527,11 @@ ignore = []
 #   { name = "pypi", url = "https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip" },
 # ]
 sources = []
+
+[outdated]
+parallel = 16        # concurrent registry requests
+timeout_secs = 20    # per request
+ignore = []          # package, action or image names not to report
 
 [deploy]
 # `cargo xtask deploy ENV VERSION` runs

@@ -12,6 +12,7 @@ mod deploy;
 mod fsutil;
 mod glob;
 mod http;
+mod outdated;
 mod progress;
 mod report;
 mod sh;
@@ -226,6 +227,20 @@ fn dispatch(cx: &Context, command: Command) -> Result<Option<Report>> {
             yes,
         } => deploy::rollback(cx, &env, to.as_deref(), dry_run, restore_db, yes)?,
         Command::Releases { env } => deploy::releases(cx, &env)?,
+        Command::Outdated {
+            paths,
+            all,
+            offline,
+            exit_code,
+        } => outdated::run(
+            cx,
+            outdated::Options {
+                paths,
+                all,
+                offline,
+                exit_code,
+            },
+        )?,
         Command::Advisories { command } => match command {
             AdvisoriesCmd::Update => audit::sources::update(cx)?,
             AdvisoriesCmd::Status => audit::sources::status(cx)?,

@@ -113,6 +113,8 @@ pub struct Report {
     /// Part of the work failed (e.g. an unreadable input): exit code 2 even though the
     /// report of the rest is printed.
     pub incomplete: bool,
+    /// Exit code when nothing fails but the command wants to signal (`outdated --exit-code N`).
+    pub exit_override: Option<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -134,6 +136,7 @@ impl Report {
             data: Map::new(),
             fail_on: Severity::Medium,
             incomplete: false,
+            exit_override: None,
         }
     }
 
@@ -171,7 +174,7 @@ impl Report {
         } else if self.failing().next().is_some() {
             1
         } else {
-            0
+            self.exit_override.map_or(0, i32::from)
         }
     }
 

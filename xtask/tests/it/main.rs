@@ -5,6 +5,7 @@ mod backup_config;
 mod cli;
 mod db;
 mod deploy;
+mod outdated;
 mod postgres;
 mod restore;
 mod support;

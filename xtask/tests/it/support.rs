@@ -136,3 +136,85 @@ pub fn has_program(name: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
 }
+
+/// A real HTTP/1.1 server on 127.0.0.1 for tests: each request is answered by `handler`
+/// (path, request headers) → (status, extra headers, body); every request is logged.
+pub struct TestServer {
+    pub port: u16,
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+pub type Handler = dyn Fn(&str, &str) -> (u16, Vec<String>, Vec<u8>) + Send + Sync;
+
+impl TestServer {
+    pub fn start(handler: std::sync::Arc<Handler>) -> TestServer {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (log2, stop2) = (log.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+                let (stream, _) = match listener.accept() {
+                    Ok(s) => s,
+                    Err(_) => {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        continue;
+                    }
+                };
+                let (handler, log) = (handler.clone(), log2.clone());
+                std::thread::spawn(move || {
+                    stream.set_nonblocking(false).unwrap();
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut first = String::new();
+                    if reader.read_line(&mut first).is_err() {
+                        return;
+                    }
+                    let mut headers = String::new();
+                    loop {
+                        let mut l = String::new();
+                        if reader.read_line(&mut l).is_err() || l.trim().is_empty() {
+                            break;
+                        }
+                        headers.push_str(&l);
+                    }
+                    let path = first.split_whitespace().nth(1).unwrap_or("/").to_string();
+                    let (status, extra, body) = handler(&path, &headers);
+                    log.lock()
+                        .unwrap()
+                        .push(format!("{path} {status} {}", headers.replace("\r\n", "|")));
+                    let mut s = stream;
+                    let mut head = format!(
+                        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                        body.len()
+                    );
+                    for h in extra {
+                        head.push_str(&h);
+                        head.push_str("\r\n");
+                    }
+                    head.push_str("\r\n");
+                    let _ = s.write_all(head.as_bytes());
+                    let _ = s.write_all(&body);
+                });
+            }
+        });
+        TestServer { port, log, stop }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,339 @@
+//! `outdated` against local HTTP servers on 127.0.0.1 (conditional requests, 404, 5xx then
+//! success, slow answers), and once against the real crates.io index and PyPI.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::support::*;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn index_line(v: &str, yanked: bool, rust: Option<&str>) -> String {
+    let rv = rust.map_or("null".to_string(), |r| format!("\"{r}\""));
+    format!(
+        "{{\"name\":\"x\",\"vers\":\"{v}\",\"deps\":[],\"cksum\":\"00\",\"features\":{{}},\"yanked\":{yanked},\"rust_version\":{rv}}}\n"
+    )
+}
+
+fn pkg<'a>(v: &'a serde_json::Value, eco: &str, name: &str) -> &'a serde_json::Value {
+    v["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["ecosystem"] == eco && p["name"] == name)
+        .unwrap_or_else(|| panic!("{name}: {v:#}"))
+}
+
+fn run(root: &Path, env: &[(&str, String)], args: &[&str]) -> Run {
+    let mut c = bin();
+    c.arg("--root")
+        .arg(root)
+        .args(["--format", "json", "outdated"])
+        .args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.env("NO_PROXY", "127.0.0.1")
+        .env("no_proxy", "127.0.0.1")
+        .output()
+        .unwrap()
+        .into()
+}
+
+#[test]
+fn crates_from_a_local_sparse_index_with_revalidation_retries_and_offline() {
+    let cargo_lock = std::fs::read_to_string(workspace().join("Cargo.lock")).unwrap();
+    let anyhow_locked = cargo_lock
+        .split("name = \"anyhow\"\nversion = \"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let clap_failures = Arc::new(AtomicUsize::new(0));
+    let cf = clap_failures.clone();
+    let cur = anyhow_locked.clone();
+    let server = TestServer::start(Arc::new(move |path: &str, headers: &str| match path {
+        "/an/yh/anyhow" => {
+            if headers.contains("If-None-Match: \"anyhow-1\"") {
+                return (304, vec!["ETag: \"anyhow-1\"".into()], vec![]);
+            }
+            let body = index_line(&cur, true, None)
+                + &index_line("1.999.0", false, None)
+                + &index_line("2.0.0", false, Some("1.99"))
+                + &index_line("3.0.0-alpha.1", false, None);
+            (200, vec!["ETag: \"anyhow-1\"".into()], body.into_bytes())
+        }
+        "/cl/ap/clap" => {
+            if cf.fetch_add(1, Ordering::SeqCst) == 0 {
+                (503, vec![], b"try later".to_vec())
+            } else {
+                (200, vec![], index_line("4.99.0", false, None).into_bytes())
+            }
+        }
+        "/se/rd/serde" => {
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            (200, vec![], index_line("1.999.0", false, None).into_bytes())
+        }
+        _ => (404, vec![], b"not found".to_vec()),
+    }));
+    let cache = tempfile::tempdir().unwrap();
+    let env = [
+        ("XTASK_CRATES_INDEX", server.url()),
+        ("XTASK_HTTP_CACHE", cache.path().display().to_string()),
+    ];
+    let r = run(&workspace(), &env, &[]);
+    let v = r.json();
+    let a = pkg(&v, "crates.io", "anyhow");
+    assert_eq!(a["current"], anyhow_locked.as_str());
+    assert_eq!(a["compatible"], "1.999.0");
+    assert_eq!(
+        a["latest"], "2.0.0",
+        "pre-releases are skipped when the current version is stable"
+    );
+    assert!(
+        a["notes"][0].as_str().unwrap().contains("needs Rust 1.99"),
+        "{a:#}"
+    );
+    let codes: Vec<(String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_string(),
+                f["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        codes
+            .iter()
+            .any(|(c, m)| c == "outdated-major" && m.starts_with("anyhow")),
+        "{codes:?}"
+    );
+    assert!(
+        codes
+            .iter()
+            .any(|(c, m)| c == "yanked-version" && m.starts_with("anyhow")),
+        "{codes:?}"
+    );
+    assert_eq!(
+        pkg(&v, "crates.io", "clap")["latest"],
+        "4.99.0",
+        "503 then success: retried"
+    );
+    assert_eq!(
+        pkg(&v, "crates.io", "serde")["latest"],
+        "1.999.0",
+        "slow answer waited for"
+    );
+    assert!(
+        codes
+            .iter()
+            .any(|(c, m)| c == "registry-unreachable" && m.contains("404")),
+        "{codes:?}"
+    );
+    assert!(clap_failures.load(Ordering::SeqCst) >= 2);
+
+    // Second run: the cached index is revalidated with If-None-Match and answered by a 304.
+    let before = server.requests().len();
+    let v2 = run(&workspace(), &env, &[]).json();
+    assert_eq!(pkg(&v2, "crates.io", "anyhow")["latest"], "2.0.0");
+    let anyhow_reqs: Vec<String> = server.requests()[before..]
+        .iter()
+        .filter(|r| r.starts_with("/an/yh/anyhow"))
+        .cloned()
+        .collect();
+    assert!(
+        anyhow_reqs.iter().any(|r| r.contains(" 304 ")),
+        "{anyhow_reqs:?}"
+    );
+
+    // Offline: from the cache only, no request at all.
+    drop(server);
+    let v3 = run(&workspace(), &env, &["--offline", "--exit-code", "3"]);
+    assert_eq!(
+        v3.code, 3,
+        "--exit-code when something is behind: {}",
+        v3.stderr
+    );
+    assert_eq!(pkg(&v3.json(), "crates.io", "anyhow")["latest"], "2.0.0");
+}
+
+#[test]
+fn python_actions_and_docker_against_local_servers() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    write(
+        root,
+        "requirements.txt",
+        "Requests==2.25.0\nflask==3.0.0 ; python_version >= \"3.9\"\n",
+    );
+    write(
+        root,
+        ".github/workflows/ci.yml",
+        "jobs:\n  test:\n    strategy:\n      matrix:\n        python-version: ['3.8', '3.12']\n    steps:\n      - uses: actions/checkout@main\n      - uses: actions/setup-python@11bd71901bbe5b1630ceea73d27597364c9af683 # v5.0.0\n",
+    );
+    write(
+        root,
+        "Dockerfile",
+        "ARG PY=3.8\nFROM python:${PY}-slim AS build\nFROM build AS test\nFROM node:latest\nFROM postgres:16@sha256:0000000000000000000000000000000000000000000000000000000000000000\n",
+    );
+    write(
+        root,
+        "docker-compose.production.yml",
+        "services:\n  app:\n    image: \"hub:${APP_TAG}\"\n  db:\n    image: postgres:13\n",
+    );
+    let seen_auth = Arc::new(Mutex::new(String::new()));
+    let sa = seen_auth.clone();
+    let server = TestServer::start(Arc::new(move |path: &str, headers: &str| {
+        match path {
+        "/pypi/requests/json" => (200, vec![], br#"{"releases": {"2.25.0": [{"yanked": false}], "2.32.3": [{"yanked": false}], "2.33.0": [{"yanked": true}], "3.0.0b1": [{"yanked": false}]}}"#.to_vec()),
+        "/pypi/flask/json" => (200, vec![], br#"{"releases": {"3.0.0": [{"yanked": true}], "2.3.0": [{"yanked": false}]}}"#.to_vec()),
+        "/repos/actions/checkout/releases/latest" => {
+            *sa.lock().unwrap() = headers.to_string();
+            (200, vec![], br#"{"tag_name": "v4.2.2"}"#.to_vec())
+        }
+        _ => (404, vec![], vec![]),
+    }
+    }));
+    let cache = tempfile::tempdir().unwrap();
+    let env = [
+        ("XTASK_PYPI_URL", format!("{}/pypi", server.url())),
+        ("XTASK_GITHUB_API", server.url()),
+        ("GITHUB_TOKEN", "test-token".to_string()),
+        ("XTASK_HTTP_CACHE", cache.path().display().to_string()),
+    ];
+    let r = run(root, &env, &[]);
+    let v = r.json();
+    let req = pkg(&v, "PyPI", "Requests");
+    assert_eq!(
+        req["latest"], "2.32.3",
+        "yanked and pre-releases skipped: {req:#}"
+    );
+    assert_eq!(
+        pkg(&v, "PyPI", "flask")["notes"][0],
+        "markers: python_version >= \"3.9\""
+    );
+    let f = |code: &str| -> Vec<String> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["code"] == code)
+            .map(|f| {
+                format!(
+                    "{} @{}:{}",
+                    f["message"].as_str().unwrap(),
+                    f["path"].as_str().unwrap_or(""),
+                    f["line"]
+                )
+            })
+            .collect()
+    };
+    assert!(
+        f("yanked-version")
+            .iter()
+            .any(|m| m.starts_with("flask 3.0.0")),
+        "{:?}",
+        f("yanked-version")
+    );
+    assert!(
+        f("outdated-major")
+            .iter()
+            .any(|m| m.starts_with("Requests 2.25.0 → 2.32.3"))
+    );
+    let checkout = pkg(&v, "github-actions", "actions/checkout");
+    assert_eq!(checkout["latest"], "v4.2.2");
+    assert!(
+        seen_auth
+            .lock()
+            .unwrap()
+            .contains("Authorization: Bearer test-token")
+    );
+    assert_eq!(
+        pkg(&v, "github-actions", "actions/setup-python")["current"],
+        "v5.0.0",
+        "SHA pin read through its comment"
+    );
+    assert!(
+        f("mutable-action-ref")
+            .iter()
+            .any(|m| m.contains("actions/checkout@main"))
+    );
+    assert_eq!(f("unpinned-action").len(), 1, "the SHA pin is fine");
+    let eol = f("eol-runtime");
+    assert!(
+        eol.iter()
+            .any(|m| m.contains("python 3.8") && m.contains("ci.yml:5")),
+        "{eol:?}"
+    );
+    assert!(
+        eol.iter()
+            .any(|m| m.contains("python 3.8") && m.contains("Dockerfile:2")),
+        "{eol:?}"
+    );
+    assert!(eol.iter().any(|m| m.contains("postgres 13")), "{eol:?}");
+    assert!(f("latest-tag").iter().any(|m| m.starts_with("node:latest")));
+    let unpinned = f("unpinned-image");
+    assert!(
+        !unpinned.iter().any(|m| m.contains("postgres:16")),
+        "digest-pinned: {unpinned:?}"
+    );
+    assert!(
+        !unpinned.iter().any(|m| m.contains("hub:")),
+        "deploy-time tags are skipped"
+    );
+    assert!(
+        !v["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "build"),
+        "stage references are not images"
+    );
+    // Markdown renders the same report grouped by ecosystem.
+    let md = bin()
+        .arg("--root")
+        .arg(root)
+        .args(["--format", "markdown", "outdated", "--offline"])
+        .env("XTASK_HTTP_CACHE", cache.path())
+        .output()
+        .unwrap();
+    let md = String::from_utf8_lossy(&md.stdout);
+    assert!(md.contains("### PyPI") && md.contains("### docker"), "{md}");
+}
+
+/// The real registries: run by .ci/run (XTASK_TEST_NETWORK=1); skipped elsewhere.
+#[test]
+fn real_crates_io_index_and_pypi() {
+    if std::env::var("XTASK_TEST_NETWORK").as_deref() != Ok("1") {
+        eprintln!("skipped: set XTASK_TEST_NETWORK=1 to query crates.io and PyPI");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "requirements.txt", "requests==2.0.0\n");
+    let cache = tempfile::tempdir().unwrap();
+    let env = [("XTASK_HTTP_CACHE", cache.path().display().to_string())];
+    let v = run(t.path(), &env, &[]).json();
+    let latest = pkg(&v, "PyPI", "requests")["latest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        latest.starts_with("2.") && latest.as_str() >= "2.31",
+        "{latest}"
+    );
+    let v = run(&workspace(), &env, &[]).json();
+    let serde = pkg(&v, "crates.io", "serde");
+    let l = semver::Version::parse(serde["latest"].as_str().unwrap()).unwrap();
+    assert!(l >= semver::Version::new(1, 0, 200), "{serde:#}");
+}
