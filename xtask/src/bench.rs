@@ -2,6 +2,7 @@
 //! generated input in one run. Results go to docs/benchmarks.md by hand; nothing here asserts
 //! on time.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,14 @@ pub fn run(cx: &Context, command: BenchCmd) -> Result<Report> {
             let dir = dir.unwrap_or_else(|| cx.root.join("target/bench/audit"));
             let db = advisory_db.unwrap_or_else(|| cx.root.join("../shared/advisory-db"));
             audit(&dir, &db, runs.max(1))
+        }
+        BenchCmd::Outdated {
+            runs,
+            no_anchor,
+            dir,
+        } => {
+            let dir = dir.unwrap_or_else(|| cx.root.join("target/bench/audit"));
+            outdated(&dir, runs.max(1), no_anchor)
         }
         BenchCmd::BackupDb {
             size_mb,
@@ -809,5 +818,115 @@ fn audit(dir: &Path, db: &Path, runs: usize) -> Result<Report> {
     }
     report.tables.push(t);
     report.set("results", results);
+    Ok(report)
+}
+
+fn outdated(dir: &Path, runs: usize, no_anchor: bool) -> Result<Report> {
+    let project = dir.join("real");
+    real_lockfile(&project)?;
+    let exe = std::env::current_exe()?;
+    let sh = sh::shell(&project)?;
+    let cache = dir.join("outdated-http-cache");
+    let run_ours = |clear: bool| -> Result<(Duration, String)> {
+        if clear {
+            let _ = fs::remove_dir_all(&cache);
+        }
+        let t = Instant::now();
+        let out = cmd!(sh, "{exe} --root {project} --format json outdated --all")
+            .env("XTASK_HTTP_CACHE", &cache)
+            .quiet()
+            .ignore_status()
+            .read()?;
+        Ok((t.elapsed(), out))
+    };
+    // Make sure cargo's own caches (crate manifests for `cargo metadata`) are filled first.
+    cmd!(sh, "cargo metadata --format-version 1 --quiet")
+        .quiet()
+        .ignore_stdout()
+        .run()?;
+    let mut cold = Vec::new();
+    let mut warm = Vec::new();
+    let mut ours_json = String::new();
+    for _ in 0..runs {
+        let (t, out) = run_ours(true)?;
+        cold.push(t);
+        ours_json = out;
+        warm.push(run_ours(false)?.0);
+    }
+    let ours: serde_json::Value = serde_json::from_str(&ours_json)?;
+    let latest: BTreeMap<String, String> = ours["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["ecosystem"] == "crates.io")
+        .filter_map(|p| {
+            Some((
+                p["name"].as_str()?.to_string(),
+                p["latest"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    let n = latest.len();
+    let (cold, warm) = (median(cold), median(warm));
+    let mut report = Report::new("bench outdated");
+    let mut t = Table::new("outdated vs cargo-outdated", &["tool", "case", "wall"]);
+    t.row(vec![
+        "cargo xtask outdated --all".into(),
+        "cold (empty HTTP cache)".into(),
+        format!("{:.2} s", cold.as_secs_f64()),
+    ]);
+    t.row(vec![
+        "cargo xtask outdated --all".into(),
+        "warm".into(),
+        format!("{:.2} s", warm.as_secs_f64()),
+    ]);
+    report.summary("workspace", format!("{} ({n} crates)", project.display()));
+    if !no_anchor {
+        let t0 = Instant::now();
+        let co = cmd!(sh, "cargo outdated --format json")
+            .quiet()
+            .ignore_status()
+            .ignore_stderr()
+            .read()?;
+        let co_t = t0.elapsed();
+        t.row(vec![
+            "cargo outdated".into(),
+            "(its caches as they are)".into(),
+            format!("{:.1} s", co_t.as_secs_f64()),
+        ]);
+        let v: serde_json::Value =
+            serde_json::from_str(&co).context("cargo outdated --format json")?;
+        let (mut agree, mut differ) = (0, Vec::new());
+        for d in v["dependencies"].as_array().into_iter().flatten() {
+            let (Some(name), Some(l)) = (d["name"].as_str(), d["latest"].as_str()) else {
+                continue;
+            };
+            if name.contains("->") || l == "---" || l == "Removed" {
+                continue; // transitive rows: cargo-outdated reports what the upgraded tree would pull in
+            }
+            if latest.get(name).map(String::as_str) == Some(l) {
+                agree += 1;
+            } else {
+                differ.push(format!("{name}: {l} vs {:?}", latest.get(name)));
+            }
+        }
+        report.summary(
+            "speed",
+            format!(
+                "{:.0}x faster cold, {:.0}x warm",
+                co_t.as_secs_f64() / cold.as_secs_f64(),
+                co_t.as_secs_f64() / warm.as_secs_f64()
+            ),
+        );
+        report.summary(
+            "latest (direct dependencies)",
+            if differ.is_empty() {
+                format!("identical for all {agree}")
+            } else {
+                format!("{agree} agree, differ: {differ:?}")
+            },
+        );
+    }
+    report.tables.push(t);
     Ok(report)
 }

@@ -306,6 +306,19 @@ pub enum BenchCmd {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// `outdated --all` against cargo-outdated on a real ~700-package workspace, cold and warm
+    #[command(after_help = "Example:\n  cargo xtask bench outdated --runs 3")]
+    Outdated {
+        /// Runs of `cargo xtask outdated` per case (cargo-outdated runs once: it takes minutes)
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Skip cargo-outdated (only time our cold and warm runs)
+        #[arg(long)]
+        no_anchor: bool,
+        /// Working directory [default: target/bench]
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// `backup db` against `sqlite3 .backup && gzip` on a generated SQLite database
     #[command(after_help = "Example:\n  cargo xtask bench backup-db --size-mb 1024 --writer")]
     BackupDb {

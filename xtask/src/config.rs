@@ -228,6 +228,8 @@ pub struct OutdatedConfig {
     pub parallel: usize,
     /// Per-request timeout.
     pub timeout_secs: u64,
+    /// Registry answers younger than this are reused without a request (0: always revalidate).
+    pub cache_max_age_secs: u64,
     /// Package, action or image names not to report.
     pub ignore: Vec<String>,
 }
@@ -237,6 +239,7 @@ impl Default for OutdatedConfig {
         OutdatedConfig {
             parallel: 16,
             timeout_secs: 20,
+            cache_max_age_secs: 600,
             ignore: Vec::new(),
         }
     }
@@ -531,6 +534,7 @@ sources = []
 [outdated]
 parallel = 16        # concurrent registry requests
 timeout_secs = 20    # per request
+cache_max_age_secs = 600   # reuse registry answers younger than this without a request
 ignore = []          # package, action or image names not to report
 
 [deploy]

@@ -68,6 +68,8 @@ pub struct Client {
     pub parallel: usize,
     pub timeout_secs: u64,
     pub retries: u32,
+    /// A cached body younger than this is used without asking the server again.
+    pub max_age_secs: u64,
     /// Extra request headers (e.g. `Authorization: Bearer …`); the curl config file that
     /// carries them is private to this process and removed after the run.
     pub headers: Vec<String>,
@@ -103,6 +105,39 @@ impl Client {
                 })
                 .collect());
         }
+        // Fresh cache entries answer at once; only the others go to the network.
+        let fresh = |u: &str| {
+            std::fs::metadata(self.key(u))
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| {
+                    t.elapsed()
+                        .is_ok_and(|age| age.as_secs() < self.max_age_secs)
+                })
+        };
+        let stale: Vec<String> = urls.iter().filter(|u| !fresh(u)).cloned().collect();
+        let mut fetched: std::collections::HashMap<String, Response> = stale
+            .iter()
+            .cloned()
+            .zip(self.fetch_network(&stale)?)
+            .collect();
+        Ok(urls
+            .iter()
+            .map(|u| {
+                fetched.remove(u).unwrap_or_else(|| Response {
+                    status: 200,
+                    body: cached(u),
+                    from_cache: true,
+                    error: None,
+                })
+            })
+            .collect())
+    }
+
+    fn fetch_network(&self, urls: &[String]) -> Result<Vec<Response>> {
+        if urls.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cached = |url: &str| std::fs::read(self.key(url)).ok();
         if !sh::has_program("curl") {
             bail!("curl is needed for HTTP requests: install it (apt-get install curl)");
         }
@@ -192,12 +227,18 @@ impl Client {
                         error: None,
                     }
                 }
-                304 => Response {
-                    status: 200,
-                    body: cached(u),
-                    from_cache: true,
-                    error: None,
-                },
+                304 => {
+                    // Revalidated: fresh again for max_age_secs.
+                    if let Ok(f) = std::fs::File::options().append(true).open(&key) {
+                        let _ = f.set_modified(std::time::SystemTime::now());
+                    }
+                    Response {
+                        status: 200,
+                        body: cached(u),
+                        from_cache: true,
+                        error: None,
+                    }
+                }
                 0 => Response {
                     status,
                     body: None,

@@ -49,6 +49,7 @@ fn client(cx: &Context, offline: bool) -> http::Client {
         parallel: cx.config.outdated.parallel,
         timeout_secs: cx.config.outdated.timeout_secs,
         retries: 3,
+        max_age_secs: cx.config.outdated.cache_max_age_secs,
         headers: Vec::new(),
     }
 }

@@ -32,10 +32,11 @@ fn pkg<'a>(v: &'a serde_json::Value, eco: &str, name: &str) -> &'a serde_json::V
 
 fn run(root: &Path, env: &[(&str, String)], args: &[&str]) -> Run {
     let mut c = bin();
-    c.arg("--root")
-        .arg(root)
-        .args(["--format", "json", "outdated"])
-        .args(args);
+    c.arg("--root").arg(root);
+    if let Some((_, cfg)) = env.iter().find(|(k, _)| *k == "CONFIG") {
+        c.args(["--config", cfg]);
+    }
+    c.args(["--format", "json", "outdated"]).args(args);
     for (k, v) in env {
         c.env(k, v);
     }
@@ -85,9 +86,17 @@ fn crates_from_a_local_sparse_index_with_revalidation_retries_and_offline() {
         _ => (404, vec![], b"not found".to_vec()),
     }));
     let cache = tempfile::tempdir().unwrap();
-    let env = [
+    let fresh_env = [
         ("XTASK_CRATES_INDEX", server.url()),
         ("XTASK_HTTP_CACHE", cache.path().display().to_string()),
+    ];
+    // Always revalidate, so that every run asks the server (conditionally).
+    let cfg = cache.path().join("always-revalidate.toml");
+    std::fs::write(&cfg, "[outdated]\ncache_max_age_secs = 0\n").unwrap();
+    let env = [
+        fresh_env[0].clone(),
+        fresh_env[1].clone(),
+        ("CONFIG", cfg.display().to_string()),
     ];
     let r = run(&workspace(), &env, &[]);
     let v = r.json();
@@ -155,6 +164,24 @@ fn crates_from_a_local_sparse_index_with_revalidation_retries_and_offline() {
     assert!(
         anyhow_reqs.iter().any(|r| r.contains(" 304 ")),
         "{anyhow_reqs:?}"
+    );
+
+    // With the default max age, a fresh cache answers without any request.
+    let before = server.requests().len();
+    let v4 = run(&workspace(), &fresh_env, &[]).json();
+    assert_eq!(pkg(&v4, "crates.io", "anyhow")["latest"], "2.0.0");
+    let again: Vec<String> = server.requests()[before..]
+        .iter()
+        .filter(|r| {
+            ["/an/yh/anyhow ", "/cl/ap/clap ", "/se/rd/serde "]
+                .iter()
+                .any(|p| r.starts_with(p))
+        })
+        .cloned()
+        .collect();
+    assert!(
+        again.is_empty(),
+        "fresh cache entries are not requested again: {again:?}"
     );
 
     // Offline: from the cache only, no request at all.
