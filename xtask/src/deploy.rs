@@ -547,6 +547,44 @@ fn plan(t: &Target<'_>, version: &str, report: &mut Report, with_backup: bool) {
     report.tables.push(steps);
 }
 
+/// What deploy and rollback start with: the target, a report, the environment's lock (not
+/// for a dry run), the ledger and the version running now.
+type Begun<'a> = (
+    Target<'a>,
+    Report,
+    Option<fsutil::Lock>,
+    Ledger,
+    Option<String>,
+);
+
+fn begin<'a>(
+    cx: &'a Context,
+    env: &str,
+    command: &str,
+    holder: &str,
+    dry_run: bool,
+) -> Result<Begun<'a>> {
+    let t = target(cx, env)?;
+    let mut report = Report::new(if dry_run {
+        format!("{command} --dry-run")
+    } else {
+        command.to_string()
+    });
+    report.fail_on = Severity::High;
+    let lock = if dry_run {
+        None
+    } else {
+        Some(fsutil::Lock::acquire(
+            &dir(cx).join(format!("{env}.lock")),
+            holder,
+        )?)
+    };
+    let ledger = Ledger::read(cx, env)?;
+    ledger.torn_findings(&mut report);
+    let current = ledger.current().map(str::to_string);
+    Ok((t, report, lock, ledger, current))
+}
+
 /// `deploy ENV VERSION [--dry-run] [--no-auto-rollback]`.
 pub fn deploy(
     cx: &Context,
@@ -555,24 +593,13 @@ pub fn deploy(
     dry_run: bool,
     auto_rollback: bool,
 ) -> Result<Report> {
-    let t = target(cx, env)?;
-    let mut report = Report::new(if dry_run {
-        "deploy --dry-run"
-    } else {
-        "deploy"
-    });
-    report.fail_on = Severity::High;
-    let _lock = if dry_run {
-        None
-    } else {
-        Some(fsutil::Lock::acquire(
-            &dir(cx).join(format!("{env}.lock")),
-            &format!("deploy {env} {version}"),
-        )?)
-    };
-    let ledger = Ledger::read(cx, env)?;
-    ledger.torn_findings(&mut report);
-    let current = ledger.current().map(str::to_string);
+    let (t, mut report, _lock, ledger, current) = begin(
+        cx,
+        env,
+        "deploy",
+        &format!("deploy {env} {version}"),
+        dry_run,
+    )?;
     report.summary("environment", env);
     report.summary(
         "version",
@@ -699,24 +726,8 @@ pub fn rollback(
     restore_db: bool,
     yes: bool,
 ) -> Result<Report> {
-    let t = target(cx, env)?;
-    let mut report = Report::new(if dry_run {
-        "rollback --dry-run"
-    } else {
-        "rollback"
-    });
-    report.fail_on = Severity::High;
-    let _lock = if dry_run {
-        None
-    } else {
-        Some(fsutil::Lock::acquire(
-            &dir(cx).join(format!("{env}.lock")),
-            &format!("rollback {env}"),
-        )?)
-    };
-    let ledger = Ledger::read(cx, env)?;
-    ledger.torn_findings(&mut report);
-    let current = ledger.current().map(str::to_string);
+    let (t, mut report, _lock, ledger, current) =
+        begin(cx, env, "rollback", &format!("rollback {env}"), dry_run)?;
     let target_version = match to {
         Some(v) => v.to_string(),
         None => match ledger.previous_good(current.as_deref()) {

@@ -261,14 +261,7 @@ fn snapshot(
                 StepResult::Done => break,
                 StepResult::More => busy = 0,
                 StepResult::Busy | StepResult::Locked => {
-                    busy += 1;
-                    if busy > 3000 {
-                        bail!(
-                            "{} stayed locked for 30 s: try again later",
-                            src_path.display()
-                        );
-                    }
-                    std::thread::sleep(Duration::from_millis(10));
+                    wait_busy(&mut busy, src_path, "try again later")?
                 }
                 _ => {}
             }
@@ -285,6 +278,16 @@ fn snapshot(
     src.execute("VACUUM INTO ?1", [dst.to_string_lossy()])
         .with_context(|| format!("VACUUM INTO {}", dst.display()))?;
     Ok(("vacuum-into", restarts))
+}
+
+/// A backup step found the database locked: wait 10 ms, give up after 30 s.
+fn wait_busy(busy: &mut u32, db: &Path, then: &str) -> Result<()> {
+    *busy += 1;
+    if *busy > 3000 {
+        bail!("{} stayed locked for 30 s: {then}", db.display());
+    }
+    std::thread::sleep(Duration::from_millis(10));
+    Ok(())
 }
 
 /// Facts about a database file, and the result of its integrity check.
@@ -883,14 +886,7 @@ fn copy_into_live(src: &Path, live: &Path) -> Result<()> {
         {
             StepResult::Done => break,
             StepResult::Busy | StepResult::Locked => {
-                busy += 1;
-                if busy > 3000 {
-                    bail!(
-                        "{} stayed locked for 30 s: stop the application and retry",
-                        live.display()
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(10));
+                wait_busy(&mut busy, live, "stop the application and retry")?
             }
             _ => {}
         }

@@ -196,7 +196,7 @@ fn writer_during_backups(mode: &str, backups: usize) -> Vec<String> {
     write(
         t.path(),
         "maintenance.toml",
-        "[database]\nstep_pages = 64\nmax_restarts = 1\n",
+        "[database]\nstep_pages = 64\nmax_restarts = 0\n",
     );
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
