@@ -85,11 +85,24 @@ pub fn crates_index(root: &Path) -> String {
         else {
             continue;
         };
-        let reg = src
-            .and_then(|s| s.get(name))
-            .and_then(|r| r.get("registry"))
-            .and_then(|v| v.as_str());
-        if let Some(url) = reg.and_then(|r| r.strip_prefix("sparse+")) {
+        // `replace-with` names a [source.NAME] with `registry = …` or a [registries.NAME]
+        // whose index may also come from CARGO_REGISTRIES_<NAME>_INDEX.
+        let env_key = format!(
+            "CARGO_REGISTRIES_{}_INDEX",
+            name.to_ascii_uppercase().replace('-', "_")
+        );
+        let reg = std::env::var(&env_key).ok().or_else(|| {
+            src.and_then(|s| s.get(name))
+                .and_then(|r| r.get("registry"))
+                .or_else(|| {
+                    t.get("registries")
+                        .and_then(|r| r.get(name))
+                        .and_then(|r| r.get("index"))
+                })
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        });
+        if let Some(url) = reg.as_deref().and_then(|r| r.strip_prefix("sparse+")) {
             return url.trim_end_matches('/').to_string() + "/";
         }
     }
@@ -152,14 +165,20 @@ pub fn pypi_base() -> String {
     }
 }
 
-/// (latest stable non-yanked, is `current` yanked) from a PyPI JSON document.
-pub fn pypi_latest(body: &[u8], current: &str) -> (Option<String>, bool) {
+/// (latest stable non-yanked, highest of those inside `range`, is `current` yanked) from a
+/// PyPI JSON document.
+pub fn pypi_latest(
+    body: &[u8],
+    current: &str,
+    range: Option<&pep440_rs::VersionSpecifiers>,
+) -> (Option<String>, Option<String>, bool) {
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return (None, false);
+        return (None, None, false);
     };
     let Some(releases) = v["releases"].as_object() else {
-        return (None, false);
+        return (None, None, false);
     };
+    let mut compatible: Option<pep440_rs::Version> = None;
     let yanked = |files: &serde_json::Value| {
         files
             .as_array()
@@ -178,11 +197,52 @@ pub fn pypi_latest(body: &[u8], current: &str) -> (Option<String>, bool) {
         if pv.any_prerelease() || yanked(files) || files.as_array().is_some_and(|a| a.is_empty()) {
             continue;
         }
+        if range.is_some_and(|r| r.contains(&pv)) && compatible.as_ref().is_none_or(|c| &pv > c) {
+            compatible = Some(pv.clone());
+        }
         if best.as_ref().is_none_or(|b| &pv > b) {
             best = Some(pv);
         }
     }
-    (best.map(|b| b.to_string()), current_yanked)
+    (
+        best.map(|b| b.to_string()),
+        compatible.map(|c| c.to_string()),
+        current_yanked,
+    )
+}
+
+/// The version ranges a pip-compile input (`X.in` beside `X.txt`) gives its packages.
+pub fn input_ranges(txt: &Path) -> BTreeMap<String, pep440_rs::VersionSpecifiers> {
+    let mut out = BTreeMap::new();
+    let Ok(text) = fs::read_to_string(txt.with_extension("in")) else {
+        return out;
+    };
+    for line in text.lines() {
+        let l = line
+            .split('#')
+            .next()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim();
+        if l.is_empty() || l.starts_with('-') {
+            continue;
+        }
+        let end = l
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+            .unwrap_or(l.len());
+        let mut rest = l[end..].trim();
+        if rest.starts_with('[') {
+            rest = rest.split_once(']').map_or("", |(_, r)| r.trim());
+        }
+        if !rest.is_empty()
+            && let Ok(spec) = pep440_rs::VersionSpecifiers::from_str(rest)
+        {
+            out.insert(inputs::pep503(&l[..end]), spec);
+        }
+    }
+    out
 }
 
 // --- Rust -----------------------------------------------------------------------------------
@@ -334,26 +394,76 @@ pub const EOL: &[(&str, &str, &str)] = &[
     ("ubuntu", "24.04", "2029-06-01"),
 ];
 
-/// The end-of-life date of `product` at version/tag `tag`, if the table knows the cycle.
+/// The end-of-life date of `product` at version/tag `tag`, from the shipped table.
+#[cfg(test)]
 pub fn eol(product: &str, tag: &str) -> Option<(String, NaiveDate)> {
-    let head = tag.split(['-', '_']).next().unwrap_or(tag);
-    let mut best: Option<(&str, &str)> = None;
-    for (p, cycle, date) in EOL {
-        if *p != product {
-            continue;
-        }
-        // "3.11.4" is in cycle "3.11"; "13.4" in "13"; "bullseye-slim" in "bullseye".
-        let hit = head == *cycle || head.starts_with(&format!("{cycle}."));
-        if hit && best.is_none_or(|(c, _)| cycle.len() > c.len()) {
-            best = Some((cycle, date));
-        }
-    }
-    best.map(|(c, d)| {
-        (
-            c.to_string(),
-            NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap(),
+    EolTable::shipped().lookup(product, tag)
+}
+
+/// End-of-life dates: the shipped table, refreshed from endoflife.date when reachable.
+pub struct EolTable(Vec<(String, String, NaiveDate)>);
+
+impl EolTable {
+    pub fn shipped() -> EolTable {
+        EolTable(
+            EOL.iter()
+                .map(|(p, c, d)| {
+                    (
+                        p.to_string(),
+                        c.to_string(),
+                        NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap(),
+                    )
+                })
+                .collect(),
         )
-    })
+    }
+
+    /// Add what endoflife.date's API says (`[{"cycle", "eol", "codename"}]`); its answers win.
+    pub fn refresh(&mut self, product: &str, body: &[u8]) -> bool {
+        let Ok(serde_json::Value::Array(cycles)) = serde_json::from_slice(body) else {
+            return false;
+        };
+        let mut added = false;
+        for c in cycles {
+            let Some(cycle) = c["cycle"]
+                .as_str()
+                .map(str::to_string)
+                .or_else(|| c["cycle"].as_f64().map(|f| f.to_string()))
+            else {
+                continue;
+            };
+            let Some(date) = c["eol"]
+                .as_str()
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            else {
+                continue;
+            };
+            let mut names = vec![cycle];
+            if let Some(code) = c["codename"].as_str() {
+                names.push(code.to_ascii_lowercase());
+            }
+            for n in names {
+                self.0.retain(|(p, cy, _)| !(p == product && *cy == n));
+                self.0.push((product.to_string(), n, date));
+                added = true;
+            }
+        }
+        added
+    }
+
+    pub fn lookup(&self, product: &str, tag: &str) -> Option<(String, NaiveDate)> {
+        let head = tag.split(['-', '_']).next().unwrap_or(tag);
+        let mut best: Option<&(String, String, NaiveDate)> = None;
+        for e in self.0.iter().filter(|(p, _, _)| p == product) {
+            // "3.11.4" is in cycle "3.11"; "13.4" in "13"; "bullseye-slim" in "bullseye".
+            let cycle = &e.1;
+            let hit = head == cycle || head.starts_with(&format!("{cycle}."));
+            if hit && best.is_none_or(|b| cycle.len() > b.1.len()) {
+                best = Some(e);
+            }
+        }
+        best.map(|(_, c, d)| (c.clone(), *d))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -538,8 +648,48 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     let mut pkgs: Vec<Pkg> = Vec::new();
     let mut behind = 0usize;
 
+    // Inputs: the root (or PATHs); Cargo.lock files named explicitly add their locked crates.
+    let paths = if opts.paths.is_empty() {
+        vec![cx.root.clone()]
+    } else {
+        opts.paths
+            .iter()
+            .map(|p| {
+                if p.exists() {
+                    p.clone()
+                } else {
+                    cx.root.join(p)
+                }
+            })
+            .collect()
+    };
+    let (locks, files): (Vec<PathBuf>, Vec<PathBuf>) = inputs::discover(&paths, &[cx.store().dir])?
+        .into_iter()
+        .partition(|f| f.file_name().is_some_and(|n| n == "Cargo.lock"));
+
     // Rust: the workspace's dependencies from cargo metadata, versions from the index.
-    let (deps, msrv) = rust_deps(cx, opts.all, &mut report);
+    let (mut deps, msrv) = rust_deps(cx, opts.all, &mut report);
+    if !opts.paths.is_empty() {
+        let locked = inputs::load(&locks);
+        for (f, err) in &locked.failed {
+            report.incomplete = true;
+            report.push(Finding::new("input-error", Severity::High, err.clone()).at(rel(f)));
+        }
+        for p in locked
+            .packages
+            .iter()
+            .filter(|p| p.ecosystem == Ecosystem::Crates)
+        {
+            deps.push(RustDep {
+                name: p.name.clone(),
+                req: None,
+                current: semver::Version::parse(&p.version).ok(),
+                kind: "locked".into(),
+                direct: false,
+                members: BTreeSet::from([rel(&p.file)]),
+            });
+        }
+    }
     let index = crates_index(&cx.root);
     let deps: Vec<RustDep> = deps
         .into_iter()
@@ -663,15 +813,6 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     }
 
     // Python: every pinned requirement (the audit's parsers), latest from PyPI.
-    let paths = if opts.paths.is_empty() {
-        vec![cx.root.clone()]
-    } else {
-        opts.paths.clone()
-    };
-    let files: Vec<PathBuf> = inputs::discover(&paths, &[cx.store().dir])?
-        .into_iter()
-        .filter(|f| f.file_name().is_some_and(|n| n != "Cargo.lock"))
-        .collect();
     let py = inputs::load(&files);
     for (f, err) in &py.failed {
         report.incomplete = true;
@@ -695,16 +836,23 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     let answers = http.fetch_all(&urls)?;
     requests += answers.len();
     cache_hits += answers.iter().filter(|a| a.from_cache).count();
+    let mut ranges: BTreeMap<PathBuf, BTreeMap<String, pep440_rs::VersionSpecifiers>> =
+        BTreeMap::new();
     for (p, a) in py_pkgs.iter().zip(&answers) {
-        let (latest, yanked) = match &a.body {
-            Some(b) => pypi_latest(b, &p.version),
+        let range = ranges
+            .entry(p.file.clone())
+            .or_insert_with(|| input_ranges(&p.file))
+            .get(&inputs::pep503(&p.name))
+            .cloned();
+        let (latest, compatible, yanked) = match &a.body {
+            Some(b) => pypi_latest(b, &p.version, range.as_ref()),
             None => {
                 report.push(Finding::new(
                     "registry-unreachable",
                     Severity::Medium,
                     format!("{}: {}", p.name, a.error.clone().unwrap_or_default()),
                 ));
-                (None, false)
+                (None, None, false)
             }
         };
         let at = rel(&p.file);
@@ -742,7 +890,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
             ecosystem: "PyPI".into(),
             name: p.name.clone(),
             current: Some(p.version.clone()),
-            compatible: None,
+            compatible,
             latest,
             kind: "pinned".into(),
             direct: true,
@@ -751,11 +899,94 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
         });
     }
 
-    // GitHub Actions.
-    let today = chrono::Utc::now().date_naive();
+    // Docker: FROM lines and compose images.
+    let dockerfiles = files_named(&cx.root, &|n, _| {
+        n.starts_with("Dockerfile") || n.ends_with(".Dockerfile")
+    });
+    let composes = files_named(&cx.root, &|n, _| {
+        (n.starts_with("docker-compose") || n.starts_with("compose"))
+            && (n.ends_with(".yml") || n.ends_with(".yaml"))
+    });
+    let mut images: Vec<(PathBuf, usize, String)> = Vec::new();
+    for f in &dockerfiles {
+        if let Ok(text) = fs::read_to_string(f) {
+            images.extend(
+                dockerfile_images(&text)
+                    .into_iter()
+                    .map(|(l, i)| (f.clone(), l, i)),
+            );
+        }
+    }
+    for f in &composes {
+        if let Ok(text) = fs::read_to_string(f) {
+            for (i, line) in text.lines().enumerate() {
+                if let Some(v) = line.trim().strip_prefix("image:") {
+                    images.push((
+                        f.clone(),
+                        i + 1,
+                        v.trim().trim_matches(['"', '\'']).to_string(),
+                    ));
+                }
+            }
+        }
+    }
+    // End-of-life data: the shipped table, refreshed from endoflife.date for the products
+    // in use (none in use: no request).
     let workflows = files_named(&cx.root.join(".github"), &|n, _| {
         n.ends_with(".yml") || n.ends_with(".yaml")
     });
+    let mut eols = EolTable::shipped();
+    let mut products: BTreeSet<String> = images
+        .iter()
+        .map(|(_, _, img)| {
+            parse_image(img)
+                .image
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .filter(|b| EOL.iter().any(|(p, _, _)| p == b))
+        .collect();
+    if workflows
+        .iter()
+        .any(|w| fs::read_to_string(w).is_ok_and(|t| t.contains("python-version")))
+    {
+        products.insert("python".into());
+    }
+    let eol_api =
+        std::env::var("XTASK_EOL_API").unwrap_or_else(|_| "https://endoflife.date/api".into());
+    let eol_urls: Vec<String> = products
+        .iter()
+        .map(|p| format!("{eol_api}/{p}.json"))
+        .collect();
+    let mut refreshed = 0;
+    // Optional enrichment: no retries, so an unreachable service costs one attempt.
+    let enrich = http::Client {
+        retries: 0,
+        ..client(cx, opts.offline)
+    };
+    for (p, a) in products.iter().zip(enrich.fetch_all(&eol_urls)?) {
+        if a.body.as_deref().is_some_and(|b| eols.refresh(p, b)) {
+            refreshed += 1;
+        }
+    }
+    if !products.is_empty() {
+        report.summary(
+            "end-of-life data",
+            if refreshed == products.len() {
+                "endoflife.date".to_string()
+            } else {
+                format!(
+                    "table shipped with the tool ({refreshed} of {} products refreshed from endoflife.date)",
+                    products.len()
+                )
+            },
+        );
+    }
+
+    // GitHub Actions.
+    let today = chrono::Utc::now().date_naive();
     let mut actions: BTreeMap<String, Vec<ActionUse>> = BTreeMap::new();
     for wf in &workflows {
         let Ok(text) = fs::read_to_string(wf) else {
@@ -801,7 +1032,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
                 .push((wf.clone(), line, r, version));
         }
         for (line, v) in python_versions(&text) {
-            if let Some((cycle, date)) = eol("python", &v)
+            if let Some((cycle, date)) = eols.lookup("python", &v)
                 && date < today
             {
                 let msg =
@@ -826,6 +1057,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
         .collect();
     let gh = http::Client {
         headers: github_headers(),
+        retries: 0,
         ..client(cx, opts.offline)
     };
     let gh_answers = gh.fetch_all(&gh_urls)?;
@@ -865,37 +1097,6 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
         }
     }
 
-    // Docker: FROM lines and compose images.
-    let dockerfiles = files_named(&cx.root, &|n, _| {
-        n.starts_with("Dockerfile") || n.ends_with(".Dockerfile")
-    });
-    let composes = files_named(&cx.root, &|n, _| {
-        (n.starts_with("docker-compose") || n.starts_with("compose"))
-            && (n.ends_with(".yml") || n.ends_with(".yaml"))
-    });
-    let mut images: Vec<(PathBuf, usize, String)> = Vec::new();
-    for f in &dockerfiles {
-        if let Ok(text) = fs::read_to_string(f) {
-            images.extend(
-                dockerfile_images(&text)
-                    .into_iter()
-                    .map(|(l, i)| (f.clone(), l, i)),
-            );
-        }
-    }
-    for f in &composes {
-        if let Ok(text) = fs::read_to_string(f) {
-            for (i, line) in text.lines().enumerate() {
-                if let Some(v) = line.trim().strip_prefix("image:") {
-                    images.push((
-                        f.clone(),
-                        i + 1,
-                        v.trim().trim_matches(['"', '\'']).to_string(),
-                    ));
-                }
-            }
-        }
-    }
     for (f, line, img) in images {
         if img.contains('$') {
             continue; // set at deploy time (e.g. ${APP_TAG})
@@ -926,7 +1127,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
             ));
         }
         let mut notes = Vec::new();
-        if let Some((cycle, date)) = r.tag.as_deref().and_then(|t| eol(&base, t)) {
+        if let Some((cycle, date)) = r.tag.as_deref().and_then(|t| eols.lookup(&base, t)) {
             if date < today {
                 report.push(mk(
                     "eol-runtime",
@@ -1088,6 +1289,15 @@ mod tests {
     #[test]
     fn pypi_documents() {
         let doc = br#"{"releases": {"1.0": [{"yanked": false}], "2.0": [{"yanked": true}], "1.5rc1": [{"yanked": false}], "1.4": []}}"#;
-        assert_eq!(pypi_latest(doc, "2.0"), (Some("1.0".into()), true));
+        assert_eq!(
+            pypi_latest(doc, "2.0", None),
+            (Some("1.0".into()), None, true)
+        );
+        let range = pep440_rs::VersionSpecifiers::from_str("<1.2").unwrap();
+        let doc = br#"{"releases": {"1.0": [{}], "1.1": [{}], "1.3": [{}]}}"#;
+        assert_eq!(
+            pypi_latest(doc, "1.0", Some(&range)),
+            (Some("1.3".into()), Some("1.1".into()), false)
+        );
     }
 }

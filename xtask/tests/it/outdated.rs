@@ -89,15 +89,14 @@ fn crates_from_a_local_sparse_index_with_revalidation_retries_and_offline() {
     let fresh_env = [
         ("XTASK_CRATES_INDEX", server.url()),
         ("XTASK_HTTP_CACHE", cache.path().display().to_string()),
+        ("XTASK_EOL_API", server.url()),
+        ("XTASK_GITHUB_API", server.url()),
     ];
     // Always revalidate, so that every run asks the server (conditionally).
     let cfg = cache.path().join("always-revalidate.toml");
     std::fs::write(&cfg, "[outdated]\ncache_max_age_secs = 0\n").unwrap();
-    let env = [
-        fresh_env[0].clone(),
-        fresh_env[1].clone(),
-        ("CONFIG", cfg.display().to_string()),
-    ];
+    let mut env = fresh_env.to_vec();
+    env.push(("CONFIG", cfg.display().to_string()));
     let r = run(&workspace(), &env, &[]);
     let v = r.json();
     let a = pkg(&v, "crates.io", "anyhow");
@@ -225,6 +224,7 @@ fn python_actions_and_docker_against_local_servers() {
         match path {
         "/pypi/requests/json" => (200, vec![], br#"{"releases": {"2.25.0": [{"yanked": false}], "2.32.3": [{"yanked": false}], "2.33.0": [{"yanked": true}], "3.0.0b1": [{"yanked": false}]}}"#.to_vec()),
         "/pypi/flask/json" => (200, vec![], br#"{"releases": {"3.0.0": [{"yanked": true}], "2.3.0": [{"yanked": false}]}}"#.to_vec()),
+        "/eol/python.json" => (200, vec![], br#"[{"cycle": "3.12", "eol": "2026-01-01"}, {"cycle": "3.8", "eol": "2024-10-07"}]"#.to_vec()),
         "/repos/actions/checkout/releases/latest" => {
             *sa.lock().unwrap() = headers.to_string();
             (200, vec![], br#"{"tag_name": "v4.2.2"}"#.to_vec())
@@ -237,6 +237,7 @@ fn python_actions_and_docker_against_local_servers() {
         ("XTASK_PYPI_URL", format!("{}/pypi", server.url())),
         ("XTASK_GITHUB_API", server.url()),
         ("GITHUB_TOKEN", "test-token".to_string()),
+        ("XTASK_EOL_API", format!("{}/eol", server.url())),
         ("XTASK_HTTP_CACHE", cache.path().display().to_string()),
     ];
     let r = run(root, &env, &[]);
@@ -309,6 +310,12 @@ fn python_actions_and_docker_against_local_servers() {
         "{eol:?}"
     );
     assert!(eol.iter().any(|m| m.contains("postgres 13")), "{eol:?}");
+    // endoflife.date's answer (served here) wins over the shipped table: 3.12 "ended" in 2026-01.
+    assert!(
+        eol.iter()
+            .any(|m| m.contains("python 3.12") && m.contains("2026-01-01")),
+        "{eol:?}"
+    );
     assert!(f("latest-tag").iter().any(|m| m.starts_with("node:latest")));
     let unpinned = f("unpinned-image");
     assert!(
@@ -337,6 +344,40 @@ fn python_actions_and_docker_against_local_servers() {
         .unwrap();
     let md = String::from_utf8_lossy(&md.stdout);
     assert!(md.contains("### PyPI") && md.contains("### docker"), "{md}");
+}
+
+#[test]
+fn a_given_cargo_lock_is_checked_against_the_index() {
+    let t = tempfile::tempdir().unwrap();
+    let reg = "registry+https://github.com/rust-lang/crates.io-index";
+    write(
+        t.path(),
+        "old/Cargo.lock",
+        &format!(
+            "version = 3\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\n \"regex\",\n]\n\n[[package]]\nname = \"regex\"\nversion = \"1.0.0\"\nsource = \"{reg}\"\n"
+        ),
+    );
+    let server = TestServer::start(Arc::new(|path: &str, _: &str| match path {
+        "/re/ge/regex" => (
+            200,
+            vec![],
+            (index_line("1.0.0", false, None) + &index_line("1.11.1", false, None)).into_bytes(),
+        ),
+        _ => (404, vec![], vec![]),
+    }));
+    let cache = tempfile::tempdir().unwrap();
+    let env = [
+        ("XTASK_CRATES_INDEX", server.url()),
+        ("XTASK_HTTP_CACHE", cache.path().display().to_string()),
+        ("XTASK_EOL_API", server.url()),
+    ];
+    let v = run(t.path(), &env, &["old/Cargo.lock"]).json();
+    let r = pkg(&v, "crates.io", "regex");
+    assert_eq!(r["current"], "1.0.0");
+    assert_eq!(r["latest"], "1.11.1");
+    assert_eq!(r["kind"], "locked");
+    assert_eq!(r["source"], "old/Cargo.lock");
+    assert_eq!(v["behind"], 1);
 }
 
 /// The real registries: run by .ci/run (XTASK_TEST_NETWORK=1); skipped elsewhere.
