@@ -59,7 +59,8 @@ pub struct Response {
 /// Many GETs at once with an on-disk cache revalidated by ETag and Last-Modified.
 ///
 /// All transfers run in one `curl --parallel` process (bounded by `parallel`, HTTP/2
-/// multiplexed where the server allows), with retries and timeouts per transfer. A cached
+/// multiplexed where the server allows), with retries (curl's exponential backoff from 1 s,
+/// for timeouts and 408/429/5xx answers) and timeouts per transfer. A cached
 /// body is revalidated (`If-None-Match`, `If-Modified-Since`); a 304 answers from the cache.
 /// `offline` answers from the cache only.
 pub struct Client {
@@ -169,7 +170,7 @@ impl Client {
                 cfg.push_str(&format!("time-cond = {}\n", q(&key.display().to_string())));
             }
             cfg.push_str(&format!(
-                "etag-save = {}\nsilent\nlocation\ncompressed\nretry = {}\nretry-delay = 1\nconnect-timeout = 10\nmax-time = {}\nwrite-out = \"%{{url}}\\t%{{http_code}}\\t%{{errormsg}}\\n\"\n",
+                "etag-save = {}\nsilent\nlocation\ncompressed\nretry = {}\nconnect-timeout = 10\nmax-time = {}\nwrite-out = \"%{{url}}\\t%{{http_code}}\\t%{{errormsg}}\\n\"\n",
                 q(&etag.with_extension(format!("etag{tag}")).display().to_string()),
                 self.retries,
                 self.timeout_secs
