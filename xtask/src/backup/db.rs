@@ -794,13 +794,7 @@ pub fn restore(
     let check = verify_one(&backup, cx.config.database.check, Some(dir))?;
     let manifest = check.manifest.clone();
     if !check.findings.is_empty() {
-        report.findings.extend(check.findings);
-        report.summary(
-            "result",
-            "refused: the backup did not verify; nothing was changed",
-        );
-        report.set("restored", false);
-        return Ok(report);
+        return Ok(refused(report, check.findings));
     }
     let restored = TempDb(
         check
@@ -870,6 +864,17 @@ pub fn restore(
     Ok(report)
 }
 
+/// The report of a restore refused because the backup did not verify.
+fn refused(mut report: Report, findings: Vec<Finding>) -> Report {
+    report.findings.extend(findings);
+    report.summary(
+        "result",
+        "refused: the backup did not verify; nothing was changed",
+    );
+    report.set("restored", false);
+    report
+}
+
 /// Write a verified copy into the live database through the backup API, which takes the
 /// database's write lock (waiting for readers and writers) and keeps open connections valid.
 fn copy_into_live(src: &Path, live: &Path) -> Result<()> {
@@ -905,13 +910,7 @@ fn restore_postgres(
     report.summary("target", redact_url(url));
     let check = verify_one(backup, IntegrityCheck::QuickCheck, None)?;
     if !check.findings.is_empty() {
-        report.findings.extend(check.findings);
-        report.summary(
-            "result",
-            "refused: the backup did not verify; nothing was changed",
-        );
-        report.set("restored", false);
-        return Ok(report);
+        return Ok(refused(report, check.findings));
     }
     if dry_run {
         report.summary(
