@@ -142,6 +142,14 @@ pub enum Command {
     /// Deployment history of ENV from its ledger
     #[command(after_help = "Example:\n  cargo xtask releases production --format json")]
     Releases { env: String },
+    /// Run a cadence's runbook items and write one report (backups/reports/)
+    #[command(
+        after_help = "Examples:\n  cargo xtask checklist weekly\n  cargo xtask checklist daily --format markdown"
+    )]
+    Checklist {
+        #[arg(value_enum)]
+        cadence: crate::checklist::Cadence,
+    },
     /// Show or create maintenance.toml
     #[command(after_help = "Example:\n  cargo xtask config show --format json")]
     Config {

@@ -6,6 +6,7 @@
 mod audit;
 mod backup;
 mod bench;
+mod checklist;
 mod cli;
 mod config;
 mod deploy;
@@ -252,6 +253,7 @@ fn dispatch(cx: &Context, command: Command) -> Result<Option<Report>> {
             yes,
         } => deploy::rollback(cx, &env, to.as_deref(), dry_run, restore_db, yes)?,
         Command::Releases { env } => deploy::releases(cx, &env)?,
+        Command::Checklist { cadence } => checklist::run(cx, cadence)?,
         Command::Outdated {
             paths,
             all,

@@ -2,6 +2,7 @@
 
 mod audit;
 mod backup_config;
+mod checklist;
 mod cli;
 mod db;
 mod deploy;

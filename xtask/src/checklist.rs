@@ -1,0 +1,247 @@
+//! `checklist daily|weekly|monthly|quarterly`: run the runbook items of a cadence that have
+//! commands, and write one report (Markdown in `<backup.dir>/reports/`, plus the chosen
+//! format on stdout). Each item runs in-process; an item that cannot run is a finding, and
+//! the others still run.
+
+use anyhow::Result;
+
+use crate::report::{Finding, Format, Report, Severity, Style, Table};
+use crate::{Context, audit, backup, deploy, fsutil, outdated};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Cadence {
+    Daily,
+    Weekly,
+    Monthly,
+    Quarterly,
+}
+
+impl Cadence {
+    fn name(self) -> &'static str {
+        match self {
+            Cadence::Daily => "daily",
+            Cadence::Weekly => "weekly",
+            Cadence::Monthly => "monthly",
+            Cadence::Quarterly => "quarterly",
+        }
+    }
+}
+
+type Item = (
+    &'static str,
+    &'static str,
+    Box<dyn Fn(&Context) -> Result<Report>>,
+);
+
+fn items(cx: &Context, cadence: Cadence) -> Vec<Item> {
+    let mut v: Vec<Item> = Vec::new();
+    let envs: Vec<String> = cx.config.deploy.environments.keys().cloned().collect();
+    let audit_with = |fail_on: Option<Severity>, deny: Vec<String>| {
+        move |cx: &Context| {
+            audit::run(
+                cx,
+                audit::Options {
+                    paths: vec![],
+                    db: vec![],
+                    fail_on,
+                    deny: deny.clone(),
+                    allow_stale: false,
+                },
+            )
+        }
+    };
+    match cadence {
+        Cadence::Daily => {
+            v.push((
+                "Backups are verifiable",
+                "backup verify",
+                Box::new(|cx| backup::verify(cx, None, false)),
+            ));
+            for env in envs {
+                v.push((
+                    "Deployment status checks",
+                    "releases",
+                    Box::new(move |cx| deploy::releases(cx, &env)),
+                ));
+            }
+        }
+        Cadence::Weekly => {
+            v.push((
+                "Dependency Management: vulnerability audit",
+                "audit",
+                Box::new(audit_with(None, vec![])),
+            ));
+            v.push((
+                "Check for outdated packages, base images and actions",
+                "outdated",
+                Box::new(|cx| {
+                    outdated::run(
+                        cx,
+                        outdated::Options {
+                            paths: vec![],
+                            all: false,
+                            offline: false,
+                            exit_code: None,
+                        },
+                    )
+                }),
+            ));
+        }
+        Cadence::Monthly => {
+            v.push((
+                "Every backup verifies",
+                "backup verify --all",
+                Box::new(|cx| backup::verify(cx, None, true)),
+            ));
+            v.push((
+                "Review disaster recovery procedures: restore drill",
+                "restore … --to (temp)",
+                Box::new(drill),
+            ));
+            v.push((
+                "Update CI/CD tools, actions and base images",
+                "outdated --all",
+                Box::new(|cx| {
+                    outdated::run(
+                        cx,
+                        outdated::Options {
+                            paths: vec![],
+                            all: true,
+                            offline: false,
+                            exit_code: None,
+                        },
+                    )
+                }),
+            ));
+        }
+        Cadence::Quarterly => {
+            v.push((
+                "Security posture assessment",
+                "audit --fail-on low --deny unmaintained,unsound",
+                Box::new(audit_with(
+                    Some(Severity::Low),
+                    vec!["unmaintained".into(), "unsound".into()],
+                )),
+            ));
+            v.push((
+                "Every backup verifies",
+                "backup verify --all",
+                Box::new(|cx| backup::verify(cx, None, true)),
+            ));
+        }
+    }
+    v
+}
+
+/// A restore drill: the newest pipeline and database backups restored into a scratch folder
+/// (never the live tree), which is removed afterwards.
+fn drill(cx: &Context) -> Result<Report> {
+    let mut report = Report::new("restore drill");
+    let scratch = cx.store().dir.join(format!(
+        "{}drill-{}",
+        fsutil::TMP_PREFIX,
+        std::process::id()
+    ));
+    let result = (|| -> Result<()> {
+        let store = cx.store();
+        if !store.list(backup::store::PIPELINE)?.is_empty() {
+            let r =
+                backup::restore::run(cx, "latest", Some(&scratch.join("config")), false, false)?;
+            report.summary(
+                "pipeline configuration",
+                if r.exit_code() == 0 {
+                    "restored into a scratch folder"
+                } else {
+                    "FAILED"
+                },
+            );
+            report.findings.extend(r.findings);
+        }
+        if !store.list(backup::db::SQLITE)?.is_empty() {
+            let to = scratch.join("db.sqlite");
+            let r = backup::db::restore(cx, "latest", Some(&to), None, false, false)?;
+            report.summary(
+                "database",
+                if r.exit_code() == 0 {
+                    "restored and integrity-checked"
+                } else {
+                    "FAILED"
+                },
+            );
+            report.findings.extend(r.findings);
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    result?;
+    if report.summary.is_empty() {
+        report.push(Finding::new(
+            "no-backups",
+            Severity::High,
+            "there is no backup to drill with: run `cargo xtask backup`",
+        ));
+    }
+    Ok(report)
+}
+
+pub fn run(cx: &Context, cadence: Cadence) -> Result<Report> {
+    let mut report = Report::new(format!("checklist {}", cadence.name()));
+    report.fail_on = Severity::High;
+    let mut t = Table::new("Items", &["runbook item", "command", "result"]);
+    let mut rows = Vec::new();
+    for (item, command, f) in items(cx, cadence) {
+        let (result, mut sub) = match f(cx) {
+            Ok(r) => {
+                let failing = r.failing().count();
+                let result = match r.exit_code() {
+                    0 => "ok".to_string(),
+                    2 => "incomplete".to_string(),
+                    _ => format!("{failing} finding(s) need attention"),
+                };
+                (result, Some(r))
+            }
+            Err(e) => {
+                report.push(Finding::new(
+                    "checklist-item-failed",
+                    Severity::High,
+                    format!("{item} (`cargo xtask {command}`): {e:#}"),
+                ));
+                ("FAILED to run".to_string(), None)
+            }
+        };
+        if let Some(r) = sub.as_mut() {
+            // Only what needs attention, so that the report stays readable.
+            let fail_on = r.fail_on;
+            report
+                .findings
+                .extend(r.findings.drain(..).filter(|f| f.severity >= fail_on));
+            report.incomplete |= r.incomplete;
+        }
+        t.row(vec![
+            item.to_string(),
+            format!("cargo xtask {command}"),
+            result.clone(),
+        ]);
+        rows.push(serde_json::json!({"item": item, "command": command, "result": result}));
+    }
+    if rows.is_empty() {
+        report.summary(
+            "items",
+            "none configured for this cadence (daily needs deploy.environments for status checks)",
+        );
+    }
+    report.tables.push(t);
+    report.set("cadence", cadence.name());
+    report.set("items", rows);
+
+    // One report file per run, Markdown, published atomically.
+    let dir = cx.store().dir.join("reports");
+    fsutil::create_private_dir(&dir)?;
+    let stamp = chrono::Utc::now().format("%Y%m%d_%H%M%S");
+    let path = dir.join(format!("checklist-{}-{stamp}.md", cadence.name()));
+    let md = report.render(Format::Markdown, Style::default());
+    fsutil::write_atomic(&path, md.as_bytes(), 0o600)?;
+    report.summary("report", path.display().to_string());
+    report.set("report", path.display().to_string());
+    Ok(report)
+}
