@@ -643,9 +643,14 @@ fn audit(dir: &Path, db: &Path, runs: usize) -> Result<Report> {
     fs::create_dir_all(dir)?;
     let exe = std::env::current_exe()?.display().to_string();
     let sh = sh::shell(dir)?;
-    let have_cargo_audit = sh::has_program("cargo-audit")
-        || std::env::var_os("HOME")
-            .is_some_and(|h| Path::new(&h).join(".cargo/bin/cargo-audit").exists());
+    // The cargo-audit binary itself, like our binary: both without a cargo front-end.
+    let cargo_audit = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .chain(std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo/bin")))
+        .map(|d| d.join("cargo-audit"))
+        .find(|p| p.is_file());
+    let have_cargo_audit = cargo_audit.is_some();
 
     let mut lockfiles = Vec::new();
     let every = dir.join("every-crate/Cargo.lock");
@@ -718,8 +723,9 @@ fn audit(dir: &Path, db: &Path, runs: usize) -> Result<Report> {
             },
         );
         if have_cargo_audit {
+            let bin = cargo_audit.as_ref().unwrap().display().to_string();
             let ca: Vec<String> = [
-                "cargo",
+                bin.as_str(),
                 "audit",
                 "--db",
                 &rustsec.display().to_string(),
@@ -738,7 +744,7 @@ fn audit(dir: &Path, db: &Path, runs: usize) -> Result<Report> {
             t.row(vec![
                 label.to_string(),
                 n.to_string(),
-                "cargo audit (0.22)".into(),
+                "cargo-audit audit (0.22)".into(),
                 format!("{:.1} ms", c_t.as_secs_f64() * 1e3),
                 human_bytes(c_rss * 1024),
                 ca_set.len().to_string(),
