@@ -265,9 +265,12 @@ fn rust_deps(
     if !manifest.exists() {
         return (Vec::new(), None);
     }
+    // `--no-deps`: members and their requirements only, no resolution and no downloads; the
+    // locked versions come from Cargo.lock, read by the audit's fast reader.
     let meta = match cargo_metadata::MetadataCommand::new()
         .manifest_path(&manifest)
         .current_dir(&cx.root)
+        .no_deps()
         .exec()
     {
         Ok(m) => m,
@@ -284,17 +287,31 @@ fn rust_deps(
             return (Vec::new(), None);
         }
     };
-    let registry = |s: &Option<cargo_metadata::Source>| {
-        s.as_ref()
-            .is_some_and(|s| s.repr.contains("crates.io-index") || s.repr.starts_with("sparse+"))
-    };
     let members: Vec<&cargo_metadata::Package> = meta.workspace_packages();
     let msrv = members.iter().filter_map(|p| p.rust_version.clone()).min();
     let mut out: BTreeMap<(String, String), RustDep> = BTreeMap::new();
-    let locked: Vec<&cargo_metadata::Package> = meta
+    let lock = meta.workspace_root.as_std_path().join("Cargo.lock");
+    let lock_inputs = inputs::load(std::slice::from_ref(&lock));
+    if !lock.exists() {
+        report.push(Finding::new(
+            "input-note",
+            Severity::Info,
+            "no Cargo.lock: current versions unknown (run `cargo generate-lockfile`)",
+        ));
+    }
+    for (f, err) in &lock_inputs.failed {
+        if lock.exists() {
+            report.incomplete = true;
+            report.push(
+                Finding::new("input-error", Severity::High, err.clone())
+                    .at(f.display().to_string()),
+            );
+        }
+    }
+    let locked: Vec<(String, semver::Version)> = lock_inputs
         .packages
         .iter()
-        .filter(|p| registry(&p.source))
+        .filter_map(|p| Some((p.name.clone(), semver::Version::parse(&p.version).ok()?)))
         .collect();
     for m in &members {
         for d in &m.dependencies {
@@ -313,8 +330,8 @@ fn rust_deps(
             };
             let current = locked
                 .iter()
-                .filter(|p| p.name.as_str() == d.name && d.req.matches(&p.version))
-                .map(|p| p.version.clone())
+                .filter(|(n, v)| *n == d.name && d.req.matches(v))
+                .map(|(_, v)| v.clone())
                 .max();
             let e = out
                 .entry((d.name.clone(), d.req.to_string()))
@@ -330,17 +347,17 @@ fn rust_deps(
         }
     }
     if all {
-        for p in &locked {
+        for (name, version) in &locked {
             let known = out
                 .values()
-                .any(|d| d.name == p.name.as_str() && d.current.as_ref() == Some(&p.version));
+                .any(|d| d.name == *name && d.current.as_ref() == Some(version));
             if !known {
                 out.insert(
-                    (p.name.to_string(), p.version.to_string()),
+                    (name.clone(), version.to_string()),
                     RustDep {
-                        name: p.name.to_string(),
+                        name: name.clone(),
                         req: None,
-                        current: Some(p.version.clone()),
+                        current: Some(version.clone()),
                         kind: "transitive".into(),
                         direct: false,
                         members: BTreeSet::new(),
