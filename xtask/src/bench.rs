@@ -594,6 +594,11 @@ fn real_lockfile(dir: &Path) -> Result<PathBuf> {
     Ok(lock)
 }
 
+/// A command line as owned strings, for `measure`.
+fn owned(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
 fn packages_in(lock: &Path) -> usize {
     fs::read_to_string(lock).map_or(0, |t| t.matches("[[package]]").count())
 }
@@ -678,7 +683,7 @@ fn audit(dir: &Path, db: &Path, runs: usize) -> Result<Report> {
         let lock_s = lock.display().to_string();
         let n = packages_in(lock);
         let ours = |db: &Path| -> Vec<String> {
-            [
+            owned(&[
                 exe.as_str(),
                 "--root",
                 &dir.display().to_string(),
@@ -689,10 +694,7 @@ fn audit(dir: &Path, db: &Path, runs: usize) -> Result<Report> {
                 "--allow-stale",
                 "--db",
                 &db.display().to_string(),
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+            ])
         };
         let (o_t, o_out, o_rss) = measure(&sh, &ours(&rustsec), runs)?;
         let ours_set = our_triples(&o_out)?;
@@ -724,7 +726,7 @@ fn audit(dir: &Path, db: &Path, runs: usize) -> Result<Report> {
         );
         if have_cargo_audit {
             let bin = cargo_audit.as_ref().unwrap().display().to_string();
-            let ca: Vec<String> = [
+            let ca: Vec<String> = owned(&[
                 bin.as_str(),
                 "audit",
                 "--db",
@@ -735,10 +737,7 @@ fn audit(dir: &Path, db: &Path, runs: usize) -> Result<Report> {
                 "--file",
                 &lock_s,
                 "--json",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+            ]);
             let (c_t, c_out, c_rss) = measure(&sh, &ca, runs)?;
             let ca_set = cargo_audit_triples(&c_out)?;
             t.row(vec![
@@ -790,7 +789,7 @@ fn audit(dir: &Path, db: &Path, runs: usize) -> Result<Report> {
         .collect();
     let req_path = dir.join("requirements.txt");
     fs::write(&req_path, req)?;
-    let args: Vec<String> = [
+    let args: Vec<String> = owned(&[
         exe.as_str(),
         "--root",
         &dir.display().to_string(),
@@ -801,10 +800,7 @@ fn audit(dir: &Path, db: &Path, runs: usize) -> Result<Report> {
         "--allow-stale",
         "--db",
         &pypa.display().to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ]);
     let (p_t, p_out, p_rss) = measure(&sh, &args, runs)?;
     let p_set = our_triples(&p_out)?;
     t.row(vec![

@@ -50,6 +50,17 @@ fn items(cx: &Context, cadence: Cadence) -> Vec<Item> {
             )
         }
     };
+    let outdated_with = |all: bool| {
+        move |cx: &Context| {
+            let opts = outdated::Options {
+                paths: vec![],
+                all,
+                offline: false,
+                exit_code: None,
+            };
+            outdated::run(cx, opts)
+        }
+    };
     match cadence {
         Cadence::Daily => {
             v.push((
@@ -74,17 +85,7 @@ fn items(cx: &Context, cadence: Cadence) -> Vec<Item> {
             v.push((
                 "Check for outdated packages, base images and actions",
                 "outdated",
-                Box::new(|cx| {
-                    outdated::run(
-                        cx,
-                        outdated::Options {
-                            paths: vec![],
-                            all: false,
-                            offline: false,
-                            exit_code: None,
-                        },
-                    )
-                }),
+                Box::new(outdated_with(false)),
             ));
         }
         Cadence::Monthly => {
@@ -101,17 +102,7 @@ fn items(cx: &Context, cadence: Cadence) -> Vec<Item> {
             v.push((
                 "Update CI/CD tools, actions and base images",
                 "outdated --all",
-                Box::new(|cx| {
-                    outdated::run(
-                        cx,
-                        outdated::Options {
-                            paths: vec![],
-                            all: true,
-                            offline: false,
-                            exit_code: None,
-                        },
-                    )
-                }),
+                Box::new(outdated_with(true)),
             ));
         }
         Cadence::Quarterly => {

@@ -5,8 +5,7 @@
 //! is what the newest entry left running, "previous" is the newest version that deployed
 //! successfully before it. A lock per environment keeps two deploys apart.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -61,6 +60,8 @@ pub struct Ledger {
     pub entries: Vec<Entry>,
     /// Lines that are not valid entries (a torn last write), with their line numbers.
     pub torn: Vec<usize>,
+    /// The file does not end with a newline (a write was cut short).
+    unterminated: bool,
 }
 
 fn check_env(env: &str) -> Result<()> {
@@ -97,13 +98,15 @@ impl Ledger {
                 Err(_) => torn.push(i + 1),
             }
         }
-        if !text.is_empty() && !text.ends_with('\n') && !torn.contains(&text.lines().count()) {
+        let unterminated = !text.is_empty() && !text.ends_with('\n');
+        if unterminated && !torn.contains(&text.lines().count()) {
             torn.push(text.lines().count());
         }
         Ok(Ledger {
             path,
             entries,
             torn,
+            unterminated,
         })
     }
 
@@ -113,20 +116,11 @@ impl Ledger {
         fsutil::create_private_dir(self.path.parent().unwrap())?;
         let mut line = serde_json::to_string(e)?;
         line.push('\n');
-        let needs_newline =
-            fs::read(&self.path).is_ok_and(|b| !b.is_empty() && !b.ends_with(b"\n"));
-        if needs_newline {
+        // Read under the environment's lock, so the file still ends as it did then.
+        if self.unterminated {
             line.insert(0, '\n');
         }
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .with_context(|| format!("opening {}", self.path.display()))?;
-        f.write_all(line.as_bytes())
-            .with_context(|| format!("appending to {}", self.path.display()))?;
-        f.sync_all()?;
-        Ok(())
+        fsutil::append(&self.path, line.as_bytes())
     }
 
     pub fn current(&self) -> Option<&str> {
@@ -222,36 +216,29 @@ impl Target<'_> {
             .with_context(|| format!("{}: service `{svc}` has no image", self.file))
     }
 
+    /// The image for `version`, local or pulled. With a registry configured the registry's
+    /// image wins over a stale local one; without, only a qualified name is tried.
     fn ensure_image(&self, version: &str) -> Result<String> {
         let image = self.image(version)?;
         let sh = &self.sh;
-        // With a registry configured, the registry's image wins over a stale local one.
-        if self.cx.config.deploy.registry.is_some()
-            && cmd!(sh, "docker pull --quiet {image}")
+        let pull = || {
+            cmd!(sh, "docker pull --quiet {image}")
                 .quiet()
                 .ignore_stdout()
                 .run()
                 .is_ok()
-        {
-            return Ok(image);
-        }
-        if cmd!(sh, "docker image inspect {image}")
-            .quiet()
-            .ignore_stdout()
-            .ignore_stderr()
-            .run()
-            .is_ok()
-        {
-            return Ok(image);
-        }
-        let pullable = self.cx.config.deploy.registry.is_some() || image.contains('/');
-        if pullable
-            && cmd!(sh, "docker pull --quiet {image}")
+        };
+        let local = || {
+            let inspect = cmd!(sh, "docker image inspect {image}");
+            inspect
                 .quiet()
                 .ignore_stdout()
+                .ignore_stderr()
                 .run()
                 .is_ok()
-        {
+        };
+        let registry = self.cx.config.deploy.registry.is_some();
+        if (registry && pull()) || local() || (!registry && image.contains('/') && pull()) {
             return Ok(image);
         }
         bail!("image {image} is not available locally and cannot be pulled: build or push it first")
@@ -565,11 +552,7 @@ fn begin<'a>(
     dry_run: bool,
 ) -> Result<Begun<'a>> {
     let t = target(cx, env)?;
-    let mut report = Report::new(if dry_run {
-        format!("{command} --dry-run")
-    } else {
-        command.to_string()
-    });
+    let mut report = Report::dry(command, dry_run);
     report.fail_on = Severity::High;
     let lock = if dry_run {
         None
@@ -866,12 +849,8 @@ pub fn audit_log(cx: &Context, command: &str, outcome: &str) {
         "command": command,
         "outcome": outcome,
     });
-    let result = fsutil::create_private_dir(&cx.store().dir).and_then(|()| {
-        let mut f = OpenOptions::new().create(true).append(true).open(&path)?;
-        f.write_all(format!("{line}\n").as_bytes())?;
-        f.sync_all()?;
-        Ok(())
-    });
+    let result = fsutil::create_private_dir(&cx.store().dir)
+        .and_then(|()| fsutil::append(&path, format!("{line}\n").as_bytes()));
     if let Err(e) = result {
         eprintln!("warning: could not append to {}: {e:#}", path.display());
     }

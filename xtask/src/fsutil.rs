@@ -106,6 +106,20 @@ pub fn write_atomic(dest: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     f.commit()
 }
 
+/// Append `bytes` to `path` (created if missing) in one write with O_APPEND, then fsync: for
+/// append-only logs, where a crash can at worst cut the last line short.
+pub fn append(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    f.write_all(bytes)
+        .with_context(|| format!("appending to {}", path.display()))?;
+    f.sync_all()
+        .with_context(|| format!("syncing {}", path.display()))
+}
+
 /// Create a directory (and parents) with mode 0700 for new ones: backups hold secrets' neighbours.
 pub fn create_private_dir(dir: &Path) -> Result<()> {
     fs::DirBuilder::new()

@@ -77,6 +77,10 @@ pub struct Client {
 }
 
 impl Client {
+    fn cached(&self, url: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.key(url)).ok()
+    }
+
     fn key(&self, url: &str) -> std::path::PathBuf {
         use sha2::Digest;
         let h = sha2::Sha256::digest(url.as_bytes());
@@ -86,11 +90,10 @@ impl Client {
     pub fn fetch_all(&self, urls: &[String]) -> Result<Vec<Response>> {
         std::fs::create_dir_all(&self.cache_dir)
             .map_err(|e| anyhow::anyhow!("creating {}: {e}", self.cache_dir.display()))?;
-        let cached = |url: &str| std::fs::read(self.key(url)).ok();
         if self.offline || urls.is_empty() {
             return Ok(urls
                 .iter()
-                .map(|u| match cached(u) {
+                .map(|u| match self.cached(u) {
                     Some(b) => Response {
                         status: 200,
                         body: Some(b),
@@ -126,7 +129,7 @@ impl Client {
             .map(|u| {
                 fetched.remove(u).unwrap_or_else(|| Response {
                     status: 200,
-                    body: cached(u),
+                    body: self.cached(u),
                     from_cache: true,
                     error: None,
                 })
@@ -138,7 +141,6 @@ impl Client {
         if urls.is_empty() {
             return Ok(Vec::new());
         }
-        let cached = |url: &str| std::fs::read(self.key(url)).ok();
         if !sh::has_program("curl") {
             bail!("curl is needed for HTTP requests: install it (apt-get install curl)");
         }
@@ -235,7 +237,7 @@ impl Client {
                     }
                     Response {
                         status: 200,
-                        body: cached(u),
+                        body: self.cached(u),
                         from_cache: true,
                         error: None,
                     }

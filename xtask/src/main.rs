@@ -46,6 +46,24 @@ impl Context {
             dir: self.root.join(&self.config.backup.dir),
         }
     }
+
+    /// A command-line path: as given when absolute or present from the current directory,
+    /// else under the root.
+    pub fn cli_path(&self, p: &std::path::Path) -> PathBuf {
+        if p.is_absolute() || p.exists() {
+            p.to_path_buf()
+        } else {
+            self.root.join(p)
+        }
+    }
+
+    /// `p` relative to the root when it is under it (for messages, JSON and SARIF).
+    pub fn rel(&self, p: &std::path::Path) -> String {
+        p.strip_prefix(&self.root)
+            .unwrap_or(p)
+            .display()
+            .to_string()
+    }
 }
 
 /// Who runs the command, for lock files and audit records.

@@ -627,22 +627,29 @@ fn is_sha(r: &str) -> bool {
     r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-fn files_named(root: &Path, want: &dyn Fn(&str, &Path) -> bool) -> Vec<PathBuf> {
+/// Every file under `root` (sorted), skipping build output, dependencies and `skip` (the
+/// backup store). One walk serves Dockerfiles, compose files and workflows.
+fn files_under(root: &Path, skip: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = walkdir::WalkDir::new(root)
         .into_iter()
         .filter_entry(|e| {
             let n = e.file_name().to_string_lossy();
             e.depth() == 0
                 || !(e.file_type().is_dir()
-                    && ["target", ".git", "node_modules", ".venv", "venv", "backups"]
-                        .contains(&n.as_ref()))
+                    && (inputs::SKIP_DIRS.contains(&n.as_ref()) || e.path() == skip))
         })
         .flatten()
-        .filter(|e| e.file_type().is_file() && want(&e.file_name().to_string_lossy(), e.path()))
+        .filter(|e| e.file_type().is_file())
         .map(|e| e.into_path())
         .collect();
     v.sort();
     v
+}
+
+fn name_of(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Where an action is used: (workflow, line, ref, version from the pin comment).
@@ -660,7 +667,6 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
         .iter()
         .map(String::as_str)
         .collect();
-    let rel = |p: &Path| p.strip_prefix(&cx.root).unwrap_or(p).display().to_string();
     let http = client(cx, opts.offline);
     let mut pkgs: Vec<Pkg> = Vec::new();
     let mut behind = 0usize;
@@ -669,16 +675,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     let paths = if opts.paths.is_empty() {
         vec![cx.root.clone()]
     } else {
-        opts.paths
-            .iter()
-            .map(|p| {
-                if p.exists() {
-                    p.clone()
-                } else {
-                    cx.root.join(p)
-                }
-            })
-            .collect()
+        opts.paths.iter().map(|p| cx.cli_path(p)).collect()
     };
     let (locks, files): (Vec<PathBuf>, Vec<PathBuf>) = inputs::discover(&paths, &[cx.store().dir])?
         .into_iter()
@@ -690,7 +687,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
         let locked = inputs::load(&locks);
         for (f, err) in &locked.failed {
             report.incomplete = true;
-            report.push(Finding::new("input-error", Severity::High, err.clone()).at(rel(f)));
+            report.push(Finding::new("input-error", Severity::High, err.clone()).at(cx.rel(f)));
         }
         for p in locked
             .packages
@@ -703,7 +700,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
                 current: semver::Version::parse(&p.version).ok(),
                 kind: "locked".into(),
                 direct: false,
-                members: BTreeSet::from([rel(&p.file)]),
+                members: BTreeSet::from([cx.rel(&p.file)]),
             });
         }
     }
@@ -833,7 +830,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     let py = inputs::load(&files);
     for (f, err) in &py.failed {
         report.incomplete = true;
-        report.push(Finding::new("input-error", Severity::High, err.clone()).at(rel(f)));
+        report.push(Finding::new("input-error", Severity::High, err.clone()).at(cx.rel(f)));
     }
     let mut seen = BTreeSet::new();
     let py_pkgs: Vec<&inputs::Package> = py
@@ -872,15 +869,14 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
                 (None, None, false)
             }
         };
-        let at = rel(&p.file);
+        let at = cx.rel(&p.file);
         if yanked {
-            let mut f = Finding::new(
+            let f = Finding::new(
                 "yanked-version",
                 Severity::Medium,
                 format!("{} {} is yanked on PyPI", p.name, p.version),
             )
-            .at(at.clone());
-            f.line = Some(p.line);
+            .at_line(at.clone(), p.line);
             report.push(f);
         }
         if let Some(l) = &latest {
@@ -893,13 +889,12 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
             };
             if newer {
                 behind += 1;
-                let mut f = Finding::new(
+                let f = Finding::new(
                     "outdated-major",
                     Severity::Low,
                     format!("{} {} → {l}", p.name, p.version),
                 )
-                .at(at.clone());
-                f.line = Some(p.line);
+                .at_line(at.clone(), p.line);
                 report.push(f);
             }
         }
@@ -917,15 +912,18 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     }
 
     // Docker: FROM lines and compose images.
-    let dockerfiles = files_named(&cx.root, &|n, _| {
+    let all_files = files_under(&cx.root, &cx.store().dir);
+    let yaml = |n: &str| n.ends_with(".yml") || n.ends_with(".yaml");
+    let dockerfiles = all_files.iter().filter(|f| {
+        let n = name_of(f);
         n.starts_with("Dockerfile") || n.ends_with(".Dockerfile")
     });
-    let composes = files_named(&cx.root, &|n, _| {
-        (n.starts_with("docker-compose") || n.starts_with("compose"))
-            && (n.ends_with(".yml") || n.ends_with(".yaml"))
+    let composes = all_files.iter().filter(|f| {
+        let n = name_of(f);
+        (n.starts_with("docker-compose") || n.starts_with("compose")) && yaml(&n)
     });
     let mut images: Vec<(PathBuf, usize, String)> = Vec::new();
-    for f in &dockerfiles {
+    for f in dockerfiles {
         if let Ok(text) = fs::read_to_string(f) {
             images.extend(
                 dockerfile_images(&text)
@@ -934,7 +932,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
             );
         }
     }
-    for f in &composes {
+    for f in composes {
         if let Ok(text) = fs::read_to_string(f) {
             for (i, line) in text.lines().enumerate() {
                 if let Some(v) = line.trim().strip_prefix("image:") {
@@ -949,9 +947,13 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     }
     // End-of-life data: the shipped table, refreshed from endoflife.date for the products
     // in use (none in use: no request).
-    let workflows = files_named(&cx.root.join(".github"), &|n, _| {
-        n.ends_with(".yml") || n.ends_with(".yaml")
-    });
+    // Workflows and composite actions, read once.
+    let github = cx.root.join(".github");
+    let workflows: Vec<(&PathBuf, String)> = all_files
+        .iter()
+        .filter(|f| f.starts_with(&github) && yaml(&name_of(f)))
+        .filter_map(|f| Some((f, fs::read_to_string(f).ok()?)))
+        .collect();
     let mut eols = EolTable::shipped();
     let mut products: BTreeSet<String> = images
         .iter()
@@ -967,7 +969,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
         .collect();
     if workflows
         .iter()
-        .any(|w| fs::read_to_string(w).is_ok_and(|t| t.contains("python-version")))
+        .any(|(_, text)| text.contains("python-version"))
     {
         products.insert("python".into());
     }
@@ -1005,20 +1007,15 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     // GitHub Actions.
     let today = chrono::Utc::now().date_naive();
     let mut actions: BTreeMap<String, Vec<ActionUse>> = BTreeMap::new();
-    for wf in &workflows {
-        let Ok(text) = fs::read_to_string(wf) else {
-            continue;
-        };
-        for (line, action, r, version) in workflow_uses(&text) {
+    for (wf, text) in &workflows {
+        let wf = *wf;
+        for (line, action, r, version) in workflow_uses(text) {
             if ignore.contains(action.as_str()) {
                 continue;
             }
-            let at = rel(wf);
-            let mk = |code, sev, msg: String| {
-                let mut f = Finding::new(code, sev, msg).at(at.clone());
-                f.line = Some(line);
-                f
-            };
+            let at = cx.rel(wf);
+            let mk =
+                |code, sev, msg: String| Finding::new(code, sev, msg).at_line(at.clone(), line);
             if r.is_empty() {
                 report.push(mk(
                     "mutable-action-ref",
@@ -1048,14 +1045,14 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
                 .or_default()
                 .push((wf.clone(), line, r, version));
         }
-        for (line, v) in python_versions(&text) {
+        for (line, v) in python_versions(text) {
             if let Some((cycle, date)) = eols.lookup("python", &v)
                 && date < today
             {
                 let msg =
                     format!("python {cycle} in a workflow matrix reached end of life on {date}");
-                let mut f = Finding::new("eol-runtime", Severity::Medium, msg).at(rel(wf));
-                f.line = Some(line);
+                let f =
+                    Finding::new("eol-runtime", Severity::Medium, msg).at_line(cx.rel(wf), line);
                 report.push(f);
             }
         }
@@ -1104,7 +1101,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
                     "tag-or-branch".into()
                 },
                 direct: true,
-                source: rel(wf),
+                source: cx.rel(wf),
                 notes: if latest.is_none() {
                     vec!["latest unknown: GitHub API not reachable".into()]
                 } else {
@@ -1123,12 +1120,8 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
         if ignore.contains(base.as_str()) || ignore.contains(r.image.as_str()) {
             continue;
         }
-        let at = rel(&f);
-        let mk = |code, sev, msg: String| {
-            let mut x = Finding::new(code, sev, msg).at(at.clone());
-            x.line = Some(line);
-            x
-        };
+        let at = cx.rel(&f);
+        let mk = |code, sev, msg: String| Finding::new(code, sev, msg).at_line(at.clone(), line);
         if r.tag.as_deref().is_none_or(|t| t == "latest") {
             report.push(mk(
                 "latest-tag",

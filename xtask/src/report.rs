@@ -73,6 +73,13 @@ impl Finding {
         self.path = Some(path.into());
         self
     }
+
+    /// Located at a line of a file.
+    pub fn at_line(mut self, path: impl Into<String>, line: usize) -> Finding {
+        self.path = Some(path.into());
+        self.line = Some(line);
+        self
+    }
 }
 
 /// A titled table for the human formats. JSON carries the same facts in `data`.
@@ -127,6 +134,15 @@ pub enum Format {
 }
 
 impl Report {
+    /// A report named after its command, marked when it is a dry run.
+    pub fn dry(command: &str, dry_run: bool) -> Report {
+        Report::new(if dry_run {
+            format!("{command} --dry-run")
+        } else {
+            command.to_string()
+        })
+    }
+
     pub fn new(command: impl Into<String>) -> Report {
         Report {
             command: command.into(),

@@ -98,7 +98,8 @@ fn is_input(name: &str) -> bool {
         || (name.starts_with("requirements") && name.ends_with(".txt"))
 }
 
-const SKIP_DIRS: &[&str] = &[
+/// Folders never searched for inputs: build output, VCS data, dependencies, virtualenvs.
+pub const SKIP_DIRS: &[&str] = &[
     "target",
     ".git",
     "node_modules",

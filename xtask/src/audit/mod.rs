@@ -8,7 +8,7 @@ pub mod sources;
 pub mod zip;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use chrono::Utc;
@@ -33,7 +33,7 @@ pub struct Options {
 /// Advisory sources in order of precedence: --db, XTASK_ADVISORY_DB, config, default cache.
 pub fn source_paths(cx: &Context, cli: &[PathBuf]) -> Result<(Vec<PathBuf>, &'static str)> {
     if !cli.is_empty() {
-        return Ok((cli.iter().map(|p| cli_path(cx, p)).collect(), "--db"));
+        return Ok((cli.iter().map(|p| cx.cli_path(p)).collect(), "--db"));
     }
     if let Ok(env) = std::env::var("XTASK_ADVISORY_DB") {
         let v: Vec<PathBuf> = env
@@ -66,19 +66,6 @@ pub fn source_paths(cx: &Context, cli: &[PathBuf]) -> Result<(Vec<PathBuf>, &'st
     Ok((found, "cache"))
 }
 
-/// A command-line path: as given when it exists from the current directory, else under the root.
-fn cli_path(cx: &Context, p: &Path) -> PathBuf {
-    if p.is_absolute() || p.exists() {
-        p.to_path_buf()
-    } else {
-        cx.root.join(p)
-    }
-}
-
-fn rel(cx: &Context, p: &Path) -> String {
-    p.strip_prefix(&cx.root).unwrap_or(p).display().to_string()
-}
-
 /// One (package, version, advisory) hit, merged across input files.
 struct Hit {
     pkg: Package,
@@ -102,7 +89,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     let paths = if opts.paths.is_empty() {
         vec![cx.root.clone()]
     } else {
-        opts.paths.iter().map(|p| cli_path(cx, p)).collect()
+        opts.paths.iter().map(|p| cx.cli_path(p)).collect()
     };
     let skip = vec![cx.store().dir];
     let files = inputs::discover(&paths, &skip)?;
@@ -111,22 +98,21 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
         report.incomplete = true;
         report.push(
             Finding::new("input-error", Severity::High, format!("not audited: {err}"))
-                .at(rel(cx, f)),
+                .at(cx.rel(f)),
         );
     }
     for (f, line, note) in &inputs.notes {
-        let mut finding = Finding::new("input-note", Severity::Info, note.clone()).at(rel(cx, f));
-        finding.line = Some(*line);
+        let finding =
+            Finding::new("input-note", Severity::Info, note.clone()).at_line(cx.rel(f), *line);
         report.push(finding);
     }
     for u in &inputs.unpinned {
-        let mut f = Finding::new(
+        let f = Finding::new(
             "unpinned-requirement",
             Severity::Medium,
             format!("`{}` pins no exact version (==): it cannot be audited; pin it or compile a lockfile", u.requirement),
         )
-        .at(rel(cx, &u.file));
-        f.line = Some(u.line);
+        .at_line(cx.rel(&u.file), u.line);
         report.push(f);
     }
 
@@ -202,7 +188,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
             continue;
         };
         let Some(ver) = Ver::parse(p.ecosystem, &p.version) else {
-            let mut f = Finding::new(
+            let f = Finding::new(
                 "unparsable-version",
                 Severity::Low,
                 format!(
@@ -210,8 +196,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
                     p.name, p.version
                 ),
             )
-            .at(rel(cx, &p.file));
-            f.line = Some(p.line);
+            .at_line(cx.rel(&p.file), p.line);
             report.push(f);
             continue;
         };
@@ -338,8 +323,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
                 hit.pkg.name, hit.pkg.version, adv.id, adv.summary
             ),
         )
-        .at(rel(cx, &hit.pkg.file));
-        f.line = Some(hit.pkg.line);
+        .at_line(cx.rel(&hit.pkg.file), hit.pkg.line);
         let paths: Vec<String> = hit.paths.iter().cloned().collect();
         let extra = json!({
             "kind": kind,
@@ -401,7 +385,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     report.tables.push(table);
     report.set(
         "inputs",
-        files.iter().map(|f| rel(cx, f)).collect::<Vec<_>>(),
+        files.iter().map(|f| cx.rel(f)).collect::<Vec<_>>(),
     );
     report.set("packages", inputs.packages.len());
     report.set("databases", db_rows);

@@ -729,11 +729,7 @@ pub fn restore(
     let live = Source::resolve(cx, database);
     let store = cx.store();
     let backup = super::resolve(&store, live.kind(), backup_arg)?;
-    let mut report = Report::new(if dry_run {
-        "restore db --dry-run"
-    } else {
-        "restore db"
-    });
+    let mut report = Report::dry("restore db", dry_run);
     report.summary("backup", backup.display().to_string());
     report.set("backup", backup.display().to_string());
     report.set("dry_run", dry_run);

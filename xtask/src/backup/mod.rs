@@ -48,11 +48,7 @@ pub fn prune(cx: &Context, dry_run: bool) -> Result<Report> {
 }
 
 fn prune_kinds(cx: &Context, store: &Store, dry_run: bool) -> Result<Report> {
-    let mut report = Report::new(if dry_run {
-        "backup prune --dry-run"
-    } else {
-        "backup prune"
-    });
+    let mut report = Report::dry("backup prune", dry_run);
     let mut deleted = Vec::new();
     for kind in KINDS {
         if store.list(kind)?.is_empty() {

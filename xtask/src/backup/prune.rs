@@ -67,11 +67,7 @@ pub fn prune(
     dry_run: bool,
     verified: &dyn Fn(&Entry) -> bool,
 ) -> Result<Report> {
-    let mut report = Report::new(if dry_run {
-        "backup prune --dry-run"
-    } else {
-        "backup prune"
-    });
+    let mut report = Report::dry("backup prune", dry_run);
     let entries = store.list(kind)?;
     let newest_verified = entries.iter().position(verified);
     if newest_verified.is_none() && !entries.is_empty() {

@@ -49,11 +49,7 @@ pub fn run(
         Some(t) => std::env::current_dir()?.join(t),
         None => cx.root.clone(),
     };
-    let mut report = Report::new(if dry_run {
-        "restore config --dry-run"
-    } else {
-        "restore config"
-    });
+    let mut report = Report::dry("restore config", dry_run);
     report.summary("archive", archive_path.display().to_string());
     report.summary("target", target.display().to_string());
     report.set("archive", archive_path.display().to_string());
