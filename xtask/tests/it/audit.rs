@@ -621,55 +621,32 @@ fn sources_by_precedence_env_and_zip() {
         &["Cargo.lock", "--db", zip.to_str().unwrap(), "--allow-stale"],
     )
     .json();
-    let via_env: Run = bin()
-        .env(
-            "XTASK_ADVISORY_DB",
-            format!(
-                "{}:{}",
-                t.path().join("db/native").display(),
-                t.path().join("db/pypa").display()
-            ),
-        )
-        .args([
-            "--root",
-            t.path().to_str().unwrap(),
-            "--format",
-            "json",
-            "audit",
-            "Cargo.lock",
-        ])
-        .output()
-        .unwrap()
-        .into();
-    let via_env = via_env.json();
+    let dbs = format!(
+        "{}:{}",
+        t.path().join("db/native").display(),
+        t.path().join("db/pypa").display()
+    );
+    let json_audit = ["--format", "json", "audit", "Cargo.lock"];
+    let via_env = xtask_env(t.path(), &[("XTASK_ADVISORY_DB", &dbs)], &json_audit).json();
     assert_eq!(ids(&via_zip), ids(&via_env));
     assert_eq!(via_env["databases"].as_array().unwrap().len(), 2);
     // --db wins over the environment.
-    let both: Run = bin()
-        .env("XTASK_ADVISORY_DB", "/nonexistent")
-        .args([
-            "--root",
-            t.path().to_str().unwrap(),
-            "--format",
-            "json",
-            "audit",
-            "Cargo.lock",
-            "--db",
-            "db/osv",
-        ])
-        .current_dir(t.path())
-        .output()
-        .unwrap()
-        .into();
+    let both = xtask_env(
+        t.path(),
+        &[("XTASK_ADVISORY_DB", "/nonexistent")],
+        &["--format", "json", "audit", "Cargo.lock", "--db", "db/osv"],
+    );
     assert_eq!(both.code, 1, "{}", both.stderr);
     // No database anywhere: a clear error.
-    let none: Run = bin()
-        .env("XTASK_ADVISORY_CACHE", t.path().join("empty-cache"))
-        .env_remove("XTASK_ADVISORY_DB")
-        .args(["--root", t.path().to_str().unwrap(), "audit", "Cargo.lock"])
-        .output()
-        .unwrap()
-        .into();
+    let empty_cache = t.path().join("empty-cache");
+    let none = xtask_env(
+        t.path(),
+        &[
+            ("XTASK_ADVISORY_CACHE", empty_cache.to_str().unwrap()),
+            ("XTASK_ADVISORY_DB", ""),
+        ],
+        &["audit", "Cargo.lock"],
+    );
     assert_eq!(none.code, 2);
     assert!(none.stderr.contains("advisories update"), "{}", none.stderr);
 }
@@ -808,29 +785,22 @@ fn advisories_update_from_a_local_git_repository_and_a_local_http_zip() {
         }
     });
     let cache = t.path().join("cache");
-    write(
-        t.path(),
-        "maintenance.toml",
-        &format!(
-            "[audit]\nsources = [\n  {{ name = \"rust\", git = \"{}\", branch = \"osv\" }},\n  {{ name = \"zipped\", url = \"http://127.0.0.1:{port}/all.zip\" }},\n]\n",
-            repo.display()
-        ),
+    let sources_config = format!(
+        "[audit]\nsources = [\n  {{ name = \"rust\", git = \"{}\", branch = \"osv\" }},\n  {{ name = \"zipped\", url = \"http://127.0.0.1:{port}/all.zip\" }},\n]\n",
+        repo.display()
     );
-    let run: Run = bin()
-        .env("XTASK_ADVISORY_CACHE", &cache)
-        .env("NO_PROXY", "127.0.0.1")
-        .env_remove("XTASK_ADVISORY_DB")
-        .args([
-            "--root",
-            t.path().to_str().unwrap(),
-            "--format",
-            "json",
-            "advisories",
-            "update",
-        ])
-        .output()
-        .unwrap()
-        .into();
+    write(t.path(), "maintenance.toml", &sources_config);
+    let cache_s = cache.to_str().unwrap();
+    let env = [
+        ("XTASK_ADVISORY_CACHE", cache_s),
+        ("NO_PROXY", "127.0.0.1"),
+        ("XTASK_ADVISORY_DB", ""),
+    ];
+    let run = xtask_env(
+        t.path(),
+        &env,
+        &["--format", "json", "advisories", "update"],
+    );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(cache.join("rust/RUSTSEC-2099-0001.json").exists());
     assert!(cache.join("zipped/all.zip").exists());
@@ -842,61 +812,31 @@ fn advisories_update_from_a_local_git_repository_and_a_local_http_zip() {
             "[audit]\nsources = [{{ name = \"zipped\", url = \"http://127.0.0.1:{port}/missing.zip\" }}]\n"
         ),
     );
-    let failed: Run = bin()
-        .env("XTASK_ADVISORY_CACHE", &cache)
-        .env("NO_PROXY", "127.0.0.1")
-        .args(["--root", t.path().to_str().unwrap(), "advisories", "update"])
-        .output()
-        .unwrap()
-        .into();
+    let failed = xtask_env(t.path(), &env[..2], &["advisories", "update"]);
     assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
     assert!(failed.stdout.contains("missing.zip"), "{}", failed.stdout);
     assert!(cache.join("zipped/all.zip").exists(), "old copy kept");
     server.join().unwrap();
     // The cache is now the default source; status describes it.
-    write(
-        t.path(),
-        "maintenance.toml",
-        &format!(
-            "[audit]\nsources = [\n  {{ name = \"rust\", git = \"{}\", branch = \"osv\" }},\n  {{ name = \"zipped\", url = \"http://127.0.0.1:{port}/all.zip\" }},\n]\n",
-            repo.display()
-        ),
-    );
+    write(t.path(), "maintenance.toml", &sources_config);
     write(t.path(), "Cargo.lock", &cargo_lock_v3());
-    let status: Run = bin()
-        .env("XTASK_ADVISORY_CACHE", &cache)
-        .env_remove("XTASK_ADVISORY_DB")
-        .args([
-            "--root",
-            t.path().to_str().unwrap(),
-            "--format",
-            "json",
-            "advisories",
-            "status",
-        ])
-        .output()
-        .unwrap()
-        .into();
+    let from_cache = [("XTASK_ADVISORY_CACHE", cache_s), ("XTASK_ADVISORY_DB", "")];
+    let status = xtask_env(
+        t.path(),
+        &from_cache,
+        &["--format", "json", "advisories", "status"],
+    );
     let s = status.json();
     let sources = s["sources"].as_array().unwrap();
     assert_eq!(sources.len(), 2, "{s:#}");
     assert_eq!(sources[0]["advisories"], 1);
     assert!(sources[0]["commit"].as_str().is_some_and(|c| c.len() >= 7));
     assert!(sources[1]["fetched"].as_str().is_some());
-    let audit: Run = bin()
-        .env("XTASK_ADVISORY_CACHE", &cache)
-        .env_remove("XTASK_ADVISORY_DB")
-        .args([
-            "--root",
-            t.path().to_str().unwrap(),
-            "--format",
-            "json",
-            "audit",
-            "Cargo.lock",
-        ])
-        .output()
-        .unwrap()
-        .into();
+    let audit = xtask_env(
+        t.path(),
+        &from_cache,
+        &["--format", "json", "audit", "Cargo.lock"],
+    );
     let ids = ids(&audit.json());
     assert!(
         ids.iter().any(|(_, _, id)| id == "RUSTSEC-2099-0001"),

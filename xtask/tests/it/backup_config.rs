@@ -291,15 +291,7 @@ fn plain_backup_runs_every_kind_then_prunes() {
 fn second_concurrent_run_is_refused_by_the_lock() {
     let t = sample_tree();
     let lock_path = t.path().join("backups/.xtask.lock");
-    fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
-    let f = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .unwrap();
-    f.try_lock().unwrap();
-    fs::write(&lock_path, "`backup` (pid 1, user test, since now)").unwrap();
+    let f = hold_lock(&lock_path, "`backup` (pid 1, user test, since now)");
     let run = xtask(t.path(), &["backup", "config"]);
     assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
     assert!(

@@ -394,14 +394,7 @@ fn a_second_concurrent_run_is_refused() {
     let t = tempfile::tempdir().unwrap();
     make_db(t.path(), 10, 10);
     let lock = t.path().join("backups/.xtask.lock");
-    fs::create_dir_all(lock.parent().unwrap()).unwrap();
-    let f = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock)
-        .unwrap();
-    f.try_lock().unwrap();
+    let f = hold_lock(&lock, "");
     let run = xtask(t.path(), &["backup", "db"]);
     assert_eq!(run.code, 3, "{}", run.stderr);
     let run = xtask(t.path(), &["backup"]);

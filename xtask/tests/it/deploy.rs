@@ -419,18 +419,10 @@ fn ledger_lock_and_torn_lines_without_docker() {
         "version: \"2.4\"\nservices:\n  app:\n    image: \"x:${APP_TAG}\"\n",
     );
     let lock = root.join("backups/deployments/prod.lock");
-    let f = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock)
-        .unwrap();
-    f.try_lock().unwrap();
-    fs::write(
+    let _held = hold_lock(
         &lock,
         "`deploy prod v2` (pid 42, user alice, since 2026-01-01T00:00:00Z)",
-    )
-    .unwrap();
+    );
     let run = xtask(root, &["deploy", "prod", "v3"]);
     assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("user alice"), "{}", run.stderr);

@@ -57,6 +57,23 @@ impl Pg {
         name
     }
 
+    /// A fresh database with ten rows in `items`, dumped by `backup db`: the dump's path.
+    fn backup_of_ten_items(&self, tag: &str, root: &Path) -> String {
+        let src = self.fresh_db(tag);
+        self.psql(
+            &src,
+            "CREATE TABLE items (id int); INSERT INTO items SELECT generate_series(1, 10);",
+        );
+        let url = self.url(&src);
+        let v = self
+            .xtask(
+                root,
+                &["--format", "json", "backup", "db", "--database", &url],
+            )
+            .json();
+        v["backup"].as_str().unwrap().to_string()
+    }
+
     fn xtask(&self, root: &Path, args: &[&str]) -> Run {
         bin()
             .env("PGPASSWORD", &self.password)
@@ -173,26 +190,8 @@ fn password_in_the_url_goes_through_the_environment_and_never_into_files() {
 #[test]
 fn a_failing_restore_leaves_the_target_as_it_was() {
     let Some(pg) = pg() else { return };
-    let src = pg.fresh_db("fsrc");
-    pg.psql(
-        &src,
-        "CREATE TABLE items (id int); INSERT INTO items SELECT generate_series(1, 10);",
-    );
     let t = tempfile::tempdir().unwrap();
-    let v = pg
-        .xtask(
-            t.path(),
-            &[
-                "--format",
-                "json",
-                "backup",
-                "db",
-                "--database",
-                &pg.url(&src),
-            ],
-        )
-        .json();
-    let path = v["backup"].as_str().unwrap().to_string();
+    let path = pg.backup_of_ten_items("fsrc", t.path());
 
     // The target has its own `items`, with a view on it: the restore's DROP TABLE fails.
     let dst = pg.fresh_db("fdst");
@@ -212,26 +211,8 @@ fn a_failing_restore_leaves_the_target_as_it_was() {
 #[test]
 fn a_corrupt_dump_is_refused() {
     let Some(pg) = pg() else { return };
-    let src = pg.fresh_db("csrc");
-    pg.psql(
-        &src,
-        "CREATE TABLE items (id int); INSERT INTO items SELECT generate_series(1, 10);",
-    );
     let t = tempfile::tempdir().unwrap();
-    let v = pg
-        .xtask(
-            t.path(),
-            &[
-                "--format",
-                "json",
-                "backup",
-                "db",
-                "--database",
-                &pg.url(&src),
-            ],
-        )
-        .json();
-    let path = v["backup"].as_str().unwrap().to_string();
+    let path = pg.backup_of_ten_items("csrc", t.path());
     let mut bytes = std::fs::read(&path).unwrap();
     let n = bytes.len() / 2;
     bytes[n] ^= 0xff;

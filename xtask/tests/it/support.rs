@@ -218,3 +218,35 @@ impl Drop for TestServer {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
+
+/// `xtask --root ROOT ARGS...` with environment changes; an empty value removes the variable.
+pub fn xtask_env(root: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
+    let mut c = bin();
+    for (k, v) in env {
+        if v.is_empty() {
+            c.env_remove(k);
+        } else {
+            c.env(k, v);
+        }
+    }
+    c.arg("--root")
+        .arg(root)
+        .args(args)
+        .output()
+        .expect("running xtask")
+        .into()
+}
+
+/// Hold the lock at `path` the way a running xtask does, with `holder` recorded in it.
+pub fn hold_lock(path: &Path, holder: &str) -> fs::File {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .unwrap();
+    f.try_lock().unwrap();
+    fs::write(path, holder).unwrap();
+    f
+}
