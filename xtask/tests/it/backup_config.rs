@@ -338,10 +338,7 @@ fn killed_runs_never_leave_a_valid_looking_backup() {
     // The next run succeeds and cleans up what the killed ones left.
     let run = xtask(t.path(), &["backup", "config"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let leftovers: Vec<String> = snapshot(&t.path().join("backups/pipeline"))
-        .into_iter()
-        .filter(|n| n.contains(".tmp-"))
-        .collect();
+    let leftovers = tmp_leftovers(&t.path().join("backups/pipeline"));
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 

@@ -72,12 +72,7 @@ fn an_item_that_cannot_run_fails_the_checklist_but_not_the_others() {
     let run = checklist(t.path(), "weekly", &[]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let v = run.json();
-    let f = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["code"] == "checklist-item-failed")
-        .expect("audit failed");
+    let f = finding_with_code(&v, "checklist-item-failed");
     assert!(
         f["message"].as_str().unwrap().contains("advisories update"),
         "{f:#}"

@@ -275,10 +275,7 @@ fn killed_backups_are_never_listed_as_valid() {
         }
     }
     backup(t.path());
-    let left: Vec<String> = snapshot(&t.path().join("backups/db"))
-        .into_iter()
-        .filter(|n| n.contains(".tmp-"))
-        .collect();
+    let left = tmp_leftovers(&t.path().join("backups/db"));
     assert!(left.is_empty(), "{left:?}");
 }
 
@@ -382,10 +379,7 @@ fn fifty_corrupted_copies_are_refused_and_live_is_untouched() {
         fs::remove_file(format!("{}.json", path.display())).unwrap();
         fs::remove_file(format!("{}.sha256", path.display())).unwrap();
     }
-    let leftovers: Vec<String> = snapshot(live.parent().unwrap())
-        .into_iter()
-        .filter(|n| n.contains(".tmp-"))
-        .collect();
+    let leftovers = tmp_leftovers(live.parent().unwrap());
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 

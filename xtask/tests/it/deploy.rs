@@ -235,12 +235,7 @@ fn deploy_fail_auto_rollback_then_manual_rollback() {
     let run = xtask(root, &["--format", "json", "deploy", "staging", "v3"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let v = run.json();
-    let f = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["code"] == "migration-failed")
-        .expect("migration-failed");
+    let f = finding_with_code(&v, "migration-failed");
     assert!(
         f["message"]
             .as_str()
@@ -394,12 +389,7 @@ fn ledger_lock_and_torn_lines_without_docker() {
     let v = run.json();
     assert_eq!(v["current"], "v2");
     assert_eq!(v["entries"].as_array().unwrap().len(), 2);
-    let torn = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["code"] == "ledger-torn-line")
-        .expect("torn line reported");
+    let torn = finding_with_code(&v, "ledger-torn-line");
     assert!(
         torn["message"].as_str().unwrap().contains("line 3"),
         "{torn:#}"

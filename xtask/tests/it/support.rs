@@ -250,3 +250,21 @@ pub fn hold_lock(path: &Path, holder: &str) -> fs::File {
     fs::write(path, holder).unwrap();
     f
 }
+
+/// The first finding with `code` in a JSON report (panics, showing the report, when none).
+pub fn finding_with_code<'a>(v: &'a serde_json::Value, code: &str) -> &'a serde_json::Value {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == code)
+        .unwrap_or_else(|| panic!("no `{code}` finding in {v:#}"))
+}
+
+/// Temporary files (`.tmp-*`) left anywhere under `dir`: a finished or refused run leaves none.
+pub fn tmp_leftovers(dir: &Path) -> Vec<String> {
+    snapshot(dir)
+        .into_iter()
+        .filter(|n| n.contains(".tmp-"))
+        .collect()
+}
