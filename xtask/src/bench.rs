@@ -571,7 +571,14 @@ fn every_crate_lockfile(rustsec: &Path, dest: &Path) -> Result<usize> {
 
 /// A real dependency tree: the lockfile cargo resolves for a manifest using the big
 /// ecosystem crates (network once; cached afterwards).
-fn real_lockfile(dir: &Path) -> Result<PathBuf> {
+/// The real project's direct dependencies, as the bench tables name them.
+const REAL_DEPS_LABEL: &str =
+    "tokio, reqwest, sqlx, axum, wasmtime, polars, aws-sdk-s3, datafusion, tonic, kube";
+/// Added for the audit bench's 800+ package lockfile.
+const LARGE_EXTRA_DEPS: &str = "actix-web = \"4\"\ndiesel = { version = \"2\", features = [\"postgres\", \"sqlite\", \"mysql\"] }\nbevy = \"0.14\"\n";
+const LARGE_DEPS_LABEL: &str = "actix-web, diesel, bevy";
+
+fn real_lockfile(dir: &Path, extra_deps: &str) -> Result<PathBuf> {
     let lock = dir.join("Cargo.lock");
     if lock.exists() {
         return Ok(lock);
@@ -580,11 +587,11 @@ fn real_lockfile(dir: &Path) -> Result<PathBuf> {
     fs::write(dir.join("src/lib.rs"), "")?;
     fs::write(
         dir.join("Cargo.toml"),
-        "[package]\nname = \"bench-real\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n\n[dependencies]\n\
+        format!("{}{extra_deps}", "[package]\nname = \"bench-real\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n\n[dependencies]\n\
          tokio = { version = \"1\", features = [\"full\"] }\nreqwest = \"0.12\"\n\
          sqlx = { version = \"0.8\", features = [\"postgres\", \"sqlite\", \"runtime-tokio\"] }\naxum = \"0.7\"\n\
          wasmtime = \"25\"\npolars = \"0.43\"\naws-sdk-s3 = \"1\"\ndatafusion = \"42\"\ntonic = \"0.12\"\n\
-         kube = \"0.95\"\n",
+         kube = \"0.95\"\n"),
     )?;
     let sh = sh::shell(dir)?;
     cmd!(sh, "cargo generate-lockfile --quiet")
@@ -603,35 +610,71 @@ fn packages_in(lock: &Path) -> usize {
     fs::read_to_string(lock).map_or(0, |t| t.matches("[[package]]").count())
 }
 
-/// Median wall time over `runs`, the last stdout, and peak RSS (KiB) of one extra run.
-fn measure(sh: &xshell::Shell, args: &[String], runs: usize) -> Result<(Duration, String, u64)> {
-    let (prog, rest) = args.split_first().context("empty command")?;
-    let mut times = Vec::new();
-    let mut out = String::new();
-    for _ in 0..runs {
-        let t = Instant::now();
-        let o = cmd!(sh, "{prog} {rest...}")
+/// One command of a side-by-side measurement.
+struct Probe {
+    args: Vec<String>,
+    /// `XTASK_ADVISORY_CACHE` for this command alone.
+    cache: Option<PathBuf>,
+    /// Remove the cache's index before every run (the cost of a first audit).
+    cold: bool,
+}
+
+/// [`measure`] for several commands at once, interleaved run by run so that every command
+/// sees the same machine (a shared 2-core machine drifts by ±20% over a minute): median wall
+/// time, last stdout and peak RSS (KiB) of one extra run, per command.
+fn measure_side_by_side(
+    sh: &xshell::Shell,
+    probes: &[Probe],
+    runs: usize,
+) -> Result<Vec<(Duration, String, u64)>> {
+    let once = |p: &Probe, timed: bool| -> Result<(Duration, String)> {
+        if let (Some(c), true) = (&p.cache, p.cold) {
+            let _ = fs::remove_dir_all(c.join("index"));
+        }
+        let (prog, rest) = p.args.split_first().context("empty command")?;
+        let mut full: Vec<&str> = Vec::new();
+        let prog = if timed {
+            prog.as_str()
+        } else {
+            full.extend(["-f", "%M", "-o", ".rss", prog.as_str()]);
+            "/usr/bin/time"
+        };
+        full.extend(rest.iter().map(String::as_str));
+        let mut c = cmd!(sh, "{prog} {full...}")
             .quiet()
             .ignore_status()
-            .ignore_stderr()
-            .output()?;
-        times.push(t.elapsed());
-        out = String::from_utf8_lossy(&o.stdout).into_owned();
+            .ignore_stderr();
+        if let Some(cache) = &p.cache {
+            c = c.env("XTASK_ADVISORY_CACHE", cache);
+        }
+        let t = Instant::now();
+        let o = c.output()?;
+        Ok((t.elapsed(), String::from_utf8_lossy(&o.stdout).into_owned()))
+    };
+    // Warm commands run once first, so that their index exists.
+    for p in probes.iter().filter(|p| !p.cold) {
+        once(p, true)?;
     }
-    let mut full: Vec<&str> = vec!["-f", "%M", "-o", ".rss", prog.as_str()];
-    full.extend(rest.iter().map(String::as_str));
-    cmd!(sh, "/usr/bin/time {full...}")
-        .quiet()
-        .ignore_status()
-        .ignore_stdout()
-        .ignore_stderr()
-        .run()?;
-    let rss = fs::read_to_string(sh.current_dir().join(".rss"))?
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse().ok())
-        .unwrap_or(0);
-    Ok((median(times), out, rss))
+    let mut times = vec![Vec::new(); probes.len()];
+    let mut outs = vec![String::new(); probes.len()];
+    for _ in 0..runs {
+        for (i, p) in probes.iter().enumerate() {
+            let (t, out) = once(p, true)?;
+            times[i].push(t);
+            outs[i] = out;
+        }
+    }
+    let mut result = Vec::new();
+    for ((p, t), out) in probes.iter().zip(times).zip(outs) {
+        once(p, false)?;
+        let rss = fs::read_to_string(sh.current_dir().join(".rss"))?
+            .lines()
+            .last()
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or(0);
+        result.push((median(t), out, rss));
+    }
+    Ok(result)
 }
 
 fn audit(dir: &Path, db: &Path, runs: usize) -> Result<Report> {
@@ -648,6 +691,9 @@ fn audit(dir: &Path, db: &Path, runs: usize) -> Result<Report> {
     fs::create_dir_all(dir)?;
     let exe = std::env::current_exe()?.display().to_string();
     let sh = sh::shell(dir)?;
+    // Our advisory indexes go to caches of the bench's own: "index reused" rows keep theirs,
+    // "rebuilt" rows remove it before every run (the cost of the first audit after a
+    // database change).
     // The cargo-audit binary itself, like our binary: both without a cargo front-end.
     let cargo_audit = std::env::var_os("PATH")
         .into_iter()
@@ -658,13 +704,13 @@ fn audit(dir: &Path, db: &Path, runs: usize) -> Result<Report> {
     let have_cargo_audit = cargo_audit.is_some();
 
     let mut lockfiles = Vec::new();
-    let every = dir.join("every-crate/Cargo.lock");
-    every_crate_lockfile(&rustsec, &every)?;
-    lockfiles.push(("every RustSec crate at old versions", every));
-    match real_lockfile(&dir.join("real")) {
-        Ok(l) => lockfiles.push(("a real project (tokio, reqwest, sqlx, axum, wasmtime, polars, aws-sdk-s3, datafusion, tonic, kube)", l)),
+    match real_lockfile(&dir.join("real-large"), LARGE_EXTRA_DEPS) {
+        Ok(l) => lockfiles.push((format!("a real project ({REAL_DEPS_LABEL}, {LARGE_DEPS_LABEL})"), l)),
         Err(e) => eprintln!("bench: skipping the real-project lockfile: {e:#}"),
     }
+    let every = dir.join("every-crate/Cargo.lock");
+    every_crate_lockfile(&rustsec, &every)?;
+    lockfiles.push(("every RustSec crate at old versions (worst case)".into(), every));
 
     let mut report = Report::new("bench audit");
     let mut t = Table::new(
@@ -679,11 +725,13 @@ fn audit(dir: &Path, db: &Path, runs: usize) -> Result<Report> {
         ],
     );
     let mut results = Vec::new();
+    let warm_cache = dir.join("advisory-cache");
+    let cold_cache = dir.join("advisory-cache-cold");
     for (label, lock) in &lockfiles {
         let lock_s = lock.display().to_string();
         let n = packages_in(lock);
-        let ours = |db: &Path| -> Vec<String> {
-            owned(&[
+        let ours = |db: &Path, cold: bool| Probe {
+            args: owned(&[
                 exe.as_str(),
                 "--root",
                 &dir.display().to_string(),
@@ -694,82 +742,107 @@ fn audit(dir: &Path, db: &Path, runs: usize) -> Result<Report> {
                 "--allow-stale",
                 "--db",
                 &db.display().to_string(),
-            ])
+            ]),
+            cache: Some(if cold { cold_cache.clone() } else { warm_cache.clone() }),
+            cold,
         };
-        let (o_t, o_out, o_rss) = measure(&sh, &ours(&rustsec), runs)?;
-        let ours_set = our_triples(&o_out)?;
-        let (_, osv_out, _) = measure(&sh, &ours(&rustsec_osv), 1)?;
-        let osv_set = our_triples(&osv_out)?;
-        t.row(vec![
-            label.to_string(),
-            n.to_string(),
-            "cargo xtask audit".into(),
-            format!("{:.1} ms", o_t.as_secs_f64() * 1e3),
-            human_bytes(o_rss * 1024),
-            ours_set.len().to_string(),
-        ]);
-        let mut row = serde_json::json!({
-            "lockfile": label, "packages": n, "xtask_ms": o_t.as_secs_f64() * 1e3, "xtask_peak_rss_kib": o_rss,
-            "xtask_findings": ours_set.len(), "rustsec_and_rustsec_osv_agree": ours_set == osv_set,
-        });
+        let cases = [
+            ("rustsec, index reused", "xtask"),
+            ("rustsec, index rebuilt every run", "xtask_cold"),
+            ("rustsec-osv, index reused", "xtask_osv"),
+        ];
+        let mut probes = vec![
+            ours(&rustsec, false),
+            ours(&rustsec, true),
+            ours(&rustsec_osv, false),
+        ];
+        if let Some(bin) = &cargo_audit {
+            probes.push(Probe {
+                args: owned(&[
+                    &bin.display().to_string(),
+                    "audit",
+                    "--db",
+                    &rustsec.display().to_string(),
+                    "--no-fetch",
+                    "--no-yanked",
+                    "--stale",
+                    "--file",
+                    &lock_s,
+                    "--json",
+                ]),
+                cache: None,
+                cold: false,
+            });
+        }
+        let measured = measure_side_by_side(&sh, &probes, runs)?;
+        let mut row = serde_json::json!({"lockfile": label, "packages": n});
+        let mut sets = Vec::new();
+        for ((case, key), (t_, out, rss)) in cases.iter().zip(&measured) {
+            let set = our_triples(out)?;
+            t.row(vec![
+                label.clone(),
+                n.to_string(),
+                format!("xtask audit ({case})"),
+                format!("{:.1} ms", t_.as_secs_f64() * 1e3),
+                human_bytes(rss * 1024),
+                set.len().to_string(),
+            ]);
+            row[format!("{key}_ms")] = (t_.as_secs_f64() * 1e3).into();
+            row[format!("{key}_peak_rss_kib")] = (*rss).into();
+            row[format!("{key}_findings")] = set.len().into();
+            sets.push(set);
+        }
+        if sets[0] != sets[1] {
+            bail!("{label}: the rebuilt index answered differently from the reused one");
+        }
         report.summary(
             &format!("{label}: native vs OSV layout"),
-            if ours_set == osv_set {
+            if sets[0] == sets[2] {
                 "identical answers".to_string()
             } else {
                 format!(
-                    "DIFFER: {:?} / {:?}",
-                    ours_set.difference(&osv_set).take(5).collect::<Vec<_>>(),
-                    osv_set.difference(&ours_set).take(5).collect::<Vec<_>>()
+                    "DIFFER: only native {:?} / only OSV {:?}",
+                    sets[0].difference(&sets[2]).take(5).collect::<Vec<_>>(),
+                    sets[2].difference(&sets[0]).take(5).collect::<Vec<_>>()
                 )
             },
         );
-        if have_cargo_audit {
-            let bin = cargo_audit.as_ref().unwrap().display().to_string();
-            let ca: Vec<String> = owned(&[
-                bin.as_str(),
-                "audit",
-                "--db",
-                &rustsec.display().to_string(),
-                "--no-fetch",
-                "--no-yanked",
-                "--stale",
-                "--file",
-                &lock_s,
-                "--json",
-            ]);
-            let (c_t, c_out, c_rss) = measure(&sh, &ca, runs)?;
-            let ca_set = cargo_audit_triples(&c_out)?;
+        row["rustsec_and_rustsec_osv_agree"] = (sets[0] == sets[2]).into();
+        if let Some((c_t, c_out, c_rss)) = measured.get(3) {
+            let ca_set = cargo_audit_triples(c_out)?;
             t.row(vec![
-                label.to_string(),
+                label.clone(),
                 n.to_string(),
                 "cargo-audit audit (0.22)".into(),
                 format!("{:.1} ms", c_t.as_secs_f64() * 1e3),
                 human_bytes(c_rss * 1024),
                 ca_set.len().to_string(),
             ]);
-            let same = ca_set == ours_set;
+            let same = ca_set == sets[0];
+            let ratio = |k: &str| c_t.as_secs_f64() * 1e3 / row[k].as_f64().unwrap_or(f64::NAN);
             report.summary(
                 &format!("{label}: vs cargo-audit"),
                 format!(
-                    "{:.1}x faster; {}",
-                    c_t.as_secs_f64() / o_t.as_secs_f64(),
+                    "{:.1}x faster (index reused), {:.1}x (index rebuilt), {:.1}x (OSV layout); {}",
+                    ratio("xtask_ms"),
+                    ratio("xtask_cold_ms"),
+                    ratio("xtask_osv_ms"),
                     if same {
                         format!(
                             "identical {} (package, version, advisory) triples",
-                            ours_set.len()
+                            sets[0].len()
                         )
                     } else {
                         format!(
                             "DIFFER: only cargo-audit {:?}; only ours {:?}",
-                            ca_set.difference(&ours_set).take(5).collect::<Vec<_>>(),
-                            ours_set.difference(&ca_set).take(5).collect::<Vec<_>>()
+                            ca_set.difference(&sets[0]).take(5).collect::<Vec<_>>(),
+                            sets[0].difference(&ca_set).take(5).collect::<Vec<_>>()
                         )
                     }
                 ),
             );
             row["cargo_audit_ms"] = (c_t.as_secs_f64() * 1e3).into();
-            row["cargo_audit_peak_rss_kib"] = c_rss.into();
+            row["cargo_audit_peak_rss_kib"] = (*c_rss).into();
             row["identical_to_cargo_audit"] = same.into();
         }
         results.push(row);
@@ -801,17 +874,34 @@ fn audit(dir: &Path, db: &Path, runs: usize) -> Result<Report> {
         "--db",
         &pypa.display().to_string(),
     ]);
-    let (p_t, p_out, p_rss) = measure(&sh, &args, runs)?;
-    let p_set = our_triples(&p_out)?;
-    t.row(vec![
-        "requirements.txt, 200 pins".into(),
-        "200".into(),
-        "cargo xtask audit (PyPA)".into(),
-        format!("{:.1} ms", p_t.as_secs_f64() * 1e3),
-        human_bytes(p_rss * 1024),
-        p_set.len().to_string(),
-    ]);
-    results.push(serde_json::json!({"lockfile": "requirements.txt (200 pins)", "xtask_ms": p_t.as_secs_f64() * 1e3, "xtask_peak_rss_kib": p_rss, "xtask_findings": p_set.len()}));
+    let probes = [
+        Probe {
+            args: args.clone(),
+            cache: Some(warm_cache.clone()),
+            cold: false,
+        },
+        Probe {
+            args,
+            cache: Some(cold_cache.clone()),
+            cold: true,
+        },
+    ];
+    let m = measure_side_by_side(&sh, &probes, runs)?;
+    let p_set = our_triples(&m[0].1)?;
+    if our_triples(&m[1].1)? != p_set {
+        bail!("requirements.txt: the rebuilt index answered differently from the reused one");
+    }
+    for (case, (t_, _, rss)) in ["index reused", "index rebuilt every run"].iter().zip(&m) {
+        t.row(vec![
+            "requirements.txt, 200 pins".into(),
+            "200".into(),
+            format!("xtask audit (pypa, {case})"),
+            format!("{:.1} ms", t_.as_secs_f64() * 1e3),
+            human_bytes(rss * 1024),
+            p_set.len().to_string(),
+        ]);
+    }
+    results.push(serde_json::json!({"lockfile": "requirements.txt (200 pins)", "xtask_ms": m[0].0.as_secs_f64() * 1e3, "xtask_peak_rss_kib": m[0].2, "xtask_cold_ms": m[1].0.as_secs_f64() * 1e3, "xtask_findings": p_set.len()}));
     if !have_cargo_audit {
         report.summary(
             "cargo-audit",
@@ -825,7 +915,7 @@ fn audit(dir: &Path, db: &Path, runs: usize) -> Result<Report> {
 
 fn outdated(dir: &Path, runs: usize, no_anchor: bool) -> Result<Report> {
     let project = dir.join("real");
-    real_lockfile(&project)?;
+    real_lockfile(&project, "")?;
     let exe = std::env::current_exe()?;
     let sh = sh::shell(&project)?;
     let cache = dir.join("outdated-http-cache");

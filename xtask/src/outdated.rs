@@ -854,7 +854,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
         BTreeMap::new();
     for (p, a) in py_pkgs.iter().zip(&answers) {
         let range = ranges
-            .entry(p.file.clone())
+            .entry(p.file.to_path_buf())
             .or_insert_with(|| input_ranges(&p.file))
             .get(&inputs::pep503(&p.name))
             .cloned();

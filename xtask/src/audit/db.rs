@@ -3,40 +3,52 @@
 //! packages being audited are parsed where the layout allows (`crates/<name>/`,
 //! `vulns/<name>/`). A malformed advisory is a warning naming its file, never a failed load.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
+use super::fx::{FxMap, FxSet};
+use super::index::{Sig, Stamp};
 use super::inputs::{Ecosystem, pep503};
+use crate::fsutil;
 
-/// One advisory as matched: everything the report needs.
-#[derive(Debug, Clone)]
+/// One advisory as matched: everything the report needs (and what the index stores).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Advisory {
     pub id: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
     pub summary: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub withdrawn: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub informational: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cvss: Option<String>,
     /// A textual severity given by the database (GHSA's `database_specific.severity`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity_label: Option<String>,
     pub affected: Vec<Affected>,
+    /// Used while parsing a source (its newest date); not kept in the index.
+    #[serde(skip)]
     pub modified: Option<DateTime<Utc>>,
+    /// Set from the source being read; not kept in the index.
+    #[serde(skip)]
     pub source: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Affected {
     pub ecosystem: Ecosystem,
     pub key: String,
     pub rule: Rule,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Rule {
     /// OSV: explicit versions and ranges of events.
     Osv {
@@ -50,7 +62,7 @@ pub enum Rule {
     },
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Range {
     #[serde(rename = "type")]
     pub kind: String,
@@ -58,10 +70,13 @@ pub struct Range {
     pub events: Vec<Event>,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Event {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub introduced: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_affected: Option<String>,
 }
 
@@ -70,16 +85,29 @@ pub struct Event {
 pub struct SourceInfo {
     pub path: String,
     pub kind: String,
+    /// Advisories loaded for the audited packages.
     pub advisories: usize,
+    /// Advisories in the whole source, where it was indexed.
+    pub total: Option<usize>,
     /// Best knowledge of when the data was last updated (fetch or commit time, else the
     /// newest `modified` among advisories read).
     pub updated: Option<DateTime<Utc>>,
     pub updated_from: String,
+    /// What happened to the source's pre-parsed index: reused, built, rebuilt, not saved.
+    pub index: String,
 }
+
+/// The packages being audited: (ecosystem, name as compared).
+pub type Wanted = FxSet<(Ecosystem, String)>;
 
 #[derive(Default)]
 pub struct Db {
-    pub index: HashMap<(Ecosystem, String), Vec<usize>>,
+    /// Advisory numbers by package name as compared, one map per ecosystem.
+    index: [FxMap<String, Vec<usize>>; 2],
+    /// Per advisory, read from an index with only what matching needs: (which index in
+    /// `indexes`, which advisory in it), until [`Db::complete`] reads the rest.
+    partial: Vec<Option<(usize, usize)>>,
+    indexes: Vec<(super::index::Index, PathBuf)>,
     pub advisories: Vec<Advisory>,
     pub sources: Vec<SourceInfo>,
     /// (file, message) of advisories that could not be read.
@@ -155,194 +183,395 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 }
 
 impl Db {
-    fn add(&mut self, adv: Advisory, wanted: &HashSet<(Ecosystem, String)>) -> bool {
-        let keys: Vec<(Ecosystem, String)> = adv
+    /// Index one advisory under the affected packages that are wanted (all when `wanted` is
+    /// None); an advisory affecting none of them is dropped.
+    fn add(&mut self, adv: Advisory, wanted: Option<&Wanted>) -> bool {
+        let mut keys: Vec<(Ecosystem, String)> = adv
             .affected
             .iter()
             .map(|a| (a.ecosystem, a.key.clone()))
-            .filter(|k| wanted.contains(k))
+            .filter(|k| wanted.is_none_or(|w| w.contains(k)))
             .collect();
+        keys.sort();
+        keys.dedup();
         if keys.is_empty() {
             return false;
         }
         let i = self.advisories.len();
         self.advisories.push(adv);
-        let mut seen = HashSet::new();
-        for k in keys {
-            if seen.insert(k.clone()) {
-                self.index.entry(k).or_default().push(i);
-            }
+        self.partial.push(None);
+        for (eco, key) in keys {
+            self.index[eco as usize].entry(key).or_default().push(i);
         }
         true
     }
 
-    /// Load one source: a directory of any supported layout, or an OSV zip export.
+    /// Make sure advisory `i` is read in full (the report needs all of it).
+    pub fn complete(&mut self, i: usize) -> Result<()> {
+        if let Some((k, n)) = self.partial.get_mut(i).and_then(Option::take) {
+            let (ix, source) = &self.indexes[k];
+            self.advisories[i] = ix.advisory(n, source)?;
+        }
+        Ok(())
+    }
+
+    /// Advisories loaded for one package.
+    pub fn advisories_of(&self, eco: Ecosystem, key: &str) -> &[usize] {
+        self.index[eco as usize].get(key).map_or(&[], Vec::as_slice)
+    }
+
+    /// Load the advisories of one source (a directory of any supported layout, or an OSV
+    /// zip export) that affect `wanted` packages.
+    ///
+    /// With an index folder, the source is answered from its pre-parsed index when the index
+    /// is still valid for these packages (see [`super::index`]); otherwise the whole source is
+    /// parsed once and the index (re)written. Without one, only the wanted packages' folders
+    /// are parsed.
     pub fn load_source(
         &mut self,
         path: &Path,
-        wanted: &HashSet<(Ecosystem, String)>,
+        wanted: &Wanted,
+        index: Option<super::index::Opened>,
     ) -> Result<()> {
-        let before = self.advisories.len();
-        let mut newest: Option<DateTime<Utc>> = None;
-        let mut note = |m: Option<DateTime<Utc>>| {
-            if let Some(m) = m {
-                newest = Some(newest.map_or(m, |n: DateTime<Utc>| n.max(m)));
-            }
-        };
-        let kind;
-        if path.is_file() {
-            if !path.to_string_lossy().ends_with(".zip") {
-                bail!(
-                    "advisory source {} is a file but not a .zip OSV export",
-                    path.display()
-                );
-            }
-            kind = "osv-zip";
-            for m in self.load_zip(path, wanted)? {
-                note(Some(m));
-            }
-        } else if path.is_dir() {
-            let mut kinds = HashSet::new();
-            // Walk first (cheap), then parse on every core: the parse is the cost.
-            let mut files: Vec<(PathBuf, &'static str)> = Vec::new();
-            let mut zips: Vec<PathBuf> = Vec::new();
-            collect(path, wanted, &mut files, &mut zips, &mut self.malformed);
-            for (_, k) in &files {
-                kinds.insert(*k);
-            }
-            if !zips.is_empty() {
-                kinds.insert("osv-zip");
-            }
-            // Threads pay off only for many files (a whole database); a lockfile's few dozen
-            // advisories parse faster than a thread starts.
-            let threads = if files.len() < 128 {
-                1
-            } else {
-                std::thread::available_parallelism()
-                    .map_or(1, |n| n.get())
-                    .clamp(1, 8)
-            };
-            let chunk = files.len().div_ceil(threads).max(1);
-            let parsed: Vec<(PathBuf, Result<Vec<Advisory>>)> = std::thread::scope(|s| {
-                let handles: Vec<_> = files
-                    .chunks(chunk)
-                    .map(|c| {
-                        s.spawn(move || {
-                            c.iter()
-                                .map(|(p, k)| (p.clone(), parse_file(p, k, path)))
-                                .collect::<Vec<_>>()
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| h.join().expect("parser thread panicked"))
-                    .collect()
-            });
-            for (p, result) in parsed {
-                match result {
-                    Ok(advisories) => {
-                        for a in advisories {
-                            note(a.modified);
-                            self.add(a, wanted);
-                        }
-                    }
-                    Err(err) => self.malformed.push((p, format!("{err:#}"))),
-                }
-            }
-            for z in zips {
-                match self.load_zip(&z, wanted) {
-                    Ok(times) => times.into_iter().for_each(|t| note(Some(t))),
-                    Err(err) => self.malformed.push((z, format!("{err:#}"))),
-                }
-            }
-            let mut k: Vec<&str> = kinds.into_iter().collect();
-            k.sort();
-            kind = if k.is_empty() {
-                "empty"
-            } else {
-                Box::leak(k.join("+").into_boxed_str())
-            };
-        } else {
+        if !path.is_file() && !path.is_dir() {
             bail!(
                 "no advisory database at {}: run `cargo xtask advisories update` or pass --db PATH",
                 path.display()
             );
         }
-        let (updated, updated_from) = match freshness(path) {
-            Some((t, how)) => (Some(t), how),
-            None => (newest, "newest advisory read".to_string()),
+        let before = self.advisories.len();
+        let Some(super::index::Opened {
+            fingerprint,
+            file,
+            index,
+        }) = index
+        else {
+            let parsed = parse_source(path, Some(wanted), false)?;
+            let (updated, updated_from) = match freshness(path) {
+                Some((t, how)) => (Some(t), how),
+                None => (parsed.newest, "newest advisory read".to_string()),
+            };
+            for (a, _) in parsed.advisories {
+                self.add(a, Some(wanted));
+            }
+            self.malformed.extend(parsed.malformed);
+            self.sources.push(SourceInfo {
+                path: path.display().to_string(),
+                kind: parsed.kind,
+                advisories: self.advisories.len() - before,
+                total: None,
+                updated,
+                updated_from,
+                index: "not used".into(),
+            });
+            return Ok(());
         };
+        let (ix, found, state) = match index.and_then(|ix| Ok((ix.lookup(path, wanted)?, ix))) {
+            Ok((Some(found), ix)) => (ix, found, "reused".to_string()),
+            stale => {
+                let why = match stale {
+                    Ok(_) => "rebuilt: the source changed".to_string(),
+                    Err(e) => format!("built: {e:#}"),
+                };
+                let parsed = parse_source(path, None, true)?;
+                let (updated, updated_from) = match freshness(path) {
+                    Some((t, how)) => (Some(t), how),
+                    None => (parsed.newest, "newest advisory".to_string()),
+                };
+                let built =
+                    super::index::build(path, &fingerprint, &parsed, updated, &updated_from)
+                        .and_then(|bytes| {
+                            let saved = fs::create_dir_all(file.parent().unwrap_or(path))
+                                .map_err(anyhow::Error::from)
+                                .and_then(|()| fsutil::write_atomic(&file, &bytes, 0o644));
+                            let ix = super::index::Index::parse(bytes, &fingerprint)?;
+                            let found = ix.lookup(path, wanted)?.context("index just built")?;
+                            Ok((ix, found, saved))
+                        });
+                match built {
+                    Ok((ix, found, saved)) => {
+                        let state = match saved {
+                            Ok(()) => why,
+                            Err(e) => format!(
+                                "not saved ({e:#}): the next run parses the source again"
+                            ),
+                        };
+                        (ix, found, state)
+                    }
+                    Err(e) => {
+                        // No index for this source: answer from the parse itself.
+                        for (a, _) in parsed.advisories {
+                            self.add(a, Some(wanted));
+                        }
+                        self.malformed.extend(parsed.malformed);
+                        self.sources.push(SourceInfo {
+                            path: path.display().to_string(),
+                            kind: parsed.kind,
+                            advisories: self.advisories.len() - before,
+                            total: None,
+                            updated,
+                            updated_from,
+                            index: format!("not built: {e:#}"),
+                        });
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        let k = self.indexes.len();
+        for (n, a) in found {
+            if self.add(a, Some(wanted)) {
+                *self.partial.last_mut().expect("just added") = Some((k, n));
+            }
+        }
+        self.malformed.extend(ix.malformed(path));
         self.sources.push(SourceInfo {
             path: path.display().to_string(),
-            kind: kind.to_string(),
+            kind: ix.kind().to_string(),
             advisories: self.advisories.len() - before,
-            updated,
-            updated_from,
+            total: Some(ix.total()),
+            updated: ix.updated(),
+            updated_from: ix.updated_from().to_string(),
+            index: state,
         });
+        self.indexes.push((ix, path.to_path_buf()));
         Ok(())
     }
 }
 
-/// Advisory files under `dir`. Per-package folders (`crates/<name>`, `vulns/<name>`) of
-/// packages not being audited are never opened: deciding from the directory entry alone
-/// keeps a lockfile of 500 crates from opening the 900 folders of the RustSec database.
-fn collect(
-    dir: &Path,
-    wanted: &HashSet<(Ecosystem, String)>,
-    files: &mut Vec<(PathBuf, &'static str)>,
-    zips: &mut Vec<PathBuf>,
-    errors: &mut Vec<(PathBuf, String)>,
-) {
-    let rd = match fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) => {
-            errors.push((dir.to_path_buf(), e.to_string()));
-            return;
-        }
+/// Everything one pass over a source found.
+pub struct Parsed {
+    pub kind: String,
+    /// Each advisory with the index in `stamps` of the file it came from.
+    pub advisories: Vec<(Advisory, Option<usize>)>,
+    pub malformed: Vec<(PathBuf, String)>,
+    pub newest: Option<DateTime<Utc>>,
+    pub stamps: Vec<Stamp>,
+}
+
+/// Parse a source: every advisory file (`wanted` None), or only the per-package folders of
+/// wanted packages. With `stamps`, every folder and advisory file visited is stamped first
+/// (before it is read, so a file changed meanwhile shows up as a changed stamp).
+pub fn parse_source(
+    path: &Path,
+    wanted: Option<&Wanted>,
+    stamps: bool,
+) -> Result<Parsed> {
+    let mut walk = Walk {
+        root: path,
+        wanted,
+        files: Vec::new(),
+        zips: Vec::new(),
+        errors: Vec::new(),
+        stamps: stamps.then(Vec::new),
     };
-    let parent = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    for de in rd.flatten() {
-        let name = de.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
-            continue;
+    let mut advisories = Vec::new();
+    let mut malformed = Vec::new();
+    let mut kinds = BTreeSet::new();
+    if path.is_file() {
+        if !path.to_string_lossy().ends_with(".zip") {
+            bail!(
+                "advisory source {} is a file but not a .zip OSV export",
+                path.display()
+            );
         }
-        let Ok(mut ft) = de.file_type() else { continue };
-        if ft.is_symlink() {
-            match fs::metadata(de.path()) {
-                Ok(m) => ft = m.file_type(),
-                Err(_) => continue,
+        walk.stamp(path, Vec::new());
+        walk.zips.push((path.to_path_buf(), walk.last_stamp()));
+    } else {
+        walk.stamp(path, Vec::new());
+        walk.dir(path, &[]);
+    }
+    for (_, k, _) in &walk.files {
+        kinds.insert(*k);
+    }
+    if !walk.zips.is_empty() {
+        kinds.insert("osv-zip");
+    }
+    // Threads pay off only for many files (a whole database); a lockfile's few dozen
+    // advisories parse faster than a thread starts.
+    let files = &walk.files;
+    let threads = if files.len() < 128 {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 8)
+    };
+    let chunk = files.len().div_ceil(threads).max(1);
+    let parsed: Vec<Result<Vec<Advisory>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|c| {
+                s.spawn(move || {
+                    c.iter()
+                        .map(|(p, k, _)| parse_file(p, k, path))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("parser thread panicked"))
+            .collect()
+    });
+    for ((p, _, stamp), result) in walk.files.iter().zip(parsed) {
+        match result {
+            Ok(list) => advisories.extend(list.into_iter().map(|a| (a, *stamp))),
+            Err(err) => malformed.push((p.clone(), format!("{err:#}"))),
+        }
+    }
+    for (z, stamp) in &walk.zips {
+        match load_zip(z) {
+            Ok((list, bad)) => {
+                advisories.extend(list.into_iter().map(|a| (a, *stamp)));
+                malformed.extend(bad);
+            }
+            Err(err) => malformed.push((z.clone(), format!("{err:#}"))),
+        }
+    }
+    malformed.extend(walk.errors);
+    let newest = advisories.iter().filter_map(|(a, _)| a.modified).max();
+    let kind = if kinds.is_empty() {
+        "empty".to_string()
+    } else {
+        kinds.into_iter().collect::<Vec<_>>().join("+")
+    };
+    let mut stamps = walk.stamps.unwrap_or_default();
+    // A file is also checked whenever a package its advisories affect is audited.
+    for (a, stamp) in &advisories {
+        if let Some(s) = stamp.and_then(|i| stamps.get_mut(i)) {
+            if s.scopes.is_empty() {
+                continue; // global already: checked on every run
+            }
+            for af in &a.affected {
+                let scope = scope_of(af.ecosystem, &af.key);
+                if !s.scopes.contains(&scope) {
+                    s.scopes.push(scope);
+                }
             }
         }
-        if ft.is_dir() {
-            let keep = match parent.as_str() {
-                "crates" => wanted.contains(&(Ecosystem::Crates, name.clone())),
-                "vulns" => wanted.contains(&(Ecosystem::PyPI, pep503(&name))),
-                _ => true,
-            };
-            if keep {
-                collect(&de.path(), wanted, files, zips, errors);
-            }
-            continue;
+    }
+    Ok(Parsed {
+        kind,
+        advisories,
+        malformed,
+        newest,
+        stamps,
+    })
+}
+
+/// The index's name for a package: `c:<crate>` or `p:<PEP 503 name>`.
+pub fn scope_of(eco: Ecosystem, key: &str) -> String {
+    match eco {
+        Ecosystem::Crates => format!("c:{key}"),
+        Ecosystem::PyPI => format!("p:{key}"),
+    }
+}
+
+/// A directory walk collecting advisory files. Per-package folders (`crates/<name>`,
+/// `vulns/<name>`) of packages not wanted are never opened: deciding from the directory
+/// entry alone keeps a lockfile of 500 crates from opening the 900 folders of the RustSec
+/// database.
+struct Walk<'a> {
+    root: &'a Path,
+    wanted: Option<&'a Wanted>,
+    files: Vec<(PathBuf, &'static str, Option<usize>)>,
+    zips: Vec<(PathBuf, Option<usize>)>,
+    errors: Vec<(PathBuf, String)>,
+    stamps: Option<Vec<Stamp>>,
+}
+
+impl Walk<'_> {
+    fn stamp(&mut self, p: &Path, scopes: Vec<String>) {
+        let Some(stamps) = &mut self.stamps else {
+            return;
+        };
+        let rel = p
+            .strip_prefix(self.root)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .into_owned();
+        match fs::metadata(p) {
+            Ok(m) => stamps.push(Stamp {
+                rel,
+                scopes,
+                sig: Sig::of(&m),
+            }),
+            Err(e) => self.errors.push((p.to_path_buf(), e.to_string())),
         }
-        let kind = match Path::new(&name)
-            .extension()
-            .and_then(|x| x.to_str())
-            .unwrap_or_default()
-        {
-            "zip" => {
-                zips.push(de.path());
+    }
+
+    fn last_stamp(&self) -> Option<usize> {
+        self.stamps.as_ref().and_then(|s| s.len().checked_sub(1))
+    }
+
+    /// Visit `dir` (already stamped); `scopes` is its package scope, empty outside one.
+    fn dir(&mut self, dir: &Path, scopes: &[String]) {
+        let rd = match fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e) => {
+                self.errors.push((dir.to_path_buf(), e.to_string()));
+                return;
+            }
+        };
+        let parent = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for de in rd.flatten() {
+            let name = de.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
                 continue;
             }
-            "json" => "osv-json",
-            "yaml" | "yml" => "osv-yaml",
-            "md" if name.starts_with("RUSTSEC-") => "rustsec",
-            _ => continue,
-        };
-        files.push((de.path(), kind));
+            let Ok(mut ft) = de.file_type() else { continue };
+            if ft.is_symlink() {
+                match fs::metadata(de.path()) {
+                    Ok(m) => ft = m.file_type(),
+                    Err(_) => continue,
+                }
+            }
+            if ft.is_dir() {
+                let package = match parent.as_str() {
+                    "crates" => Some((Ecosystem::Crates, name.clone())),
+                    "vulns" => Some((Ecosystem::PyPI, pep503(&name))),
+                    _ => None,
+                };
+                if let (Some(p), Some(w)) = (&package, self.wanted) {
+                    if !w.contains(p) {
+                        continue;
+                    }
+                }
+                let scopes = match &package {
+                    Some((eco, key)) if scopes.is_empty() => vec![scope_of(*eco, key)],
+                    _ => scopes.to_vec(),
+                };
+                let path = de.path();
+                self.stamp(&path, scopes.clone());
+                self.dir(&path, &scopes);
+                continue;
+            }
+            let kind = match Path::new(&name)
+                .extension()
+                .and_then(|x| x.to_str())
+                .unwrap_or_default()
+            {
+                "zip" => "osv-zip",
+                "json" => "osv-json",
+                "yaml" | "yml" => "osv-yaml",
+                "md" if name.starts_with("RUSTSEC-") => "rustsec",
+                _ => continue,
+            };
+            let path = de.path();
+            // A zip holds any package: it is checked on every run.
+            let file_scopes = if kind == "osv-zip" { Vec::new() } else { scopes.to_vec() };
+            self.stamp(&path, file_scopes);
+            let stamp = self.last_stamp();
+            if kind == "osv-zip" {
+                self.zips.push((path, stamp));
+            } else {
+                self.files.push((path, kind, stamp));
+            }
+        }
     }
 }
 
@@ -355,31 +584,24 @@ fn parse_file(p: &Path, kind: &str, source: &Path) -> Result<Vec<Advisory>> {
     }
 }
 
-impl Db {
-    /// Every `.json` member of an OSV zip export; returns their `modified` times.
-    fn load_zip(
-        &mut self,
-        path: &Path,
-        wanted: &HashSet<(Ecosystem, String)>,
-    ) -> Result<Vec<DateTime<Utc>>> {
-        let mut times = Vec::new();
-        for (name, bytes) in super::zip::entries(path)? {
-            if !name.ends_with(".json") {
-                continue;
-            }
-            match osv_from_json(&bytes, path) {
-                Ok(a) => {
-                    times.extend(a.modified);
-                    self.add(a, wanted);
-                }
-                Err(e) => self.malformed.push((
-                    PathBuf::from(format!("{}!{name}", path.display())),
-                    format!("{e:#}"),
-                )),
-            }
+/// Every `.json` member of an OSV zip export, and the members that could not be read.
+#[allow(clippy::type_complexity)]
+fn load_zip(path: &Path) -> Result<(Vec<Advisory>, Vec<(PathBuf, String)>)> {
+    let mut list = Vec::new();
+    let mut bad = Vec::new();
+    for (name, bytes) in super::zip::entries(path)? {
+        if !name.ends_with(".json") {
+            continue;
         }
-        Ok(times)
+        match osv_from_json(&bytes, path) {
+            Ok(a) => list.push(a),
+            Err(e) => bad.push((
+                PathBuf::from(format!("{}!{name}", path.display())),
+                format!("{e:#}"),
+            )),
+        }
     }
+    Ok((list, bad))
 }
 
 /// Fetch metadata written by `advisories update`, or the git commit time of a checkout.

@@ -4,18 +4,22 @@
 //! malformed input is an error naming the file and line.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::ops::Range;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use walkdir::WalkDir;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+use super::fx::FxMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Ecosystem {
     #[serde(rename = "crates.io")]
-    Crates,
-    PyPI,
+    Crates = 0,
+    PyPI = 1,
 }
 
 impl Ecosystem {
@@ -53,16 +57,17 @@ pub fn pep503(name: &str) -> String {
     out
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Package {
     pub ecosystem: Ecosystem,
     pub name: String,
     pub version: String,
-    pub file: PathBuf,
+    /// Shared by every package of one input file.
+    pub file: Rc<Path>,
     pub line: usize,
-    /// Workspace members (Cargo) or requirement files (Python) that pull the package in.
-    pub paths: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Workspace members (Cargo) or requirement files (Python) that pull the package in
+    /// (sorted; shared between packages with the same set).
+    pub paths: Rc<[String]>,
     pub markers: Option<String>,
 }
 
@@ -145,14 +150,22 @@ pub fn discover(paths: &[PathBuf], skip: &[PathBuf]) -> Result<Vec<PathBuf>> {
 
 /// Parse every file; a failing file is recorded and the others still count.
 pub fn load(files: &[PathBuf]) -> Inputs {
+    load_with(files, |_| {})
+}
+
+/// [`load`], telling `on_wanted` the packages to audit as soon as they are known: before
+/// Cargo.lock dependency graphs are walked, so that advisories can be read meanwhile.
+/// `on_wanted` is called exactly once.
+pub fn load_with(files: &[PathBuf], on_wanted: impl FnOnce(super::db::Wanted)) -> Inputs {
     let mut inputs = Inputs::default();
+    let mut scans = Vec::new();
     for f in files {
         let name = f
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let result = match name.as_str() {
-            "Cargo.lock" => cargo_lock(f, &mut inputs),
+            "Cargo.lock" => scan_cargo_lock(f).map(|s| scans.push(s)),
             "poetry.lock" => toml_packages(f, "package", &mut inputs),
             "uv.lock" => toml_packages(f, "package", &mut inputs),
             "Pipfile.lock" => pipfile_lock(f, &mut inputs),
@@ -161,6 +174,24 @@ pub fn load(files: &[PathBuf]) -> Inputs {
         };
         if let Err(e) = result {
             inputs.failed.push((f.clone(), format!("{e:#}")));
+        }
+    }
+    let mut wanted = super::db::Wanted::default();
+    for p in &inputs.packages {
+        wanted.insert((p.ecosystem, p.ecosystem.key(&p.name)));
+    }
+    for scan in &scans {
+        for p in &scan.pkgs {
+            if scan.audited(p) {
+                wanted.insert((Ecosystem::Crates, scan.text[p.name.clone()].to_string()));
+            }
+        }
+    }
+    on_wanted(wanted);
+    for scan in scans {
+        let path = scan.path.clone();
+        if let Err(e) = finish_cargo_lock(scan, &mut inputs) {
+            inputs.failed.push((path, format!("{e:#}")));
         }
     }
     inputs
@@ -209,179 +240,286 @@ struct LockPackage {
     dependencies: Vec<String>,
 }
 
-type LockLines = HashMap<(String, String), usize>;
+/// One `[[package]]` of a Cargo.lock: where its strings are in the scan's text, and its
+/// dependency strings' positions in the scan's list.
+struct LockPkg {
+    name: Range<usize>,
+    version: Range<usize>,
+    source: Option<Range<usize>>,
+    deps: Range<usize>,
+    line: usize,
+}
 
-/// Cargo writes Cargo.lock in one fixed shape; reading that shape line by line is several
-/// times faster than a TOML parser. Any line outside it returns `None` and the caller uses
-/// the TOML parser instead, so this is never less correct.
-fn fast_cargo_lock(text: &str) -> Option<(Vec<LockPackage>, LockLines)> {
-    fn quoted(v: &str) -> Option<&str> {
-        let inner = v.trim().strip_prefix('"')?.strip_suffix('"')?;
-        (!inner.contains(['\\', '"'])).then_some(inner)
+/// A Cargo.lock read and scanned, its dependency graph not walked yet.
+struct CargoScan {
+    path: PathBuf,
+    text: String,
+    pkgs: Vec<LockPkg>,
+    deps: Vec<Range<usize>>,
+}
+
+impl CargoScan {
+    fn str(&self, r: &Range<usize>) -> &str {
+        &self.text[r.clone()]
     }
-    let mut pkgs: Vec<LockPackage> = Vec::new();
-    let mut lines = HashMap::new();
-    let mut start = 0;
+
+    /// Registry packages are audited; members, path and git dependencies are not in the
+    /// registry's advisory space.
+    fn audited(&self, p: &LockPkg) -> bool {
+        p.source.as_ref().is_some_and(|s| {
+            let s = self.str(s);
+            s.starts_with("registry+") || s.starts_with("sparse+")
+        })
+    }
+}
+
+/// Cargo writes Cargo.lock in one fixed shape; reading that shape line by line, without
+/// copying, is several times faster than a TOML parser. Any line outside it returns `None`
+/// and the caller uses the TOML parser instead, so this is never less correct.
+fn fast_cargo_lock(text: &str) -> Option<(Vec<LockPkg>, Vec<Range<usize>>)> {
+    // Values are short: plain byte loops beat SIMD searches' set-up cost here.
+    fn quoted(b: &[u8], at: usize) -> Option<Range<usize>> {
+        if b.len() < 2 || b[0] != b'"' || b[b.len() - 1] != b'"' {
+            return None;
+        }
+        let inner = &b[1..b.len() - 1];
+        if inner.iter().any(|&c| c == b'\\' || c == b'"') {
+            return None;
+        }
+        Some(at + 1..at + b.len() - 1)
+    }
+    let bytes = text.as_bytes();
+    let mut pkgs: Vec<LockPkg> = Vec::with_capacity(text.len() / 256);
+    let mut deps: Vec<Range<usize>> = Vec::with_capacity(text.len() / 48);
     let mut in_deps = false;
     let mut in_metadata = false;
     let mut seen_table = false;
-    for (i, raw) in text.lines().enumerate() {
-        let l = raw.trim();
-        if l.is_empty() || l.starts_with('#') {
-            continue;
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
+    for (i, end) in ends.enumerate() {
+        let at = start;
+        let mut l = &bytes[start..end];
+        start = end + 1;
+        if l.last() == Some(&b'\r') {
+            l = &l[..l.len() - 1];
         }
         if in_deps {
-            if l == "]" {
+            let lead = l.iter().take_while(|b| b.is_ascii_whitespace()).count();
+            let mut d = l[lead..].trim_ascii_end();
+            if d == b"]" {
                 in_deps = false;
-            } else {
-                let d = quoted(l.strip_suffix(',').unwrap_or(l))?;
-                pkgs.last_mut()?.dependencies.push(d.to_string());
+                pkgs.last_mut()?.deps.end = deps.len();
+            } else if !d.is_empty() {
+                if d.last() == Some(&b',') {
+                    d = &d[..d.len() - 1];
+                }
+                deps.push(quoted(d, at + lead)?);
             }
             continue;
         }
-        if l == "[[package]]" {
-            if let Some(p) = pkgs.last() {
-                lines
-                    .entry((p.name.clone(), p.version.clone()))
-                    .or_insert(start);
+        // Cargo writes keys at the start of the line, one space around `=`.
+        let Some(&first) = l.first() else {
+            continue;
+        };
+        match first {
+            b'#' => continue,
+            b'[' => {
+                match l.trim_ascii_end() {
+                    b"[[package]]" => {
+                        pkgs.push(LockPkg {
+                            name: 0..0,
+                            version: 0..0,
+                            source: None,
+                            deps: deps.len()..deps.len(),
+                            line: i + 1,
+                        });
+                        in_metadata = false;
+                    }
+                    b"[metadata]" => in_metadata = true,
+                    _ => return None,
+                }
+                seen_table = true;
+                continue;
             }
-            pkgs.push(LockPackage {
-                name: String::new(),
-                version: String::new(),
-                source: None,
-                dependencies: Vec::new(),
-            });
-            start = i + 1;
-            in_metadata = false;
-            seen_table = true;
-            continue;
+            _ if in_metadata => continue,
+            _ => {}
         }
-        if l == "[metadata]" {
-            in_metadata = true;
-            seen_table = true;
-            continue;
-        }
-        if l.starts_with('[') {
-            return None;
-        }
-        let (k, v) = l.split_once('=')?;
-        let (k, v) = (k.trim(), v.trim());
-        if in_metadata {
-            continue;
-        }
+        let eq = l.iter().position(|&b| b == b'=')?;
+        let (k, v) = (l[..eq].strip_suffix(b" ")?, l[eq + 1..].strip_prefix(b" ")?);
+        let v_at = at + eq + 2;
         if !seen_table {
-            if k == "version" && v.bytes().all(|b| b.is_ascii_digit()) {
+            if k == b"version" && v.iter().all(|b| b.is_ascii_digit()) {
                 continue;
             }
             return None;
         }
         let p = pkgs.last_mut()?;
         match k {
-            "name" => p.name = quoted(v)?.to_string(),
-            "version" => p.version = quoted(v)?.to_string(),
-            "source" => p.source = Some(quoted(v)?.to_string()),
-            "checksum" => {}
-            "dependencies" if v == "[" => in_deps = true,
+            b"name" => p.name = quoted(v, v_at)?,
+            b"version" => p.version = quoted(v, v_at)?,
+            b"source" => p.source = Some(quoted(v, v_at)?),
+            b"checksum" => {}
+            b"dependencies" if v == b"[" => {
+                p.deps = deps.len()..deps.len();
+                in_deps = true;
+            }
+            b"dependencies" if v == b"[]" => {}
             _ => return None,
         }
     }
-    if in_deps
-        || pkgs
-            .iter()
-            .any(|p| p.name.is_empty() || p.version.is_empty())
-    {
+    if in_deps || pkgs.iter().any(|p| p.name.is_empty() || p.version.is_empty()) {
         return None;
     }
-    if let Some(p) = pkgs.last() {
-        lines
-            .entry((p.name.clone(), p.version.clone()))
-            .or_insert(start);
-    }
-    Some((pkgs, lines))
+    Some((pkgs, deps))
 }
 
-fn cargo_lock(path: &Path, inputs: &mut Inputs) -> Result<()> {
+fn scan_cargo_lock(path: &Path) -> Result<CargoScan> {
     let text = read(path)?;
-    let (parsed, lines) = match fast_cargo_lock(&text) {
-        Some(v) => v,
-        None => {
-            // Anything unusual: the full TOML parser (which also reports errors by line).
-            #[derive(serde::Deserialize)]
-            struct Lock {
-                #[serde(default)]
-                package: Vec<LockPackage>,
-            }
-            let lock: Lock =
-                toml::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-            (lock.package, toml_lines(&text, "[[package]]"))
-        }
-    };
-    // v1 lists dependencies as "name version (source)", v2+ as "name" or "name version".
-    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, p) in parsed.iter().enumerate() {
-        by_name.entry(p.name.as_str()).or_default().push(i);
+    if let Some((pkgs, deps)) = fast_cargo_lock(&text) {
+        return Ok(CargoScan {
+            path: path.to_path_buf(),
+            text,
+            pkgs,
+            deps,
+        });
     }
-    let mut edges: Vec<Vec<usize>> = vec![Vec::new(); parsed.len()];
-    for (i, p) in parsed.iter().enumerate() {
-        for d in &p.dependencies {
-            let mut parts = d.split_whitespace();
+    // Anything unusual: the full TOML parser (which also reports errors by line); its
+    // strings are laid end to end in a text of their own.
+    #[derive(serde::Deserialize)]
+    struct Lock {
+        #[serde(default)]
+        package: Vec<LockPackage>,
+    }
+    let lock: Lock = toml::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let lines = toml_lines(&text, "[[package]]");
+    let mut own = String::new();
+    let mut put = |s: &str| {
+        let start = own.len();
+        own.push_str(s);
+        start..own.len()
+    };
+    let mut deps = Vec::new();
+    let mut pkgs = Vec::new();
+    for p in &lock.package {
+        let start = deps.len();
+        deps.extend(p.dependencies.iter().map(|d| put(d)));
+        pkgs.push(LockPkg {
+            name: put(&p.name),
+            version: put(&p.version),
+            source: p.source.as_deref().map(&mut put),
+            deps: start..deps.len(),
+            line: lines
+                .get(&(p.name.clone(), p.version.clone()))
+                .copied()
+                .unwrap_or(1),
+        });
+    }
+    Ok(CargoScan {
+        path: path.to_path_buf(),
+        text: own,
+        pkgs,
+        deps,
+    })
+}
+
+/// Walk a scanned Cargo.lock's dependency graph: each audited package with the workspace
+/// members that pull it in.
+fn finish_cargo_lock(scan: CargoScan, inputs: &mut Inputs) -> Result<()> {
+    let parsed = &scan.pkgs;
+    let name = |i: usize| scan.str(&parsed[i].name);
+    let n = parsed.len();
+    // Packages by name: indices sorted by name (stable: lockfile order within a name), and
+    // each name's range in that order.
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| name(i));
+    let mut by_name: FxMap<&str, (usize, usize)> = FxMap::default();
+    by_name.reserve(n);
+    let mut i = 0;
+    while i < n {
+        let nm = name(order[i]);
+        let mut j = i + 1;
+        while j < n && name(order[j]) == nm {
+            j += 1;
+        }
+        by_name.insert(nm, (i, j));
+        i = j;
+    }
+    // One edge per dependency string, in the same order: v1 lists dependencies as
+    // "name version (source)", v2+ as "name" or "name version".
+    let mut edges: Vec<usize> = Vec::with_capacity(scan.deps.len());
+    for p in parsed {
+        for d in &scan.deps[p.deps.clone()] {
+            let d = scan.str(d);
+            let mut parts = d.split_ascii_whitespace();
             let dn = parts.next().unwrap_or_default();
             let dv = parts.next();
-            let candidates = by_name.get(dn).map(Vec::as_slice).unwrap_or_default();
+            let candidates = by_name.get(dn).map_or(&[][..], |&(a, b)| &order[a..b]);
             let target = match dv {
-                Some(v) => candidates.iter().find(|&&c| parsed[c].version == v),
+                Some(v) => candidates
+                    .iter()
+                    .find(|&&c| scan.str(&parsed[c].version) == v),
                 None => candidates.first(),
             };
             match target {
-                Some(&t) => edges[i].push(t),
+                Some(&t) => edges.push(t),
                 None => bail!(
-                    "{}: `{}` depends on `{d}`, which is not in the lockfile",
-                    path.display(),
-                    p.name
+                    "{}:{}: `{}` depends on `{d}`, which is not in the lockfile",
+                    scan.path.display(),
+                    p.line,
+                    scan.str(&p.name)
                 ),
             }
         }
     }
     // Workspace members and path dependencies have no source; each package learns which of
-    // them pull it in.
-    let mut paths: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); parsed.len()];
-    for (root, p) in parsed.iter().enumerate() {
-        if p.source.is_some() {
-            continue;
-        }
-        let mut seen = vec![false; parsed.len()];
-        let mut queue = VecDeque::from([root]);
-        seen[root] = true;
-        while let Some(n) = queue.pop_front() {
-            paths[n].insert(root);
-            for &m in &edges[n] {
-                if !seen[m] {
-                    seen[m] = true;
+    // them pull it in, as a bit set over those roots (one word per 64 roots).
+    let roots: Vec<usize> = (0..n).filter(|&i| parsed[i].source.is_none()).collect();
+    let words = roots.len().div_ceil(64).max(1);
+    let mut reach = vec![0u64; n * words];
+    let mut seen = vec![usize::MAX; n];
+    let mut queue = VecDeque::new();
+    for (r, &root) in roots.iter().enumerate() {
+        seen[root] = r;
+        queue.push_back(root);
+        while let Some(k) = queue.pop_front() {
+            reach[k * words + r / 64] |= 1 << (r % 64);
+            for &m in &edges[parsed[k].deps.clone()] {
+                if seen[m] != r {
+                    seen[m] = r;
                     queue.push_back(m);
                 }
             }
         }
     }
+    let file: Rc<Path> = Rc::from(scan.path.as_path());
+    // Most packages share one set of members: one shared list per distinct set.
+    let mut shared: FxMap<&[u64], Rc<[String]>> = FxMap::default();
     for (i, p) in parsed.iter().enumerate() {
-        if p.source
-            .as_deref()
-            .is_some_and(|s| !s.starts_with("registry+") && !s.starts_with("sparse+"))
-        {
-            continue; // git and path sources are not in the registry's advisory space
-        }
-        if p.source.is_none() {
+        if !scan.audited(p) {
             continue;
         }
+        let bits = &reach[i * words..(i + 1) * words];
+        let paths = shared
+            .entry(bits)
+            .or_insert_with(|| {
+                let mut names: Vec<String> = roots
+                    .iter()
+                    .enumerate()
+                    .filter(|(r, _)| bits[r / 64] & (1 << (r % 64)) != 0)
+                    .map(|(_, &root)| name(root).to_string())
+                    .collect();
+                names.sort();
+                names.dedup();
+                names.into()
+            })
+            .clone();
         inputs.packages.push(Package {
             ecosystem: Ecosystem::Crates,
-            name: p.name.clone(),
-            version: p.version.clone(),
-            file: path.to_path_buf(),
-            line: lines
-                .get(&(p.name.clone(), p.version.clone()))
-                .copied()
-                .unwrap_or(1),
-            paths: paths[i].iter().map(|&r| parsed[r].name.clone()).collect(),
+            name: scan.str(&p.name).to_string(),
+            version: scan.str(&p.version).to_string(),
+            file: file.clone(),
+            line: p.line,
+            paths,
             markers: None,
         });
     }
@@ -428,12 +566,12 @@ fn toml_packages(path: &Path, key: &str, inputs: &mut Inputs) -> Result<()> {
             ecosystem: Ecosystem::PyPI,
             name: name.to_string(),
             version: version.to_string(),
-            file: path.to_path_buf(),
+            file: Rc::from(path),
             line: lines
                 .get(&(name.to_string(), version.to_string()))
                 .copied()
                 .unwrap_or(1),
-            paths: vec![file_label(path)],
+            paths: Rc::from([file_label(path)]),
             markers: p
                 .get("marker")
                 .or_else(|| p.get("markers"))
@@ -466,9 +604,9 @@ fn pipfile_lock(path: &Path, inputs: &mut Inputs) -> Result<()> {
                     ecosystem: Ecosystem::PyPI,
                     name: name.clone(),
                     version: v.to_string(),
-                    file: path.to_path_buf(),
+                    file: Rc::from(path),
                     line,
-                    paths: vec![format!("{} [{section}]", file_label(path))],
+                    paths: Rc::from([format!("{} [{section}]", file_label(path))]),
                     markers: spec
                         .get("markers")
                         .and_then(|m| m.as_str())
@@ -655,9 +793,9 @@ fn parse_requirement(
             ecosystem: Ecosystem::PyPI,
             name: name.to_string(),
             version: v.to_string(),
-            file: path.to_path_buf(),
+            file: Rc::from(path),
             line,
-            paths: vec![file_label(path)],
+            paths: Rc::from([file_label(path)]),
             markers,
         }),
         // Constraints restrict versions without installing anything: only a pin is audited,
@@ -679,15 +817,20 @@ mod tests {
     #[test]
     fn fast_cargo_lock_agrees_with_toml() {
         let text = "# generated\nversion = 4\n\n[[package]]\nname = \"a\"\nversion = \"0.1.0\"\ndependencies = [\n \"b 1.0.0\",\n \"c\",\n]\n\n[[package]]\nname = \"b\"\nversion = \"1.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"00\"\n\n[[package]]\nname = \"c\"\nversion = \"2.0.0\"\n\n[metadata]\n\"checksum b 1.0.0\" = \"00\"\n";
-        let (pkgs, lines) = fast_cargo_lock(text).unwrap();
+        let (pkgs, deps) = fast_cargo_lock(text).unwrap();
         assert_eq!(pkgs.len(), 3);
-        assert_eq!(pkgs[0].dependencies, ["b 1.0.0", "c"]);
+        let deps_of_a: Vec<&str> = deps[pkgs[0].deps.clone()]
+            .iter()
+            .map(|r| &text[r.clone()])
+            .collect();
+        assert_eq!(deps_of_a, ["b 1.0.0", "c"]);
+        assert!(pkgs[1].deps.is_empty() && pkgs[2].deps.is_empty());
+        assert_eq!(&text[pkgs[0].name.clone()], "a");
         assert_eq!(
-            pkgs[1].source.as_deref(),
+            pkgs[1].source.clone().map(|r| &text[r]),
             Some("registry+https://github.com/rust-lang/crates.io-index")
         );
-        assert_eq!(lines[&("a".to_string(), "0.1.0".to_string())], 4);
-        assert_eq!(lines[&("c".to_string(), "2.0.0".to_string())], 18);
+        assert_eq!((pkgs[0].line, pkgs[2].line), (4, 18));
         // Anything unusual falls back to the TOML parser.
         assert!(fast_cargo_lock("[[package]]\nname = 'a'\nversion = \"1\"\n").is_none());
         assert!(

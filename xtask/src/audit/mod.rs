@@ -2,6 +2,8 @@
 //! against local advisory databases; `advisories update|status` manage those databases.
 
 pub mod db;
+pub mod fx;
+pub mod index;
 pub mod inputs;
 pub mod matching;
 pub mod sources;
@@ -93,7 +95,32 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     };
     let skip = vec![cx.store().dir];
     let files = inputs::discover(&paths, &skip)?;
-    let inputs = inputs::load(&files);
+    let (sources, from) = source_paths(cx, &opts.db)?;
+    // Two cores: one reads the advisory indexes while the other parses the inputs; as soon
+    // as the package names are known the first looks their advisories up, while the other
+    // walks the lockfiles' dependency graphs.
+    let index_dir = sources::cache_dir().join("index");
+    let (inputs, adb) = std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::channel::<db::Wanted>();
+        let (sources, index_dir) = (&sources, &index_dir);
+        let h = s.spawn(move || -> Result<db::Db> {
+            let opened: Vec<_> = sources
+                .iter()
+                .map(|p| index::Opened::open(p, index_dir))
+                .collect();
+            let wanted = rx.recv().unwrap_or_default();
+            let mut adb = db::Db::default();
+            for (s, ix) in sources.iter().zip(opened) {
+                adb.load_source(s, &wanted, Some(ix))?;
+            }
+            Ok(adb)
+        });
+        let inputs = inputs::load_with(&files, |w| {
+            let _ = tx.send(w);
+        });
+        (inputs, h.join().expect("advisory reader panicked"))
+    });
+    let mut adb = adb?;
     for (f, err) in &inputs.failed {
         report.incomplete = true;
         report.push(
@@ -116,17 +143,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
         report.push(f);
     }
 
-    // 2. Advisories for exactly these packages.
-    let wanted: HashSet<(Ecosystem, String)> = inputs
-        .packages
-        .iter()
-        .map(|p| (p.ecosystem, p.ecosystem.key(&p.name)))
-        .collect();
-    let (sources, from) = source_paths(cx, &opts.db)?;
-    let mut adb = db::Db::default();
-    for s in &sources {
-        adb.load_source(s, &wanted)?;
-    }
+    // 2. Advisories for exactly these packages (read above).
     for (file, err) in &adb.malformed {
         report.push(
             Finding::new(
@@ -165,6 +182,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
         }
         db_rows.push(json!({
             "path": s.path, "kind": s.kind, "advisories_matched": s.advisories,
+            "advisories_total": s.total, "index": s.index,
             "updated": s.updated.map(|u| u.to_rfc3339()), "updated_from": s.updated_from,
             "age_days": age,
         }));
@@ -184,9 +202,10 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     let mut hits: BTreeMap<(Ecosystem, String, String, String), Hit> = BTreeMap::new();
     for p in &inputs.packages {
         let key = p.ecosystem.key(&p.name);
-        let Some(list) = adb.index.get(&(p.ecosystem, key.clone())) else {
+        let list = adb.advisories_of(p.ecosystem, &key);
+        if list.is_empty() {
             continue;
-        };
+        }
         let Some(ver) = Ver::parse(p.ecosystem, &p.version) else {
             let f = Finding::new(
                 "unparsable-version",
@@ -226,6 +245,10 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
             hit.fixes.extend(fixes);
             hit.paths.extend(p.paths.iter().cloned());
         }
+    }
+
+    for hit in hits.values() {
+        adb.complete(hit.adv)?;
     }
 
     // 5. Ignores (by id or alias), expiry, unused ones.
@@ -391,5 +414,9 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     report.set("databases", db_rows);
     report.set("ignored", ignored);
     report.set("fail_on", report.fail_on.as_str());
+    // The process ends right after the report: freeing tens of thousands of small
+    // allocations (every package, advisory and index byte) one by one took 0.6 ms, a tenth
+    // of a whole audit, for memory the exit returns anyway.
+    std::mem::forget((inputs, adb, hits));
     Ok(report)
 }

@@ -59,14 +59,29 @@ pub fn update(cx: &Context) -> Result<Report> {
     for src in configured(cx) {
         let from = src.git.clone().or(src.url.clone()).unwrap_or_default();
         match fetch(&cache, &src) {
-            Ok(commit) => t.row(vec![
-                src.name.clone(),
-                from,
-                format!(
-                    "updated{}",
-                    commit.map(|c| format!(" ({c})")).unwrap_or_default()
-                ),
-            ]),
+            Ok(commit) => {
+                // Index now, so the first audit after an update is already fast.
+                let indexed =
+                    match super::index::refresh(&cache.join("index"), &cache.join(&src.name)) {
+                        Ok(n) => format!(", {n} advisories indexed"),
+                        Err(e) => {
+                            report.push(Finding::new(
+                                "advisory-index-failed",
+                                Severity::Low,
+                                format!("{}: index not written ({e:#}); audits parse the source instead", src.name),
+                            ));
+                            ", not indexed".into()
+                        }
+                    };
+                t.row(vec![
+                    src.name.clone(),
+                    from,
+                    format!(
+                        "updated{}{indexed}",
+                        commit.map(|c| format!(" ({c})")).unwrap_or_default()
+                    ),
+                ])
+            }
             Err(e) => {
                 t.row(vec![
                     src.name.clone(),

@@ -31,7 +31,15 @@ impl From<Output> for Run {
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
     c.env_remove("XTASK_ROOT").env("NO_COLOR", "1");
+    // Advisory indexes go to this test process's own cache, not the user's (a test can
+    // still point XTASK_ADVISORY_CACHE elsewhere: a later `env` wins).
+    c.env("XTASK_ADVISORY_CACHE", test_cache());
     c
+}
+
+fn test_cache() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
 }
 
 /// Run `xtask --root ROOT ARGS...`.

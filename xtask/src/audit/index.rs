@@ -1,0 +1,638 @@
+//! The pre-parsed advisory index: one file per source in `<advisory cache>/index/`, so that
+//! an audit reads one file instead of parsing hundreds of advisories.
+//!
+//! Correctness comes first: an index answers only while it provably describes the source.
+//! - It names the parser that wrote it (a hash of this crate's advisory parsing code and
+//!   version): a new xtask never trusts an old index.
+//! - It carries the source's fingerprint: for a folder written by `advisories update`, the
+//!   fetch record (the update replaces the whole folder and that record); for a git
+//!   checkout, `HEAD` and the commit it names; for a zip, the file's stamp.
+//! - Other folders (and git work trees, which can be edited) carry stamps: inode, size,
+//!   mtime and ctime of every folder and advisory file. A folder's times change when an
+//!   entry is added, removed or renamed; a file's when it is written. A run checks the
+//!   stamps that can matter to it: folders and files outside per-package folders, and the
+//!   per-package folders and files of the packages being audited (including every file
+//!   that names one of them). Any difference, or an unreadable index, means the source is
+//!   parsed again and the index rewritten (atomically), so a cold run costs one full parse.
+//!
+//! Layout (text, one record per line, then a body of one JSON advisory per line; fields are
+//! tab-separated):
+//! ```text
+//! xtask-advisory-index <format> <parser hash>
+//! {header JSON: source, kind, fingerprint, total, updated, updated_from, malformed, lengths}
+//! o <offset of each advisory in the body, then the body's length, comma-separated>
+//! g <rel path> <ino:size:mtime:mtime_ns:ctime:ctime_ns>           (a stamp checked every run)
+//! p <c|p> <crate or PEP 503 name> <advisory numbers> <rel|stamp;rel|stamp...>
+//! <body>
+//! ```
+//! A `p` record exists for every package an advisory affects and every per-package folder;
+//! its stamps are checked only when that package is audited.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use anyhow::{Context as _, Result, anyhow, bail, ensure};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::db::{Advisory, Parsed, Wanted};
+use super::inputs::Ecosystem;
+
+const MAGIC: &str = "xtask-advisory-index";
+const FORMAT: u32 = 1;
+
+/// A file's or folder's identity and times, as `stat` gives them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sig([i64; 6]);
+
+impl Sig {
+    pub fn of(m: &fs::Metadata) -> Sig {
+        // Inode numbers and sizes fit i64 on every file system this runs on; wrapping
+        // would only ever cause a spurious rebuild.
+        Sig([
+            m.ino() as i64,
+            m.size() as i64,
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ctime(),
+            m.ctime_nsec(),
+        ])
+    }
+
+    fn parse(s: &str) -> Option<Sig> {
+        let mut out = [0i64; 6];
+        let mut it = s.split(':');
+        for v in &mut out {
+            *v = it.next()?.parse().ok()?;
+        }
+        it.next().is_none().then_some(Sig(out))
+    }
+
+    fn write(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let [a, b, c, d, e, f] = self.0;
+        let _ = write!(out, "{a}:{b}:{c}:{d}:{e}:{f}");
+    }
+}
+
+/// One stamped folder or file of a source. `scopes` empty: checked on every run; else only
+/// when one of these packages (`c:<crate>`, `p:<name>`) is audited.
+#[derive(Debug, Clone)]
+pub struct Stamp {
+    pub rel: String,
+    pub scopes: Vec<String>,
+    pub sig: Sig,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    source: String,
+    kind: String,
+    fingerprint: Fingerprint,
+    total: usize,
+    updated: Option<DateTime<Utc>>,
+    updated_from: String,
+    malformed: Vec<(PathBuf, String)>,
+    /// Bytes of the offsets line and the stamp and package records, then of the body.
+    records_len: usize,
+    body_len: usize,
+}
+
+/// What identifies a source's content without reading it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    /// `advisories update` record, git HEAD and commit, or zip stamp.
+    pub id: String,
+    /// Whether stamps must be checked too (not for folders `advisories update` owns).
+    pub stamped: bool,
+}
+
+/// The fingerprint of `path` now. Never fails: what cannot be read is part of the answer.
+pub fn fingerprint(path: &Path) -> Fingerprint {
+    if path.is_file() {
+        let sig = fs::metadata(path).map(|m| Sig::of(&m)).ok();
+        let mut id = String::from("zip:");
+        if let Some(s) = sig {
+            s.write(&mut id);
+        }
+        return Fingerprint { id, stamped: false };
+    }
+    if let Ok(meta) = fs::read_to_string(path.join(super::FETCH_META)) {
+        return Fingerprint {
+            id: format!("update:{meta}"),
+            stamped: false,
+        };
+    }
+    let git = path.join(".git");
+    if git.is_dir() {
+        let head = fs::read_to_string(git.join("HEAD")).unwrap_or_default();
+        let commit = match head.trim().strip_prefix("ref: ") {
+            Some(r) => fs::read_to_string(git.join(r)).unwrap_or_else(|_| {
+                // A packed ref: the packed-refs file's stamp stands for it.
+                let mut s = String::from("packed:");
+                if let Ok(m) = fs::metadata(git.join("packed-refs")) {
+                    Sig::of(&m).write(&mut s);
+                }
+                s
+            }),
+            None => String::new(),
+        };
+        return Fingerprint {
+            id: format!("git:{}:{}", head.trim(), commit.trim()),
+            stamped: true,
+        };
+    }
+    Fingerprint {
+        id: "folder".into(),
+        stamped: true,
+    }
+}
+
+/// Where the index of `source` lives: named after the source, keyed by its full path.
+pub fn file_for(index_dir: &Path, source: &Path) -> PathBuf {
+    let full = fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
+    let name: String = full
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    let h = fnv(0xcbf2_9ce4_8422_2325, full.to_string_lossy().as_bytes());
+    index_dir.join(format!("{name}-{h:016x}.idx"))
+}
+
+fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Which parser wrote an index: the advisory parsing source code and the crate version.
+fn parser_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        let mut h = fnv(0xcbf2_9ce4_8422_2325, include_str!("db.rs").as_bytes());
+        h = fnv(h, include_str!("index.rs").as_bytes());
+        h = fnv(h, env!("CARGO_PKG_VERSION").as_bytes());
+        format!("{h:016x}")
+    })
+}
+
+fn eco_tag(e: Ecosystem) -> char {
+    match e {
+        Ecosystem::Crates => 'c',
+        Ecosystem::PyPI => 'p',
+    }
+}
+
+/// Serialise a parsed source into index bytes. Fails only on names the layout cannot hold
+/// (a tab, newline, `|` or `;` in a file or package name); the caller then goes without.
+pub fn build(
+    source: &Path,
+    fingerprint: &Fingerprint,
+    parsed: &Parsed,
+    updated: Option<DateTime<Utc>>,
+    updated_from: &str,
+) -> Result<Vec<u8>> {
+    use std::fmt::Write as _;
+    let plain = |s: &str| -> Result<()> {
+        ensure!(
+            !s.contains(['\t', '\n', '|', ';', ',']),
+            "a name the index cannot hold: {s:?}"
+        );
+        Ok(())
+    };
+    let mut body = String::new();
+    let mut offsets = Vec::with_capacity(parsed.advisories.len() + 1);
+    // Per package: advisory numbers, stamp numbers.
+    type Entry = (BTreeSet<usize>, BTreeSet<usize>);
+    let mut packages: BTreeMap<(char, String), Entry> = BTreeMap::new();
+    for (i, (a, _)) in parsed.advisories.iter().enumerate() {
+        offsets.push(body.len());
+        body.push_str(&serde_json::to_string(a)?);
+        body.push('\n');
+        for af in &a.affected {
+            plain(&af.key)?;
+            let e = packages.entry((eco_tag(af.ecosystem), af.key.clone())).or_default();
+            e.0.insert(i);
+        }
+    }
+    offsets.push(body.len());
+    let mut records = String::from("o\t");
+    for (i, o) in offsets.iter().enumerate() {
+        if i > 0 {
+            records.push(',');
+        }
+        let _ = write!(records, "{o}");
+    }
+    records.push('\n');
+    if fingerprint.stamped {
+        for (i, st) in parsed.stamps.iter().enumerate() {
+            plain(&st.rel)?;
+            if st.scopes.is_empty() {
+                records.push_str("g\t");
+                records.push_str(&st.rel);
+                records.push('\t');
+                st.sig.write(&mut records);
+                records.push('\n');
+            }
+            for sc in &st.scopes {
+                let (tag, name) = sc.split_once(':').context("scope")?;
+                let tag = tag.chars().next().context("scope")?;
+                packages.entry((tag, name.to_string())).or_default().1.insert(i);
+            }
+        }
+    }
+    for ((tag, name), (advs, stamps)) in &packages {
+        let _ = write!(records, "p\t{tag}\t{name}\t");
+        for (j, a) in advs.iter().enumerate() {
+            if j > 0 {
+                records.push(',');
+            }
+            let _ = write!(records, "{a}");
+        }
+        records.push('\t');
+        for (j, &si) in stamps.iter().enumerate() {
+            if j > 0 {
+                records.push(';');
+            }
+            let st = &parsed.stamps[si];
+            records.push_str(&st.rel);
+            records.push('|');
+            st.sig.write(&mut records);
+        }
+        records.push('\n');
+    }
+    let header = Header {
+        source: source.display().to_string(),
+        kind: parsed.kind.clone(),
+        fingerprint: fingerprint.clone(),
+        total: parsed.advisories.len(),
+        updated,
+        updated_from: updated_from.to_string(),
+        malformed: parsed
+            .malformed
+            .iter()
+            .map(|(p, m)| (p.strip_prefix(source).unwrap_or(p).to_path_buf(), m.clone()))
+            .collect(),
+        records_len: records.len(),
+        body_len: body.len(),
+    };
+    let mut out = format!("{MAGIC} {FORMAT} {}\n", parser_id());
+    out.push_str(&serde_json::to_string(&header)?);
+    out.push('\n');
+    out.push_str(&records);
+    out.push_str(&body);
+    Ok(out.into_bytes())
+}
+
+/// A source's index as found before the audited packages are known (so that it can be
+/// read on another thread while the lockfiles are parsed).
+pub struct Opened {
+    pub fingerprint: Fingerprint,
+    pub file: PathBuf,
+    pub index: Result<Index>,
+}
+
+impl Opened {
+    pub fn open(source: &Path, index_dir: &Path) -> Opened {
+        let fingerprint = fingerprint(source);
+        let file = file_for(index_dir, source);
+        let index = Index::open_file(&file, &fingerprint).map(|mut ix| {
+            // Stamps every run checks do not depend on the packages: check them now.
+            ix.globals_current = Some(ix.check_globals(source));
+            ix
+        });
+        Opened {
+            fingerprint,
+            file,
+            index,
+        }
+    }
+}
+
+/// An index read from disk, checked for shape, parser and fingerprint (the stamps are
+/// checked by [`Index::current`], for the packages a run asks about).
+pub struct Index {
+    bytes: Vec<u8>,
+    /// The `g` and `p` records, validated as UTF-8 once.
+    records: String,
+    header: Header,
+    /// Global stamp records (`g`), and package records (`p`, sorted by ecosystem and name),
+    /// as byte ranges of their lines in `records`.
+    globals: Vec<(usize, usize)>,
+    packages: Vec<PackageRecord>,
+    offsets: Vec<usize>,
+    body: usize,
+    /// Whether the global stamps were found current (None: not checked yet).
+    globals_current: Option<bool>,
+}
+
+/// Where one `p` record's parts are in `records`.
+struct PackageRecord {
+    tag: u8,
+    name: (usize, usize),
+    advisories: (usize, usize),
+    stamps: (usize, usize),
+}
+
+/// What a run needs from an index: the stamps to check and the advisories to read.
+pub struct Selection<'a> {
+    pub stamps: Vec<(&'a str, &'a str)>,
+    pub numbers: Vec<usize>,
+}
+
+impl Index {
+    pub fn open_file(file: &Path, fingerprint: &Fingerprint) -> Result<Index> {
+        let bytes = match fs::read(file) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!("no index yet"),
+            Err(e) => bail!("index {} unreadable: {e}", file.display()),
+        };
+        Index::parse(bytes, fingerprint)
+            .map_err(|e| anyhow!("index {} unusable: {e:#}", file.display()))
+    }
+
+    /// Check the shape, the parser and the fingerprint; errors say why the index is unusable.
+    pub fn parse(bytes: Vec<u8>, fingerprint: &Fingerprint) -> Result<Index> {
+        let line_end = |from: usize| -> Result<usize> {
+            bytes
+                .get(from..)
+                .and_then(|b| b.iter().position(|&c| c == b'\n'))
+                .map(|n| from + n)
+                .context("truncated")
+        };
+        let e1 = line_end(0)?;
+        ensure!(
+            bytes[..e1] == *format!("{MAGIC} {FORMAT} {}", parser_id()).as_bytes(),
+            "written by another version of xtask"
+        );
+        let e2 = line_end(e1 + 1)?;
+        let header: Header = serde_json::from_slice(&bytes[e1 + 1..e2]).context("header")?;
+        ensure!(
+            &header.fingerprint == fingerprint,
+            "the source changed (new update, commit or zip)"
+        );
+        let start = e2 + 1;
+        let body = start + header.records_len;
+        ensure!(
+            bytes.len() == body + header.body_len && bytes.get(start..start + 2) == Some(b"o\t"),
+            "truncated or damaged"
+        );
+        let e3 = line_end(start)?;
+        let offsets: Vec<usize> = std::str::from_utf8(&bytes[start + 2..e3])?
+            .split(',')
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .context("offsets")?;
+        ensure!(
+            offsets.len() == header.total + 1
+                && offsets.last() == Some(&header.body_len)
+                && offsets.windows(2).all(|w| w[0] <= w[1]),
+            "truncated or damaged"
+        );
+        let records = std::str::from_utf8(&bytes[e3 + 1..body])
+            .context("records")?
+            .to_string();
+        let (mut globals, mut packages) = (Vec::new(), Vec::new());
+        let mut pos = 0;
+        for line in records.split_terminator('\n') {
+            let end = pos + line.len();
+            let damaged = || anyhow!("damaged record at byte {}", e3 + 1 + pos);
+            match line.get(..2) {
+                Some("g\t") => globals.push((pos + 2, end)),
+                Some("p\t") => {
+                    // p TAG NAME ADVISORIES STAMPS
+                    let mut cut = [0usize; 4];
+                    let mut n = 0;
+                    for (i, b) in line.bytes().enumerate() {
+                        if b == b'\t' {
+                            *cut.get_mut(n).ok_or_else(damaged)? = pos + i;
+                            n += 1;
+                        }
+                    }
+                    ensure!(n == 4 && cut[1] == cut[0] + 2, damaged());
+                    packages.push(PackageRecord {
+                        tag: line.as_bytes()[2],
+                        name: (cut[1] + 1, cut[2]),
+                        advisories: (cut[2] + 1, cut[3]),
+                        stamps: (cut[3] + 1, end),
+                    });
+                }
+                _ => return Err(damaged()),
+            }
+            pos = end + 1;
+        }
+        ensure!(
+            packages.windows(2).all(|w| {
+                (w[0].tag, &records[w[0].name.0..w[0].name.1])
+                    < (w[1].tag, &records[w[1].name.0..w[1].name.1])
+            }),
+            "package records out of order"
+        );
+        Ok(Index {
+            bytes,
+            records,
+            header,
+            globals,
+            packages,
+            offsets,
+            body,
+            globals_current: None,
+        })
+    }
+
+    fn check_globals(&self, source: &Path) -> bool {
+        let stamps: Option<Vec<(&str, &str)>> = self
+            .globals
+            .iter()
+            .map(|&r| self.text(r).split_once('\t'))
+            .collect();
+        stamps.is_some_and(|s| Index::current(source, &s))
+    }
+
+    fn text(&self, (a, b): (usize, usize)) -> &str {
+        // Record boundaries are ASCII (tab, newline), so always char boundaries.
+        &self.records[a..b]
+    }
+
+    /// The stamps that matter to these packages and the advisories affecting them; `None`
+    /// when a global stamp already showed that the source changed.
+    pub fn select(&self, source: &Path, wanted: &Wanted) -> Result<Option<Selection<'_>>> {
+        let stamped = self.header.fingerprint.stamped;
+        let mut sel = Selection {
+            stamps: Vec::new(),
+            numbers: Vec::new(),
+        };
+        if stamped {
+            let globals = match self.globals_current {
+                Some(done) => done,
+                None => self.check_globals(source),
+            };
+            if !globals {
+                return Ok(None);
+            }
+        }
+        for (e, name) in wanted {
+            let tag = eco_tag(*e) as u8;
+            // Package records are sorted by (tag, name): binary search, no table to build.
+            let Ok(i) = self
+                .packages
+                .binary_search_by(|r| (r.tag, self.text(r.name)).cmp(&(tag, name.as_str())))
+            else {
+                continue;
+            };
+            let r = &self.packages[i];
+            if stamped {
+                for st in self.text(r.stamps).split(';').filter(|s| !s.is_empty()) {
+                    sel.stamps.push(st.split_once('|').context("damaged stamp")?);
+                }
+            }
+            for n in self.text(r.advisories).split(',').filter(|s| !s.is_empty()) {
+                sel.numbers
+                    .push(n.parse::<usize>().context("damaged package record")?);
+            }
+        }
+        sel.numbers.sort_unstable();
+        sel.numbers.dedup();
+        sel.stamps.sort_unstable();
+        sel.stamps.dedup();
+        Ok(Some(sel))
+    }
+
+    /// Whether every given stamp still matches the source.
+    pub fn current(source: &Path, stamps: &[(&str, &str)]) -> bool {
+        stamps.iter().all(|&(rel, sig)| {
+            let path = if rel.is_empty() {
+                source.to_path_buf()
+            } else {
+                source.join(rel)
+            };
+            let now = fs::metadata(&path).map(|m| Sig::of(&m)).ok();
+            now.is_some() && now == Sig::parse(sig)
+        })
+    }
+
+    /// Read one advisory in full.
+    pub fn advisory(&self, n: usize, source: &Path) -> Result<Advisory> {
+        let mut adv: Advisory = serde_json::from_slice(self.body_of(n)?)
+            .with_context(|| format!("advisory {n} of the index"))?;
+        adv.source = source.display().to_string();
+        Ok(adv)
+    }
+
+    fn body_of(&self, n: usize) -> Result<&[u8]> {
+        let (a, b) = (
+            *self.offsets.get(n).context("damaged offsets")?,
+            *self.offsets.get(n + 1).context("damaged offsets")?,
+        );
+        Ok(&self.bytes[self.body + a..self.body + b])
+    }
+
+    /// Read advisories by number, with only what matching needs (id, withdrawn, affected):
+    /// the rest is read by [`Index::advisory`] for the few that match. Most advisories of a
+    /// lockfile's crates concern other versions, so this halves the reading.
+    pub fn advisories_for_matching(&self, numbers: &[usize], source: &Path) -> Result<Vec<Advisory>> {
+        #[derive(Deserialize)]
+        struct Light {
+            id: String,
+            #[serde(default)]
+            withdrawn: bool,
+            affected: Vec<super::db::Affected>,
+        }
+        let src = source.display().to_string();
+        numbers
+            .iter()
+            .map(|&n| {
+                let l: Light = serde_json::from_slice(self.body_of(n)?)
+                    .with_context(|| format!("advisory {n} of the index"))?;
+                Ok(Advisory {
+                    id: l.id,
+                    aliases: Vec::new(),
+                    summary: String::new(),
+                    withdrawn: l.withdrawn,
+                    informational: None,
+                    cvss: None,
+                    severity_label: None,
+                    affected: l.affected,
+                    modified: None,
+                    source: src.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Stamps checked on a second core while the advisories are read on this one (when
+    /// there are enough of them to pay for a thread); `None` when a stamp changed.
+    /// Returns each advisory's number with its matching view (see
+    /// [`Index::advisories_for_matching`]).
+    #[allow(clippy::type_complexity)]
+    pub fn lookup(
+        &self,
+        source: &Path,
+        wanted: &Wanted,
+    ) -> Result<Option<Vec<(usize, Advisory)>>> {
+        let Some(sel) = self.select(source, wanted)? else {
+            return Ok(None);
+        };
+        let read = || self.advisories_for_matching(&sel.numbers, source);
+        let (current, list) = if sel.stamps.len() >= 64 {
+            std::thread::scope(|s| {
+                let h = s.spawn(|| Index::current(source, &sel.stamps));
+                let list = read();
+                (h.join().unwrap_or(false), list)
+            })
+        } else {
+            let ok = Index::current(source, &sel.stamps);
+            (ok, if ok { read() } else { Ok(Vec::new()) })
+        };
+        if !current {
+            return Ok(None);
+        }
+        Ok(Some(sel.numbers.iter().copied().zip(list?).collect()))
+    }
+
+    pub fn kind(&self) -> &str {
+        &self.header.kind
+    }
+    pub fn total(&self) -> usize {
+        self.header.total
+    }
+    pub fn updated(&self) -> Option<DateTime<Utc>> {
+        self.header.updated
+    }
+    pub fn updated_from(&self) -> &str {
+        &self.header.updated_from
+    }
+    /// Advisories that could not be read, named under the source as given now.
+    pub fn malformed(&self, source: &Path) -> Vec<(PathBuf, String)> {
+        self.header
+            .malformed
+            .iter()
+            .map(|(p, m)| (source.join(p), m.clone()))
+            .collect()
+    }
+}
+
+/// Build (or refresh) the index of one source now: what `advisories update` does after a
+/// fetch, so the first audit is already fast. Returns how many advisories it holds.
+pub fn refresh(index_dir: &Path, source: &Path) -> Result<usize> {
+    let mut db = super::db::Db::default();
+    let opened = Opened::open(source, index_dir);
+    db.load_source(source, &Wanted::default(), Some(opened))?;
+    let ix = Index::open_file(&file_for(index_dir, source), &fingerprint(source))?;
+    Ok(ix.total())
+}
