@@ -587,11 +587,14 @@ fn real_lockfile(dir: &Path, extra_deps: &str) -> Result<PathBuf> {
     fs::write(dir.join("src/lib.rs"), "")?;
     fs::write(
         dir.join("Cargo.toml"),
-        format!("{}{extra_deps}", "[package]\nname = \"bench-real\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n\n[dependencies]\n\
+        format!(
+            "{}{extra_deps}",
+            "[package]\nname = \"bench-real\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n\n[dependencies]\n\
          tokio = { version = \"1\", features = [\"full\"] }\nreqwest = \"0.12\"\n\
          sqlx = { version = \"0.8\", features = [\"postgres\", \"sqlite\", \"runtime-tokio\"] }\naxum = \"0.7\"\n\
          wasmtime = \"25\"\npolars = \"0.43\"\naws-sdk-s3 = \"1\"\ndatafusion = \"42\"\ntonic = \"0.12\"\n\
-         kube = \"0.95\"\n"),
+         kube = \"0.95\"\n"
+        ),
     )?;
     let sh = sh::shell(dir)?;
     cmd!(sh, "cargo generate-lockfile --quiet")
@@ -705,12 +708,18 @@ fn audit(dir: &Path, db: &Path, runs: usize) -> Result<Report> {
 
     let mut lockfiles = Vec::new();
     match real_lockfile(&dir.join("real-large"), LARGE_EXTRA_DEPS) {
-        Ok(l) => lockfiles.push((format!("a real project ({REAL_DEPS_LABEL}, {LARGE_DEPS_LABEL})"), l)),
+        Ok(l) => lockfiles.push((
+            format!("a real project ({REAL_DEPS_LABEL}, {LARGE_DEPS_LABEL})"),
+            l,
+        )),
         Err(e) => eprintln!("bench: skipping the real-project lockfile: {e:#}"),
     }
     let every = dir.join("every-crate/Cargo.lock");
     every_crate_lockfile(&rustsec, &every)?;
-    lockfiles.push(("every RustSec crate at old versions (worst case)".into(), every));
+    lockfiles.push((
+        "every RustSec crate at old versions (worst case)".into(),
+        every,
+    ));
 
     let mut report = Report::new("bench audit");
     let mut t = Table::new(
@@ -743,7 +752,11 @@ fn audit(dir: &Path, db: &Path, runs: usize) -> Result<Report> {
                 "--db",
                 &db.display().to_string(),
             ]),
-            cache: Some(if cold { cold_cache.clone() } else { warm_cache.clone() }),
+            cache: Some(if cold {
+                cold_cache.clone()
+            } else {
+                warm_cache.clone()
+            }),
             cold,
         };
         let cases = [

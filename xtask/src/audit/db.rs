@@ -292,9 +292,9 @@ impl Db {
                     Ok((ix, found, saved)) => {
                         let state = match saved {
                             Ok(()) => why,
-                            Err(e) => format!(
-                                "not saved ({e:#}): the next run parses the source again"
-                            ),
+                            Err(e) => {
+                                format!("not saved ({e:#}): the next run parses the source again")
+                            }
                         };
                         (ix, found, state)
                     }
@@ -352,11 +352,7 @@ pub struct Parsed {
 /// Parse a source: every advisory file (`wanted` None), or only the per-package folders of
 /// wanted packages. With `stamps`, every folder and advisory file visited is stamped first
 /// (before it is read, so a file changed meanwhile shows up as a changed stamp).
-pub fn parse_source(
-    path: &Path,
-    wanted: Option<&Wanted>,
-    stamps: bool,
-) -> Result<Parsed> {
+pub fn parse_source(path: &Path, wanted: Option<&Wanted>, stamps: bool) -> Result<Parsed> {
     let mut walk = Walk {
         root: path,
         wanted,
@@ -563,7 +559,11 @@ impl Walk<'_> {
             };
             let path = de.path();
             // A zip holds any package: it is checked on every run.
-            let file_scopes = if kind == "osv-zip" { Vec::new() } else { scopes.to_vec() };
+            let file_scopes = if kind == "osv-zip" {
+                Vec::new()
+            } else {
+                scopes.to_vec()
+            };
             self.stamp(&path, file_scopes);
             let stamp = self.last_stamp();
             if kind == "osv-zip" {

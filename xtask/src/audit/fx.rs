@@ -58,7 +58,10 @@ mod tests {
     #[test]
     fn distinguishes_keys() {
         let mut m: FxMap<&str, usize> = FxMap::default();
-        for (i, k) in ["a", "b", "ab", "ba", "serde", "serde_json", "", "a\0"].iter().enumerate() {
+        for (i, k) in ["a", "b", "ab", "ba", "serde", "serde_json", "", "a\0"]
+            .iter()
+            .enumerate()
+        {
             m.insert(k, i);
         }
         assert_eq!(m.len(), 8);

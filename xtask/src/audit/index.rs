@@ -226,7 +226,9 @@ pub fn build(
         body.push('\n');
         for af in &a.affected {
             plain(&af.key)?;
-            let e = packages.entry((eco_tag(af.ecosystem), af.key.clone())).or_default();
+            let e = packages
+                .entry((eco_tag(af.ecosystem), af.key.clone()))
+                .or_default();
             e.0.insert(i);
         }
     }
@@ -252,7 +254,11 @@ pub fn build(
             for sc in &st.scopes {
                 let (tag, name) = sc.split_once(':').context("scope")?;
                 let tag = tag.chars().next().context("scope")?;
-                packages.entry((tag, name.to_string())).or_default().1.insert(i);
+                packages
+                    .entry((tag, name.to_string()))
+                    .or_default()
+                    .1
+                    .insert(i);
             }
         }
     }
@@ -498,7 +504,8 @@ impl Index {
             let r = &self.packages[i];
             if stamped {
                 for st in self.text(r.stamps).split(';').filter(|s| !s.is_empty()) {
-                    sel.stamps.push(st.split_once('|').context("damaged stamp")?);
+                    sel.stamps
+                        .push(st.split_once('|').context("damaged stamp")?);
                 }
             }
             for n in self.text(r.advisories).split(',').filter(|s| !s.is_empty()) {
@@ -545,7 +552,11 @@ impl Index {
     /// Read advisories by number, with only what matching needs (id, withdrawn, affected):
     /// the rest is read by [`Index::advisory`] for the few that match. Most advisories of a
     /// lockfile's crates concern other versions, so this halves the reading.
-    pub fn advisories_for_matching(&self, numbers: &[usize], source: &Path) -> Result<Vec<Advisory>> {
+    pub fn advisories_for_matching(
+        &self,
+        numbers: &[usize],
+        source: &Path,
+    ) -> Result<Vec<Advisory>> {
         #[derive(Deserialize)]
         struct Light {
             id: String,
@@ -580,11 +591,7 @@ impl Index {
     /// Returns each advisory's number with its matching view (see
     /// [`Index::advisories_for_matching`]).
     #[allow(clippy::type_complexity)]
-    pub fn lookup(
-        &self,
-        source: &Path,
-        wanted: &Wanted,
-    ) -> Result<Option<Vec<(usize, Advisory)>>> {
+    pub fn lookup(&self, source: &Path, wanted: &Wanted) -> Result<Option<Vec<(usize, Advisory)>>> {
         let Some(sel) = self.select(source, wanted)? else {
             return Ok(None);
         };

@@ -4,8 +4,8 @@
 //! malformed input is an error naming the file and line.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::ops::Range;
 use std::fs;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -367,7 +367,11 @@ fn fast_cargo_lock(text: &str) -> Option<(Vec<LockPkg>, Vec<Range<usize>>)> {
             _ => return None,
         }
     }
-    if in_deps || pkgs.iter().any(|p| p.name.is_empty() || p.version.is_empty()) {
+    if in_deps
+        || pkgs
+            .iter()
+            .any(|p| p.name.is_empty() || p.version.is_empty())
+    {
         return None;
     }
     Some((pkgs, deps))

@@ -56,23 +56,33 @@ pub fn update(cx: &Context) -> Result<Report> {
     let _lock = fsutil::Lock::acquire(&cache.join(".xtask.lock"), "advisories update")?;
     let mut report = Report::new("advisories update");
     let mut t = Table::new("Sources", &["source", "from", "result"]);
+    let mut rows = Vec::new();
     for src in configured(cx) {
         let from = src.git.clone().or(src.url.clone()).unwrap_or_default();
         match fetch(&cache, &src) {
             Ok(commit) => {
                 // Index now, so the first audit after an update is already fast.
-                let indexed =
-                    match super::index::refresh(&cache.join("index"), &cache.join(&src.name)) {
-                        Ok(n) => format!(", {n} advisories indexed"),
-                        Err(e) => {
-                            report.push(Finding::new(
-                                "advisory-index-failed",
-                                Severity::Low,
-                                format!("{}: index not written ({e:#}); audits parse the source instead", src.name),
-                            ));
-                            ", not indexed".into()
-                        }
-                    };
+                let indexed = match super::index::refresh(
+                    &cache.join("index"),
+                    &cache.join(&src.name),
+                ) {
+                    Ok(n) => {
+                        rows.push(json!({"source": src.name, "from": from, "commit": commit, "indexed": n}));
+                        format!(", {n} advisories indexed")
+                    }
+                    Err(e) => {
+                        report.push(Finding::new(
+                            "advisory-index-failed",
+                            Severity::Low,
+                            format!(
+                                "{}: index not written ({e:#}); audits parse the source instead",
+                                src.name
+                            ),
+                        ));
+                        rows.push(json!({"source": src.name, "from": from, "commit": commit, "indexed": null}));
+                        ", not indexed".into()
+                    }
+                };
                 t.row(vec![
                     src.name.clone(),
                     from,
@@ -98,6 +108,7 @@ pub fn update(cx: &Context) -> Result<Report> {
     }
     report.summary("cache", cache.display().to_string());
     report.tables.push(t);
+    report.set("updated", rows);
     Ok(report)
 }
 

@@ -804,6 +804,11 @@ fn advisories_update_from_a_local_git_repository_and_a_local_http_zip() {
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(cache.join("rust/RUSTSEC-2099-0001.json").exists());
     assert!(cache.join("zipped/all.zip").exists());
+    // Each updated source is indexed right away.
+    let updated = run.json()["updated"].clone();
+    assert_eq!(updated[0]["indexed"], 1, "{updated:#}");
+    assert_eq!(updated[1]["indexed"], 1, "{updated:#}");
+    assert_eq!(fs::read_dir(cache.join("index")).unwrap().count(), 2);
     // A missing zip fails that source and keeps the old copy.
     write(
         t.path(),
@@ -837,7 +842,11 @@ fn advisories_update_from_a_local_git_repository_and_a_local_http_zip() {
         &from_cache,
         &["--format", "json", "audit", "Cargo.lock"],
     );
-    let ids = ids(&audit.json());
+    let a = audit.json();
+    for db in a["databases"].as_array().unwrap() {
+        assert_eq!(db["index"], "reused", "indexed by the update: {a:#}");
+    }
+    let ids = ids(&a);
     assert!(
         ids.iter().any(|(_, _, id)| id == "RUSTSEC-2099-0001"),
         "{ids:?}"
@@ -846,4 +855,156 @@ fn advisories_update_from_a_local_git_repository_and_a_local_http_zip() {
         ids.iter().any(|(_, _, id)| id == "RUSTSEC-2099-0002"),
         "{ids:?}"
     );
+}
+
+/// An advisory of the RustSec native layout for `foo`, patched from `patched`.
+fn foo_advisory(id: &str, patched: &str) -> String {
+    format!(
+        "```toml\n[advisory]\nid = \"{id}\"\npackage = \"foo\"\ndate = \"2099-01-01\"\n\n[versions]\npatched = [\"{patched}\"]\n```\n\n# Bug in foo\n"
+    )
+}
+
+#[test]
+fn the_advisory_index_is_reused_and_follows_every_change_to_the_source() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    write(r, "Cargo.lock", &cargo_lock_v3());
+    // A plain folder (no `advisories update` record): every change must be seen by stamps.
+    let adv = write(
+        r,
+        "plain/crates/foo/RUSTSEC-2099-0101.md",
+        &foo_advisory("RUSTSEC-2099-0101", ">= 2.0.0"),
+    );
+    write(
+        r,
+        "plain/crates/other/RUSTSEC-2099-0102.md",
+        &foo_advisory("RUSTSEC-2099-0102", ">= 9.0.0").replace("\"foo\"", "\"other\""),
+    );
+    let cache = r.join("cache");
+    let env = [("XTASK_ADVISORY_CACHE", cache.to_str().unwrap())];
+    let run = |expect: &str| -> Vec<(String, String, String)> {
+        let out = xtask_env(
+            r,
+            &env,
+            &[
+                "--format",
+                "json",
+                "audit",
+                "Cargo.lock",
+                "--db",
+                "plain",
+                "--allow-stale",
+            ],
+        );
+        let v = out.json();
+        let state = v["databases"][0]["index"].as_str().unwrap().to_string();
+        assert!(
+            state.starts_with(expect),
+            "expected {expect}, got {state}: {v:#}"
+        );
+        ids(&v)
+    };
+    let both = vec![
+        (
+            "foo".to_string(),
+            "0.4.0".to_string(),
+            "RUSTSEC-2099-0101".to_string(),
+        ),
+        (
+            "foo".to_string(),
+            "1.0.0".to_string(),
+            "RUSTSEC-2099-0101".to_string(),
+        ),
+    ];
+    assert_eq!(run("built: no index yet"), both);
+    assert_eq!(run("reused"), both);
+
+    // Edited in place (same file, same inode): foo 1.0.0 is now patched.
+    fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&adv)
+        .and_then(|mut f| {
+            use std::io::Write;
+            f.write_all(foo_advisory("RUSTSEC-2099-0101", ">= 1.0.0").as_bytes())
+        })
+        .unwrap();
+    assert_eq!(run("rebuilt: the source changed"), both[..1].to_vec());
+    assert_eq!(run("reused"), both[..1].to_vec());
+
+    // A new advisory beside it.
+    write(
+        r,
+        "plain/crates/foo/RUSTSEC-2099-0103.md",
+        &foo_advisory("RUSTSEC-2099-0103", ">= 5.0.0"),
+    );
+    let mut three = both[..1].to_vec();
+    three.push(("foo".into(), "0.4.0".into(), "RUSTSEC-2099-0103".into()));
+    three.push(("foo".into(), "1.0.0".into(), "RUSTSEC-2099-0103".into()));
+    three.sort();
+    assert_eq!(run("rebuilt: the source changed"), three);
+
+    // A change under a package this lockfile does not use leaves the index valid for it.
+    write(
+        r,
+        "plain/crates/other/RUSTSEC-2099-0104.md",
+        &foo_advisory("RUSTSEC-2099-0104", ">= 9.0.0").replace("\"foo\"", "\"other\""),
+    );
+    assert_eq!(run("reused"), three);
+    // A new package folder changes `crates/` itself: every run sees it.
+    write(
+        r,
+        "plain/crates/bar/RUSTSEC-2099-0105.md",
+        &foo_advisory("RUSTSEC-2099-0105", ">= 9.0.0").replace("\"foo\"", "\"bar\""),
+    );
+    let with_bar = run("rebuilt: the source changed");
+    assert!(with_bar.contains(&("bar".into(), "0.3.0".into(), "RUSTSEC-2099-0105".into())));
+    // A removed advisory.
+    fs::remove_file(r.join("plain/crates/foo/RUSTSEC-2099-0103.md")).unwrap();
+    let without = run("rebuilt: the source changed");
+    assert!(
+        !without.iter().any(|(_, _, id)| id == "RUSTSEC-2099-0103"),
+        "{without:?}"
+    );
+
+    // A damaged index (truncated, then garbage) is rebuilt, never trusted.
+    let idx: Vec<_> = fs::read_dir(cache.join("index"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(idx.len(), 1, "{idx:?}");
+    let bytes = fs::read(&idx[0]).unwrap();
+    fs::write(&idx[0], &bytes[..bytes.len() / 2]).unwrap();
+    assert_eq!(run("built: index"), without);
+    fs::write(&idx[0], b"not an index\n").unwrap();
+    assert_eq!(run("built: index"), without);
+    assert_eq!(run("reused"), without);
+
+    // Nowhere to save an index: the answer is the same, and the report says so.
+    let blocker = write(r, "not-a-dir", "");
+    let out = xtask_env(
+        r,
+        &[(
+            "XTASK_ADVISORY_CACHE",
+            blocker.join("cache").to_str().unwrap(),
+        )],
+        &[
+            "--format",
+            "json",
+            "audit",
+            "Cargo.lock",
+            "--db",
+            "plain",
+            "--allow-stale",
+        ],
+    );
+    let v = out.json();
+    assert!(
+        v["databases"][0]["index"]
+            .as_str()
+            .unwrap()
+            .starts_with("not saved"),
+        "{v:#}"
+    );
+    assert_eq!(ids(&v), without);
 }

@@ -37,9 +37,8 @@ pub fn bin() -> Command {
     c
 }
 
-fn test_cache() -> &'static Path {
-    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
+fn test_cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("advisory-cache")
 }
 
 /// Run `xtask --root ROOT ARGS...`.
