@@ -532,10 +532,10 @@ impl Walk<'_> {
                     "vulns" => Some((Ecosystem::PyPI, pep503(&name))),
                     _ => None,
                 };
-                if let (Some(p), Some(w)) = (&package, self.wanted) {
-                    if !w.contains(p) {
-                        continue;
-                    }
+                if let (Some(p), Some(w)) = (&package, self.wanted)
+                    && !w.contains(p)
+                {
+                    continue;
                 }
                 let scopes = match &package {
                     Some((eco, key)) if scopes.is_empty() => vec![scope_of(*eco, key)],

@@ -160,6 +160,16 @@ fn in_range(eco: Ecosystem, r: &Range, v: &Ver) -> Option<Vec<String>> {
     Some(fix.into_iter().collect())
 }
 
+/// Base score of a CVSS v3.0, v3.1 or v4.0 vector; `None` when it is another version or
+/// broken.
+pub fn cvss_score(vector: &str) -> Option<f64> {
+    if vector.starts_with("CVSS:4.0/") {
+        let v: cvss::v4::Vector = vector.parse().ok()?;
+        return Some(v.score().value());
+    }
+    cvss3_score(vector)
+}
+
 /// CVSS v3.0/v3.1 base score of a vector, or `None` when the vector is not v3 or is broken.
 pub fn cvss3_score(vector: &str) -> Option<f64> {
     let mut parts = vector.split('/');
@@ -369,6 +379,29 @@ mod tests {
             "PEP 440 equality"
         );
         assert!(affected(&a, &v("1.0.2"), "1.0.2").is_none());
+    }
+
+    #[test]
+    fn cvss4_base_scores() {
+        // Reference scores from FIRST's CVSS v4.0 calculator.
+        assert_eq!(
+            cvss_score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"),
+            Some(9.3)
+        );
+        assert_eq!(
+            cvss_score("CVSS:4.0/AV:L/AC:L/AT:N/PR:L/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"),
+            Some(8.5)
+        );
+        assert_eq!(
+            cvss_score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:N/SC:N/SI:N/SA:N"),
+            Some(0.0)
+        );
+        assert_eq!(
+            cvss_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
+            Some(9.8)
+        );
+        assert_eq!(cvss_score("CVSS:4.0/AV:N/AC:L"), None, "incomplete vector");
+        assert_eq!(cvss_score("CVSS:2.0/AV:N"), None);
     }
 
     #[test]

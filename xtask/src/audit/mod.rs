@@ -296,7 +296,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
             .informational
             .clone()
             .unwrap_or_else(|| "vulnerability".into());
-        let score = adv.cvss.as_deref().and_then(matching::cvss3_score);
+        let score = adv.cvss.as_deref().and_then(matching::cvss_score);
         let severity = if kind == "vulnerability" {
             score
                 .map(matching::severity_of_score)

@@ -1008,3 +1008,43 @@ fn the_advisory_index_is_reused_and_follows_every_change_to_the_source() {
     );
     assert_eq!(ids(&v), without);
 }
+
+#[test]
+fn cvss_v4_vectors_are_scored() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    write(r, "Cargo.lock", &cargo_lock_v3());
+    let osv = |id: &str, vector: &str| {
+        serde_json::json!({
+            "id": id, "modified": "2099-01-01T00:00:00Z", "summary": "bug",
+            "severity": [{"type": "CVSS_V4", "score": vector}],
+            "affected": [{"package": {"ecosystem": "crates.io", "name": "foo"},
+                          "ranges": [{"type": "SEMVER", "events": [{"introduced": "0.0.0-0"}, {"fixed": "9.0.0"}]}]}]
+        })
+        .to_string()
+    };
+    // 8.5: high; 9.3: critical (FIRST's calculator).
+    write(
+        r,
+        "v4/RUSTSEC-2099-0201.json",
+        &osv(
+            "RUSTSEC-2099-0201",
+            "CVSS:4.0/AV:L/AC:L/AT:N/PR:L/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+        ),
+    );
+    write(
+        r,
+        "v4/RUSTSEC-2099-0202.json",
+        &osv(
+            "RUSTSEC-2099-0202",
+            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+        ),
+    );
+    let v = audit(r, &["Cargo.lock", "--db", "v4", "--allow-stale"]).json();
+    let high = finding(&v, "RUSTSEC-2099-0201");
+    assert_eq!(high["cvss_score"], 8.5, "{high:#}");
+    assert_eq!(high["severity"], "high");
+    let critical = finding(&v, "RUSTSEC-2099-0202");
+    assert_eq!(critical["cvss_score"], 9.3, "{critical:#}");
+    assert_eq!(critical["severity"], "critical");
+}
