@@ -29,6 +29,10 @@ pub struct Advisory {
     pub informational: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cvss: Option<String>,
+    /// The vector's base score, computed once when the source is parsed (v4 scoring is
+    /// costly) and kept in the index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cvss_score: Option<f64>,
     /// A textual severity given by the database (GHSA's `database_specific.severity`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity_label: Option<String>,
@@ -108,6 +112,8 @@ pub struct Db {
     /// `indexes`, which advisory in it), until [`Db::complete`] reads the rest.
     partial: Vec<Option<(usize, usize)>>,
     indexes: Vec<(super::index::Index, PathBuf)>,
+    /// Per source (as in `sources`): its path, and its index in `indexes` if it has one.
+    loaded: Vec<(PathBuf, Option<usize>)>,
     pub advisories: Vec<Advisory>,
     pub sources: Vec<SourceInfo>,
     /// (file, message) of advisories that could not be read.
@@ -264,6 +270,7 @@ impl Db {
                 updated_from,
                 index: "not used".into(),
             });
+            self.loaded.push((path.to_path_buf(), None));
             return Ok(());
         };
         let (ix, found, state) = match index.and_then(|ix| Ok((ix.lookup(path, wanted)?, ix))) {
@@ -313,6 +320,7 @@ impl Db {
                             updated_from,
                             index: format!("not built: {e:#}"),
                         });
+                        self.loaded.push((path.to_path_buf(), None));
                         return Ok(());
                     }
                 }
@@ -334,7 +342,41 @@ impl Db {
             updated_from: ix.updated_from().to_string(),
             index: state,
         });
+        self.loaded
+            .push((path.to_path_buf(), Some(self.indexes.len())));
         self.indexes.push((ix, path.to_path_buf()));
+        Ok(())
+    }
+
+    /// Load the advisories of more packages from the sources already loaded (when the
+    /// packages to audit turn out to be more than those first asked for).
+    pub fn extend(&mut self, more: &Wanted) -> Result<()> {
+        for s in 0..self.loaded.len() {
+            let before = self.advisories.len();
+            let (path, ix) = self.loaded[s].clone();
+            match ix {
+                Some(k) => {
+                    let found = self.indexes[k].0.lookup(&path, more)?.with_context(|| {
+                        format!(
+                            "advisory source {} changed during the audit: run it again",
+                            path.display()
+                        )
+                    })?;
+                    for (n, a) in found {
+                        if self.add(a, Some(more)) {
+                            *self.partial.last_mut().expect("just added") = Some((k, n));
+                        }
+                    }
+                }
+                None => {
+                    let parsed = parse_source(&path, Some(more), false)?;
+                    for (a, _) in parsed.advisories {
+                        self.add(a, Some(more));
+                    }
+                }
+            }
+            self.sources[s].advisories += self.advisories.len() - before;
+        }
         Ok(())
     }
 }
@@ -736,6 +778,7 @@ fn osv_to_advisory(doc: OsvDoc, source: &Path) -> Advisory {
         summary,
         withdrawn: doc.withdrawn.is_some(),
         informational,
+        cvss_score: cvss.as_deref().and_then(super::matching::cvss_score),
         cvss,
         severity_label,
         affected,
@@ -800,6 +843,7 @@ fn rustsec_from_md(text: &str, source: &Path) -> Result<Advisory> {
         summary: title.unwrap_or_default(),
         withdrawn: a.withdrawn.is_some(),
         informational: a.informational,
+        cvss_score: a.cvss.as_deref().and_then(super::matching::cvss_score),
         cvss: a.cvss,
         severity_label: None,
         affected: vec![Affected {

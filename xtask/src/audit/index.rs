@@ -2,8 +2,8 @@
 //! an audit reads one file instead of parsing hundreds of advisories.
 //!
 //! Correctness comes first: an index answers only while it provably describes the source.
-//! - It names the parser that wrote it (a hash of this crate's advisory parsing code and
-//!   version): a new xtask never trusts an old index.
+//! - It names the parser that wrote it (a hash of this crate's advisory parsing and scoring
+//!   code and version): a new xtask never trusts an old index.
 //! - It carries the source's fingerprint: for a folder written by `advisories update`, the
 //!   fetch record (the update replaces the whole folder and that record); for a git
 //!   checkout, `HEAD` and the commit it names; for a zip, the file's stamp.
@@ -23,7 +23,7 @@
 //! o <offset of each advisory in the body, then the body's length, comma-separated>
 //! g <rel path> <ino:size:mtime:mtime_ns:ctime:ctime_ns>           (a stamp checked every run)
 //! p <c|p> <crate or PEP 503 name> <advisory numbers> <rel|stamp;rel|stamp...>
-//! <body>
+//! <body: per advisory, the part matching reads (id, withdrawn, affected), a tab, all of it>
 //! ```
 //! A `p` record exists for every package an advisory affects and every per-package folder;
 //! its stamps are checked only when that package is audited.
@@ -186,6 +186,7 @@ fn parser_id() -> &'static str {
     ID.get_or_init(|| {
         let mut h = fnv(0xcbf2_9ce4_8422_2325, include_str!("db.rs").as_bytes());
         h = fnv(h, include_str!("index.rs").as_bytes());
+        h = fnv(h, include_str!("matching.rs").as_bytes());
         h = fnv(h, env!("CARGO_PKG_VERSION").as_bytes());
         format!("{h:016x}")
     })
@@ -222,6 +223,22 @@ pub fn build(
     let mut packages: BTreeMap<(char, String), Entry> = BTreeMap::new();
     for (i, (a, _)) in parsed.advisories.iter().enumerate() {
         offsets.push(body.len());
+        // What matching needs first, then the whole advisory: most advisories read for a
+        // lockfile concern other versions and are never read in full.
+        #[derive(Serialize)]
+        struct Light<'a> {
+            id: &'a str,
+            #[serde(skip_serializing_if = "std::ops::Not::not")]
+            withdrawn: bool,
+            affected: &'a [super::db::Affected],
+        }
+        let light = Light {
+            id: &a.id,
+            withdrawn: a.withdrawn,
+            affected: &a.affected,
+        };
+        body.push_str(&serde_json::to_string(&light)?);
+        body.push('\t');
         body.push_str(&serde_json::to_string(a)?);
         body.push('\n');
         for af in &a.affected {
@@ -333,12 +350,12 @@ impl Opened {
 /// An index read from disk, checked for shape, parser and fingerprint (the stamps are
 /// checked by [`Index::current`], for the packages a run asks about).
 pub struct Index {
-    bytes: Vec<u8>,
-    /// The `g` and `p` records, validated as UTF-8 once.
-    records: String,
+    bytes: Bytes,
+    /// Byte range of the `g` and `p` records (UTF-8, checked once in `parse`).
+    records: (usize, usize),
     header: Header,
     /// Global stamp records (`g`), and package records (`p`, sorted by ecosystem and name),
-    /// as byte ranges of their lines in `records`.
+    /// as byte ranges of their lines (in `bytes`).
     globals: Vec<(usize, usize)>,
     packages: Vec<PackageRecord>,
     offsets: Vec<usize>,
@@ -347,7 +364,29 @@ pub struct Index {
     globals_current: Option<bool>,
 }
 
-/// Where one `p` record's parts are in `records`.
+/// An index's bytes: mapped from its file, or just built.
+pub enum Bytes {
+    Mapped(crate::fsutil::Mapped),
+    Owned(Vec<u8>),
+}
+
+impl From<Vec<u8>> for Bytes {
+    fn from(v: Vec<u8>) -> Bytes {
+        Bytes::Owned(v)
+    }
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
+/// Where one `p` record's parts are in the index's bytes.
 struct PackageRecord {
     tag: u8,
     name: (usize, usize),
@@ -363,8 +402,8 @@ pub struct Selection<'a> {
 
 impl Index {
     pub fn open_file(file: &Path, fingerprint: &Fingerprint) -> Result<Index> {
-        let bytes = match fs::read(file) {
-            Ok(b) => b,
+        let bytes = match crate::fsutil::Mapped::open(file) {
+            Ok(b) => Bytes::Mapped(b),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!("no index yet"),
             Err(e) => bail!("index {} unreadable: {e}", file.display()),
         };
@@ -373,7 +412,8 @@ impl Index {
     }
 
     /// Check the shape, the parser and the fingerprint; errors say why the index is unusable.
-    pub fn parse(bytes: Vec<u8>, fingerprint: &Fingerprint) -> Result<Index> {
+    pub fn parse(bytes: impl Into<Bytes>, fingerprint: &Fingerprint) -> Result<Index> {
+        let bytes: Bytes = bytes.into();
         let line_end = |from: usize| -> Result<usize> {
             bytes
                 .get(from..)
@@ -410,14 +450,12 @@ impl Index {
                 && offsets.windows(2).all(|w| w[0] <= w[1]),
             "truncated or damaged"
         );
-        let records = std::str::from_utf8(&bytes[e3 + 1..body])
-            .context("records")?
-            .to_string();
+        let records = std::str::from_utf8(&bytes[e3 + 1..body]).context("records")?;
         let (mut globals, mut packages) = (Vec::new(), Vec::new());
-        let mut pos = 0;
+        let mut pos = e3 + 1;
         for line in records.split_terminator('\n') {
             let end = pos + line.len();
-            let damaged = || anyhow!("damaged record at byte {}", e3 + 1 + pos);
+            let damaged = || anyhow!("damaged record at byte {pos}");
             match line.get(..2) {
                 Some("g\t") => globals.push((pos + 2, end)),
                 Some("p\t") => {
@@ -442,16 +480,16 @@ impl Index {
             }
             pos = end + 1;
         }
+        let name = |r: &PackageRecord| &bytes[r.name.0..r.name.1];
         ensure!(
-            packages.windows(2).all(|w| {
-                (w[0].tag, &records[w[0].name.0..w[0].name.1])
-                    < (w[1].tag, &records[w[1].name.0..w[1].name.1])
-            }),
+            packages
+                .windows(2)
+                .all(|w| (w[0].tag, name(&w[0])) < (w[1].tag, name(&w[1]))),
             "package records out of order"
         );
         Ok(Index {
+            records: (e3 + 1, body),
             bytes,
-            records,
             header,
             globals,
             packages,
@@ -471,8 +509,11 @@ impl Index {
     }
 
     fn text(&self, (a, b): (usize, usize)) -> &str {
-        // Record boundaries are ASCII (tab, newline), so always char boundaries.
-        &self.records[a..b]
+        debug_assert!(self.records.0 <= a && b <= self.records.1);
+        // SAFETY: the records were checked to be UTF-8 in `parse`, and every range handed
+        // out starts and ends at a tab, a newline or the records' ends (ASCII), so on char
+        // boundaries.
+        unsafe { std::str::from_utf8_unchecked(&self.bytes[a..b]) }
     }
 
     /// The stamps that matter to these packages and the advisories affecting them; `None`
@@ -520,33 +561,63 @@ impl Index {
         Ok(Some(sel))
     }
 
-    /// Whether every given stamp still matches the source.
+    /// Whether every given stamp still matches the source. Paths are resolved from an open
+    /// handle on the source folder (`fstatat`), which saves each of the hundreds of `stat`s
+    /// the walk down the folder's own path and an allocation.
     pub fn current(source: &Path, stamps: &[(&str, &str)]) -> bool {
+        use std::os::fd::AsRawFd;
+        let Ok(dir) = fs::File::open(source) else {
+            return false;
+        };
+        let mut buf: Vec<u8> = Vec::with_capacity(256);
         stamps.iter().all(|&(rel, sig)| {
-            let path = if rel.is_empty() {
-                source.to_path_buf()
-            } else {
-                source.join(rel)
+            buf.clear();
+            buf.extend_from_slice(if rel.is_empty() { b"." } else { rel.as_bytes() });
+            if buf.contains(&0) {
+                return false;
+            }
+            buf.push(0);
+            // SAFETY: `buf` is NUL-terminated, `st` is plain data the call fills, and `dir`
+            // stays open for the call.
+            let st = unsafe {
+                let mut st: libc::stat = std::mem::zeroed();
+                if libc::fstatat(dir.as_raw_fd(), buf.as_ptr().cast(), &mut st, 0) != 0 {
+                    return false;
+                }
+                st
             };
-            let now = fs::metadata(&path).map(|m| Sig::of(&m)).ok();
-            now.is_some() && now == Sig::parse(sig)
+            let now = Sig([
+                st.st_ino as i64,
+                st.st_size,
+                st.st_mtime,
+                st.st_mtime_nsec,
+                st.st_ctime,
+                st.st_ctime_nsec,
+            ]);
+            Sig::parse(sig) == Some(now)
         })
     }
 
     /// Read one advisory in full.
     pub fn advisory(&self, n: usize, source: &Path) -> Result<Advisory> {
-        let mut adv: Advisory = serde_json::from_slice(self.body_of(n)?)
+        let mut adv: Advisory = serde_json::from_slice(self.body_of(n)?.1)
             .with_context(|| format!("advisory {n} of the index"))?;
         adv.source = source.display().to_string();
         Ok(adv)
     }
 
-    fn body_of(&self, n: usize) -> Result<&[u8]> {
+    /// Advisory `n`'s matching view and full record.
+    fn body_of(&self, n: usize) -> Result<(&[u8], &[u8])> {
         let (a, b) = (
             *self.offsets.get(n).context("damaged offsets")?,
             *self.offsets.get(n + 1).context("damaged offsets")?,
         );
-        Ok(&self.bytes[self.body + a..self.body + b])
+        let line = self
+            .bytes
+            .get(self.body + a..self.body + b)
+            .context("damaged offsets")?;
+        let tab = memchr::memchr(b'\t', line).context("damaged advisory record")?;
+        Ok((&line[..tab], &line[tab + 1..]))
     }
 
     /// Read advisories by number, with only what matching needs (id, withdrawn, affected):
@@ -568,7 +639,7 @@ impl Index {
         numbers
             .iter()
             .map(|&n| {
-                let l: Light = serde_json::from_slice(self.body_of(n)?)
+                let l: Light = serde_json::from_slice(self.body_of(n)?.0)
                     .with_context(|| format!("advisory {n} of the index"))?;
                 Ok(Advisory {
                     id: l.id,
@@ -577,6 +648,7 @@ impl Index {
                     withdrawn: l.withdrawn,
                     informational: None,
                     cvss: None,
+                    cvss_score: None,
                     severity_label: None,
                     affected: l.affected,
                     modified: None,

@@ -148,15 +148,41 @@ pub fn discover(paths: &[PathBuf], skip: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out.into_iter().collect())
 }
 
-/// Parse every file; a failing file is recorded and the others still count.
-pub fn load(files: &[PathBuf]) -> Inputs {
-    load_with(files, |_| {})
+/// The registry packages of the Cargo.lock files among `files`, found by a quick search
+/// for Cargo's exact `[[package]]` / `name` / `version` / `source` lines, without reading
+/// anything else: enough to start looking advisories up while the files are parsed in
+/// full. Whatever it misses (another layout, a Python file) the caller asks for afterwards.
+pub fn prescan_cargo_names(files: &[PathBuf]) -> super::db::Wanted {
+    let mut out = super::db::Wanted::default();
+    let finder = memchr::memmem::Finder::new(b"[[package]]\nname = \"");
+    for f in files.iter().filter(|f| f.ends_with("Cargo.lock")) {
+        let Ok(text) = fs::read(f) else { continue };
+        for at in finder.find_iter(&text) {
+            let rest = &text[at + finder.needle().len()..];
+            let Some(q) = memchr::memchr(b'"', rest) else {
+                continue;
+            };
+            let name = &rest[..q];
+            // `"\nversion = "...."\nsource = "registry+` (or sparse+) must follow.
+            let Some(after) = rest[q..].strip_prefix(b"\"\nversion = \"") else {
+                continue;
+            };
+            let Some(nl) = memchr::memchr(b'\n', after) else {
+                continue;
+            };
+            let src = &after[nl + 1..];
+            if (src.starts_with(b"source = \"registry+") || src.starts_with(b"source = \"sparse+"))
+                && let Ok(name) = std::str::from_utf8(name)
+            {
+                out.insert((Ecosystem::Crates, name.to_string()));
+            }
+        }
+    }
+    out
 }
 
-/// [`load`], telling `on_wanted` the packages to audit as soon as they are known: before
-/// Cargo.lock dependency graphs are walked, so that advisories can be read meanwhile.
-/// `on_wanted` is called exactly once.
-pub fn load_with(files: &[PathBuf], on_wanted: impl FnOnce(super::db::Wanted)) -> Inputs {
+/// Parse every file; a failing file is recorded and the others still count.
+pub fn load(files: &[PathBuf]) -> Inputs {
     let mut inputs = Inputs::default();
     let mut scans = Vec::new();
     for f in files {
@@ -176,18 +202,6 @@ pub fn load_with(files: &[PathBuf], on_wanted: impl FnOnce(super::db::Wanted)) -
             inputs.failed.push((f.clone(), format!("{e:#}")));
         }
     }
-    let mut wanted = super::db::Wanted::default();
-    for p in &inputs.packages {
-        wanted.insert((p.ecosystem, p.ecosystem.key(&p.name)));
-    }
-    for scan in &scans {
-        for p in &scan.pkgs {
-            if scan.audited(p) {
-                wanted.insert((Ecosystem::Crates, scan.text[p.name.clone()].to_string()));
-            }
-        }
-    }
-    on_wanted(wanted);
     for scan in scans {
         let path = scan.path.clone();
         if let Err(e) = finish_cargo_lock(scan, &mut inputs) {

@@ -96,31 +96,36 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     let skip = vec![cx.store().dir];
     let files = inputs::discover(&paths, &skip)?;
     let (sources, from) = source_paths(cx, &opts.db)?;
-    // Two cores: one reads the advisory indexes while the other parses the inputs; as soon
-    // as the package names are known the first looks their advisories up, while the other
-    // walks the lockfiles' dependency graphs.
+    // Two cores: one reads the advisory indexes and looks up the Cargo.lock packages
+    // (found by a quick search) while the other parses the inputs in full. Packages the
+    // quick search did not find (Python inputs, unusual layouts) are looked up after.
     let index_dir = sources::cache_dir().join("index");
-    let (inputs, adb) = std::thread::scope(|s| {
-        let (tx, rx) = std::sync::mpsc::channel::<db::Wanted>();
-        let (sources, index_dir) = (&sources, &index_dir);
-        let h = s.spawn(move || -> Result<db::Db> {
+    let (inputs, looked_up) = std::thread::scope(|s| {
+        let h = s.spawn(|| -> Result<(db::Db, db::Wanted)> {
             let opened: Vec<_> = sources
                 .iter()
-                .map(|p| index::Opened::open(p, index_dir))
+                .map(|p| index::Opened::open(p, &index_dir))
                 .collect();
-            let wanted = rx.recv().unwrap_or_default();
+            let early = inputs::prescan_cargo_names(&files);
             let mut adb = db::Db::default();
             for (s, ix) in sources.iter().zip(opened) {
-                adb.load_source(s, &wanted, Some(ix))?;
+                adb.load_source(s, &early, Some(ix))?;
             }
-            Ok(adb)
+            Ok((adb, early))
         });
-        let inputs = inputs::load_with(&files, |w| {
-            let _ = tx.send(w);
-        });
+        let inputs = inputs::load(&files);
         (inputs, h.join().expect("advisory reader panicked"))
     });
-    let mut adb = adb?;
+    let (mut adb, early) = looked_up?;
+    let rest: db::Wanted = inputs
+        .packages
+        .iter()
+        .map(|p| (p.ecosystem, p.ecosystem.key(&p.name)))
+        .filter(|k| !early.contains(k))
+        .collect();
+    if !rest.is_empty() {
+        adb.extend(&rest)?;
+    }
     for (f, err) in &inputs.failed {
         report.incomplete = true;
         report.push(
@@ -296,7 +301,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
             .informational
             .clone()
             .unwrap_or_else(|| "vulnerability".into());
-        let score = adv.cvss.as_deref().and_then(matching::cvss_score);
+        let score = adv.cvss_score;
         let severity = if kind == "vulnerability" {
             score
                 .map(matching::severity_of_score)
