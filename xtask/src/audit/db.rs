@@ -102,7 +102,27 @@ pub struct SourceInfo {
 }
 
 /// The packages being audited: (ecosystem, name as compared).
-pub type Wanted = FxSet<(Ecosystem, String)>;
+#[derive(Default, Clone, Debug)]
+pub struct Wanted([FxSet<String>; 2]);
+
+impl Wanted {
+    pub fn insert(&mut self, eco: Ecosystem, key: String) {
+        self.0[eco as usize].insert(key);
+    }
+
+    pub fn contains(&self, eco: Ecosystem, key: &str) -> bool {
+        self.0[eco as usize].contains(key)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(FxSet::is_empty)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (Ecosystem, &str)> {
+        let crates = self.0[0].iter().map(|k| (Ecosystem::Crates, k.as_str()));
+        crates.chain(self.0[1].iter().map(|k| (Ecosystem::PyPI, k.as_str())))
+    }
+}
 
 #[derive(Default)]
 pub struct Db {
@@ -195,8 +215,8 @@ impl Db {
         let mut keys: Vec<(Ecosystem, String)> = adv
             .affected
             .iter()
+            .filter(|a| wanted.is_none_or(|w| w.contains(a.ecosystem, &a.key)))
             .map(|a| (a.ecosystem, a.key.clone()))
-            .filter(|k| wanted.is_none_or(|w| w.contains(k)))
             .collect();
         keys.sort();
         keys.dedup();
@@ -574,8 +594,8 @@ impl Walk<'_> {
                     "vulns" => Some((Ecosystem::PyPI, pep503(&name))),
                     _ => None,
                 };
-                if let (Some(p), Some(w)) = (&package, self.wanted)
-                    && !w.contains(p)
+                if let (Some((eco, key)), Some(w)) = (&package, self.wanted)
+                    && !w.contains(*eco, key)
                 {
                     continue;
                 }

@@ -32,7 +32,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use anyhow::{Context as _, Result, anyhow, bail, ensure};
 use chrono::{DateTime, Utc};
@@ -180,16 +179,25 @@ fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
     h
 }
 
-/// Which parser wrote an index: the advisory parsing source code and the crate version.
-fn parser_id() -> &'static str {
-    static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| {
-        let mut h = fnv(0xcbf2_9ce4_8422_2325, include_str!("db.rs").as_bytes());
-        h = fnv(h, include_str!("index.rs").as_bytes());
-        h = fnv(h, include_str!("matching.rs").as_bytes());
-        h = fnv(h, env!("CARGO_PKG_VERSION").as_bytes());
-        format!("{h:016x}")
-    })
+/// Which parser wrote an index: a hash of the advisory parsing and scoring source code and
+/// the crate version, computed at compile time.
+fn parser_id() -> String {
+    const fn fnv_const(mut h: u64, bytes: &[u8]) -> u64 {
+        let mut i = 0;
+        while i < bytes.len() {
+            h ^= bytes[i] as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+            i += 1;
+        }
+        h
+    }
+    const ID: u64 = {
+        let mut h = fnv_const(0xcbf2_9ce4_8422_2325, include_str!("db.rs").as_bytes());
+        h = fnv_const(h, include_str!("index.rs").as_bytes());
+        h = fnv_const(h, include_str!("matching.rs").as_bytes());
+        fnv_const(h, env!("CARGO_PKG_VERSION").as_bytes())
+    };
+    format!("{ID:016x}")
 }
 
 fn eco_tag(e: Ecosystem) -> char {
@@ -460,13 +468,15 @@ impl Index {
                 Some("g\t") => globals.push((pos + 2, end)),
                 Some("p\t") => {
                     // p TAG NAME ADVISORIES STAMPS
+                    // The first four tabs; stamps (the rest of the line) hold none.
                     let mut cut = [0usize; 4];
                     let mut n = 0;
-                    for (i, b) in line.bytes().enumerate() {
-                        if b == b'\t' {
-                            *cut.get_mut(n).ok_or_else(damaged)? = pos + i;
-                            n += 1;
-                        }
+                    for (k, t) in memchr::memchr_iter(b'\t', line.as_bytes())
+                        .take(4)
+                        .enumerate()
+                    {
+                        cut[k] = pos + t;
+                        n += 1;
                     }
                     ensure!(n == 4 && cut[1] == cut[0] + 2, damaged());
                     packages.push(PackageRecord {
@@ -533,12 +543,12 @@ impl Index {
                 return Ok(None);
             }
         }
-        for (e, name) in wanted {
-            let tag = eco_tag(*e) as u8;
+        for (e, name) in wanted.iter() {
+            let tag = eco_tag(e) as u8;
             // Package records are sorted by (tag, name): binary search, no table to build.
             let Ok(i) = self
                 .packages
-                .binary_search_by(|r| (r.tag, self.text(r.name)).cmp(&(tag, name.as_str())))
+                .binary_search_by(|r| (r.tag, self.text(r.name)).cmp(&(tag, name)))
             else {
                 continue;
             };

@@ -32,9 +32,14 @@ impl Ecosystem {
 
     /// The key names are compared by: PEP 503 normalisation for PyPI, as-is for crates.
     pub fn key(self, name: &str) -> String {
+        self.key_of(name).into_owned()
+    }
+
+    /// [`Ecosystem::key`] without a copy where the name is its own key.
+    pub fn key_of(self, name: &str) -> std::borrow::Cow<'_, str> {
         match self {
-            Ecosystem::Crates => name.to_string(),
-            Ecosystem::PyPI => pep503(name),
+            Ecosystem::Crates => std::borrow::Cow::Borrowed(name),
+            Ecosystem::PyPI => std::borrow::Cow::Owned(pep503(name)),
         }
     }
 }
@@ -174,7 +179,7 @@ pub fn prescan_cargo_names(files: &[PathBuf]) -> super::db::Wanted {
             if (src.starts_with(b"source = \"registry+") || src.starts_with(b"source = \"sparse+"))
                 && let Ok(name) = std::str::from_utf8(name)
             {
-                out.insert((Ecosystem::Crates, name.to_string()));
+                out.insert(Ecosystem::Crates, name.to_string());
             }
         }
     }
@@ -291,50 +296,63 @@ impl CargoScan {
 /// copying, is several times faster than a TOML parser. Any line outside it returns `None`
 /// and the caller uses the TOML parser instead, so this is never less correct.
 fn fast_cargo_lock(text: &str) -> Option<(Vec<LockPkg>, Vec<Range<usize>>)> {
-    // Values are short: plain byte loops beat SIMD searches' set-up cost here.
-    fn quoted(b: &[u8], at: usize) -> Option<Range<usize>> {
-        if b.len() < 2 || b[0] != b'"' || b[b.len() - 1] != b'"' {
+    /// `"value"` at `b[at..]` up to the closing quote ending the line's value: its range, if
+    /// plain (no escapes, no quote inside).
+    fn quoted(b: &[u8], at: usize, end: usize) -> Option<Range<usize>> {
+        let v = b.get(at..end)?;
+        if v.len() < 2 || v[0] != b'"' || v[v.len() - 1] != b'"' {
             return None;
         }
-        let inner = &b[1..b.len() - 1];
-        if inner.iter().any(|&c| c == b'\\' || c == b'"') {
+        if v[1..v.len() - 1].iter().any(|&c| c == b'\\' || c == b'"') {
             return None;
         }
-        Some(at + 1..at + b.len() - 1)
+        Some(at + 1..end - 1)
     }
-    let bytes = text.as_bytes();
+    let b = text.as_bytes();
     let mut pkgs: Vec<LockPkg> = Vec::with_capacity(text.len() / 256);
     let mut deps: Vec<Range<usize>> = Vec::with_capacity(text.len() / 48);
     let mut in_deps = false;
     let mut in_metadata = false;
     let mut seen_table = false;
     let mut start = 0;
-    let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
-    for (i, end) in ends.enumerate() {
+    let ends = memchr::memchr_iter(b'\n', b).chain(std::iter::once(b.len()));
+    for (i, nl) in ends.enumerate() {
         let at = start;
-        let mut l = &bytes[start..end];
-        start = end + 1;
-        if l.last() == Some(&b'\r') {
-            l = &l[..l.len() - 1];
-        }
-        if in_deps {
-            let lead = l.iter().take_while(|b| b.is_ascii_whitespace()).count();
-            let mut d = l[lead..].trim_ascii_end();
-            if d == b"]" {
-                in_deps = false;
-                pkgs.last_mut()?.deps.end = deps.len();
-            } else if !d.is_empty() {
-                if d.last() == Some(&b',') {
-                    d = &d[..d.len() - 1];
-                }
-                deps.push(quoted(d, at + lead)?);
-            }
-            continue;
-        }
-        // Cargo writes keys at the start of the line, one space around `=`.
+        start = nl + 1;
+        let end = if nl > at && b[nl - 1] == b'\r' {
+            nl - 1
+        } else {
+            nl
+        };
+        let l = &b[at..end];
         let Some(&first) = l.first() else {
             continue;
         };
+        if in_deps {
+            // ` "name version",` or `]`
+            let mut s = at;
+            while s < end && (b[s] == b' ' || b[s] == b'\t') {
+                s += 1;
+            }
+            let mut e = end;
+            while e > s && (b[e - 1] == b' ' || b[e - 1] == b'\t') {
+                e -= 1;
+            }
+            if e == s {
+                continue;
+            }
+            if b[s] == b']' && e == s + 1 {
+                in_deps = false;
+                pkgs.last_mut()?.deps.end = deps.len();
+                continue;
+            }
+            if b[e - 1] == b',' {
+                e -= 1;
+            }
+            deps.push(quoted(b, s, e)?);
+            continue;
+        }
+        // Cargo writes keys at the start of the line, one space around `=`, in this order.
         match first {
             b'#' => continue,
             b'[' => {
@@ -358,27 +376,26 @@ fn fast_cargo_lock(text: &str) -> Option<(Vec<LockPkg>, Vec<Range<usize>>)> {
             _ if in_metadata => continue,
             _ => {}
         }
-        let eq = l.iter().position(|&b| b == b'=')?;
-        let (k, v) = (l[..eq].strip_suffix(b" ")?, l[eq + 1..].strip_prefix(b" ")?);
-        let v_at = at + eq + 2;
         if !seen_table {
-            if k == b"version" && v.iter().all(|b| b.is_ascii_digit()) {
+            let v = l.strip_prefix(b"version = ")?;
+            if v.iter().all(|b| b.is_ascii_digit()) {
                 continue;
             }
             return None;
         }
         let p = pkgs.last_mut()?;
-        match k {
-            b"name" => p.name = quoted(v, v_at)?,
-            b"version" => p.version = quoted(v, v_at)?,
-            b"source" => p.source = Some(quoted(v, v_at)?),
-            b"checksum" => {}
-            b"dependencies" if v == b"[" => {
-                p.deps = deps.len()..deps.len();
-                in_deps = true;
-            }
-            b"dependencies" if v == b"[]" => {}
-            _ => return None,
+        if l.starts_with(b"name = ") {
+            p.name = quoted(b, at + 7, end)?;
+        } else if l.starts_with(b"version = ") {
+            p.version = quoted(b, at + 10, end)?;
+        } else if l.starts_with(b"source = ") {
+            p.source = Some(quoted(b, at + 9, end)?);
+        } else if l.starts_with(b"checksum = ") {
+        } else if l == b"dependencies = [" {
+            p.deps = deps.len()..deps.len();
+            in_deps = true;
+        } else if l != b"dependencies = []" {
+            return None;
         }
     }
     if in_deps

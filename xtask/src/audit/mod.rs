@@ -117,12 +117,13 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
         (inputs, h.join().expect("advisory reader panicked"))
     });
     let (mut adb, early) = looked_up?;
-    let rest: db::Wanted = inputs
-        .packages
-        .iter()
-        .map(|p| (p.ecosystem, p.ecosystem.key(&p.name)))
-        .filter(|k| !early.contains(k))
-        .collect();
+    let mut rest = db::Wanted::default();
+    for p in &inputs.packages {
+        let key = p.ecosystem.key_of(&p.name);
+        if !early.contains(p.ecosystem, &key) {
+            rest.insert(p.ecosystem, key.into_owned());
+        }
+    }
     if !rest.is_empty() {
         adb.extend(&rest)?;
     }
@@ -206,7 +207,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     // 4. Match.
     let mut hits: BTreeMap<(Ecosystem, String, String, String), Hit> = BTreeMap::new();
     for p in &inputs.packages {
-        let key = p.ecosystem.key(&p.name);
+        let key = p.ecosystem.key_of(&p.name);
         let list = adb.advisories_of(p.ecosystem, &key);
         if list.is_empty() {
             continue;
@@ -240,7 +241,12 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
                 }
             }
             let Some(fixes) = fixes else { continue };
-            let hk = (p.ecosystem, key.clone(), p.version.clone(), adv.id.clone());
+            let hk = (
+                p.ecosystem,
+                key.to_string(),
+                p.version.clone(),
+                adv.id.clone(),
+            );
             let hit = hits.entry(hk).or_insert_with(|| Hit {
                 pkg: p.clone(),
                 adv: i,
