@@ -235,8 +235,7 @@ impl Db {
     /// Make sure advisory `i` is read in full (the report needs all of it).
     pub fn complete(&mut self, i: usize) -> Result<()> {
         if let Some((k, n)) = self.partial.get_mut(i).and_then(Option::take) {
-            let (ix, source) = &self.indexes[k];
-            self.advisories[i] = ix.advisory(n, source)?;
+            self.indexes[k].0.complete(n, &mut self.advisories[i])?;
         }
         Ok(())
     }

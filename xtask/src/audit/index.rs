@@ -611,12 +611,33 @@ impl Index {
         })
     }
 
-    /// Read one advisory in full.
-    pub fn advisory(&self, n: usize, source: &Path) -> Result<Advisory> {
-        let mut adv: Advisory = serde_json::from_slice(self.body_of(n)?.1)
+    /// Fill in what [`Index::advisories_for_matching`] left out of `adv` (advisory `n`),
+    /// without reading its `affected` list again (PyPA's list thousands of versions).
+    pub fn complete(&self, n: usize, adv: &mut Advisory) -> Result<()> {
+        #[derive(Deserialize)]
+        struct Rest {
+            #[serde(default)]
+            aliases: Vec<String>,
+            #[serde(default)]
+            summary: String,
+            #[serde(default)]
+            informational: Option<String>,
+            #[serde(default)]
+            cvss: Option<String>,
+            #[serde(default)]
+            cvss_score: Option<f64>,
+            #[serde(default)]
+            severity_label: Option<String>,
+        }
+        let r: Rest = serde_json::from_slice(self.body_of(n)?.1)
             .with_context(|| format!("advisory {n} of the index"))?;
-        adv.source = source.display().to_string();
-        Ok(adv)
+        adv.aliases = r.aliases;
+        adv.summary = r.summary;
+        adv.informational = r.informational;
+        adv.cvss = r.cvss;
+        adv.cvss_score = r.cvss_score;
+        adv.severity_label = r.severity_label;
+        Ok(())
     }
 
     /// Advisory `n`'s matching view and full record.
@@ -634,7 +655,7 @@ impl Index {
     }
 
     /// Read advisories by number, with only what matching needs (id, withdrawn, affected):
-    /// the rest is read by [`Index::advisory`] for the few that match. Most advisories of a
+    /// the rest is read by [`Index::complete`] for the few that match. Most advisories of a
     /// lockfile's crates concern other versions, so this halves the reading.
     pub fn advisories_for_matching(
         &self,
