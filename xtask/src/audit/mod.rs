@@ -96,23 +96,27 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     let skip = vec![cx.store().dir];
     let files = inputs::discover(&paths, &skip)?;
     let (sources, from) = source_paths(cx, &opts.db)?;
-    // Two cores: one reads the advisory indexes and looks up the Cargo.lock packages
-    // (found by a quick search) while the other parses the inputs in full. Packages the
-    // quick search did not find (Python inputs, unusual layouts) are looked up after.
+    // Two cores. This one finds the Cargo.lock registry packages by a quick search, hands them
+    // over, then parses the inputs in full; the other reads the advisory indexes meanwhile
+    // and looks those packages up. Packages the quick search did not find (Python inputs,
+    // unusual layouts) are looked up after.
     let index_dir = sources::cache_dir().join("index");
     let (inputs, looked_up) = std::thread::scope(|s| {
-        let h = s.spawn(|| -> Result<(db::Db, db::Wanted)> {
+        let (tx, rx) = std::sync::mpsc::channel::<db::Wanted>();
+        let (sources, index_dir) = (&sources, &index_dir);
+        let h = s.spawn(move || -> Result<(db::Db, db::Wanted)> {
             let opened: Vec<_> = sources
                 .iter()
-                .map(|p| index::Opened::open(p, &index_dir))
+                .map(|p| index::Opened::open(p, index_dir))
                 .collect();
-            let early = inputs::prescan_cargo_names(&files);
+            let early = rx.recv().unwrap_or_default();
             let mut adb = db::Db::default();
             for (s, ix) in sources.iter().zip(opened) {
                 adb.load_source(s, &early, Some(ix))?;
             }
             Ok((adb, early))
         });
+        let _ = tx.send(inputs::prescan_cargo_names(&files));
         let inputs = inputs::load(&files);
         (inputs, h.join().expect("advisory reader panicked"))
     });
