@@ -157,12 +157,19 @@ pub fn discover(paths: &[PathBuf], skip: &[PathBuf]) -> Result<Vec<PathBuf>> {
 /// for Cargo's exact `[[package]]` / `name` / `version` / `source` lines, without reading
 /// anything else: enough to start looking advisories up while the files are parsed in
 /// full. Whatever it misses (another layout, a Python file) the caller asks for afterwards.
-pub fn prescan_cargo_names(files: &[PathBuf]) -> super::db::Wanted {
+///
+/// The texts it read are returned for [`load_read`], so that each file is read once.
+pub fn prescan_cargo_names(files: &[PathBuf]) -> (super::db::Wanted, Vec<(PathBuf, String)>) {
     let mut out = super::db::Wanted::default();
+    let mut texts = Vec::new();
     let finder = memchr::memmem::Finder::new(b"[[package]]\nname = \"");
     for f in files.iter().filter(|f| f.ends_with("Cargo.lock")) {
-        let Ok(text) = fs::read(f) else { continue };
-        for at in finder.find_iter(&text) {
+        let Ok(text) = fs::read_to_string(f) else {
+            continue; // the full parse reports it
+        };
+        texts.push((f.clone(), text));
+        let text = texts.last().map_or(&[][..], |(_, t)| t.as_bytes());
+        for at in finder.find_iter(text) {
             let rest = &text[at + finder.needle().len()..];
             let Some(q) = memchr::memchr(b'"', rest) else {
                 continue;
@@ -183,11 +190,16 @@ pub fn prescan_cargo_names(files: &[PathBuf]) -> super::db::Wanted {
             }
         }
     }
-    out
+    (out, texts)
 }
 
 /// Parse every file; a failing file is recorded and the others still count.
 pub fn load(files: &[PathBuf]) -> Inputs {
+    load_read(files, Vec::new())
+}
+
+/// [`load`], with the texts of some files already read.
+pub fn load_read(files: &[PathBuf], mut texts: Vec<(PathBuf, String)>) -> Inputs {
     let mut inputs = Inputs::default();
     let mut scans = Vec::new();
     for f in files {
@@ -196,7 +208,14 @@ pub fn load(files: &[PathBuf]) -> Inputs {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let result = match name.as_str() {
-            "Cargo.lock" => scan_cargo_lock(f).map(|s| scans.push(s)),
+            "Cargo.lock" => {
+                let text = match texts.iter().position(|(p, _)| p == f) {
+                    Some(i) => Ok(texts.swap_remove(i).1),
+                    None => read(f),
+                };
+                text.and_then(|t| scan_cargo_lock(f, t))
+                    .map(|s| scans.push(s))
+            }
             "poetry.lock" => toml_packages(f, "package", &mut inputs),
             "uv.lock" => toml_packages(f, "package", &mut inputs),
             "Pipfile.lock" => pipfile_lock(f, &mut inputs),
@@ -408,8 +427,7 @@ fn fast_cargo_lock(text: &str) -> Option<(Vec<LockPkg>, Vec<Range<usize>>)> {
     Some((pkgs, deps))
 }
 
-fn scan_cargo_lock(path: &Path) -> Result<CargoScan> {
-    let text = read(path)?;
+fn scan_cargo_lock(path: &Path, text: String) -> Result<CargoScan> {
     if let Some((pkgs, deps)) = fast_cargo_lock(&text) {
         return Ok(CargoScan {
             path: path.to_path_buf(),

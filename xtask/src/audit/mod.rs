@@ -116,8 +116,9 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
             }
             Ok((adb, early))
         });
-        let _ = tx.send(inputs::prescan_cargo_names(&files));
-        let inputs = inputs::load(&files);
+        let (early, texts) = inputs::prescan_cargo_names(&files);
+        let _ = tx.send(early);
+        let inputs = inputs::load_read(&files, texts);
         (inputs, h.join().expect("advisory reader panicked"))
     });
     let (mut adb, early) = looked_up?;
