@@ -1048,3 +1048,22 @@ fn cvss_v4_vectors_are_scored() {
     assert_eq!(critical["cvss_score"], 9.3, "{critical:#}");
     assert_eq!(critical["severity"], "critical");
 }
+
+#[test]
+fn packages_the_quick_search_misses_are_still_audited() {
+    // Hand-formatted (`name="foo"`, CRLF): neither the quick search nor the line scanner
+    // knows this shape; the TOML parser reads it and its packages are looked up after.
+    let t = tempfile::tempdir().unwrap();
+    databases(t.path());
+    let odd = cargo_lock_v3().replace(" = ", "=").replace('\n', "\r\n");
+    write(t.path(), "Cargo.lock", &odd);
+    write(t.path(), "normal/Cargo.lock", &cargo_lock_v3());
+    let odd_run = audit(t.path(), &["Cargo.lock", "--db", "db/native"]).json();
+    let normal = audit(t.path(), &["normal/Cargo.lock", "--db", "db/native"]).json();
+    assert_eq!(ids(&odd_run), ids(&normal));
+    assert_eq!(ids(&odd_run).len(), 2, "{odd_run:#}");
+    assert_eq!(
+        odd_run["databases"][0]["advisories_matched"],
+        normal["databases"][0]["advisories_matched"]
+    );
+}
