@@ -15,7 +15,7 @@
 //!   that names one of them). Any difference, or an unreadable index, means the source is
 //!   parsed again and the index rewritten (atomically), so a cold run costs one full parse.
 //!
-//! Layout (text, one record per line, then a body of one JSON advisory per line; fields are
+//! Layout (text, one record per line, then a body of one advisory per line; fields are
 //! tab-separated):
 //! ```text
 //! xtask-advisory-index <format> <parser hash>
