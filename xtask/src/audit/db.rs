@@ -45,6 +45,31 @@ pub struct Advisory {
     pub source: String,
 }
 
+impl Advisory {
+    /// An advisory with only what matching needs; the rest is filled in for the ones that
+    /// match (see [`Db::complete`]).
+    pub fn for_matching(
+        id: String,
+        withdrawn: bool,
+        affected: Vec<Affected>,
+        source: String,
+    ) -> Self {
+        Advisory {
+            id,
+            aliases: Vec::new(),
+            summary: String::new(),
+            withdrawn,
+            informational: None,
+            cvss: None,
+            cvss_score: None,
+            severity_label: None,
+            affected,
+            modified: None,
+            source,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Affected {
     pub ecosystem: Ecosystem,
@@ -272,24 +297,8 @@ impl Db {
         }) = index
         else {
             let parsed = parse_source(path, Some(wanted), false)?;
-            let (updated, updated_from) = match freshness(path) {
-                Some((t, how)) => (Some(t), how),
-                None => (parsed.newest, "newest advisory read".to_string()),
-            };
-            for (a, _) in parsed.advisories {
-                self.add(a, Some(wanted));
-            }
-            self.malformed.extend(parsed.malformed);
-            self.sources.push(SourceInfo {
-                path: path.display().to_string(),
-                kind: parsed.kind,
-                advisories: self.advisories.len() - before,
-                total: None,
-                updated,
-                updated_from,
-                index: "not used".into(),
-            });
-            self.loaded.push((path.to_path_buf(), None));
+            let age = age_of(path, &parsed, "newest advisory read");
+            self.take_parsed(path, parsed, wanted, age, "not used".into());
             return Ok(());
         };
         let (ix, found, state) = match index.and_then(|ix| Ok((ix.lookup(path, wanted)?, ix))) {
@@ -300,10 +309,7 @@ impl Db {
                     Err(e) => format!("built: {e:#}"),
                 };
                 let parsed = parse_source(path, None, true)?;
-                let (updated, updated_from) = match freshness(path) {
-                    Some((t, how)) => (Some(t), how),
-                    None => (parsed.newest, "newest advisory".to_string()),
-                };
+                let (updated, updated_from) = age_of(path, &parsed, "newest advisory");
                 let built =
                     super::index::build(path, &fingerprint, &parsed, updated, &updated_from)
                         .and_then(|bytes| {
@@ -326,20 +332,8 @@ impl Db {
                     }
                     Err(e) => {
                         // No index for this source: answer from the parse itself.
-                        for (a, _) in parsed.advisories {
-                            self.add(a, Some(wanted));
-                        }
-                        self.malformed.extend(parsed.malformed);
-                        self.sources.push(SourceInfo {
-                            path: path.display().to_string(),
-                            kind: parsed.kind,
-                            advisories: self.advisories.len() - before,
-                            total: None,
-                            updated,
-                            updated_from,
-                            index: format!("not built: {e:#}"),
-                        });
-                        self.loaded.push((path.to_path_buf(), None));
+                        let age = (updated, updated_from);
+                        self.take_parsed(path, parsed, wanted, age, format!("not built: {e:#}"));
                         return Ok(());
                     }
                 }
@@ -365,6 +359,33 @@ impl Db {
             .push((path.to_path_buf(), Some(self.indexes.len())));
         self.indexes.push((ix, path.to_path_buf()));
         Ok(())
+    }
+
+    /// Answer for a source from its parse (no index): its wanted advisories, its malformed
+    /// files, its description.
+    fn take_parsed(
+        &mut self,
+        path: &Path,
+        parsed: Parsed,
+        wanted: &Wanted,
+        (updated, updated_from): (Option<DateTime<Utc>>, String),
+        index: String,
+    ) {
+        let before = self.advisories.len();
+        for (a, _) in parsed.advisories {
+            self.add(a, Some(wanted));
+        }
+        self.malformed.extend(parsed.malformed);
+        self.sources.push(SourceInfo {
+            path: path.display().to_string(),
+            kind: parsed.kind,
+            advisories: self.advisories.len() - before,
+            total: None,
+            updated,
+            updated_from,
+            index,
+        });
+        self.loaded.push((path.to_path_buf(), None));
     }
 
     /// Load the advisories of more packages from the sources already loaded (when the
@@ -663,6 +684,15 @@ fn load_zip(path: &Path) -> Result<(Vec<Advisory>, Vec<(PathBuf, String)>)> {
         }
     }
     Ok((list, bad))
+}
+
+/// A source's age: fetch or commit time, else the newest advisory parsed (`label` says which
+/// advisories that covers).
+fn age_of(path: &Path, parsed: &Parsed, label: &str) -> (Option<DateTime<Utc>>, String) {
+    match freshness(path) {
+        Some((t, how)) => (Some(t), how),
+        None => (parsed.newest, label.to_string()),
+    }
 }
 
 /// Fetch metadata written by `advisories update`, or the git commit time of a checkout.

@@ -656,19 +656,7 @@ impl Index {
             .map(|&n| {
                 let (id, withdrawn, affected) = light::read(self.body_of(n)?.0)
                     .with_context(|| format!("advisory {n} of the index"))?;
-                Ok(Advisory {
-                    id,
-                    aliases: Vec::new(),
-                    summary: String::new(),
-                    withdrawn,
-                    informational: None,
-                    cvss: None,
-                    cvss_score: None,
-                    severity_label: None,
-                    affected,
-                    modified: None,
-                    source: src.clone(),
-                })
+                Ok(Advisory::for_matching(id, withdrawn, affected, src.clone()))
             })
             .collect()
     }
@@ -921,19 +909,7 @@ mod tests {
     use super::light;
 
     fn advisory(affected: Vec<Affected>) -> Advisory {
-        Advisory {
-            id: "PYSEC-1".into(),
-            aliases: vec![],
-            summary: String::new(),
-            withdrawn: true,
-            informational: None,
-            cvss: None,
-            cvss_score: None,
-            severity_label: None,
-            affected,
-            modified: None,
-            source: String::new(),
-        }
+        Advisory::for_matching("PYSEC-1".into(), true, affected, String::new())
     }
 
     #[test]
