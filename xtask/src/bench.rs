@@ -613,6 +613,22 @@ fn packages_in(lock: &Path) -> usize {
     fs::read_to_string(lock).map_or(0, |t| t.matches("[[package]]").count())
 }
 
+/// Our audit of `input` against `db`, as the bench runs it.
+fn audit_args(exe: &str, root: &Path, input: &Path, db: &Path) -> Vec<String> {
+    owned(&[
+        exe,
+        "--root",
+        &root.display().to_string(),
+        "--format",
+        "json",
+        "audit",
+        &input.display().to_string(),
+        "--allow-stale",
+        "--db",
+        &db.display().to_string(),
+    ])
+}
+
 /// One command of a side-by-side measurement.
 struct Probe {
     args: Vec<String>,
@@ -740,18 +756,7 @@ fn audit(dir: &Path, db: &Path, runs: usize) -> Result<Report> {
         let lock_s = lock.display().to_string();
         let n = packages_in(lock);
         let ours = |db: &Path, cold: bool| Probe {
-            args: owned(&[
-                exe.as_str(),
-                "--root",
-                &dir.display().to_string(),
-                "--format",
-                "json",
-                "audit",
-                &lock_s,
-                "--allow-stale",
-                "--db",
-                &db.display().to_string(),
-            ]),
+            args: audit_args(&exe, dir, lock, db),
             cache: Some(if cold {
                 cold_cache.clone()
             } else {
@@ -875,18 +880,7 @@ fn audit(dir: &Path, db: &Path, runs: usize) -> Result<Report> {
         .collect();
     let req_path = dir.join("requirements.txt");
     fs::write(&req_path, req)?;
-    let args: Vec<String> = owned(&[
-        exe.as_str(),
-        "--root",
-        &dir.display().to_string(),
-        "--format",
-        "json",
-        "audit",
-        &req_path.display().to_string(),
-        "--allow-stale",
-        "--db",
-        &pypa.display().to_string(),
-    ]);
+    let args = audit_args(&exe, dir, &req_path, &pypa);
     let probes = [
         Probe {
             args: args.clone(),

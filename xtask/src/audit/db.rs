@@ -273,15 +273,14 @@ impl Db {
     /// Load the advisories of one source (a directory of any supported layout, or an OSV
     /// zip export) that affect `wanted` packages.
     ///
-    /// With an index folder, the source is answered from its pre-parsed index when the index
-    /// is still valid for these packages (see [`super::index`]); otherwise the whole source is
-    /// parsed once and the index (re)written. Without one, only the wanted packages' folders
-    /// are parsed.
+    /// The source is answered from its pre-parsed index (opened beforehand, see
+    /// [`super::index`]) when the index is still valid for these packages; otherwise the
+    /// whole source is parsed once and the index (re)written.
     pub fn load_source(
         &mut self,
         path: &Path,
         wanted: &Wanted,
-        index: Option<super::index::Opened>,
+        index: super::index::Opened,
     ) -> Result<()> {
         if !path.is_file() && !path.is_dir() {
             bail!(
@@ -290,17 +289,11 @@ impl Db {
             );
         }
         let before = self.advisories.len();
-        let Some(super::index::Opened {
+        let super::index::Opened {
             fingerprint,
             file,
             index,
-        }) = index
-        else {
-            let parsed = parse_source(path, Some(wanted), false)?;
-            let age = age_of(path, &parsed, "newest advisory read");
-            self.take_parsed(path, parsed, wanted, age, "not used".into());
-            return Ok(());
-        };
+        } = index;
         let (ix, found, state) = match index.and_then(|ix| Ok((ix.lookup(path, wanted)?, ix))) {
             Ok((Some(found), ix)) => (ix, found, "reused".to_string()),
             stale => {
@@ -309,7 +302,10 @@ impl Db {
                     Err(e) => format!("built: {e:#}"),
                 };
                 let parsed = parse_source(path, None, true)?;
-                let (updated, updated_from) = age_of(path, &parsed, "newest advisory");
+                let (updated, updated_from) = match freshness(path) {
+                    Some((t, how)) => (Some(t), how),
+                    None => (parsed.newest, "newest advisory".to_string()),
+                };
                 let built =
                     super::index::build(path, &fingerprint, &parsed, updated, &updated_from)
                         .and_then(|bytes| {
@@ -684,15 +680,6 @@ fn load_zip(path: &Path) -> Result<(Vec<Advisory>, Vec<(PathBuf, String)>)> {
         }
     }
     Ok((list, bad))
-}
-
-/// A source's age: fetch or commit time, else the newest advisory parsed (`label` says which
-/// advisories that covers).
-fn age_of(path: &Path, parsed: &Parsed, label: &str) -> (Option<DateTime<Utc>>, String) {
-    match freshness(path) {
-        Some((t, how)) => (Some(t), how),
-        None => (parsed.newest, label.to_string()),
-    }
 }
 
 /// Fetch metadata written by `advisories update`, or the git commit time of a checkout.

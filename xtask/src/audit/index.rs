@@ -714,7 +714,7 @@ impl Index {
 pub fn refresh(index_dir: &Path, source: &Path) -> Result<usize> {
     let mut db = super::db::Db::default();
     let opened = Opened::open(source, index_dir);
-    db.load_source(source, &Wanted::default(), Some(opened))?;
+    db.load_source(source, &Wanted::default(), opened)?;
     let ix = Index::open_file(&file_for(index_dir, source), &fingerprint(source))?;
     Ok(ix.total())
 }

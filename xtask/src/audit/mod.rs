@@ -112,7 +112,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
             let early = rx.recv().unwrap_or_default();
             let mut adb = db::Db::default();
             for (s, ix) in sources.iter().zip(opened) {
-                adb.load_source(s, &early, Some(ix))?;
+                adb.load_source(s, &early, ix)?;
             }
             Ok((adb, early))
         });

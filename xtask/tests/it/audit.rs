@@ -882,20 +882,17 @@ fn the_advisory_index_is_reused_and_follows_every_change_to_the_source() {
     );
     let cache = r.join("cache");
     let env = [("XTASK_ADVISORY_CACHE", cache.to_str().unwrap())];
+    let args = [
+        "--format",
+        "json",
+        "audit",
+        "Cargo.lock",
+        "--db",
+        "plain",
+        "--allow-stale",
+    ];
     let run = |expect: &str| -> Vec<(String, String, String)> {
-        let out = xtask_env(
-            r,
-            &env,
-            &[
-                "--format",
-                "json",
-                "audit",
-                "Cargo.lock",
-                "--db",
-                "plain",
-                "--allow-stale",
-            ],
-        );
+        let out = xtask_env(r, &env, &args);
         let v = out.json();
         let state = v["databases"][0]["index"].as_str().unwrap().to_string();
         assert!(
@@ -988,15 +985,7 @@ fn the_advisory_index_is_reused_and_follows_every_change_to_the_source() {
             "XTASK_ADVISORY_CACHE",
             blocker.join("cache").to_str().unwrap(),
         )],
-        &[
-            "--format",
-            "json",
-            "audit",
-            "Cargo.lock",
-            "--db",
-            "plain",
-            "--allow-stale",
-        ],
+        &args,
     );
     let v = out.json();
     assert!(
