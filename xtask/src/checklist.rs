@@ -5,8 +5,13 @@
 
 use anyhow::Result;
 
+use crate::audit;
+use crate::backup;
+use crate::context::Context;
+use crate::deploy;
+use crate::outdated;
 use crate::report::{Finding, Format, Report, Severity, Style, Table};
-use crate::{Context, audit, backup, deploy, fsutil, outdated};
+use crate::util::files;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Cadence {
@@ -128,11 +133,10 @@ fn items(cx: &Context, cadence: Cadence) -> Vec<Item> {
 /// (never the live tree), which is removed afterwards.
 fn drill(cx: &Context) -> Result<Report> {
     let mut report = Report::new("restore drill");
-    let scratch = cx.store().dir.join(format!(
-        "{}drill-{}",
-        fsutil::TMP_PREFIX,
-        std::process::id()
-    ));
+    let scratch = cx
+        .store()
+        .dir
+        .join(format!("{}drill-{}", files::TMP_PREFIX, std::process::id()));
     let result = (|| -> Result<()> {
         let store = cx.store();
         if !store.list(backup::store::PIPELINE)?.is_empty() {
@@ -227,11 +231,11 @@ pub fn run(cx: &Context, cadence: Cadence) -> Result<Report> {
 
     // One report file per run, Markdown, published atomically.
     let dir = cx.store().dir.join("reports");
-    fsutil::create_private_dir(&dir)?;
+    files::create_private_dir(&dir)?;
     let stamp = chrono::Utc::now().format("%Y%m%d_%H%M%S");
     let path = dir.join(format!("checklist-{}-{stamp}.md", cadence.name()));
     let md = report.render(Format::Markdown, Style::default());
-    fsutil::write_atomic(&path, md.as_bytes(), 0o600)?;
+    files::write_atomic(&path, md.as_bytes(), 0o600)?;
     report.summary("report", path.display().to_string());
     report.set("report", path.display().to_string());
     Ok(report)

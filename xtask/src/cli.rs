@@ -166,6 +166,25 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Whether the audit log records this command: backups, restores, deploys and rollbacks
+    /// that change something (not their dry runs, listings or verifications).
+    pub fn audited(&self) -> bool {
+        match self {
+            Command::Backup { command, .. } => match command {
+                None | Some(BackupCmd::Config { .. }) | Some(BackupCmd::Db { .. }) => true,
+                Some(BackupCmd::List) | Some(BackupCmd::Verify { .. }) => false,
+                Some(BackupCmd::Prune { dry_run }) => !dry_run,
+            },
+            Command::Restore { command } => match command {
+                RestoreCmd::Config { dry_run, .. } | RestoreCmd::Db { dry_run, .. } => !dry_run,
+            },
+            Command::Deploy { dry_run, .. } | Command::Rollback { dry_run, .. } => !dry_run,
+            _ => false,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum BackupCmd {
     /// Archive the pipeline configuration into backups/pipeline/
@@ -348,6 +367,31 @@ pub enum BenchCmd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn audited(args: &[&str]) -> bool {
+        let mut argv = vec!["xtask"];
+        argv.extend(args);
+        Cli::try_parse_from(argv).unwrap().command.audited()
+    }
+
+    #[test]
+    fn audit_log_is_decided_from_the_parsed_command() {
+        assert!(audited(&["backup"]));
+        assert!(audited(&["backup", "db"]));
+        assert!(audited(&["backup", "prune"]));
+        assert!(!audited(&["backup", "prune", "--dry-run"]));
+        assert!(!audited(&["backup", "list"]));
+        assert!(!audited(&["backup", "verify", "--all"]));
+        assert!(audited(&["restore", "config", "latest", "--to", "x"]));
+        assert!(!audited(&["restore", "db", "latest", "--dry-run"]));
+        // A version or environment that happens to be a word the old argv scan skipped.
+        assert!(audited(&["deploy", "list", "verify"]));
+        assert!(!audited(&["deploy", "staging", "v1", "--dry-run"]));
+        assert!(audited(&["rollback", "production"]));
+        assert!(!audited(&["audit"]));
+        assert!(!audited(&["releases", "production"]));
+    }
+
     use clap::CommandFactory;
 
     #[test]

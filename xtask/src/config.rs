@@ -9,9 +9,10 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::Context;
-use crate::fsutil;
+use crate::context::Context;
 use crate::report::{Report, Table};
+use crate::util::files;
+use crate::util::redact;
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -366,17 +367,12 @@ impl Config {
         check_relative(&self.database.path)
             .with_context(|| format!("database.path `{}`", self.database.path))?;
         if let Some(url) = &self.database.url {
-            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                bail!(
-                    "database.url must start with postgres:// (got `{}`)",
-                    redact_url(url)
-                );
-            }
-            if url_password(url).is_some() {
+            if redact::has_password(url) {
                 bail!(
                     "database.url holds a password: remove it and set PGPASSWORD or use ~/.pgpass"
                 );
             }
+            redact::PgUrl::parse(url).context("database.url")?;
         }
         for kind in &self.audit.deny {
             if !["unmaintained", "unsound", "notice"].contains(&kind.as_str()) {
@@ -423,21 +419,6 @@ impl Config {
             );
         }
         Ok(())
-    }
-}
-
-/// The password part of a `scheme://user:password@host/...` URL, if any.
-pub fn url_password(url: &str) -> Option<&str> {
-    let rest = url.split_once("://")?.1;
-    let auth = rest.split(['/', '?']).next()?.rsplit_once('@')?.0;
-    auth.split_once(':').map(|(_, p)| p)
-}
-
-/// The URL with any password replaced by `***`, for messages and manifests.
-pub fn redact_url(url: &str) -> String {
-    match url_password(url) {
-        Some(p) if !p.is_empty() => url.replacen(&format!(":{p}@"), ":***@", 1),
-        _ => url.to_string(),
     }
 }
 
@@ -598,7 +579,7 @@ pub fn init(cx: &Context, stdout: bool, force: bool) -> Result<Report> {
             cx.config_path.display()
         );
     }
-    fsutil::write_atomic(&cx.config_path, EXAMPLE.as_bytes(), 0o644)?;
+    files::write_atomic(&cx.config_path, EXAMPLE.as_bytes(), 0o644)?;
     report.summary("wrote", cx.config_path.display().to_string());
     report.set("path", cx.config_path.display().to_string());
     Ok(report)
@@ -648,12 +629,15 @@ mod tests {
 
     #[test]
     fn urls_with_passwords_are_refused_and_redacted() {
-        assert_eq!(url_password("postgres://u:pw@h/db"), Some("pw"));
-        assert_eq!(url_password("postgres://u@h/db"), None);
-        assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://u:***@h/db");
         let err = Config::parse("[database]\nurl = \"postgres://u:pw@h/db\"\n").unwrap_err();
         assert!(err.to_string().contains("PGPASSWORD"), "{err}");
         assert!(!err.to_string().contains("pw@"), "{err}");
+        for pw in ["p/ss", "p?ss", "p#ss", "p%40ss"] {
+            let text = format!("[database]\nurl = \"postgres://u:{pw}@h/db\"\n");
+            let err = format!("{:#}", Config::parse(&text).unwrap_err());
+            assert!(err.contains("PGPASSWORD"), "{pw}: {err}");
+            assert!(!err.contains(pw), "{pw}: {err}");
+        }
     }
 
     #[test]

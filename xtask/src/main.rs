@@ -4,108 +4,32 @@
 //! one flat `match`, renders the report and turns it into the exit code.
 
 mod audit;
+mod audit_log;
 mod backup;
 mod bench;
 mod checklist;
 mod cli;
 mod config;
+mod context;
 mod deploy;
-mod fsutil;
-mod glob;
-mod http;
+mod deps;
 mod outdated;
-mod progress;
 mod report;
-mod sh;
+mod util;
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use clap::Parser;
 
 use cli::{AdvisoriesCmd, BackupCmd, Cli, Command, ConfigCmd, RestoreCmd};
-use report::{Format, Report, Style};
+use context::{Context, workspace_root};
+use report::{Report, Style};
+use util::files;
 
 /// Exit code when the tool itself failed (bad input, I/O error, a command that broke).
 pub const TOOL_FAILURE_EXIT: u8 = 2;
-
-/// Everything a command needs to know about where and how it runs.
-pub struct Context {
-    pub root: PathBuf,
-    pub config_path: PathBuf,
-    pub config: config::Config,
-    pub format: Format,
-    pub style: Style,
-}
-
-impl Context {
-    pub fn store(&self) -> backup::store::Store {
-        backup::store::Store {
-            dir: self.root.join(&self.config.backup.dir),
-        }
-    }
-
-    /// A command-line path: as given when absolute or present from the current directory,
-    /// else under the root.
-    pub fn cli_path(&self, p: &std::path::Path) -> PathBuf {
-        if p.is_absolute() || p.exists() {
-            p.to_path_buf()
-        } else {
-            self.root.join(p)
-        }
-    }
-
-    /// `p` relative to the root when it is under it (for messages, JSON and SARIF).
-    pub fn rel(&self, p: &std::path::Path) -> String {
-        p.strip_prefix(&self.root)
-            .unwrap_or(p)
-            .display()
-            .to_string()
-    }
-}
-
-/// Who runs the command, for lock files and audit records.
-pub fn actor() -> String {
-    ["GITHUB_ACTOR", "USER", "LOGNAME"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
-        .or_else(login_name)
-        .unwrap_or_else(|| format!("uid {}", unsafe { libc::getuid() }))
-}
-
-/// The user name of the real uid from the password database (cron and containers often
-/// run without USER).
-fn login_name() -> Option<String> {
-    let mut buf = vec![0 as libc::c_char; 4096];
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut out: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: getpwuid_r writes into our buffers only; `out` is null or points at `pwd`.
-    let rc = unsafe {
-        libc::getpwuid_r(
-            libc::getuid(),
-            &mut pwd,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut out,
-        )
-    };
-    if rc != 0 || out.is_null() || pwd.pw_name.is_null() {
-        return None;
-    }
-    // SAFETY: pw_name is a NUL-terminated string inside `buf`.
-    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
-    Some(name.to_string_lossy().into_owned())
-}
-
-/// The workspace this binary was built from: the default `--root`.
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .into()
-}
 
 fn main() -> ExitCode {
     // A file-size limit must give a clean "File too large" error, not kill the process
@@ -118,9 +42,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            if let Some(busy) = e.downcast_ref::<fsutil::LockBusy>() {
+            if let Some(busy) = e.downcast_ref::<files::LockBusy>() {
                 eprintln!("error: {busy}");
-                return ExitCode::from(fsutil::LOCK_BUSY_EXIT as u8);
+                return ExitCode::from(files::LOCK_BUSY_EXIT as u8);
             }
             eprintln!("error: {e:#}");
             ExitCode::from(TOOL_FAILURE_EXIT)
@@ -153,34 +77,16 @@ fn run(cli: Cli) -> Result<u8> {
     };
 
     // Deploys, rollbacks, backups and restores go to the audit log, whatever their outcome.
-    let audited = matches!(
-        cli.command,
-        Command::Backup { .. }
-            | Command::Restore { .. }
-            | Command::Deploy { .. }
-            | Command::Rollback { .. }
-    ) && !std::env::args().any(|a| a == "--dry-run" || a == "list" || a == "verify");
+    let audited = cli.command.audited();
     let result = dispatch(&cx, cli.command);
     if audited {
-        let line: Vec<String> = std::env::args()
-            .skip(1)
-            .map(|a| config::redact_url(&a))
-            .collect();
-        let outcome = match &result {
-            Ok(Some(r)) if r.exit_code() != 0 => format!("findings (exit {})", r.exit_code()),
-            Ok(_) => "ok".to_string(),
-            Err(e) => format!(
-                "failed: {}",
-                format!("{e:#}").lines().next().unwrap_or_default()
-            ),
-        };
-        deploy::audit_log(&cx, &line.join(" "), &outcome);
+        audit_log::append(&cx, &command_line(), &outcome(&result));
     }
     let Some(report) = result? else { return Ok(0) };
 
     let rendered = report.render(cx.format, cx.style);
     match &cli.output {
-        Some(path) => fsutil::write_atomic(path, rendered.as_bytes(), 0o644)?,
+        Some(path) => files::write_atomic(path, rendered.as_bytes(), 0o644)?,
         None => {
             let mut out = std::io::stdout().lock();
             // A closed pipe (`| head`) is not a failure of the command.
@@ -190,6 +96,27 @@ fn run(cli: Cli) -> Result<u8> {
         }
     }
     Ok(report.exit_code() as u8)
+}
+
+/// The command line as the audit log records it, every URL password hidden.
+fn command_line() -> String {
+    let words: Vec<String> = std::env::args()
+        .skip(1)
+        .map(|a| util::redact::redact(&a))
+        .collect();
+    words.join(" ")
+}
+
+/// How a command ended, in one line for the audit log.
+fn outcome(result: &Result<Option<Report>>) -> String {
+    match result {
+        Ok(Some(r)) if r.exit_code() != 0 => format!("findings (exit {})", r.exit_code()),
+        Ok(_) => "ok".to_string(),
+        Err(e) => format!(
+            "failed: {}",
+            format!("{e:#}").lines().next().unwrap_or_default()
+        ),
+    }
 }
 
 /// One flat match: every command computes its report. `None`: it printed its own output.

@@ -11,10 +11,11 @@ use anyhow::{Context as _, Result, bail};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::fx::{FxMap, FxSet};
 use super::index::{Sig, Stamp};
-use super::inputs::{Ecosystem, pep503};
-use crate::fsutil;
+pub use crate::deps::Wanted;
+use crate::deps::{Ecosystem, pep503};
+use crate::util::files;
+use rustc_hash::FxHashMap as FxMap;
 
 /// One advisory as matched: everything the report needs (and what the index stores).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -124,29 +125,6 @@ pub struct SourceInfo {
     pub updated_from: String,
     /// What happened to the source's pre-parsed index: reused, built, rebuilt, not saved.
     pub index: String,
-}
-
-/// The packages being audited: (ecosystem, name as compared).
-#[derive(Default, Clone, Debug)]
-pub struct Wanted([FxSet<String>; 2]);
-
-impl Wanted {
-    pub fn insert(&mut self, eco: Ecosystem, key: String) {
-        self.0[eco as usize].insert(key);
-    }
-
-    pub fn contains(&self, eco: Ecosystem, key: &str) -> bool {
-        self.0[eco as usize].contains(key)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.iter().all(FxSet::is_empty)
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (Ecosystem, &str)> {
-        let crates = self.0[0].iter().map(|k| (Ecosystem::Crates, k.as_str()));
-        crates.chain(self.0[1].iter().map(|k| (Ecosystem::PyPI, k.as_str())))
-    }
 }
 
 #[derive(Default)]
@@ -311,7 +289,7 @@ impl Db {
                         .and_then(|bytes| {
                             let saved = fs::create_dir_all(file.parent().unwrap_or(path))
                                 .map_err(anyhow::Error::from)
-                                .and_then(|()| fsutil::write_atomic(&file, &bytes, 0o644));
+                                .and_then(|()| files::write_atomic(&file, &bytes, 0o644));
                             let ix = super::index::Index::parse(bytes, &fingerprint)?;
                             let found = ix.lookup(path, wanted)?.context("index just built")?;
                             Ok((ix, found, saved))
@@ -693,7 +671,7 @@ fn freshness(path: &Path) -> Option<(DateTime<Utc>, String)> {
         return Some((t, "last update".into()));
     }
     if path.join(".git").exists() {
-        let sh = crate::sh::shell(path).ok()?;
+        let sh = crate::util::sh::shell(path).ok()?;
         let out = xshell::cmd!(sh, "git log -1 --format=%cI")
             .quiet()
             .ignore_stderr()

@@ -38,7 +38,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::db::{Advisory, Parsed, Wanted};
-use super::inputs::Ecosystem;
+use crate::deps::Ecosystem;
 
 const MAGIC: &str = "xtask-advisory-index";
 /// From this many stamps to check, they are checked on a thread of their own while the
@@ -365,7 +365,7 @@ pub struct Index {
 
 /// An index's bytes: mapped from its file, or just built.
 pub enum Bytes {
-    Mapped(crate::fsutil::Mapped),
+    Mapped(crate::util::files::Mapped),
     Owned(Vec<u8>),
 }
 
@@ -401,7 +401,7 @@ pub struct Selection<'a> {
 
 impl Index {
     pub fn open_file(file: &Path, fingerprint: &Fingerprint) -> Result<Index> {
-        let bytes = match crate::fsutil::Mapped::open(file) {
+        let bytes = match crate::util::files::Mapped::open(file) {
             Ok(b) => Bytes::Mapped(b),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!("no index yet"),
             Err(e) => bail!("index {} unreadable: {e}", file.display()),
@@ -729,7 +729,7 @@ mod light {
     use anyhow::{Context as _, Result, bail};
 
     use crate::audit::db::{Advisory, Affected, Event, Range, Rule};
-    use crate::audit::inputs::Ecosystem;
+    use crate::deps::Ecosystem;
 
     const SEP: char = '\u{1f}';
 
@@ -905,8 +905,8 @@ mod light {
 #[cfg(test)]
 mod tests {
     use super::super::db::{Advisory, Affected, Event, Range, Rule};
-    use super::super::inputs::Ecosystem;
     use super::light;
+    use crate::deps::Ecosystem;
 
     fn advisory(affected: Vec<Affected>) -> Advisory {
         Advisory::for_matching("PYSEC-1".into(), true, affected, String::new())

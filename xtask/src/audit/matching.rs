@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use std::str::FromStr;
 
 use super::db::{Affected, Range, Rule};
-use super::inputs::Ecosystem;
+use crate::deps::Ecosystem;
 use crate::report::Severity;
 
 /// A parsed version in its ecosystem's ordering.

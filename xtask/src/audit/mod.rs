@@ -2,9 +2,7 @@
 //! against local advisory databases; `advisories update|status` manage those databases.
 
 pub mod db;
-pub mod fx;
 pub mod index;
-pub mod inputs;
 pub mod matching;
 pub mod sources;
 pub mod zip;
@@ -16,9 +14,9 @@ use anyhow::{Result, bail};
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use crate::Context;
+use crate::context::Context;
+use crate::deps::{self as inputs, Ecosystem, Package};
 use crate::report::{Finding, Report, Severity, Table};
-use inputs::{Ecosystem, Package};
 use matching::Ver;
 
 /// Written into a source folder by `advisories update`: when, from where, which commit.

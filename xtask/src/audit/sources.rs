@@ -15,8 +15,11 @@ use xshell::cmd;
 
 use super::FETCH_META;
 use crate::config::AdvisorySource;
+use crate::context::Context;
 use crate::report::{Finding, Report, Severity, Table};
-use crate::{Context, fsutil, http, sh};
+use crate::util::files;
+use crate::util::http;
+use crate::util::sh;
 
 /// `$XTASK_ADVISORY_CACHE`, else `$XDG_CACHE_HOME/xtask/advisory-db`, else `~/.cache/...`.
 pub fn cache_dir() -> PathBuf {
@@ -52,8 +55,8 @@ pub fn configured(cx: &Context) -> Vec<AdvisorySource> {
 
 pub fn update(cx: &Context) -> Result<Report> {
     let cache = cache_dir();
-    fsutil::create_private_dir(&cache)?;
-    let _lock = fsutil::Lock::acquire(&cache.join(".xtask.lock"), "advisories update")?;
+    files::create_private_dir(&cache)?;
+    let _lock = files::Lock::acquire(&cache.join(".xtask.lock"), "advisories update")?;
     let mut report = Report::new("advisories update");
     let mut t = Table::new("Sources", &["source", "from", "result"]);
     let mut rows = Vec::new();
@@ -115,7 +118,7 @@ pub fn update(cx: &Context) -> Result<Report> {
 fn fetch(cache: &Path, src: &AdvisorySource) -> Result<Option<String>> {
     let tmp = cache.join(format!(
         "{}{}-{}",
-        fsutil::TMP_PREFIX,
+        files::TMP_PREFIX,
         src.name,
         std::process::id()
     ));
@@ -154,7 +157,7 @@ fn fetch(cache: &Path, src: &AdvisorySource) -> Result<Option<String>> {
             "branch": src.branch,
             "commit": commit,
         });
-        fsutil::write_atomic(
+        files::write_atomic(
             &tmp.join(FETCH_META),
             serde_json::to_string_pretty(&meta)?.as_bytes(),
             0o644,
@@ -163,7 +166,7 @@ fn fetch(cache: &Path, src: &AdvisorySource) -> Result<Option<String>> {
         let dest = cache.join(&src.name);
         let old = cache.join(format!(
             "{}{}-old-{}",
-            fsutil::TMP_PREFIX,
+            files::TMP_PREFIX,
             src.name,
             std::process::id()
         ));
@@ -171,7 +174,7 @@ fn fetch(cache: &Path, src: &AdvisorySource) -> Result<Option<String>> {
             fs::rename(&dest, &old)?;
         }
         fs::rename(&tmp, &dest)?;
-        fsutil::sync_dir(cache)?;
+        files::sync_dir(cache)?;
         let _ = fs::remove_dir_all(&old);
         Ok(commit)
     })();

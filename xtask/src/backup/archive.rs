@@ -12,9 +12,9 @@ use flate2::{Compression, GzBuilder, read::GzDecoder};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-pub use super::store::hash_file;
-use super::store::{HashingReader, HashingWriter, hex};
 use crate::report::{Finding, Severity};
+pub use crate::util::hash::hash_file;
+use crate::util::hash::{HashingReader, HashingWriter, hex};
 
 pub const MANIFEST_NAME: &str = ".xtask-manifest.json";
 pub const FORMAT: &str = "xtask-pipeline-backup/1";

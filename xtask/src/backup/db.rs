@@ -20,11 +20,15 @@ use serde::{Deserialize, Serialize};
 use xshell::cmd;
 
 use super::gz;
-use super::store::{self, HashingReader, HashingWriter, Kind, Store};
-use crate::config::{IntegrityCheck, redact_url, url_password};
-use crate::progress::Progress;
+use super::store::{Kind, Store};
+use crate::config::IntegrityCheck;
+use crate::context::Context;
 use crate::report::{Finding, Report, Severity, Table, human_bytes};
-use crate::{Context, fsutil, sh};
+use crate::util::files;
+use crate::util::hash::{self, HashingReader, HashingWriter};
+use crate::util::progress::Progress;
+use crate::util::redact::{PgUrl, redact as redact_url};
+use crate::util::sh;
 
 pub const SQLITE: Kind = Kind {
     name: "db",
@@ -134,7 +138,7 @@ impl Drop for TempDb {
 fn temp_db(dir: &Path, what: &str) -> TempDb {
     TempDb(dir.join(format!(
         "{}{what}-{}.sqlite",
-        fsutil::TMP_PREFIX,
+        files::TMP_PREFIX,
         std::process::id()
     )))
 }
@@ -369,7 +373,7 @@ fn create_sqlite(cx: &Context, store: &Store, db: &Path, reason: Option<&str>) -
 
     // The integrity check runs beside the compression; nothing is published unless it passes.
     let raw_size = fs::metadata(&tmp.0)?.len();
-    let mut out = fsutil::AtomicFile::create(&dest, 0o600)?;
+    let mut out = files::AtomicFile::create(&dest, 0o600)?;
     let (facts, compressed) = std::thread::scope(|s| {
         let checker = s.spawn(|| inspect(&tmp.0, cfg.check));
         let compressed = (|| -> Result<(String, u64, String, u64)> {
@@ -388,7 +392,7 @@ fn create_sqlite(cx: &Context, store: &Store, db: &Path, reason: Option<&str>) -
             Ok((
                 raw_sha,
                 raw_bytes,
-                store::hex(&sha2::Digest::finalize(w.hasher)),
+                hash::hex(&sha2::Digest::finalize(w.hasher)),
                 w.bytes,
             ))
         })();
@@ -446,11 +450,11 @@ fn create_sqlite(cx: &Context, store: &Store, db: &Path, reason: Option<&str>) -
     Ok(report)
 }
 
-fn publish(out: fsutil::AtomicFile, dest: &Path, manifest: &DbManifest) -> Result<()> {
+fn publish(out: files::AtomicFile, dest: &Path, manifest: &DbManifest) -> Result<()> {
     let mut json = serde_json::to_vec_pretty(manifest)?;
     json.push(b'\n');
-    fsutil::write_atomic(&manifest_path(dest), &json, 0o600)?;
-    store::publish(out, dest, &manifest.sha256)
+    files::write_atomic(&manifest_path(dest), &json, 0o600)?;
+    super::store::publish(out, dest, &manifest.sha256)
 }
 
 fn describe(report: &mut Report, dest: &Path, m: &DbManifest) {
@@ -476,13 +480,6 @@ fn describe(report: &mut Report, dest: &Path, m: &DbManifest) {
     report.set("manifest", m);
 }
 
-fn split_password(url: &str) -> (String, Option<String>) {
-    match url_password(url) {
-        Some(p) => (url.replacen(&format!(":{p}@"), "@", 1), Some(p.to_string())),
-        None => (url.to_string(), None),
-    }
-}
-
 fn pg_shell(dir: &Path, password: Option<&str>) -> Result<xshell::Shell> {
     let sh = sh::shell(dir)?;
     if let Some(p) = password {
@@ -498,9 +495,12 @@ fn create_postgres(cx: &Context, store: &Store, url: &str, reason: Option<&str>)
     let started = now_rfc3339();
     let dest = store.new_path(POSTGRES)?;
     let dir = store.kind_dir(POSTGRES);
-    let (dbname, password) = split_password(url);
+    let PgUrl {
+        without_password: dbname,
+        password,
+    } = PgUrl::parse(url)?;
     let sh = pg_shell(&dir, password.as_deref())?;
-    let out = fsutil::AtomicFile::create(&dest, 0o600)?;
+    let out = files::AtomicFile::create(&dest, 0o600)?;
     let tmp = out.tmp_path().to_path_buf();
     cmd!(
         sh,
@@ -508,17 +508,12 @@ fn create_postgres(cx: &Context, store: &Store, url: &str, reason: Option<&str>)
     )
     .quiet()
     .run()
-    .map_err(|e| anyhow::anyhow!("pg_dump of {} failed: {e}", redact_url(url)))?;
+    .with_context(|| format!("pg_dump of {} failed", redact_url(url)))?;
     let list = cmd!(sh, "pg_restore --list {tmp}")
         .quiet()
         .read()
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "pg_restore --list rejected the dump of {}: {e}",
-                redact_url(url)
-            )
-        })?;
-    let (sha, bytes) = store::hash_file(&tmp)?;
+        .with_context(|| format!("pg_restore --list rejected the dump of {}", redact_url(url)))?;
+    let (sha, bytes) = hash::hash_file(&tmp)?;
     let manifest = DbManifest {
         format: FORMAT.into(),
         engine: "postgres".into(),
@@ -562,11 +557,11 @@ fn upload_backup(path: &Path, remote: &str, report: &mut Report) -> Result<()> {
     let dest = format!("{remote}/{name}");
     let sh = sh::shell(path.parent().unwrap())?;
     let result = (|| -> Result<()> {
-        let expected = store::read_sidecar(path)?.unwrap_or_default();
+        let expected = super::store::read_sidecar(path)?.unwrap_or_default();
         let size = fs::metadata(path)?.len();
         for file in [
             manifest_path(path),
-            store::sidecar_of(path),
+            super::store::sidecar_of(path),
             path.to_path_buf(),
         ] {
             let fname = file.file_name().unwrap().to_string_lossy().into_owned();
@@ -629,7 +624,7 @@ pub fn verify_one(path: &Path, check: IntegrityCheck, keep_in: Option<&Path>) ->
             return Ok(out);
         }
     };
-    let expected = store::read_sidecar(path).ok().flatten();
+    let expected = super::store::read_sidecar(path).ok().flatten();
     if expected.as_deref() != Some(manifest.sha256.as_str()) {
         out.findings.push(bad(
             "backup-checksum-missing",
@@ -637,7 +632,7 @@ pub fn verify_one(path: &Path, check: IntegrityCheck, keep_in: Option<&Path>) ->
         ));
     }
     if manifest.engine == "postgres" {
-        let (sha, bytes) = store::hash_file(path)?;
+        let (sha, bytes) = hash::hash_file(path)?;
         if sha != manifest.sha256 || bytes != manifest.bytes {
             out.findings.push(bad(
                 "backup-checksum-mismatch",
@@ -846,7 +841,7 @@ pub fn restore(
     } else {
         fs::rename(&restored.0, &target)
             .with_context(|| format!("moving the restored database to {}", target.display()))?;
-        fsutil::sync_dir(dir)?;
+        files::sync_dir(dir)?;
     }
     report.summary(
         "result",
@@ -923,12 +918,15 @@ fn restore_postgres(
             redact_url(url)
         );
     }
-    let (dbname, password) = split_password(url);
+    let PgUrl {
+        without_password: dbname,
+        password,
+    } = PgUrl::parse(url)?;
     let sh = pg_shell(backup.parent().unwrap(), password.as_deref())?;
     cmd!(sh, "pg_restore --single-transaction --exit-on-error --clean --if-exists --no-owner --no-password --dbname={dbname} {backup}")
         .quiet()
         .run()
-        .map_err(|e| anyhow::anyhow!("pg_restore into {} failed and was rolled back: {e}", redact_url(url)))?;
+        .with_context(|| format!("pg_restore into {} failed and was rolled back", redact_url(url)))?;
     report.summary("result", "restored (one transaction)");
     report.set("restored", true);
     Ok(report)
@@ -946,12 +944,5 @@ mod tests {
             t.keys().cloned().collect::<Vec<_>>(),
             ["audit.log", "public.items"]
         );
-    }
-
-    #[test]
-    fn passwords_leave_the_url() {
-        let (u, p) = split_password("postgres://app:s3cret@127.0.0.1:5432/hub");
-        assert_eq!(u, "postgres://app@127.0.0.1:5432/hub");
-        assert_eq!(p.as_deref(), Some("s3cret"));
     }
 }

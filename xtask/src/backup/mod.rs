@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
-use crate::Context;
+use crate::context::Context;
 use crate::report::{Finding, Report, Severity, Table, human_bytes};
 use store::{Kind, PIPELINE, Store};
 

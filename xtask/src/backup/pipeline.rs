@@ -12,9 +12,10 @@ use walkdir::WalkDir;
 use super::archive::{self, EntryKind, FORMAT, MANIFEST_NAME, Manifest, ManifestEntry};
 use super::store::{self, PIPELINE, Store};
 use crate::config::PipelineConfig;
-use crate::glob;
+use crate::context::Context;
 use crate::report::{Finding, Report, Severity, human_bytes};
-use crate::{Context, fsutil};
+use crate::util::files;
+use crate::util::glob;
 
 /// Names that hold credentials. Matched against file names; `include_secrets` overrides.
 pub const SECRET_PATTERNS: &[&str] = &[
@@ -296,7 +297,7 @@ pub fn create(cx: &Context, store: &Store, if_changed: bool) -> Result<Report> {
     }
 
     let dest = store.new_path(PIPELINE)?;
-    let mut out = fsutil::AtomicFile::create(&dest, 0o600)?;
+    let mut out = files::AtomicFile::create(&dest, 0o600)?;
     let (sha, archive_bytes) = {
         let w = BufWriter::with_capacity(1 << 16, out.file());
         archive::write(w, &plan.manifest, &|e| plan.sources[&e.path].clone())

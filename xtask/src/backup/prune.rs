@@ -128,7 +128,7 @@ pub fn prune(
         }
     }
     if !deleted.is_empty() && !dry_run {
-        crate::fsutil::sync_dir(&store.kind_dir(kind))?;
+        crate::util::files::sync_dir(&store.kind_dir(kind))?;
     }
     report.summary(
         kind.name,

@@ -16,7 +16,7 @@ use anyhow::{Context as _, Result, bail};
 use super::archive::{self, EntryKind, ManifestEntry};
 use super::pipeline::verify_one;
 use super::store::PIPELINE;
-use crate::Context;
+use crate::context::Context;
 use crate::report::{Finding, Report, Severity, Table};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +129,7 @@ pub fn run(
         .and_then(|()| move_into_place(&staging, &target, &manifest.files));
     let _ = fs::remove_dir_all(&staging);
     result?;
-    crate::fsutil::sync_dir(&target)?;
+    crate::util::files::sync_dir(&target)?;
     report.summary(
         "result",
         format!("restored {} entries", counts[0] + counts[1]),

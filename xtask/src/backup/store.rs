@@ -6,15 +6,14 @@
 //! (`.tmp-*`) and orphaned sidecars are what a killed run leaves, and are ignored by `list`
 //! and removed by the next run that holds the lock.
 
-use std::fs::{self, File};
-use std::io::{self, Read};
+use std::fs::{self};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use chrono::{NaiveDateTime, Utc};
-use sha2::{Digest, Sha256};
 
-use crate::fsutil::{self, AtomicFile, Lock, TMP_PREFIX};
+use crate::util::files::{self, AtomicFile, Lock, TMP_PREFIX};
 
 /// One kind of backup in the store.
 #[derive(Debug, Clone, Copy)]
@@ -107,7 +106,7 @@ impl Store {
     /// A fresh, unused destination path for a backup made now.
     pub fn new_path(&self, kind: Kind) -> Result<PathBuf> {
         let dir = self.kind_dir(kind);
-        fsutil::create_private_dir(&dir)?;
+        files::create_private_dir(&dir)?;
         let stamp = Utc::now().format(TIME_FORMAT).to_string();
         for n in 0..1000 {
             let name = if n == 0 {
@@ -169,7 +168,7 @@ pub fn parse_name(kind: Kind, name: &str) -> Option<(NaiveDateTime, u32)> {
 /// Publish a finished backup: its sidecar first, then the backup itself.
 pub fn publish(file: AtomicFile, dest: &Path, sha256: &str) -> Result<()> {
     let name = dest.file_name().unwrap().to_string_lossy();
-    fsutil::write_atomic(
+    files::write_atomic(
         &sidecar_of(dest),
         format!("{sha256}  {name}\n").as_bytes(),
         0o600,
@@ -222,90 +221,10 @@ pub fn checksum_state(path: &Path) -> ChecksumState {
         Ok(None) => return ChecksumState::Missing,
         Err(e) => return ChecksumState::Unreadable(format!("{e:#}")),
     };
-    match hash_file(path) {
+    match crate::util::hash::hash_file(path) {
         Ok((actual, _)) if actual == expected => ChecksumState::Ok,
         Ok((actual, _)) => ChecksumState::Mismatch { expected, actual },
         Err(e) => ChecksumState::Unreadable(format!("{e:#}")),
-    }
-}
-
-/// sha256 (hex) and size of a file's content.
-pub fn hash_file(path: &Path) -> Result<(String, u64)> {
-    let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let (sha, n) = HashingReader::new(f)
-        .finish()
-        .with_context(|| format!("reading {}", path.display()))?;
-    Ok((sha, n))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
-/// A reader that hashes everything read through it.
-pub struct HashingReader<R> {
-    pub inner: R,
-    pub hasher: Sha256,
-    pub bytes: u64,
-}
-
-impl<R: Read> HashingReader<R> {
-    pub fn new(inner: R) -> Self {
-        HashingReader {
-            inner,
-            hasher: Sha256::new(),
-            bytes: 0,
-        }
-    }
-
-    /// Read the rest of the input and return (hex digest, total bytes).
-    pub fn finish(mut self) -> io::Result<(String, u64)> {
-        io::copy(&mut self, &mut io::sink())?;
-        Ok((hex(&self.hasher.finalize()), self.bytes))
-    }
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-}
-
-/// A writer that hashes and counts everything written through it.
-pub struct HashingWriter<W> {
-    pub inner: W,
-    pub hasher: Sha256,
-    pub bytes: u64,
-}
-
-impl<W: io::Write> HashingWriter<W> {
-    pub fn new(inner: W) -> Self {
-        HashingWriter {
-            inner,
-            hasher: Sha256::new(),
-            bytes: 0,
-        }
-    }
-}
-
-impl<W: io::Write> io::Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
     }
 }
 

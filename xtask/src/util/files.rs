@@ -195,7 +195,7 @@ impl Lock {
         let info = format!(
             "`{what}` (pid {}, user {}, since {})",
             std::process::id(),
-            crate::actor(),
+            crate::context::actor(),
             chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
         );
         file.set_len(0)?;

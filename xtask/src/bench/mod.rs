@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 use xshell::cmd;
 
-use crate::Context;
 use crate::cli::BenchCmd;
+use crate::context::Context;
 use crate::report::{Report, Table, human_bytes};
-use crate::sh;
+use crate::util::sh;
 
 pub fn run(cx: &Context, command: BenchCmd) -> Result<Report> {
     match command {

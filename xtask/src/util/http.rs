@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Result, bail};
 use xshell::cmd;
 
-use crate::sh;
+use crate::util::sh;
 
 /// Download `url` to `dest` (overwritten). Fails with the URL named on any HTTP error.
 pub fn download(url: &str, dest: &Path) -> Result<()> {
@@ -84,7 +84,7 @@ impl Client {
     fn key(&self, url: &str) -> std::path::PathBuf {
         use sha2::Digest;
         let h = sha2::Sha256::digest(url.as_bytes());
-        self.cache_dir.join(crate::backup::store::hex(&h[..16]))
+        self.cache_dir.join(crate::util::hash::hex(&h[..16]))
     }
 
     pub fn fetch_all(&self, urls: &[String]) -> Result<Vec<Response>> {
@@ -179,7 +179,7 @@ impl Client {
             ));
         }
         let cfg_path = self.cache_dir.join(format!(".curl-{tag}.cfg"));
-        crate::fsutil::write_atomic(&cfg_path, cfg.as_bytes(), 0o600)?;
+        crate::util::files::write_atomic(&cfg_path, cfg.as_bytes(), 0o600)?;
         let sh = sh::shell(&self.cache_dir)?;
         let par = self.parallel.max(1).to_string();
         let out = cmd!(

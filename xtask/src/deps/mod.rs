@@ -13,7 +13,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 use walkdir::WalkDir;
 
-use super::fx::FxMap;
+use rustc_hash::{FxHashMap as FxMap, FxHashSet as FxSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Ecosystem {
@@ -153,14 +153,38 @@ pub fn discover(paths: &[PathBuf], skip: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out.into_iter().collect())
 }
 
+/// A set of package names per ecosystem (as compared: PEP 503 for PyPI): the packages
+/// an audit looks advisories up for.
+#[derive(Default, Clone, Debug)]
+pub struct Wanted([FxSet<String>; 2]);
+
+impl Wanted {
+    pub fn insert(&mut self, eco: Ecosystem, key: String) {
+        self.0[eco as usize].insert(key);
+    }
+
+    pub fn contains(&self, eco: Ecosystem, key: &str) -> bool {
+        self.0[eco as usize].contains(key)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(FxSet::is_empty)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (Ecosystem, &str)> {
+        let crates = self.0[0].iter().map(|k| (Ecosystem::Crates, k.as_str()));
+        crates.chain(self.0[1].iter().map(|k| (Ecosystem::PyPI, k.as_str())))
+    }
+}
+
 /// The registry packages of the Cargo.lock files among `files`, found by a quick search
 /// for Cargo's exact `[[package]]` / `name` / `version` / `source` lines, without reading
 /// anything else: enough to start looking advisories up while the files are parsed in
 /// full. Whatever it misses (another layout, a Python file) the caller asks for afterwards.
 ///
 /// The texts it read are returned for [`load_read`], so that each file is read once.
-pub fn prescan_cargo_names(files: &[PathBuf]) -> (super::db::Wanted, Vec<(PathBuf, String)>) {
-    let mut out = super::db::Wanted::default();
+pub fn prescan_cargo_names(files: &[PathBuf]) -> (Wanted, Vec<(PathBuf, String)>) {
+    let mut out = Wanted::default();
     let mut texts = Vec::new();
     let finder = memchr::memmem::Finder::new(b"[[package]]\nname = \"");
     for f in files.iter().filter(|f| f.ends_with("Cargo.lock")) {

@@ -14,8 +14,11 @@ use serde::{Deserialize, Serialize};
 use xshell::{Shell, cmd};
 
 use crate::config::EnvironmentConfig;
+use crate::context::Context;
 use crate::report::{Finding, Report, Severity, Table};
-use crate::{Context, fsutil, http, sh};
+use crate::util::files;
+use crate::util::http;
+use crate::util::sh;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Check {
@@ -113,14 +116,14 @@ impl Ledger {
     /// Append one entry: one `write` of a whole line with O_APPEND, then fsync. A torn line
     /// left by a crash is closed with a newline first, so it stays its own (reported) line.
     fn append(&self, e: &Entry) -> Result<()> {
-        fsutil::create_private_dir(self.path.parent().unwrap())?;
+        files::create_private_dir(self.path.parent().unwrap())?;
         let mut line = serde_json::to_string(e)?;
         line.push('\n');
         // Read under the environment's lock, so the file still ends as it did then.
         if self.unterminated {
             line.insert(0, '\n');
         }
-        fsutil::append(&self.path, line.as_bytes())
+        files::append(&self.path, line.as_bytes())
     }
 
     pub fn current(&self) -> Option<&str> {
@@ -465,7 +468,7 @@ fn git_commit(cx: &Context) -> Option<String> {
 fn entry(cx: &Context, env: &str, action: &str, version: &str, previous: Option<&str>) -> Entry {
     Entry {
         time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        actor: crate::actor(),
+        actor: crate::context::actor(),
         environment: env.into(),
         action: action.into(),
         version: version.into(),
@@ -539,7 +542,7 @@ fn plan(t: &Target<'_>, version: &str, report: &mut Report, with_backup: bool) {
 type Begun<'a> = (
     Target<'a>,
     Report,
-    Option<fsutil::Lock>,
+    Option<files::Lock>,
     Ledger,
     Option<String>,
 );
@@ -557,7 +560,7 @@ fn begin<'a>(
     let lock = if dry_run {
         None
     } else {
-        Some(fsutil::Lock::acquire(
+        Some(files::Lock::acquire(
             &dir(cx).join(format!("{env}.lock")),
             holder,
         )?)
@@ -837,21 +840,4 @@ pub fn releases(cx: &Context, env: &str) -> Result<Report> {
     report.set("current", ledger.current());
     report.set("entries", &ledger.entries);
     Ok(report)
-}
-
-/// The audit log (the runbook's "Audit Logging"): one JSON line per deploy, rollback,
-/// backup and restore, appended with O_APPEND and fsynced.
-pub fn audit_log(cx: &Context, command: &str, outcome: &str) {
-    let path = cx.store().dir.join("audit.log");
-    let line = serde_json::json!({
-        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "actor": crate::actor(),
-        "command": command,
-        "outcome": outcome,
-    });
-    let result = fsutil::create_private_dir(&cx.store().dir)
-        .and_then(|()| fsutil::append(&path, format!("{line}\n").as_bytes()));
-    if let Err(e) = result {
-        eprintln!("warning: could not append to {}: {e:#}", path.display());
-    }
 }

@@ -11,9 +11,10 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::audit::inputs::{self, Ecosystem};
+use crate::context::Context;
+use crate::deps::{self as inputs, Ecosystem};
 use crate::report::{Finding, Report, Severity, Table};
-use crate::{Context, http};
+use crate::util::http;
 
 pub struct Options {
     pub paths: Vec<PathBuf>,

@@ -1,0 +1,10 @@
+//! Shared plumbing below every command: files, processes, HTTP, hashing, globbing, the
+//! progress line and credential redaction. Nothing here knows about a command.
+
+pub mod files;
+pub mod glob;
+pub mod hash;
+pub mod http;
+pub mod progress;
+pub mod redact;
+pub mod sh;
