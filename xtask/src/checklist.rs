@@ -10,7 +10,7 @@ use crate::backup;
 use crate::context::Context;
 use crate::deploy;
 use crate::outdated;
-use crate::report::{Finding, Format, Report, Severity, Style, Table};
+use crate::report::{Finding, Format, Report, Severity, Style, Table, codes};
 use crate::util::files;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -171,7 +171,7 @@ fn drill(cx: &Context) -> Result<Report> {
     result?;
     if report.summary.is_empty() {
         report.push(Finding::new(
-            "no-backups",
+            codes::NO_BACKUPS,
             Severity::High,
             "there is no backup to drill with: run `cargo xtask backup`",
         ));
@@ -197,7 +197,7 @@ pub fn run(cx: &Context, cadence: Cadence) -> Result<Report> {
             }
             Err(e) => {
                 report.push(Finding::new(
-                    "checklist-item-failed",
+                    codes::CHECKLIST_ITEM_FAILED,
                     Severity::High,
                     format!("{item} (`cargo xtask {command}`): {e:#}"),
                 ));

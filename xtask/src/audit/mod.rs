@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::context::Context;
 use crate::deps::{self as inputs, Ecosystem, Package};
-use crate::report::{Finding, Report, Severity, Table};
+use crate::report::{Finding, Report, Severity, Table, codes};
 use matching::Ver;
 
 /// Written into a source folder by `advisories update`: when, from where, which commit.
@@ -133,18 +133,22 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     for (f, err) in &inputs.failed {
         report.incomplete = true;
         report.push(
-            Finding::new("input-error", Severity::High, format!("not audited: {err}"))
-                .at(cx.rel(f)),
+            Finding::new(
+                codes::INPUT_ERROR,
+                Severity::High,
+                format!("not audited: {err}"),
+            )
+            .at(cx.rel(f)),
         );
     }
     for (f, line, note) in &inputs.notes {
         let finding =
-            Finding::new("input-note", Severity::Info, note.clone()).at_line(cx.rel(f), *line);
+            Finding::new(codes::INPUT_NOTE, Severity::Info, note.clone()).at_line(cx.rel(f), *line);
         report.push(finding);
     }
     for u in &inputs.unpinned {
         let f = Finding::new(
-            "unpinned-requirement",
+            codes::UNPINNED_REQUIREMENT,
             Severity::Medium,
             format!("`{}` pins no exact version (==): it cannot be audited; pin it or compile a lockfile", u.requirement),
         )
@@ -156,7 +160,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     for (file, err) in &adb.malformed {
         report.push(
             Finding::new(
-                "advisory-malformed",
+                codes::ADVISORY_MALFORMED,
                 Severity::Low,
                 format!("advisory skipped: {err}"),
             )
@@ -177,14 +181,14 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
             ),
             Some(days) if days > i64::from(cfg.stale_after_days) => report.push(
                 Finding::new(
-                    "advisory-db-stale",
+                    codes::ADVISORY_DB_STALE,
                     Severity::Low,
                     format!("advisory database is {days} days old (from {}): run `cargo xtask advisories update`", s.updated_from),
                 )
                 .at(s.path.clone()),
             ),
             None => report.push(
-                Finding::new("advisory-db-stale", Severity::Low, "the database's age is unknown: no advisory carries a date")
+                Finding::new(codes::ADVISORY_DB_STALE, Severity::Low, "the database's age is unknown: no advisory carries a date")
                     .at(s.path.clone()),
             ),
             _ => {}
@@ -217,7 +221,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
         }
         let Some(ver) = Ver::parse(p.ecosystem, &p.version) else {
             let f = Finding::new(
-                "unparsable-version",
+                codes::UNPARSABLE_VERSION,
                 Severity::Low,
                 format!(
                     "{} {}: version cannot be compared, advisories not checked",
@@ -296,7 +300,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
             used[n] = true;
             match ig.until {
                 Some(until) if until < today => report.push(Finding::new(
-                    "ignore-expired",
+                    codes::IGNORE_EXPIRED,
                     Severity::Low,
                     format!("the ignore of {} expired on {until} (reason was: {}); it is reported again", ig.id, ig.reason),
                 )),
@@ -346,11 +350,11 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
                 hit.fixes.iter().cloned().collect::<Vec<_>>().join(" or ")
             )
         };
-        let code: &'static str = match kind.as_str() {
-            "vulnerability" => "vulnerability",
-            "unmaintained" => "unmaintained",
-            "unsound" => "unsound",
-            _ => "notice",
+        let code = match kind.as_str() {
+            "vulnerability" => codes::VULNERABILITY,
+            "unmaintained" => codes::UNMAINTAINED,
+            "unsound" => codes::UNSOUND,
+            _ => codes::NOTICE,
         };
         let mut f = Finding::new(
             code,
@@ -394,7 +398,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     for (n, ig) in cfg.ignore.iter().enumerate() {
         if !used[n] {
             report.push(Finding::new(
-                "ignore-unused",
+                codes::IGNORE_UNUSED,
                 Severity::Low,
                 format!(
                     "the ignore of {} matched nothing: remove it from maintenance.toml",

@@ -16,7 +16,7 @@ use xshell::cmd;
 use super::FETCH_META;
 use crate::config::AdvisorySource;
 use crate::context::Context;
-use crate::report::{Finding, Report, Severity, Table};
+use crate::report::{Finding, Report, Severity, Table, codes};
 use crate::util::files;
 use crate::util::http;
 use crate::util::sh;
@@ -75,7 +75,7 @@ pub fn update(cx: &Context) -> Result<Report> {
                     }
                     Err(e) => {
                         report.push(Finding::new(
-                            "advisory-index-failed",
+                            codes::ADVISORY_INDEX_FAILED,
                             Severity::Low,
                             format!(
                                 "{}: index not written ({e:#}); audits parse the source instead",
@@ -102,7 +102,7 @@ pub fn update(cx: &Context) -> Result<Report> {
                     "FAILED (old copy kept)".into(),
                 ]);
                 report.push(Finding::new(
-                    "advisory-update-failed",
+                    codes::ADVISORY_UPDATE_FAILED,
                     Severity::High,
                     format!("{}: {e:#}", src.name),
                 ));
@@ -191,7 +191,7 @@ pub fn status(cx: &Context) -> Result<Report> {
         Ok(v) => v,
         Err(e) => {
             report.push(Finding::new(
-                "advisory-db-missing",
+                codes::ADVISORY_DB_MISSING,
                 Severity::High,
                 format!("{e:#}"),
             ));

@@ -12,7 +12,7 @@ use flate2::{Compression, GzBuilder, read::GzDecoder};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-use crate::report::{Finding, Severity};
+use crate::report::{Code, Finding, Severity, codes};
 pub use crate::util::hash::hash_file;
 use crate::util::hash::{HashingReader, HashingWriter, hex};
 
@@ -156,7 +156,7 @@ impl Check {
     }
 }
 
-fn problem(code: &'static str, archive: &Path, msg: String) -> Finding {
+fn problem(code: Code, archive: &Path, msg: String) -> Finding {
     Finding::new(code, Severity::High, msg).at(archive.display().to_string())
 }
 
@@ -181,7 +181,7 @@ pub fn check(archive: &Path, mut sink: Option<Sink<'_>>) -> Result<Check> {
                 if i == 0 {
                     if name != MANIFEST_NAME || etype != tar::EntryType::Regular {
                         out.findings.push(problem(
-                            "backup-manifest-missing",
+                            codes::BACKUP_MANIFEST_MISSING,
                             archive,
                             format!("the first member is `{name}`, not the manifest: this is not an xtask backup"),
                         ));
@@ -205,7 +205,7 @@ pub fn check(archive: &Path, mut sink: Option<Sink<'_>>) -> Result<Check> {
                 last = name.clone();
                 if let Err(why) = safe_entry(&entry.path_bytes(), etype) {
                     out.findings.push(problem(
-                        "backup-unsafe-entry",
+                        codes::BACKUP_UNSAFE_ENTRY,
                         archive,
                         format!("member `{name}` refused: {why}"),
                     ));
@@ -213,9 +213,9 @@ pub fn check(archive: &Path, mut sink: Option<Sink<'_>>) -> Result<Check> {
                 }
                 let Some(want) = expected.remove(&name) else {
                     let code = if seen.contains_key(&name) {
-                        "backup-member-duplicate"
+                        codes::BACKUP_MEMBER_DUPLICATE
                     } else {
-                        "backup-member-unexpected"
+                        codes::BACKUP_MEMBER_UNEXPECTED
                     };
                     out.findings.push(problem(
                         code,
@@ -232,7 +232,7 @@ pub fn check(archive: &Path, mut sink: Option<Sink<'_>>) -> Result<Check> {
                             .unwrap_or_default();
                         if let Err(why) = safe_link(&name, &target) {
                             out.findings.push(problem(
-                                "backup-unsafe-entry",
+                                codes::BACKUP_UNSAFE_ENTRY,
                                 archive,
                                 format!("link `{name}` -> `{target}` refused: {why}"),
                             ));
@@ -240,7 +240,7 @@ pub fn check(archive: &Path, mut sink: Option<Sink<'_>>) -> Result<Check> {
                             || want.target.as_deref() != Some(&target)
                         {
                             out.findings.push(problem(
-                                "backup-member-mismatch",
+                                codes::BACKUP_MEMBER_MISMATCH,
                                 archive,
                                 format!("link `{name}` -> `{target}` differs from the manifest"),
                             ));
@@ -262,7 +262,7 @@ pub fn check(archive: &Path, mut sink: Option<Sink<'_>>) -> Result<Check> {
                             || mode != want.mode
                         {
                             out.findings.push(problem(
-                                "backup-member-mismatch",
+                                codes::BACKUP_MEMBER_MISMATCH,
                                 archive,
                                 format!(
                                     "member `{name}` does not match the manifest (size {n}, sha256 {sha})"
@@ -275,7 +275,7 @@ pub fn check(archive: &Path, mut sink: Option<Sink<'_>>) -> Result<Check> {
             }
             for missing in expected.keys() {
                 out.findings.push(problem(
-                    "backup-member-missing",
+                    codes::BACKUP_MEMBER_MISSING,
                     archive,
                     format!("member `{missing}` is in the manifest but not in the archive"),
                 ));
@@ -284,13 +284,13 @@ pub fn check(archive: &Path, mut sink: Option<Sink<'_>>) -> Result<Check> {
         })();
         if let Err(e) = result {
             out.findings.push(problem(
-                "backup-corrupt",
+                codes::BACKUP_CORRUPT,
                 archive,
                 format!("archive is damaged ({e:#}); last good member `{last}`"),
             ));
         } else if let Err(e) = io::copy(&mut ar.into_inner(), &mut io::sink()) {
             out.findings.push(problem(
-                "backup-corrupt",
+                codes::BACKUP_CORRUPT,
                 archive,
                 format!("archive is damaged after member `{last}`: {e}"),
             ));
@@ -302,7 +302,7 @@ pub fn check(archive: &Path, mut sink: Option<Sink<'_>>) -> Result<Check> {
         for comp in path.split('/') {
             if !prefix.is_empty() && links.contains(&prefix) {
                 out.findings.push(problem(
-                    "backup-unsafe-entry",
+                    codes::BACKUP_UNSAFE_ENTRY,
                     archive,
                     format!("member `{path}` lies under the link `{prefix}`"),
                 ));

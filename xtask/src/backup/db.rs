@@ -23,7 +23,7 @@ use super::gz;
 use super::store::{Kind, Store};
 use crate::config::IntegrityCheck;
 use crate::context::Context;
-use crate::report::{Finding, Report, Severity, Table, human_bytes};
+use crate::report::{Code, Finding, Report, Severity, Table, codes, human_bytes};
 use crate::util::files;
 use crate::util::hash::{self, HashingReader, HashingWriter};
 use crate::util::progress::Progress;
@@ -184,7 +184,7 @@ pub fn create_configured(cx: &Context, store: &Store) -> Result<Report> {
     {
         let mut r = Report::new("backup db");
         r.push(Finding::new(
-            "database-missing",
+            codes::DATABASE_MISSING,
             Severity::Info,
             format!(
                 "no SQLite database at {}: database backup skipped",
@@ -442,7 +442,7 @@ fn create_sqlite(cx: &Context, store: &Store, db: &Path, reason: Option<&str>) -
     describe(&mut report, &dest, &manifest);
     if method == "vacuum-into" {
         report.push(Finding::new(
-            "backup-fell-back-to-vacuum",
+            codes::BACKUP_FELL_BACK_TO_VACUUM,
             Severity::Info,
             format!("writers restarted the online backup {restarts} times: used VACUUM INTO for a consistent copy"),
         ));
@@ -589,7 +589,7 @@ fn upload_backup(path: &Path, remote: &str, report: &mut Report) -> Result<()> {
         }
         Err(e) => report.push(
             Finding::new(
-                "upload-failed",
+                codes::UPLOAD_FAILED,
                 Severity::High,
                 format!("off-site copy to {dest} failed: {e:#}; the local backup is intact"),
             )
@@ -609,8 +609,7 @@ pub struct DbCheck {
 
 pub fn verify_one(path: &Path, check: IntegrityCheck, keep_in: Option<&Path>) -> Result<DbCheck> {
     let at = path.display().to_string();
-    let bad =
-        |code: &'static str, msg: String| Finding::new(code, Severity::High, msg).at(at.clone());
+    let bad = |code: Code, msg: String| Finding::new(code, Severity::High, msg).at(at.clone());
     let mut out = DbCheck {
         findings: Vec::new(),
         manifest: None,
@@ -620,14 +619,14 @@ pub fn verify_one(path: &Path, check: IntegrityCheck, keep_in: Option<&Path>) ->
         Ok(m) => m,
         Err(e) => {
             out.findings
-                .push(bad("backup-manifest-missing", format!("{e:#}")));
+                .push(bad(codes::BACKUP_MANIFEST_MISSING, format!("{e:#}")));
             return Ok(out);
         }
     };
     let expected = super::store::read_sidecar(path).ok().flatten();
     if expected.as_deref() != Some(manifest.sha256.as_str()) {
         out.findings.push(bad(
-            "backup-checksum-missing",
+            codes::BACKUP_CHECKSUM_MISSING,
             "the .sha256 file is missing or disagrees with the manifest".into(),
         ));
     }
@@ -635,7 +634,7 @@ pub fn verify_one(path: &Path, check: IntegrityCheck, keep_in: Option<&Path>) ->
         let (sha, bytes) = hash::hash_file(path)?;
         if sha != manifest.sha256 || bytes != manifest.bytes {
             out.findings.push(bad(
-                "backup-checksum-mismatch",
+                codes::BACKUP_CHECKSUM_MISMATCH,
                 format!("sha256 {sha} ({bytes} bytes) does not match the manifest"),
             ));
         } else {
@@ -646,7 +645,7 @@ pub fn verify_one(path: &Path, check: IntegrityCheck, keep_in: Option<&Path>) ->
                 .run()
             {
                 out.findings.push(bad(
-                    "backup-corrupt",
+                    codes::BACKUP_CORRUPT,
                     format!("pg_restore --list rejects it: {e}"),
                 ));
             }
@@ -671,13 +670,14 @@ pub fn verify_one(path: &Path, check: IntegrityCheck, keep_in: Option<&Path>) ->
         Ok((sha, n, dsha, dn))
     })();
     match decoded {
-        Err(e) => out
-            .findings
-            .push(bad("backup-corrupt", format!("cannot decompress: {e:#}"))),
+        Err(e) => out.findings.push(bad(
+            codes::BACKUP_CORRUPT,
+            format!("cannot decompress: {e:#}"),
+        )),
         Ok((sha, n, dsha, dn)) => {
             if sha != manifest.sha256 || n != manifest.bytes {
                 out.findings.push(bad(
-                    "backup-checksum-mismatch",
+                    codes::BACKUP_CHECKSUM_MISMATCH,
                     format!(
                         "sha256 {sha} ({n} bytes) does not match the manifest's {}",
                         manifest.sha256
@@ -686,7 +686,7 @@ pub fn verify_one(path: &Path, check: IntegrityCheck, keep_in: Option<&Path>) ->
             }
             if dsha != manifest.raw_sha256 || dn != manifest.raw_bytes {
                 out.findings.push(bad(
-                    "backup-content-mismatch",
+                    codes::BACKUP_CONTENT_MISMATCH,
                     format!("the database inside ({dn} bytes) does not match the manifest"),
                 ));
             }
@@ -696,12 +696,12 @@ pub fn verify_one(path: &Path, check: IntegrityCheck, keep_in: Option<&Path>) ->
         match inspect(&tmp.0, check) {
             Ok(i) if i.ok() => {}
             Ok(i) => out.findings.push(bad(
-                "backup-integrity-failed",
+                codes::BACKUP_INTEGRITY_FAILED,
                 format!("PRAGMA {}: {}", check.pragma(), i.check.join("; ")),
             )),
             Err(e) => out
                 .findings
-                .push(bad("backup-integrity-failed", format!("{e:#}"))),
+                .push(bad(codes::BACKUP_INTEGRITY_FAILED, format!("{e:#}"))),
         }
     }
     if out.findings.is_empty() && keep_in.is_some() {

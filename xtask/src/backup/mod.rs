@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 
 use crate::context::Context;
-use crate::report::{Finding, Report, Severity, Table, human_bytes};
+use crate::report::{Finding, Report, Severity, Table, codes, human_bytes};
 use store::{Kind, PIPELINE, Store};
 
 /// Every kind of backup the store holds.
@@ -146,7 +146,7 @@ pub fn list(cx: &Context) -> Result<Report> {
             if state != store::ChecksumState::Ok {
                 report.push(
                     Finding::new(
-                        "backup-checksum-mismatch",
+                        codes::BACKUP_CHECKSUM_MISMATCH,
                         Severity::High,
                         format!(
                             "checksum {}: do not restore from this backup",

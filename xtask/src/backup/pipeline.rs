@@ -13,7 +13,7 @@ use super::archive::{self, EntryKind, FORMAT, MANIFEST_NAME, Manifest, ManifestE
 use super::store::{self, PIPELINE, Store};
 use crate::config::PipelineConfig;
 use crate::context::Context;
-use crate::report::{Finding, Report, Severity, human_bytes};
+use crate::report::{Finding, Report, Severity, codes, human_bytes};
 use crate::util::files;
 use crate::util::glob;
 
@@ -71,7 +71,7 @@ pub fn plan(root: &Path, store_dir: &Path, cfg: &PipelineConfig, explicit: bool)
                 Severity::Info
             };
             plan.findings.push(Finding::new(
-                "pipeline-path-missing",
+                codes::PIPELINE_PATH_MISSING,
                 severity,
                 format!("`{entry}` matched nothing under the root"),
             ));
@@ -90,7 +90,7 @@ pub fn plan(root: &Path, store_dir: &Path, cfg: &PipelineConfig, explicit: bool)
         if secret && !excluded_by(&cfg.include_secrets) {
             plan.findings.push(
                 Finding::new(
-                    "secret-excluded",
+                    codes::SECRET_EXCLUDED,
                     Severity::Info,
                     "looks like a secret: left out (list it in pipeline.include_secrets to keep it)",
                 )
@@ -108,7 +108,7 @@ pub fn plan(root: &Path, store_dir: &Path, cfg: &PipelineConfig, explicit: bool)
             if let Err(why) = archive::safe_link(&rel, &target_s) {
                 plan.findings.push(
                     Finding::new(
-                        "symlink-outside-tree",
+                        codes::SYMLINK_OUTSIDE_TREE,
                         Severity::Low,
                         format!("link to `{target_s}` left out: {why}"),
                     )
@@ -137,7 +137,7 @@ pub fn plan(root: &Path, store_dir: &Path, cfg: &PipelineConfig, explicit: bool)
         } else {
             plan.findings.push(
                 Finding::new(
-                    "unsupported-file-type",
+                    codes::UNSUPPORTED_FILE_TYPE,
                     Severity::Low,
                     "not a regular file or link (socket, FIFO or device): left out",
                 )
@@ -264,7 +264,7 @@ pub fn create(cx: &Context, store: &Store, if_changed: bool) -> Result<Report> {
     let bytes = plan.manifest.bytes();
     if files == 0 {
         report.push(Finding::new(
-            "pipeline-empty",
+            codes::PIPELINE_EMPTY,
             Severity::High,
             "no pipeline configuration found under the root: nothing was backed up (check pipeline.paths and --root)",
         ));
@@ -329,7 +329,7 @@ pub fn verify_one(path: &Path) -> Result<archive::Check> {
         Ok(Some(expected)) if expected == check.sha256 => {}
         Ok(Some(expected)) => check.findings.push(
             Finding::new(
-                "backup-checksum-mismatch",
+                codes::BACKUP_CHECKSUM_MISMATCH,
                 Severity::High,
                 format!(
                     "archive sha256 {} does not match {} in its .sha256 file",
@@ -340,15 +340,19 @@ pub fn verify_one(path: &Path) -> Result<archive::Check> {
         ),
         Ok(None) => check.findings.push(
             Finding::new(
-                "backup-checksum-missing",
+                codes::BACKUP_CHECKSUM_MISSING,
                 Severity::High,
                 "no .sha256 file beside the archive: it was never completely published",
             )
             .at(path.display().to_string()),
         ),
         Err(e) => check.findings.push(
-            Finding::new("backup-checksum-missing", Severity::High, format!("{e:#}"))
-                .at(path.display().to_string()),
+            Finding::new(
+                codes::BACKUP_CHECKSUM_MISSING,
+                Severity::High,
+                format!("{e:#}"),
+            )
+            .at(path.display().to_string()),
         ),
     }
     Ok(check)

@@ -8,7 +8,7 @@ use chrono::{Datelike, Duration, NaiveDateTime};
 
 use super::store::{Entry, Kind, Store};
 use crate::config::Retention;
-use crate::report::{Finding, Report, Severity, Table};
+use crate::report::{Finding, Report, Severity, Table, codes};
 
 /// Why a backup is kept, or `None` when it goes.
 pub fn select(
@@ -72,7 +72,7 @@ pub fn prune(
     let newest_verified = entries.iter().position(verified);
     if newest_verified.is_none() && !entries.is_empty() {
         report.push(Finding::new(
-            "no-verified-backup",
+            codes::NO_VERIFIED_BACKUP,
             Severity::High,
             format!(
                 "none of the {} {} backups verifies: nothing is deleted; make a new backup and investigate",

@@ -17,7 +17,7 @@ use super::archive::{self, EntryKind, ManifestEntry};
 use super::pipeline::verify_one;
 use super::store::PIPELINE;
 use crate::context::Context;
-use crate::report::{Finding, Report, Severity, Table};
+use crate::report::{Finding, Report, Severity, Table, codes};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Action {
@@ -82,8 +82,9 @@ pub fn run(
                 }
                 actions.push(serde_json::json!({"path": e.path, "action": a.label()}));
             }
-            Err(why) => report
-                .push(Finding::new("restore-conflict", Severity::High, why).at(e.path.clone())),
+            Err(why) => report.push(
+                Finding::new(codes::RESTORE_CONFLICT, Severity::High, why).at(e.path.clone()),
+            ),
         }
     }
     report.summary(

@@ -15,7 +15,7 @@ use xshell::{Shell, cmd};
 
 use crate::config::EnvironmentConfig;
 use crate::context::Context;
-use crate::report::{Finding, Report, Severity, Table};
+use crate::report::{Finding, Report, Severity, Table, codes};
 use crate::util::files;
 use crate::util::http;
 use crate::util::sh;
@@ -144,7 +144,7 @@ impl Ledger {
         for line in &self.torn {
             report.push(
                 Finding::new(
-                    "ledger-torn-line",
+                    codes::LEDGER_TORN_LINE,
                     Severity::Medium,
                     format!("line {line} is not a complete entry (a write was interrupted); it is ignored"),
                 )
@@ -634,7 +634,7 @@ pub fn deploy(
             ledger.append(&e)?;
             let restore = e.db_backup.as_deref().map_or("no backup was taken".to_string(), |b| format!("restore with `cargo xtask restore db {b} --yes` if the migration changed data"));
             report.push(Finding::new(
-                "migration-failed",
+                codes::MIGRATION_FAILED,
                 Severity::High,
                 format!("the migration failed: nothing was deployed; {restore}"),
             ));
@@ -674,9 +674,9 @@ pub fn deploy(
                 };
                 report.push(Finding::new(
                     if ok_back {
-                        "deploy-rolled-back"
+                        codes::DEPLOY_ROLLED_BACK
                     } else {
-                        "rollback-failed"
+                        codes::ROLLBACK_FAILED
                     },
                     if ok_back {
                         Severity::High
@@ -689,12 +689,12 @@ pub fn deploy(
             (true, None) => {
                 e.outcome = "failed".into();
                 ledger.append(&e)?;
-                report.push(Finding::new("deploy-failed", Severity::High, format!("{version} failed its checks on {env}; there is no earlier good version to roll back to")));
+                report.push(Finding::new(codes::DEPLOY_FAILED, Severity::High, format!("{version} failed its checks on {env}; there is no earlier good version to roll back to")));
             }
             (false, _) => {
                 e.outcome = "failed".into();
                 ledger.append(&e)?;
-                report.push(Finding::new("deploy-failed", Severity::High, format!("{version} failed its checks on {env}; automatic rollback is off: `cargo xtask rollback {env}`")));
+                report.push(Finding::new(codes::DEPLOY_FAILED, Severity::High, format!("{version} failed its checks on {env}; automatic rollback is off: `cargo xtask rollback {env}`")));
             }
         }
     }
@@ -789,7 +789,7 @@ pub fn rollback(
     ledger.append(&e)?;
     if !ok {
         report.push(Finding::new(
-            "rollback-failed",
+            codes::ROLLBACK_FAILED,
             Severity::Critical,
             format!("{target_version} failed its checks on {env} after the rollback: act now"),
         ));

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::deps::{self as inputs, Ecosystem};
-use crate::report::{Finding, Report, Severity, Table};
+use crate::report::{Finding, Report, Severity, Table, codes};
 use crate::util::http;
 
 pub struct Options {
@@ -278,7 +278,7 @@ fn rust_deps(
         Err(e) => {
             report.push(
                 Finding::new(
-                    "input-error",
+                    codes::INPUT_ERROR,
                     Severity::High,
                     format!("cargo metadata failed: {e}"),
                 )
@@ -295,7 +295,7 @@ fn rust_deps(
     let lock_inputs = inputs::load(std::slice::from_ref(&lock));
     if !lock.exists() {
         report.push(Finding::new(
-            "input-note",
+            codes::INPUT_NOTE,
             Severity::Info,
             "no Cargo.lock: current versions unknown (run `cargo generate-lockfile`)",
         ));
@@ -304,7 +304,7 @@ fn rust_deps(
         if lock.exists() {
             report.incomplete = true;
             report.push(
-                Finding::new("input-error", Severity::High, err.clone())
+                Finding::new(codes::INPUT_ERROR, Severity::High, err.clone())
                     .at(f.display().to_string()),
             );
         }
@@ -688,7 +688,8 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
         let locked = inputs::load(&locks);
         for (f, err) in &locked.failed {
             report.incomplete = true;
-            report.push(Finding::new("input-error", Severity::High, err.clone()).at(cx.rel(f)));
+            report
+                .push(Finding::new(codes::INPUT_ERROR, Severity::High, err.clone()).at(cx.rel(f)));
         }
         for p in locked
             .packages
@@ -725,7 +726,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
                 versions.insert(n, parse_index(b));
             }
             (None, err) => report.push(Finding::new(
-                "registry-unreachable",
+                codes::REGISTRY_UNREACHABLE,
                 Severity::Medium,
                 format!(
                     "{n}: {}",
@@ -766,7 +767,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
         if yanked {
             report.push(
                 Finding::new(
-                    "yanked-version",
+                    codes::YANKED_VERSION,
                     Severity::Medium,
                     format!("{} {} is yanked", d.name, cur.as_ref().unwrap()),
                 )
@@ -782,7 +783,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
                 if major && d.direct {
                     report.push(
                         Finding::new(
-                            "outdated-major",
+                            codes::OUTDATED_MAJOR,
                             Severity::Low,
                             format!(
                                 "{} {c} → {} is outside the requirement `{}`",
@@ -796,7 +797,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
                 } else if compatible.is_some_and(|cv| cv.version > *c) {
                     report.push(
                         Finding::new(
-                            "outdated-compatible",
+                            codes::OUTDATED_COMPATIBLE,
                             Severity::Info,
                             format!(
                                 "{} {c} → {}: `cargo update -p {}`",
@@ -831,7 +832,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     let py = inputs::load(&files);
     for (f, err) in &py.failed {
         report.incomplete = true;
-        report.push(Finding::new("input-error", Severity::High, err.clone()).at(cx.rel(f)));
+        report.push(Finding::new(codes::INPUT_ERROR, Severity::High, err.clone()).at(cx.rel(f)));
     }
     let mut seen = BTreeSet::new();
     let py_pkgs: Vec<&inputs::Package> = py
@@ -863,7 +864,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
             Some(b) => pypi_latest(b, &p.version, range.as_ref()),
             None => {
                 report.push(Finding::new(
-                    "registry-unreachable",
+                    codes::REGISTRY_UNREACHABLE,
                     Severity::Medium,
                     format!("{}: {}", p.name, a.error.clone().unwrap_or_default()),
                 ));
@@ -873,7 +874,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
         let at = cx.rel(&p.file);
         if yanked {
             let f = Finding::new(
-                "yanked-version",
+                codes::YANKED_VERSION,
                 Severity::Medium,
                 format!("{} {} is yanked on PyPI", p.name, p.version),
             )
@@ -891,7 +892,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
             if newer {
                 behind += 1;
                 let f = Finding::new(
-                    "outdated-major",
+                    codes::OUTDATED_MAJOR,
                     Severity::Low,
                     format!("{} {} → {l}", p.name, p.version),
                 )
@@ -1019,13 +1020,13 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
                 |code, sev, msg: String| Finding::new(code, sev, msg).at_line(at.clone(), line);
             if r.is_empty() {
                 report.push(mk(
-                    "mutable-action-ref",
+                    codes::MUTABLE_ACTION_REF,
                     Severity::Medium,
                     format!("{action} has no ref: it follows the default branch"),
                 ));
             } else if !is_sha(&r) {
                 report.push(mk(
-                    "unpinned-action",
+                    codes::UNPINNED_ACTION,
                     Severity::Low,
                     format!("{action}@{r} is not pinned to a full commit SHA"),
                 ));
@@ -1035,7 +1036,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
                     .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
                 if !tagish {
                     report.push(mk(
-                        "mutable-action-ref",
+                        codes::MUTABLE_ACTION_REF,
                         Severity::Medium,
                         format!("{action}@{r} follows a branch: every run may get different code"),
                     ));
@@ -1052,8 +1053,8 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
             {
                 let msg =
                     format!("python {cycle} in a workflow matrix reached end of life on {date}");
-                let f =
-                    Finding::new("eol-runtime", Severity::Medium, msg).at_line(cx.rel(wf), line);
+                let f = Finding::new(codes::EOL_RUNTIME, Severity::Medium, msg)
+                    .at_line(cx.rel(wf), line);
                 report.push(f);
             }
         }
@@ -1125,14 +1126,14 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
         let mk = |code, sev, msg: String| Finding::new(code, sev, msg).at_line(at.clone(), line);
         if r.tag.as_deref().is_none_or(|t| t == "latest") {
             report.push(mk(
-                "latest-tag",
+                codes::LATEST_TAG,
                 Severity::Medium,
                 format!("{img} uses `latest`: builds are not reproducible"),
             ));
         }
         if r.digest.is_none() {
             report.push(mk(
-                "unpinned-image",
+                codes::UNPINNED_IMAGE,
                 Severity::Low,
                 format!("{img} is not pinned by digest (@sha256:…)"),
             ));
@@ -1141,7 +1142,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
         if let Some((cycle, date)) = r.tag.as_deref().and_then(|t| eols.lookup(&base, t)) {
             if date < today {
                 report.push(mk(
-                    "eol-runtime",
+                    codes::EOL_RUNTIME,
                     Severity::Medium,
                     format!("{base} {cycle} reached end of life on {date}"),
                 ));

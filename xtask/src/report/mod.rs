@@ -8,6 +8,9 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+pub mod codes;
+pub use codes::Code;
+
 /// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
 #[derive(
     Debug,
@@ -84,7 +87,7 @@ impl Serialize for Field<'_> {
 /// One thing a command found. `code` is stable kebab-case and is what ignore lists name.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
-    pub code: &'static str,
+    pub code: Code,
     pub severity: Severity,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -102,7 +105,7 @@ impl Finding {
     fn sorted(&self) -> Sorted<'_> {
         let mut fields: Vec<(&str, Field)> = Vec::with_capacity(self.extra.len() + 5);
         let fixed = [
-            ("code", Some(Field::Str(self.code))),
+            ("code", Some(Field::Str(self.code.id()))),
             ("severity", Some(Field::Str(self.severity.as_str()))),
             ("message", Some(Field::Str(&self.message))),
             ("path", self.path.as_deref().map(Field::Str)),
@@ -124,7 +127,7 @@ impl Finding {
         Sorted(fields)
     }
 
-    pub fn new(code: &'static str, severity: Severity, message: impl Into<String>) -> Finding {
+    pub fn new(code: Code, severity: Severity, message: impl Into<String>) -> Finding {
         Finding {
             code,
             severity,
@@ -281,13 +284,13 @@ impl Report {
                 .extra
                 .get("id")
                 .and_then(|v| v.as_str())
-                .unwrap_or(f.code)
+                .unwrap_or(f.code.id())
                 .to_string();
             if seen.insert(rule.clone()) {
                 let mut r = json!({
                     "id": rule,
-                    "name": f.code,
-                    "shortDescription": {"text": f.extra.get("summary").and_then(|v| v.as_str()).unwrap_or(f.code)},
+                    "name": f.code.id(),
+                    "shortDescription": {"text": f.extra.get("summary").and_then(|v| v.as_str()).unwrap_or(f.code.id())},
                 });
                 if let Some(url) = f.extra.get("url").and_then(|v| v.as_str()) {
                     r["helpUri"] = json!(url);
@@ -536,13 +539,13 @@ mod tests {
     fn exit_code_follows_threshold() {
         let mut r = Report::new("t");
         r.fail_on = Severity::High;
-        r.push(Finding::new("a-thing", Severity::Medium, "m"));
+        r.push(Finding::new(codes::INPUT_NOTE, Severity::Medium, "m"));
         assert_eq!(r.exit_code(), 0);
-        r.push(Finding::new("b-thing", Severity::Critical, "c"));
+        r.push(Finding::new(codes::INPUT_ERROR, Severity::Critical, "c"));
         assert_eq!(r.exit_code(), 1);
         let json: Value = serde_json::from_str(&r.render_json()).unwrap();
         assert_eq!(json["exit_code"], 1);
-        assert_eq!(json["findings"][1]["code"], "b-thing");
+        assert_eq!(json["findings"][1]["code"], "input-error");
         assert_eq!(json["findings"][1]["severity"], "critical");
     }
 

@@ -1,0 +1,248 @@
+//! The registry of finding codes: every code a finding can carry, with its default severity
+//! and what it means. A finding can only be made from a [`Code`] defined here; a test fails
+//! when a code is registered but never used, or missing from `docs/codes.md`.
+//!
+//! Codes are stable kebab-case identifiers: ignore lists, CI filters and dashboards name them.
+//! Never rename one; add a new code and retire the old one.
+
+use serde::Serialize;
+
+use super::Severity;
+
+/// A registered finding code. Only this module can make one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Code {
+    id: &'static str,
+    severity: Severity,
+    meaning: &'static str,
+}
+
+impl Code {
+    pub fn id(self) -> &'static str {
+        self.id
+    }
+
+    /// The severity a finding of this code usually has (a command may raise or lower it,
+    /// e.g. a vulnerability's from its CVSS score).
+    pub fn default_severity(self) -> Severity {
+        self.severity
+    }
+
+    pub fn meaning(self) -> &'static str {
+        self.meaning
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id)
+    }
+}
+
+impl PartialEq<&str> for Code {
+    fn eq(&self, other: &&str) -> bool {
+        self.id == *other
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id)
+    }
+}
+
+macro_rules! codes {
+    ($($(#[$doc:meta])* $name:ident = $id:literal, $sev:ident, $meaning:literal;)*) => {
+        $($(#[$doc])* pub const $name: Code = Code {
+            id: $id,
+            severity: Severity::$sev,
+            meaning: $meaning,
+        };)*
+        /// Every registered code, in registry order.
+        pub const ALL: &[Code] = &[$($name),*];
+    };
+}
+
+codes! {
+    // backup config, backup db, verify, prune, restore
+    PIPELINE_EMPTY = "pipeline-empty", High,
+        "no pipeline configuration was found under the root: nothing was backed up";
+    PIPELINE_PATH_MISSING = "pipeline-path-missing", Info,
+        "a configured pipeline path matched nothing (medium when set explicitly)";
+    SECRET_EXCLUDED = "secret-excluded", Info,
+        "a file that looks like a secret was left out of the archive";
+    SYMLINK_OUTSIDE_TREE = "symlink-outside-tree", Low,
+        "a link pointing outside the root was left out of the archive";
+    UNSUPPORTED_FILE_TYPE = "unsupported-file-type", Low,
+        "a socket, FIFO or device was left out of the archive";
+    DATABASE_MISSING = "database-missing", Info,
+        "there is no database at the configured path: no database backup was made";
+    BACKUP_FELL_BACK_TO_VACUUM = "backup-fell-back-to-vacuum", Info,
+        "writers kept restarting the online backup, so VACUUM INTO made the copy";
+    UPLOAD_FAILED = "upload-failed", High,
+        "the off-site copy failed or did not verify (the local backup is intact)";
+    BACKUP_CHECKSUM_MISSING = "backup-checksum-missing", High,
+        "a backup has no .sha256 sidecar: it was never completely published";
+    BACKUP_CHECKSUM_MISMATCH = "backup-checksum-mismatch", High,
+        "a backup's content does not match its .sha256 sidecar";
+    BACKUP_CORRUPT = "backup-corrupt", High,
+        "a backup cannot be read to its end (damaged compression or tar stream)";
+    BACKUP_MANIFEST_MISSING = "backup-manifest-missing", High,
+        "the archive does not start with an xtask manifest: not an xtask backup";
+    BACKUP_MEMBER_MISMATCH = "backup-member-mismatch", High,
+        "an archive member differs from what its manifest records";
+    BACKUP_MEMBER_MISSING = "backup-member-missing", High,
+        "a file the manifest lists is not in the archive";
+    BACKUP_MEMBER_DUPLICATE = "backup-member-duplicate", High,
+        "an archive member appears twice";
+    BACKUP_MEMBER_UNEXPECTED = "backup-member-unexpected", High,
+        "an archive member is not in the manifest";
+    BACKUP_UNSAFE_ENTRY = "backup-unsafe-entry", High,
+        "an archive member would escape the target (.., absolute path, link, device)";
+    BACKUP_CONTENT_MISMATCH = "backup-content-mismatch", High,
+        "the database inside a backup does not match its manifest";
+    BACKUP_INTEGRITY_FAILED = "backup-integrity-failed", High,
+        "the database inside a backup fails SQLite's integrity check or pg_restore --list";
+    NO_VERIFIED_BACKUP = "no-verified-backup", High,
+        "no backup of a kind verifies: prune deleted nothing";
+    RESTORE_CONFLICT = "restore-conflict", High,
+        "restoring would overwrite something it must not (a link, a directory, a changed file)";
+
+    // audit, advisories
+    VULNERABILITY = "vulnerability", High,
+        "a package version is affected by a security advisory (severity from CVSS)";
+    UNMAINTAINED = "unmaintained", Low,
+        "an advisory says the package is unmaintained";
+    UNSOUND = "unsound", Low,
+        "an advisory says the package has unsound code";
+    NOTICE = "notice", Low,
+        "an informational advisory applies to the package";
+    UNPINNED_REQUIREMENT = "unpinned-requirement", Medium,
+        "a requirement pins no exact version, so it cannot be audited";
+    UNPARSABLE_VERSION = "unparsable-version", Low,
+        "a package version cannot be compared, so its advisories were not checked";
+    ADVISORY_MALFORMED = "advisory-malformed", Low,
+        "an advisory file could not be parsed and was skipped";
+    ADVISORY_DB_STALE = "advisory-db-stale", Low,
+        "the advisory database is older than audit.stale_after_days";
+    ADVISORY_DB_MISSING = "advisory-db-missing", High,
+        "no advisory database is configured or cached";
+    ADVISORY_UPDATE_FAILED = "advisory-update-failed", High,
+        "fetching an advisory source failed";
+    ADVISORY_INDEX_FAILED = "advisory-index-failed", Low,
+        "the pre-parsed index of an advisory source could not be written";
+    IGNORE_EXPIRED = "ignore-expired", Low,
+        "an audit ignore passed its `until` date and is reported again";
+    IGNORE_UNUSED = "ignore-unused", Low,
+        "an audit ignore matched nothing";
+    INPUT_ERROR = "input-error", High,
+        "an input file could not be read or parsed: it was not checked";
+    INPUT_NOTE = "input-note", Info,
+        "something in an input file was understood with a caveat";
+
+    // outdated
+    OUTDATED_MAJOR = "outdated-major", Low,
+        "a newer version exists outside the allowed range";
+    OUTDATED_COMPATIBLE = "outdated-compatible", Info,
+        "a newer version exists inside the allowed range";
+    YANKED_VERSION = "yanked-version", Medium,
+        "the locked version was yanked from its registry";
+    REGISTRY_UNREACHABLE = "registry-unreachable", Medium,
+        "a registry or API could not be asked: those packages were not checked";
+    UNPINNED_ACTION = "unpinned-action", Low,
+        "a GitHub Action is referenced by tag, not by full commit SHA";
+    MUTABLE_ACTION_REF = "mutable-action-ref", Medium,
+        "a GitHub Action is referenced by branch or no ref at all";
+    UNPINNED_IMAGE = "unpinned-image", Low,
+        "a Docker image is not pinned by digest";
+    LATEST_TAG = "latest-tag", Medium,
+        "a Docker image uses the `latest` tag (or no tag)";
+    EOL_RUNTIME = "eol-runtime", Medium,
+        "a runtime or base image release is past its end of life";
+
+    // deploy, rollback, releases
+    DEPLOY_FAILED = "deploy-failed", High,
+        "a deploy failed its checks and was not rolled back";
+    DEPLOY_ROLLED_BACK = "deploy-rolled-back", High,
+        "a deploy failed its checks and was rolled back automatically";
+    ROLLBACK_FAILED = "rollback-failed", Critical,
+        "a rollback did not bring back a healthy version";
+    MIGRATION_FAILED = "migration-failed", High,
+        "the migration failed: nothing was deployed";
+    LEDGER_TORN_LINE = "ledger-torn-line", Medium,
+        "a deployment ledger line is incomplete (an interrupted write)";
+
+    // checklist
+    CHECKLIST_ITEM_FAILED = "checklist-item-failed", High,
+        "a checklist item could not run";
+    NO_BACKUPS = "no-backups", High,
+        "there is no backup to run the restore drill with";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    fn sources(dir: &Path, out: &mut String) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                sources(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") && !p.ends_with("report/codes.rs") {
+                out.push_str(&std::fs::read_to_string(&p).unwrap());
+            }
+        }
+    }
+
+    /// The const name of a code as Rust code refers to it (`codes::BACKUP_CORRUPT`).
+    fn const_name(c: Code) -> String {
+        c.id().replace('-', "_").to_uppercase()
+    }
+
+    #[test]
+    fn codes_are_unique_kebab_case_and_documented() {
+        let mut seen = BTreeSet::new();
+        for c in ALL {
+            assert!(seen.insert(c.id()), "{} registered twice", c.id());
+            assert!(
+                c.id().split('-').all(|w| !w.is_empty()
+                    && w.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())),
+                "{} is not kebab-case",
+                c.id()
+            );
+            assert!(!c.meaning().is_empty());
+        }
+        let doc_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/codes.md");
+        let doc = std::fs::read_to_string(&doc_path).unwrap();
+        let documented: BTreeSet<&str> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `")?.split('`').next())
+            .collect();
+        assert_eq!(
+            documented, seen,
+            "docs/codes.md must list exactly the registered codes"
+        );
+    }
+
+    #[test]
+    fn every_registered_code_is_used() {
+        let mut src = String::new();
+        sources(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("src").as_path(),
+            &mut src,
+        );
+        for c in ALL {
+            let name = const_name(*c);
+            let used = src.match_indices(&name).any(|(i, _)| {
+                let before = src[..i].chars().next_back();
+                let after = src[i + name.len()..].chars().next();
+                !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
+            assert!(used, "{} is registered but no command uses {name}", c.id());
+        }
+    }
+}
