@@ -290,18 +290,16 @@ impl Report {
                 let mut r = json!({
                     "id": rule,
                     "name": f.code.id(),
-                    "shortDescription": {"text": f.extra.get("summary").and_then(|v| v.as_str()).unwrap_or(f.code.id())},
+                    "shortDescription": {"text": f.extra.get("summary").and_then(|v| v.as_str()).unwrap_or(f.code.meaning())},
+                    "fullDescription": {"text": f.code.meaning()},
+                    "defaultConfiguration": {"level": sarif_level(f.code.default_severity())},
                 });
                 if let Some(url) = f.extra.get("url").and_then(|v| v.as_str()) {
                     r["helpUri"] = json!(url);
                 }
                 rules.push(r);
             }
-            let level = match f.severity {
-                Severity::Critical | Severity::High => "error",
-                Severity::Medium => "warning",
-                _ => "note",
-            };
+            let level = sarif_level(f.severity);
             let mut result =
                 json!({"ruleId": rule, "level": level, "message": {"text": f.message}});
             if let Some(p) = &f.path {
@@ -528,6 +526,15 @@ pub fn human_bytes(n: u64) -> String {
         format!("{n} B")
     } else {
         format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// SARIF's level for a severity.
+fn sarif_level(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low | Severity::Info => "note",
     }
 }
 
