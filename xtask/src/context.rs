@@ -81,3 +81,23 @@ pub fn workspace_root() -> PathBuf {
         .expect("xtask lives in the workspace")
         .into()
 }
+
+/// The advisory cache: `$XTASK_ADVISORY_CACHE`, else `$XDG_CACHE_HOME/xtask/advisory-db`,
+/// else `~/.cache/xtask/advisory-db`.
+pub fn advisory_cache() -> PathBuf {
+    if let Some(p) = std::env::var_os("XTASK_ADVISORY_CACHE") {
+        return PathBuf::from(p);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
+    base.join("xtask/advisory-db")
+}
+
+/// The HTTP cache: `$XTASK_HTTP_CACHE`, else `http` beside the advisory cache.
+pub fn http_cache() -> PathBuf {
+    std::env::var_os("XTASK_HTTP_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| advisory_cache().with_file_name("http"))
+}

@@ -51,7 +51,7 @@ pub fn source_paths(cx: &Context, cli: &[PathBuf]) -> Result<(Vec<PathBuf>, &'st
             "config",
         ));
     }
-    let cache = sources::cache_dir();
+    let cache = crate::context::advisory_cache();
     let found: Vec<PathBuf> = sources::configured(cx)
         .iter()
         .map(|s| cache.join(&s.name))
@@ -98,7 +98,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     // over, then parses the inputs in full; the other reads the advisory indexes meanwhile
     // and looks those packages up. Packages the quick search did not find (Python inputs,
     // unusual layouts) are looked up after.
-    let index_dir = sources::cache_dir().join("index");
+    let index_dir = crate::context::advisory_cache().join("index");
     let (inputs, looked_up) = std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::channel::<db::Wanted>();
         let (sources, index_dir) = (&sources, &index_dir);

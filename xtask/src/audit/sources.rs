@@ -5,7 +5,7 @@
 //! the old copy and swapped in by rename, so a failed or killed update leaves the old one.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context as _, Result};
 use chrono::Utc;
@@ -20,18 +20,6 @@ use crate::report::{Finding, Report, Severity, Table, codes};
 use crate::util::files;
 use crate::util::http;
 use crate::util::sh;
-
-/// `$XTASK_ADVISORY_CACHE`, else `$XDG_CACHE_HOME/xtask/advisory-db`, else `~/.cache/...`.
-pub fn cache_dir() -> PathBuf {
-    if let Some(p) = std::env::var_os("XTASK_ADVISORY_CACHE") {
-        return PathBuf::from(p);
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| PathBuf::from(".cache"));
-    base.join("xtask/advisory-db")
-}
 
 pub fn configured(cx: &Context) -> Vec<AdvisorySource> {
     if !cx.config.audit.sources.is_empty() {
@@ -54,7 +42,7 @@ pub fn configured(cx: &Context) -> Vec<AdvisorySource> {
 }
 
 pub fn update(cx: &Context) -> Result<Report> {
-    let cache = cache_dir();
+    let cache = crate::context::advisory_cache();
     files::create_private_dir(&cache)?;
     let _lock = files::Lock::acquire(&cache.join(".xtask.lock"), "advisories update")?;
     let mut report = Report::new("advisories update");
@@ -185,7 +173,7 @@ fn fetch(cache: &Path, src: &AdvisorySource) -> Result<Option<String>> {
 }
 
 pub fn status(cx: &Context) -> Result<Report> {
-    let cache = cache_dir();
+    let cache = crate::context::advisory_cache();
     let mut report = Report::new("advisories status");
     let (paths, from) = match super::source_paths(cx, &[]) {
         Ok(v) => v,

@@ -36,16 +36,9 @@ pub struct Pkg {
     pub notes: Vec<String>,
 }
 
-/// `$XTASK_HTTP_CACHE`, else `<advisory cache>/../http`.
-fn cache_dir() -> PathBuf {
-    std::env::var_os("XTASK_HTTP_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::audit::sources::cache_dir().with_file_name("http"))
-}
-
 fn client(cx: &Context, offline: bool) -> http::Client {
     http::Client {
-        cache_dir: cache_dir(),
+        cache_dir: crate::context::http_cache(),
         offline,
         parallel: cx.config.outdated.parallel,
         timeout_secs: cx.config.outdated.timeout_secs,
