@@ -1,41 +1,73 @@
 //! The one place that does HTTP. Downloads go through curl, which uses the system CA store
 //! and honours HTTPS_PROXY / HTTP_PROXY / NO_PROXY like every other tool on the machine.
+//!
+//! Invariants:
+//! - Every request has a connect timeout and an overall deadline, and retries are bounded in
+//!   total time: nothing here can stall a cron job.
+//! - curl's options come from one builder, [`CurlConfig`], which refuses control characters
+//!   in any value (a newline would start a new curl option), and reaches curl through its
+//!   standard input: request headers (tokens) are never written to disk or argv.
+//! - A URL is always the last argument after `--`, never parsed as an option.
+//! - The cache holds only complete answers (HTTP 200 with curl's exit status 0), published
+//!   atomically (`.tmp-` name, fsync, rename, directory fsync); an unreadable entry is a miss.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 use xshell::cmd;
 
+use crate::util::files::{self, TMP_PREFIX};
 use crate::util::sh;
+
+/// Connect timeout of every request.
+const CONNECT_TIMEOUT_SECS: u64 = 10;
+/// Deadline of one download (an advisory database export is ~100 MB).
+const DOWNLOAD_MAX_SECS: u64 = 600;
+/// Total time retries of one download may take.
+const DOWNLOAD_RETRY_MAX_SECS: u64 = 900;
+
+fn need_curl(what: &str) -> Result<()> {
+    if !sh::has_program("curl") {
+        bail!("curl is needed {what}: install it (apt-get install curl)");
+    }
+    Ok(())
+}
 
 /// Download `url` to `dest` (overwritten). Fails with the URL named on any HTTP error.
 pub fn download(url: &str, dest: &Path) -> Result<()> {
-    if !sh::has_program("curl") {
-        bail!("curl is needed to download {url}: install it (apt-get install curl)");
-    }
+    need_curl(&format!("to download {url}"))?;
+    refuse_control(url, "URL")?;
     let sh = sh::shell(dest.parent().unwrap_or(Path::new(".")))?;
-    cmd!(sh, "curl --fail --silent --show-error --location --retry 3 --connect-timeout 20 --max-time 600 --output {dest} {url}")
+    let (connect, max, retry_max) = (
+        CONNECT_TIMEOUT_SECS.to_string(),
+        DOWNLOAD_MAX_SECS.to_string(),
+        DOWNLOAD_RETRY_MAX_SECS.to_string(),
+    );
+    cmd!(sh, "curl --fail --silent --show-error --location --retry 3 --retry-max-time {retry_max} --connect-timeout {connect} --max-time {max} --output {dest} -- {url}")
         .quiet()
         .run()
-        .map_err(|e| anyhow::anyhow!("downloading {url} failed: {e}"))?;
+        .with_context(|| format!("downloading {url} failed"))?;
     Ok(())
 }
 
 /// GET `url`: (status, body). A connection failure is an error naming the URL.
 pub fn get(url: &str, timeout_secs: u64) -> Result<(u16, String)> {
-    if !sh::has_program("curl") {
-        bail!("curl is needed to check {url}: install it (apt-get install curl)");
-    }
+    need_curl(&format!("to check {url}"))?;
+    refuse_control(url, "URL")?;
     let sh = sh::shell(Path::new("."))?;
     let t = timeout_secs.max(1).to_string();
+    let connect = CONNECT_TIMEOUT_SECS.min(timeout_secs.max(1)).to_string();
     let write_out = "\n%{http_code}";
     let out = cmd!(
         sh,
-        "curl --silent --show-error --max-time {t} --output - --write-out {write_out} {url}"
+        "curl --silent --show-error --connect-timeout {connect} --max-time {t} --output - --write-out {write_out} -- {url}"
     )
     .quiet()
     .ignore_status()
-    .output()?;
+    .output()
+    .with_context(|| format!("running curl for {url}"))?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (body, code) = text.rsplit_once('\n').unwrap_or(("", text.as_str()));
     let status: u16 = code.trim().parse().unwrap_or(0);
@@ -44,6 +76,56 @@ pub fn get(url: &str, timeout_secs: u64) -> Result<(u16, String)> {
         bail!("GET {url}: {}", err.trim().trim_start_matches("curl: "));
     }
     Ok((status, body.to_string()))
+}
+
+fn refuse_control(value: &str, what: &str) -> Result<()> {
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        bail!(
+            "refusing a {what} with the control character {:?}: `{}`",
+            c,
+            value.escape_debug()
+        );
+    }
+    Ok(())
+}
+
+/// A curl config (`--config -`), built only through methods that refuse control characters.
+#[derive(Default)]
+pub struct CurlConfig {
+    text: String,
+}
+
+impl CurlConfig {
+    /// `name = "value"`, the value quoted; a control character in it is an error.
+    pub fn option(&mut self, name: &str, value: &str) -> Result<&mut Self> {
+        refuse_control(value, name)?;
+        let quoted = value.replace('\\', "\\\\").replace('"', "\\\"");
+        self.text.push_str(&format!("{name} = \"{quoted}\"\n"));
+        Ok(self)
+    }
+
+    /// A switch without a value (`silent`, `location`).
+    pub fn flag(&mut self, name: &str) -> &mut Self {
+        self.text.push_str(name);
+        self.text.push('\n');
+        self
+    }
+
+    /// A constant line of the toolkit's own (never built from input).
+    pub fn line(&mut self, line: &'static str) -> &mut Self {
+        self.text.push_str(line);
+        self.text.push('\n');
+        self
+    }
+
+    /// Start the options of the next transfer.
+    pub fn next(&mut self) -> &mut Self {
+        self.flag("next")
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        self.text.as_bytes()
+    }
 }
 
 /// One response of [`Client::fetch_all`].
@@ -56,70 +138,99 @@ pub struct Response {
     pub error: Option<String>,
 }
 
+impl Response {
+    fn cached(body: Vec<u8>) -> Response {
+        Response {
+            status: 200,
+            body: Some(body),
+            from_cache: true,
+            error: None,
+        }
+    }
+
+    fn failed(status: u16, error: String) -> Response {
+        Response {
+            status,
+            body: None,
+            from_cache: false,
+            error: Some(error),
+        }
+    }
+}
+
 /// Many GETs at once with an on-disk cache revalidated by ETag and Last-Modified.
 ///
 /// All transfers run in one `curl --parallel` process (bounded by `parallel`, HTTP/2
 /// multiplexed where the server allows), with retries (curl's exponential backoff from 1 s,
-/// for timeouts and 408/429/5xx answers) and timeouts per transfer. A cached
-/// body is revalidated (`If-None-Match`, `If-Modified-Since`); a 304 answers from the cache.
-/// `offline` answers from the cache only.
+/// for timeouts and 408/429/5xx answers, bounded in total time) and timeouts per transfer.
+/// A cached body is revalidated (`If-None-Match`, `If-Modified-Since`); a 304 answers from
+/// the cache. `offline` answers from the cache only.
 pub struct Client {
-    pub cache_dir: std::path::PathBuf,
+    pub cache_dir: PathBuf,
     pub offline: bool,
     pub parallel: usize,
+    /// Deadline of one transfer, retries included (0 is taken as 1).
     pub timeout_secs: u64,
     pub retries: u32,
     /// A cached body younger than this is used without asking the server again.
     pub max_age_secs: u64,
-    /// Extra request headers (e.g. `Authorization: Bearer …`); the curl config file that
-    /// carries them is private to this process and removed after the run.
+    /// Extra request headers (e.g. `Authorization: Bearer …`): given to curl through its
+    /// standard input, never written to a file.
     pub headers: Vec<String>,
 }
 
-impl Client {
-    fn cached(&self, url: &str) -> Option<Vec<u8>> {
-        std::fs::read(self.key(url)).ok()
-    }
+/// The cache files of one URL.
+struct Entry {
+    body: PathBuf,
+    etag: PathBuf,
+    tmp_body: PathBuf,
+    tmp_etag: PathBuf,
+}
 
-    fn key(&self, url: &str) -> std::path::PathBuf {
+/// What curl said about one transfer.
+struct Answer {
+    status: u16,
+    exit: i32,
+    error: String,
+}
+
+impl Client {
+    fn entry(&self, url: &str) -> Entry {
         use sha2::Digest;
         let h = sha2::Sha256::digest(url.as_bytes());
-        self.cache_dir.join(crate::util::hash::hex(&h[..16]))
+        let key = crate::util::hash::hex(&h[..16]);
+        let pid = std::process::id();
+        Entry {
+            body: self.cache_dir.join(&key),
+            etag: self.cache_dir.join(format!("{key}.etag")),
+            tmp_body: self.cache_dir.join(format!("{TMP_PREFIX}{key}.{pid}")),
+            tmp_etag: self.cache_dir.join(format!("{TMP_PREFIX}{key}.etag.{pid}")),
+        }
+    }
+
+    /// The cached body of `url`; a missing or unreadable entry is a miss.
+    fn cached(&self, url: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.entry(url).body).ok()
+    }
+
+    fn fresh(&self, url: &str) -> bool {
+        std::fs::metadata(self.entry(url).body)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| {
+                t.elapsed()
+                    .is_ok_and(|age| age.as_secs() < self.max_age_secs)
+            })
     }
 
     pub fn fetch_all(&self, urls: &[String]) -> Result<Vec<Response>> {
         std::fs::create_dir_all(&self.cache_dir)
-            .map_err(|e| anyhow::anyhow!("creating {}: {e}", self.cache_dir.display()))?;
-        if self.offline || urls.is_empty() {
-            return Ok(urls
-                .iter()
-                .map(|u| match self.cached(u) {
-                    Some(b) => Response {
-                        status: 200,
-                        body: Some(b),
-                        from_cache: true,
-                        error: None,
-                    },
-                    None => Response {
-                        status: 0,
-                        body: None,
-                        from_cache: false,
-                        error: Some(format!("{u}: not in the cache (--offline)")),
-                    },
-                })
-                .collect());
+            .with_context(|| format!("creating the HTTP cache {}", self.cache_dir.display()))?;
+        if self.offline {
+            return Ok(urls.iter().map(|u| self.offline_answer(u)).collect());
         }
         // Fresh cache entries answer at once; only the others go to the network.
-        let fresh = |u: &str| {
-            std::fs::metadata(self.key(u))
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| {
-                    t.elapsed()
-                        .is_ok_and(|age| age.as_secs() < self.max_age_secs)
-                })
-        };
-        let stale: Vec<String> = urls.iter().filter(|u| !fresh(u)).cloned().collect();
-        let mut fetched: std::collections::HashMap<String, Response> = stale
+        let stale: Vec<String> = urls.iter().filter(|u| !self.fresh(u)).cloned().collect();
+        let mut fetched: HashMap<String, Response> = stale
             .iter()
             .cloned()
             .zip(self.fetch_network(&stale)?)
@@ -127,145 +238,316 @@ impl Client {
         Ok(urls
             .iter()
             .map(|u| {
-                fetched.remove(u).unwrap_or_else(|| Response {
-                    status: 200,
-                    body: self.cached(u),
-                    from_cache: true,
-                    error: None,
+                fetched.remove(u).unwrap_or_else(|| match self.cached(u) {
+                    Some(b) => Response::cached(b),
+                    None => Response::failed(0, format!("{u}: cache entry unreadable")),
                 })
             })
             .collect())
+    }
+
+    fn offline_answer(&self, url: &str) -> Response {
+        match self.cached(url) {
+            Some(b) => Response::cached(b),
+            None => Response::failed(0, format!("{url}: not in the cache (--offline)")),
+        }
     }
 
     fn fetch_network(&self, urls: &[String]) -> Result<Vec<Response>> {
         if urls.is_empty() {
             return Ok(Vec::new());
         }
-        if !sh::has_program("curl") {
-            bail!("curl is needed for HTTP requests: install it (apt-get install curl)");
-        }
-        let tag = std::process::id();
-        let mut cfg = String::new();
-        let q = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+        need_curl("for HTTP requests")?;
+        let config = self.config(urls)?;
+        let stdout = self.run_curl(&config)?;
+        let mut answers = parse_answers(&stdout);
+        Ok(urls
+            .iter()
+            .map(|u| {
+                let answer = answers.remove(u.as_str()).unwrap_or(Answer {
+                    status: 0,
+                    exit: -1,
+                    error: "no answer".into(),
+                });
+                self.settle(u, answer)
+            })
+            .collect())
+    }
+
+    /// The curl config of every transfer.
+    fn config(&self, urls: &[String]) -> Result<CurlConfig> {
+        let mut cfg = CurlConfig::default();
+        let timeout = self.timeout_secs.max(1);
         for (i, u) in urls.iter().enumerate() {
-            let key = self.key(u);
-            let tmp = key.with_extension(format!("tmp{tag}"));
-            let etag = key.with_extension("etag");
+            let e = self.entry(u);
             if i > 0 {
-                cfg.push_str("next\n");
+                cfg.next();
             }
-            cfg.push_str(&format!(
-                "url = {}\noutput = {}\n",
-                q(u),
-                q(&tmp.display().to_string())
-            ));
+            cfg.option("url", u)?
+                .option("output", &e.tmp_body.display().to_string())?;
             for h in &self.headers {
-                cfg.push_str(&format!("header = {}\n", q(h)));
+                cfg.option("header", h)?;
             }
-            if key.exists() {
-                if etag.exists() {
-                    cfg.push_str(&format!(
-                        "etag-compare = {}\n",
-                        q(&etag.display().to_string())
-                    ));
+            if e.body.exists() {
+                if e.etag.exists() {
+                    cfg.option("etag-compare", &e.etag.display().to_string())?;
                 }
-                cfg.push_str(&format!("time-cond = {}\n", q(&key.display().to_string())));
+                cfg.option("time-cond", &e.body.display().to_string())?;
             }
-            cfg.push_str(&format!(
-                "etag-save = {}\nsilent\nlocation\ncompressed\nretry = {}\nconnect-timeout = 10\nmax-time = {}\nwrite-out = \"%{{url}}\\t%{{http_code}}\\t%{{errormsg}}\\n\"\n",
-                q(&etag.with_extension(format!("etag{tag}")).display().to_string()),
-                self.retries,
-                self.timeout_secs
-            ));
+            cfg.option("etag-save", &e.tmp_etag.display().to_string())?
+                .option("retry", &self.retries.to_string())?
+                .option("retry-max-time", &timeout.to_string())?
+                .option(
+                    "connect-timeout",
+                    &CONNECT_TIMEOUT_SECS.min(timeout).to_string(),
+                )?
+                .option("max-time", &timeout.to_string())?;
+            cfg.flag("silent").flag("location").flag("compressed");
+            // A constant, not a value: curl turns `\t` and `\n` into tab and newline.
+            cfg.line(r#"write-out = "%{url}\t%{http_code}\t%{exitcode}\t%{errormsg}\n""#);
         }
-        let cfg_path = self.cache_dir.join(format!(".curl-{tag}.cfg"));
-        crate::util::files::write_atomic(&cfg_path, cfg.as_bytes(), 0o600)?;
+        Ok(cfg)
+    }
+
+    /// One `curl --parallel` process, its config on standard input.
+    fn run_curl(&self, config: &CurlConfig) -> Result<String> {
         let sh = sh::shell(&self.cache_dir)?;
         let par = self.parallel.max(1).to_string();
         let out = cmd!(
             sh,
-            "curl --parallel --parallel-immediate --parallel-max {par} --config {cfg_path}"
+            "curl --parallel --parallel-immediate --parallel-max {par} --config -"
         )
+        .stdin(config.as_bytes())
         .quiet()
         .ignore_status()
         .ignore_stderr()
-        .output()?;
-        let _ = std::fs::remove_file(&cfg_path);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let mut answers: std::collections::HashMap<&str, (u16, String)> =
-            std::collections::HashMap::new();
-        for line in stdout.lines() {
-            let mut it = line.splitn(3, '\t');
-            let (Some(u), Some(code)) = (it.next(), it.next()) else {
-                continue;
-            };
-            answers.insert(
-                u,
-                (
-                    code.parse().unwrap_or(0),
-                    it.next().unwrap_or_default().to_string(),
-                ),
-            );
-        }
-        let mut res = Vec::with_capacity(urls.len());
-        for u in urls {
-            let key = self.key(u);
-            let tmp = key.with_extension(format!("tmp{tag}"));
-            let etag_new = key.with_extension(format!("etag{tag}"));
-            let (status, err) = answers
-                .get(u.as_str())
-                .cloned()
-                .unwrap_or((0, "no answer".into()));
-            let r = match status {
-                200 => {
-                    let body = std::fs::read(&tmp).ok();
-                    if body.is_some() {
-                        let _ = std::fs::rename(&tmp, &key);
-                        let _ = std::fs::rename(&etag_new, key.with_extension("etag"));
+        .output()
+        .context("running curl")?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Turn curl's answer for `url` into a response; publish a complete 200 in the cache.
+    fn settle(&self, url: &str, a: Answer) -> Response {
+        let e = self.entry(url);
+        let r = match (a.status, a.exit) {
+            (200, 0) => match std::fs::read(&e.tmp_body) {
+                Ok(body) => {
+                    if let Err(err) = self.publish(&e) {
+                        eprintln!("warning: HTTP cache not updated: {err:#}");
                     }
                     Response {
-                        status,
-                        body,
+                        status: 200,
+                        body: Some(body),
                         from_cache: false,
                         error: None,
                     }
                 }
-                304 => {
-                    // Revalidated: fresh again for max_age_secs.
-                    if let Ok(f) = std::fs::File::options().append(true).open(&key) {
-                        let _ = f.set_modified(std::time::SystemTime::now());
-                    }
-                    Response {
-                        status: 200,
-                        body: self.cached(u),
-                        from_cache: true,
-                        error: None,
-                    }
-                }
-                0 => Response {
-                    status,
-                    body: None,
-                    from_cache: false,
-                    error: Some(format!(
-                        "GET {u}: {}",
-                        if err.is_empty() {
-                            "no answer".into()
-                        } else {
-                            err
-                        }
-                    )),
-                },
-                s => Response {
-                    status: s,
-                    body: None,
-                    from_cache: false,
-                    error: Some(format!("GET {u}: HTTP {s}")),
-                },
-            };
-            let _ = std::fs::remove_file(&tmp);
-            let _ = std::fs::remove_file(&etag_new);
-            res.push(r);
+                Err(err) => Response::failed(0, format!("GET {url}: reading the answer: {err}")),
+            },
+            (304, 0) => self.revalidated(url, &e),
+            (0, _) | (200, _) | (304, _) => {
+                let why = if a.error.is_empty() {
+                    format!("curl exit {}", a.exit)
+                } else {
+                    a.error
+                };
+                Response::failed(0, format!("GET {url}: {why}"))
+            }
+            (s, _) => Response::failed(s, format!("GET {url}: HTTP {s}")),
+        };
+        let _ = std::fs::remove_file(&e.tmp_body);
+        let _ = std::fs::remove_file(&e.tmp_etag);
+        r
+    }
+
+    /// Revalidated: the cached body is fresh again for `max_age_secs`.
+    fn revalidated(&self, url: &str, e: &Entry) -> Response {
+        if let Ok(f) = std::fs::File::options().append(true).open(&e.body) {
+            let _ = f.set_modified(SystemTime::now());
         }
-        Ok(res)
+        match self.cached(url) {
+            Some(b) => Response::cached(b),
+            None => Response::failed(0, format!("GET {url}: 304 but the cache entry is gone")),
+        }
+    }
+
+    /// fsync the downloaded body (and its ETag), rename both into place, fsync the folder.
+    fn publish(&self, e: &Entry) -> Result<()> {
+        std::fs::File::open(&e.tmp_body)
+            .and_then(|f| f.sync_all())
+            .with_context(|| format!("syncing {}", e.tmp_body.display()))?;
+        std::fs::rename(&e.tmp_body, &e.body)
+            .with_context(|| format!("publishing {}", e.body.display()))?;
+        if e.tmp_etag.exists() {
+            std::fs::rename(&e.tmp_etag, &e.etag)
+                .with_context(|| format!("publishing {}", e.etag.display()))?;
+        } else {
+            let _ = std::fs::remove_file(&e.etag);
+        }
+        files::sync_dir(&self.cache_dir)
+    }
+}
+
+/// curl's `--write-out` lines: URL, HTTP status, exit code, error message.
+fn parse_answers(stdout: &str) -> HashMap<&str, Answer> {
+    let mut answers = HashMap::new();
+    for line in stdout.lines() {
+        let mut it = line.splitn(4, '\t');
+        let (Some(u), Some(code), Some(exit)) = (it.next(), it.next(), it.next()) else {
+            continue;
+        };
+        answers.insert(
+            u,
+            Answer {
+                status: code.parse().unwrap_or(0),
+                exit: exit.parse().unwrap_or(-1),
+                error: it.next().unwrap_or_default().to_string(),
+            },
+        );
+    }
+    answers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curl_config_refuses_control_characters() {
+        let mut c = CurlConfig::default();
+        c.option("url", "https://example.org/a \"b\" \\c").unwrap();
+        assert_eq!(
+            std::str::from_utf8(c.as_bytes()).unwrap(),
+            "url = \"https://example.org/a \\\"b\\\" \\\\c\"\n"
+        );
+        for bad in [
+            "requests\noutput = /tmp/x",
+            "a\rb",
+            "a\0b",
+            "a\x1bb",
+            "a\u{85}b",
+        ] {
+            let e = c.option("url", bad).err().expect(bad).to_string();
+            assert!(e.contains("control character"), "{e}");
+        }
+        // Nothing of a refused value reached the config.
+        assert_eq!(c.as_bytes().iter().filter(|&&b| b == b'\n').count(), 1);
+    }
+
+    /// A one-shot-per-connection HTTP server on 127.0.0.1 whose answers are raw bytes
+    /// (so that a test can lie about Content-Length); the request heads are recorded.
+    fn raw_server(
+        answer: impl Fn(usize) -> Vec<u8> + Send + 'static,
+    ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for (n, stream) in listener.incoming().enumerate() {
+                let Ok(mut stream) = stream else { return };
+                let mut buf = [0u8; 4096];
+                let got = stream.read(&mut buf).unwrap_or(0);
+                log.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buf[..got]).into_owned());
+                let _ = stream.write_all(&answer(n));
+            }
+        });
+        (url, seen)
+    }
+
+    fn client(cache: &Path) -> Client {
+        Client {
+            cache_dir: cache.to_path_buf(),
+            offline: false,
+            parallel: 4,
+            timeout_secs: 5,
+            retries: 0,
+            max_age_secs: 0,
+            headers: vec!["Authorization: Bearer s3cr3t-token".into()],
+        }
+    }
+
+    fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let body = std::fs::read(e.path()).unwrap_or_default();
+                (e.file_name().to_string_lossy().into_owned(), body)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_cut_off_answer_is_not_cached_and_tokens_never_reach_the_disk() {
+        // First answer: 200 with a Content-Length the body never reaches (curl exit 18);
+        // then complete answers with an ETag (a poisoned cache would get a 304 forever).
+        let (url, seen) = raw_server(|n| {
+            if n == 0 {
+                b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nETag: \"v1\"\r\nConnection: close\r\n\r\n{\"trunc".to_vec()
+            } else {
+                b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nETag: \"v2\"\r\nConnection: close\r\n\r\n{\"a\":1}".to_vec()
+            }
+        });
+        let cache = tempfile::tempdir().unwrap();
+        let c = client(cache.path());
+        let u = format!("{url}/pkg");
+        let r = &c.fetch_all(std::slice::from_ref(&u)).unwrap()[0];
+        assert!(r.body.is_none(), "a cut-off body is not an answer: {r:?}");
+        assert!(r.error.as_deref().unwrap_or("").contains("GET"), "{r:?}");
+        assert!(
+            files_in(cache.path()).is_empty(),
+            "nothing cached, no temp file left"
+        );
+
+        let r = &c.fetch_all(std::slice::from_ref(&u)).unwrap()[0];
+        assert_eq!(r.body.as_deref(), Some(&b"{\"a\":1}"[..]), "{r:?}");
+        assert!(!r.from_cache);
+        let requests = seen.lock().unwrap().clone();
+        assert_eq!(requests.len(), 2);
+        assert!(
+            !requests[1].contains("If-None-Match"),
+            "the cut-off answer's ETag was not kept: {}",
+            requests[1]
+        );
+        assert!(requests.iter().all(|r| r.contains("Bearer s3cr3t-token")));
+        for (name, body) in files_in(cache.path()) {
+            assert!(!name.starts_with(TMP_PREFIX), "temp file left: {name}");
+            assert!(
+                !String::from_utf8_lossy(&body).contains("s3cr3t"),
+                "{name} holds the token"
+            );
+        }
+    }
+
+    #[test]
+    fn a_silent_server_ends_in_an_error_not_a_stall() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "http://127.0.0.1:{}/x",
+            listener.local_addr().unwrap().port()
+        );
+        // Accepts, reads nothing, answers nothing, until the test ends.
+        std::thread::spawn(move || {
+            let _held: Vec<_> = listener.incoming().take(4).collect();
+        });
+        let cache = tempfile::tempdir().unwrap();
+        let mut c = client(cache.path());
+        c.timeout_secs = 0; // taken as 1 s, never as "no deadline"
+        let r = &c.fetch_all(std::slice::from_ref(&url)).unwrap()[0];
+        assert!(r.body.is_none());
+        assert!(r.error.is_some(), "{r:?}");
+    }
+
+    #[test]
+    fn a_url_with_a_newline_is_refused_before_curl_runs() {
+        let cache = tempfile::tempdir().unwrap();
+        let c = client(cache.path());
+        let evil = "http://127.0.0.1:9/x\noutput = /tmp/pwned".to_string();
+        let e = c.fetch_all(&[evil]).unwrap_err().to_string();
+        assert!(e.contains("control character"), "{e}");
     }
 }
