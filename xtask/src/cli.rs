@@ -17,7 +17,13 @@ use crate::report::Format;
 )]
 pub struct Cli {
     /// Project tree to maintain [default: this workspace]
-    #[arg(long, global = true, value_name = "DIR", env = "XTASK_ROOT")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        env = "XTASK_ROOT",
+        hide_env_values = true
+    )]
     pub root: Option<PathBuf>,
 
     /// Configuration file [default: <root>/maintenance.toml, optional]
@@ -393,6 +399,41 @@ mod tests {
     }
 
     use clap::CommandFactory;
+
+    /// The `--help` of every command, in one document: docs/cli.md. A change to any
+    /// command line shows up here; `XTASK_BLESS=1 cargo test --bin xtask help_of_every`
+    /// rewrites the page after a deliberate change.
+    #[test]
+    fn help_of_every_command_matches_docs_cli_md() {
+        fn walk(cmd: &clap::Command, out: &mut String) {
+            let name = cmd.get_bin_name().unwrap_or(cmd.get_name()).to_string();
+            let help = cmd.clone().render_long_help().to_string();
+            let help: Vec<&str> = help.lines().map(str::trim_end).collect();
+            out.push_str(&format!(
+                "## `{name}`\n\n```text\n{}\n```\n\n",
+                help.join("\n").trim_end()
+            ));
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                walk(sub, out);
+            }
+        }
+        let mut root = Cli::command().term_width(100);
+        root.build();
+        let mut page = String::from(
+            "# Command reference\n\nThe `--help` of every command (generated: a test keeps this page equal to the\nbinary's help; `XTASK_BLESS=1 cargo test --bin xtask help_of_every` rewrites it).\n\n",
+        );
+        walk(&root, &mut page);
+        let page = format!("{}\n", page.trim_end());
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/cli.md");
+        if std::env::var_os("XTASK_BLESS").is_some() {
+            std::fs::write(&path, &page).unwrap();
+        }
+        let doc = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            doc == page,
+            "docs/cli.md differs from --help: run `XTASK_BLESS=1 cargo test --bin xtask help_of_every` and review the diff"
+        );
+    }
 
     #[test]
     fn cli_is_well_formed() {

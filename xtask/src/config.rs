@@ -343,8 +343,8 @@ impl Config {
 
     pub fn parse(text: &str) -> Result<Config> {
         // toml's errors name the line, column and key (e.g. "unknown field `kep_days`").
-        let mut config: Config = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let raw: toml::Table = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut config: Config = toml::from_str(text)?;
+        let raw: toml::Table = toml::from_str(text)?;
         config.pipeline_paths_explicit = raw.get("pipeline").and_then(|p| p.get("paths")).is_some();
         config.validate()?;
         Ok(config)
@@ -363,6 +363,9 @@ impl Config {
             bail!(
                 "pipeline.paths is empty: list at least one path, or remove the key for the defaults"
             );
+        }
+        if self.outdated.timeout_secs == 0 {
+            bail!("outdated.timeout_secs = 0: every request needs a deadline; use at least 1");
         }
         check_relative(&self.database.path)
             .with_context(|| format!("database.path `{}`", self.database.path))?;
@@ -638,6 +641,12 @@ mod tests {
             assert!(err.contains("PGPASSWORD"), "{pw}: {err}");
             assert!(!err.contains(pw), "{pw}: {err}");
         }
+    }
+
+    #[test]
+    fn a_request_without_deadline_is_refused() {
+        let err = Config::parse("[outdated]\ntimeout_secs = 0\n").unwrap_err();
+        assert!(err.to_string().contains("deadline"), "{err}");
     }
 
     #[test]

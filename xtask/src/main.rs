@@ -86,7 +86,7 @@ fn run(cli: Cli) -> Result<u8> {
 
     let rendered = report.render(cx.format, cx.style);
     match &cli.output {
-        Some(path) => files::write_atomic(path, rendered.as_bytes(), 0o644)?,
+        Some(path) => files::write_output(path, rendered.as_bytes())?,
         None => {
             let mut out = std::io::stdout().lock();
             // A closed pipe (`| head`) is not a failure of the command.

@@ -22,6 +22,7 @@ pub struct AtomicFile {
     file: Option<File>,
     tmp: PathBuf,
     dest: PathBuf,
+    committed: bool,
 }
 
 impl AtomicFile {
@@ -44,6 +45,7 @@ impl AtomicFile {
             file: Some(file),
             tmp,
             dest: dest.to_path_buf(),
+            committed: false,
         })
     }
 
@@ -64,6 +66,7 @@ impl AtomicFile {
         fs::rename(&self.tmp, &self.dest).with_context(|| {
             format!("renaming {} to {}", self.tmp.display(), self.dest.display())
         })?;
+        self.committed = true;
         sync_dir(parent_dir(&self.dest))
     }
 }
@@ -78,8 +81,9 @@ impl Write for AtomicFile {
 }
 
 impl Drop for AtomicFile {
+    /// Not committed (an error, a failed rename): the temporary file goes.
     fn drop(&mut self) {
-        if self.file.is_some() {
+        if !self.committed {
             let _ = fs::remove_file(&self.tmp);
         }
     }
@@ -101,6 +105,44 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 /// Write `bytes` to `dest` atomically with the given permission bits.
 pub fn write_atomic(dest: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let mut f = AtomicFile::create(dest, mode)?;
+    f.write_all(bytes)
+        .with_context(|| format!("writing {}", f.tmp_path().display()))?;
+    f.commit()
+}
+
+/// Write a report to a path the user named (`--output`): a new file (0644), or an existing
+/// regular file replaced atomically with its permission bits kept. A link, directory, device
+/// or FIFO at the path is refused, never replaced.
+pub fn write_output(dest: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let mode = match fs::symlink_metadata(dest) {
+        Ok(m) if m.file_type().is_file() => m.permissions().mode() & 0o7777,
+        Ok(m) => {
+            let t = m.file_type();
+            let what = if t.is_symlink() {
+                "a symbolic link (give the path it points to)"
+            } else if t.is_dir() {
+                "a directory (give a file name inside it)"
+            } else if t.is_fifo() {
+                "a FIFO"
+            } else if t.is_block_device() || t.is_char_device() {
+                "a device"
+            } else {
+                "not a regular file"
+            };
+            anyhow::bail!(
+                "--output {}: is {what}; refusing to replace it",
+                dest.display()
+            );
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => 0o644,
+        Err(e) => return Err(e).with_context(|| format!("--output {}", dest.display())),
+    };
+    let mut f = AtomicFile::create(dest, mode)?;
+    // The creation mode went through the umask; the kept mode must be exact.
+    f.file()
+        .set_permissions(fs::Permissions::from_mode(mode))
+        .with_context(|| format!("setting the mode of {}", f.tmp_path().display()))?;
     f.write_all(bytes)
         .with_context(|| format!("writing {}", f.tmp_path().display()))?;
     f.commit()

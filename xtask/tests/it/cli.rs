@@ -87,3 +87,75 @@ fn missing_root_is_a_clear_error() {
     assert_eq!(run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run.stderr).contains("/nonexistent/xyz"));
 }
+
+/// `--output` replaces only a regular file (keeping its mode); a link, directory or FIFO at
+/// the path is refused and left as it was, with no temporary file behind.
+#[test]
+fn output_replaces_only_regular_files_and_keeps_their_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = sample_tree();
+    let out_dir = tempfile::tempdir().unwrap();
+    let run_to = |p: &std::path::Path| {
+        xtask(
+            t.path(),
+            &[
+                "--format",
+                "json",
+                "--output",
+                p.to_str().unwrap(),
+                "config",
+                "show",
+            ],
+        )
+    };
+
+    let private = out_dir.path().join("private.json");
+    std::fs::write(&private, "old").unwrap();
+    chmod(&private, 0o600);
+    let r = run_to(&private);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mode = std::fs::metadata(&private).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "an existing file's mode is kept");
+    assert!(
+        std::fs::read_to_string(&private)
+            .unwrap()
+            .contains("\"config\"")
+    );
+
+    let target = out_dir.path().join("target.txt");
+    std::fs::write(&target, "keep me").unwrap();
+    let link = out_dir.path().join("link.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let r = run_to(&link);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("symbolic link"), "{}", r.stderr);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+
+    let dir = out_dir.path().join("a-dir");
+    std::fs::create_dir(&dir).unwrap();
+    let r = run_to(&dir);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("directory"), "{}", r.stderr);
+
+    let fifo = out_dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let r = run_to(&fifo);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("FIFO"), "{}", r.stderr);
+    assert!(
+        tmp_leftovers(out_dir.path()).is_empty(),
+        "{:?}",
+        tmp_leftovers(out_dir.path())
+    );
+    assert!(tmp_leftovers(&dir).is_empty());
+}
