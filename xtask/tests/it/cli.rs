@@ -159,3 +159,29 @@ fn output_replaces_only_regular_files_and_keeps_their_mode() {
     );
     assert!(tmp_leftovers(&dir).is_empty());
 }
+
+/// A database password never reaches output or the audit log, whatever characters it holds
+/// (`/`, `?`, `#` used to end the password early and leak it), parsed or not.
+#[test]
+fn database_passwords_are_redacted_everywhere() {
+    let t = tempfile::tempdir().unwrap();
+    for (url, secret) in [
+        ("postgres://app:pa/ss?wo#rd@127.0.0.1:1/hub", "pa/ss?wo#rd"),
+        ("postgres://app:s3cr%40t-pw@127.0.0.1:1/hub", "s3cr"),
+    ] {
+        let arg = format!("--database={url}");
+        let r = xtask(t.path(), &["backup", "db", &arg]);
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        for (what, text) in [("stdout", &r.stdout), ("stderr", &r.stderr)] {
+            assert!(!text.contains(secret), "{what} leaks the password: {text}");
+        }
+        assert!(r.stderr.contains("127.0.0.1"), "{}", r.stderr);
+    }
+    let log = std::fs::read_to_string(t.path().join("backups/audit.log")).unwrap();
+    assert_eq!(log.lines().count(), 2, "{log}");
+    assert!(
+        !log.contains("pa/ss") && !log.contains("wo#rd") && !log.contains("s3cr"),
+        "{log}"
+    );
+    assert!(log.contains("app:***@127.0.0.1"), "{log}");
+}
