@@ -3,7 +3,6 @@
 //! tells which workspace members pull each package in.
 
 use std::collections::VecDeque;
-use std::fs;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -11,7 +10,10 @@ use std::rc::Rc;
 use anyhow::{Context as _, Result, bail};
 use rustc_hash::FxHashMap as FxMap;
 
-use super::{Ecosystem, Inputs, Package, Wanted, toml_lines};
+use super::{
+    CRATE_NAME_BYTE, Ecosystem, Inputs, MAX_CRATE_NAME, Package, VERSION_BYTE, Wanted,
+    toml_headers, toml_lines, valid_version,
+};
 
 /// The registry packages of the Cargo.lock files among `files`, found by a quick search
 /// for Cargo's exact `[[package]]` / `name` / `version` / `source` lines, without reading
@@ -24,7 +26,7 @@ pub fn prescan_cargo_names(files: &[PathBuf]) -> (Wanted, Vec<(PathBuf, String)>
     let mut texts = Vec::new();
     let finder = memchr::memmem::Finder::new(b"[[package]]\nname = \"");
     for f in files.iter().filter(|f| f.ends_with("Cargo.lock")) {
-        let Ok(text) = fs::read_to_string(f) else {
+        let Ok(text) = super::read(f) else {
             continue; // the full parse reports it
         };
         texts.push((f.clone(), text));
@@ -78,6 +80,9 @@ pub(super) struct CargoScan {
     text: String,
     pkgs: Vec<LockPkg>,
     deps: Vec<Range<usize>>,
+    /// Per package, whether it was refused (an invalid name or version, reported already):
+    /// kept for the graph, never audited nor named. Empty when none was.
+    refused: Vec<bool>,
 }
 
 impl CargoScan {
@@ -91,11 +96,17 @@ impl CargoScan {
 
     /// Registry packages are audited; members, path and git dependencies are not in the
     /// registry's advisory space.
-    fn audited(&self, p: &LockPkg) -> bool {
-        p.source.as_ref().is_some_and(|s| {
-            let s = self.str(s);
-            s.starts_with("registry+") || s.starts_with("sparse+")
-        })
+    fn audited(&self, i: usize) -> bool {
+        let p = &self.pkgs[i];
+        !self.refused(i)
+            && p.source.as_ref().is_some_and(|s| {
+                let s = self.str(s);
+                s.starts_with("registry+") || s.starts_with("sparse+")
+            })
+    }
+
+    fn refused(&self, i: usize) -> bool {
+        self.refused.get(i).copied().unwrap_or(false)
     }
 }
 
@@ -108,6 +119,20 @@ fn quoted(b: &[u8], at: usize, end: usize) -> Option<Range<usize>> {
         return None;
     }
     if v[1..v.len() - 1].iter().any(|&c| c == b'\\' || c == b'"') {
+        return None;
+    }
+    Some(at + 1..end - 1)
+}
+
+/// [`quoted`] for a value whose every byte must be allowed by `ok` (which allows neither
+/// `\\` nor `"`): the same single pass over the bytes, validating as it goes.
+#[inline]
+fn quoted_in(b: &[u8], at: usize, end: usize, ok: &[bool; 256]) -> Option<Range<usize>> {
+    let v = b.get(at..end)?;
+    if v.len() < 3 || v[0] != b'"' || v[v.len() - 1] != b'"' {
+        return None;
+    }
+    if !v[1..v.len() - 1].iter().all(|&c| ok[usize::from(c)]) {
         return None;
     }
     Some(at + 1..end - 1)
@@ -185,10 +210,14 @@ impl FastScan<'_> {
             return v.iter().all(|b| b.is_ascii_digit()).then_some(());
         }
         let p = self.pkgs.last_mut()?;
+        // A name or version outside its grammar: the TOML path reports it by line.
         if l.starts_with(b"name = ") {
-            p.name = quoted(b, at + 7, end)?;
+            p.name = quoted_in(b, at + 7, end, &CRATE_NAME_BYTE)?;
+            if p.name.len() > MAX_CRATE_NAME {
+                return None;
+            }
         } else if l.starts_with(b"version = ") {
-            p.version = quoted(b, at + 10, end)?;
+            p.version = quoted_in(b, at + 10, end, &VERSION_BYTE)?;
         } else if l.starts_with(b"source = ") {
             p.source = Some(quoted(b, at + 9, end)?);
         } else if l.starts_with(b"checksum = ") {
@@ -250,13 +279,14 @@ fn fast_cargo_lock(text: &str) -> Option<(Vec<LockPkg>, Vec<Range<usize>>)> {
     Some((pkgs, deps))
 }
 
-pub(super) fn scan(path: &Path, text: String) -> Result<CargoScan> {
+pub(super) fn scan(path: &Path, text: String, inputs: &mut Inputs) -> Result<CargoScan> {
     if let Some((pkgs, deps)) = fast_cargo_lock(&text) {
         return Ok(CargoScan {
             path: path.to_path_buf(),
             text,
             pkgs,
             deps,
+            refused: Vec::new(),
         });
     }
     // Anything unusual: the full TOML parser (which also reports errors by line); its
@@ -267,6 +297,8 @@ pub(super) fn scan(path: &Path, text: String) -> Result<CargoScan> {
         package: Vec<LockPackage>,
     }
     let lock: Lock = toml::from_str(&text).with_context(|| path.display().to_string())?;
+    let headers = toml_headers(&text, "[[package]]");
+    let by_header = headers.len() == lock.package.len();
     let lines = toml_lines(&text, "[[package]]");
     let mut own = String::new();
     let mut put = |s: &str| {
@@ -276,7 +308,32 @@ pub(super) fn scan(path: &Path, text: String) -> Result<CargoScan> {
     };
     let mut deps = Vec::new();
     let mut pkgs = Vec::new();
-    for p in &lock.package {
+    let mut refused = vec![false; lock.package.len()];
+    for (i, p) in lock.package.iter().enumerate() {
+        let line = match by_header {
+            true => headers[i],
+            false => lines
+                .get(&(p.name.clone(), p.version.clone()))
+                .copied()
+                .unwrap_or(1),
+        };
+        let problem = if !Ecosystem::Crates.valid_name(&p.name) {
+            Some(Ecosystem::Crates.name_rule())
+        } else if !valid_version(&p.version) {
+            Some("its version holds a space, a control or a non-ASCII character")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            refused[i] = true;
+            inputs.failed.push((
+                path.to_path_buf(),
+                format!(
+                    "{}:{line}: the package entry is refused, {problem}",
+                    path.display()
+                ),
+            ));
+        }
         let start = deps.len();
         deps.extend(p.dependencies.iter().map(|d| put(d)));
         pkgs.push(LockPkg {
@@ -284,10 +341,7 @@ pub(super) fn scan(path: &Path, text: String) -> Result<CargoScan> {
             version: put(&p.version),
             source: p.source.as_deref().map(&mut put),
             deps: start..deps.len(),
-            line: lines
-                .get(&(p.name.clone(), p.version.clone()))
-                .copied()
-                .unwrap_or(1),
+            line,
         });
     }
     Ok(CargoScan {
@@ -295,6 +349,7 @@ pub(super) fn scan(path: &Path, text: String) -> Result<CargoScan> {
         text: own,
         pkgs,
         deps,
+        refused,
     })
 }
 
@@ -339,10 +394,9 @@ fn edges(scan: &CargoScan) -> Result<Vec<usize>> {
             match target {
                 Some(&t) => edges.push(t),
                 None => bail!(
-                    "{}:{}: `{}` depends on `{d}`, which is not in the lockfile",
+                    "{}:{}: a dependency of this package ({d:?}) is not in the lockfile",
                     scan.path.display(),
                     p.line,
-                    scan.str(&p.name)
                 ),
             }
         }
@@ -361,7 +415,9 @@ struct Reach {
 fn reach(scan: &CargoScan, edges: &[usize]) -> Reach {
     let parsed = &scan.pkgs;
     let n = parsed.len();
-    let roots: Vec<usize> = (0..n).filter(|&i| parsed[i].source.is_none()).collect();
+    let roots: Vec<usize> = (0..n)
+        .filter(|&i| parsed[i].source.is_none() && !scan.refused(i))
+        .collect();
     let words = roots.len().div_ceil(64).max(1);
     let mut bits = vec![0u64; n * words];
     let mut seen = vec![usize::MAX; n];
@@ -393,7 +449,7 @@ pub(super) fn finish(scan: CargoScan, inputs: &mut Inputs) -> Result<()> {
     // Most packages share one set of members: one shared list per distinct set.
     let mut shared: FxMap<&[u64], Rc<[String]>> = FxMap::default();
     for (i, p) in parsed.iter().enumerate() {
-        if !scan.audited(p) {
+        if !scan.audited(i) {
             continue;
         }
         let bits = &bits[i * words..(i + 1) * words];
@@ -452,5 +508,20 @@ mod tests {
                 .is_none()
         );
         assert!(fast_cargo_lock("[[package]]\nname = \"a\"\n").is_none());
+        // So does a name or version outside its grammar (the TOML path reports it).
+        let ok = "[[package]]\nname = \"a\"\nversion = \"1.0.0\"\n";
+        assert!(fast_cargo_lock(ok).is_some());
+        for bad in [
+            ok.replace("\"a\"", "\"a.b\""),
+            ok.replace("\"a\"", &format!("\"{}\"", "a".repeat(65))),
+            ok.replace("1.0.0", "1.0.0 x"),
+            ok.replace("1.0.0", "1.0.0\u{1b}"),
+        ] {
+            assert!(fast_cargo_lock(&bad).is_none(), "{bad:?}");
+        }
+        // A real lockfile takes the fast path (its validation refuses nothing Cargo writes).
+        let real = include_str!("../../../Cargo.lock");
+        let (pkgs, _) = fast_cargo_lock(real).expect("the workspace's Cargo.lock");
+        assert!(pkgs.len() > 100);
     }
 }

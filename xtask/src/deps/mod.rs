@@ -1,13 +1,19 @@
 //! Dependency inputs of `audit`: Cargo.lock (v1–v4, with its dependency graph) and Python
 //! requirements files and lockfiles (requirements*.txt, poetry.lock, uv.lock, Pipfile.lock,
 //! pylock.toml). Each parser returns packages with the file and line they come from; every
-//! malformed input is an error naming the file and line.
+//! malformed input is an error naming the file and line, and never quotes a line it could
+//! not understand (it may hold a secret).
+//!
+//! Reading is fenced: only regular files of at most [`MAX_INPUT_BYTES`] are read, and a file
+//! an input names (a requirements include) must resolve, links followed, inside the root.
 
 mod cargo_lock;
 pub mod python;
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
+use std::io::Read as _;
+use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -39,6 +45,41 @@ impl Ecosystem {
         self.key_of(name).into_owned()
     }
 
+    /// Whether `name` is a package name of this ecosystem: for crates, 1 to 64 ASCII letters,
+    /// digits, `-` and `_`; for PyPI, PEP 508's (letters and digits, with `-`, `_` and `.`
+    /// inside). Anything else is refused where it is read, so that no name from an input can
+    /// carry a line break or an escape sequence into a report.
+    pub fn valid_name(self, name: &str) -> bool {
+        let b = name.as_bytes();
+        match self {
+            Ecosystem::Crates => {
+                (1..=MAX_CRATE_NAME).contains(&b.len())
+                    && b.iter().all(|&c| CRATE_NAME_BYTE[usize::from(c)])
+            }
+            Ecosystem::PyPI => match (b.first(), b.last()) {
+                (Some(f), Some(l)) => {
+                    f.is_ascii_alphanumeric()
+                        && l.is_ascii_alphanumeric()
+                        && b.iter()
+                            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+                }
+                _ => false,
+            },
+        }
+    }
+
+    /// What a valid name looks like, for messages.
+    pub fn name_rule(self) -> &'static str {
+        match self {
+            Ecosystem::Crates => {
+                "not a valid crate name (1 to 64 ASCII letters, digits, `-` and `_`)"
+            }
+            Ecosystem::PyPI => {
+                "not a valid PyPI package name (PEP 508: ASCII letters and digits, with `-`, `_` and `.` inside)"
+            }
+        }
+    }
+
     /// [`Ecosystem::key`] without a copy where the name is its own key.
     pub fn key_of(self, name: &str) -> std::borrow::Cow<'_, str> {
         match self {
@@ -46,6 +87,40 @@ impl Ecosystem {
             Ecosystem::PyPI => std::borrow::Cow::Owned(pep503(name)),
         }
     }
+}
+
+/// The longest crate name crates.io accepts.
+pub const MAX_CRATE_NAME: usize = 64;
+
+/// The bytes of a crate name: ASCII letters, digits, `-`, `_`.
+pub(crate) const CRATE_NAME_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        c += 1;
+    }
+    t
+};
+
+/// The bytes a version may hold: printable ASCII without space, `"` and `\`.
+pub(crate) const VERSION_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_graphic() && b != b'"' && b != b'\\';
+        c += 1;
+    }
+    t
+};
+
+/// Whether `v` can be a package version of any ecosystem (no space, no control character,
+/// ASCII only): a check that keeps line breaks and escape sequences out of reports, not a
+/// version parser.
+pub fn valid_version(v: &str) -> bool {
+    !v.is_empty() && v.len() <= 256 && v.bytes().all(|c| VERSION_BYTE[usize::from(c)])
 }
 
 /// PEP 503: lowercase, runs of `-`, `_`, `.` become one `-`.
@@ -129,12 +204,23 @@ pub const SKIP_DIRS: &[&str] = &[
 pub fn discover(paths: &[PathBuf], skip: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = BTreeSet::new();
     for p in paths {
-        if p.is_file() {
+        let meta = match fs::metadata(p) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                bail!("{}: no such file or directory", p.display())
+            }
+            Err(e) => return Err(e).with_context(|| format!("reading {}", p.display())),
+        };
+        if meta.is_file() {
             out.insert(p.clone());
             continue;
         }
-        if !p.is_dir() {
-            bail!("{}: no such file or directory", p.display());
+        if !meta.is_dir() {
+            bail!(
+                "{}: not a regular file ({}): give a lockfile, a requirements file or a folder",
+                p.display(),
+                file_kind(meta.file_type())
+            );
         }
         let walker = WalkDir::new(p)
             .follow_links(false)
@@ -181,13 +267,22 @@ impl Wanted {
     }
 }
 
-/// Parse every file; a failing file is recorded and the others still count.
+/// Parse every file; a failing file is recorded and the others still count. The files a
+/// requirements file includes must be inside the including file's folder: [`load_read`]
+/// takes the project root instead.
 pub fn load(files: &[PathBuf]) -> Inputs {
-    load_read(files, Vec::new())
+    load_with(None, files, Vec::new())
 }
 
-/// [`load`], with the texts of some files already read.
-pub fn load_read(files: &[PathBuf], mut texts: Vec<(PathBuf, String)>) -> Inputs {
+/// [`load`], with includes allowed anywhere inside `root` (for a file inside it), and the
+/// texts of some files already read.
+pub fn load_read(root: &Path, files: &[PathBuf], texts: Vec<(PathBuf, String)>) -> Inputs {
+    load_with(Some(root), files, texts)
+}
+
+fn load_with(root: Option<&Path>, files: &[PathBuf], mut texts: Vec<(PathBuf, String)>) -> Inputs {
+    // Resolved once: every include is compared with it.
+    let root = root.map(|r| r.canonicalize().unwrap_or_else(|_| r.to_path_buf()));
     let mut inputs = Inputs::default();
     let mut scans = Vec::new();
     for f in files {
@@ -201,14 +296,14 @@ pub fn load_read(files: &[PathBuf], mut texts: Vec<(PathBuf, String)>) -> Inputs
                     Some(i) => Ok(texts.swap_remove(i).1),
                     None => read(f),
                 };
-                text.and_then(|t| cargo_lock::scan(f, t))
+                text.and_then(|t| cargo_lock::scan(f, t, &mut inputs))
                     .map(|s| scans.push(s))
             }
             "poetry.lock" => python::toml_packages(f, "package", &mut inputs),
             "uv.lock" => python::toml_packages(f, "package", &mut inputs),
             "Pipfile.lock" => python::pipfile_lock(f, &mut inputs),
             n if n.starts_with("pylock") => python::toml_packages(f, "packages", &mut inputs),
-            _ => python::requirements(f, &mut inputs),
+            _ => python::requirements(f, root.as_deref(), &mut inputs),
         };
         if let Err(e) = result {
             inputs.failed.push((f.clone(), format!("{e:#}")));
@@ -223,8 +318,112 @@ pub fn load_read(files: &[PathBuf], mut texts: Vec<(PathBuf, String)>) -> Inputs
     inputs
 }
 
+/// The largest input file read: a bigger one is refused without being read.
+pub const MAX_INPUT_BYTES: u64 = 16 << 20;
+
+/// What a file that is not a regular file is, for messages.
+fn file_kind(t: fs::FileType) -> &'static str {
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a file"
+    }
+}
+
+/// Open `path` for reading if it is a regular file of at most [`MAX_INPUT_BYTES`]. Opening
+/// does not block (a FIFO would), and the check is made on what was opened.
+fn open_regular(path: &Path, what: &str, flags: libc::c_int) -> Result<(fs::File, u64)> {
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | flags)
+        .open(path)
+        .with_context(|| format!("reading {what} {}", path.display()))?;
+    let meta = f
+        .metadata()
+        .with_context(|| format!("reading {what} {}", path.display()))?;
+    if !meta.is_file() {
+        bail!(
+            "{what} {} is not a regular file ({}): it was not read",
+            path.display(),
+            file_kind(meta.file_type())
+        );
+    }
+    if meta.len() > MAX_INPUT_BYTES {
+        bail!(
+            "{what} {} has {} bytes, more than the {} MiB an input may have: it was not read",
+            path.display(),
+            meta.len(),
+            MAX_INPUT_BYTES >> 20
+        );
+    }
+    Ok((f, meta.len()))
+}
+
+/// The text of an opened file of `len` bytes, refused past [`MAX_INPUT_BYTES`] (it may
+/// grow meanwhile).
+fn read_capped((f, len): (fs::File, u64), path: &Path) -> Result<String> {
+    // One allocation of the right size (and one byte more, to see the end without growing).
+    let mut text = String::with_capacity(usize::try_from(len).unwrap_or(0) + 1);
+    f.take(MAX_INPUT_BYTES + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("reading {}", path.display()))?;
+    if text.len() as u64 > MAX_INPUT_BYTES {
+        bail!(
+            "{} grew past the {} MiB an input may have while it was read",
+            path.display(),
+            MAX_INPUT_BYTES >> 20
+        );
+    }
+    Ok(text)
+}
+
+/// Read an input given or found: a regular file of at most [`MAX_INPUT_BYTES`].
 pub(crate) fn read(path: &Path) -> Result<String> {
-    fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    read_capped(open_regular(path, "input", 0)?, path)
+}
+
+/// Read a file an input names (`target`, a requirements include): it must resolve, every
+/// link followed, to a regular file inside `fence`, and the file opened is checked to be
+/// that one. Returns its resolved path (for cycle checks) and its text.
+pub(crate) fn read_inside(target: &Path, fence: &Path) -> Result<(PathBuf, String)> {
+    let what = "included file";
+    let canon = target
+        .canonicalize()
+        .with_context(|| format!("{what} {} not found", target.display()))?;
+    let outside = || {
+        anyhow::anyhow!(
+            "{what} {} is outside the project root {} (links followed): includes must stay inside it; it was not read",
+            target.display(),
+            fence.display()
+        )
+    };
+    if !canon.starts_with(fence) {
+        return Err(outside());
+    }
+    // `canon` holds no link; O_NOFOLLOW refuses one put in its place meanwhile.
+    let opened = open_regular(&canon, what, libc::O_NOFOLLOW)?;
+    // Where the kernel says the opened file is (a folder on the way may have been swapped
+    // for a link since `canonicalize`).
+    {
+        use std::os::fd::AsRawFd as _;
+        if let Ok(real) = fs::read_link(format!("/proc/self/fd/{}", opened.0.as_raw_fd()))
+            && !real.starts_with(fence)
+        {
+            return Err(outside());
+        }
+    }
+    let text = read_capped(opened, target)?;
+    Ok((canon, text))
 }
 
 pub(crate) fn parse_toml(path: &Path, text: &str) -> Result<toml::Table> {
@@ -257,6 +456,16 @@ pub(crate) fn toml_lines(text: &str, header: &str) -> HashMap<(String, String), 
     out
 }
 
+/// Line (1-based) of each `header` line (`[[package]]`), in order: the line of the n-th
+/// entry of that array of tables, when the counts agree.
+pub(crate) fn toml_headers(text: &str, header: &str) -> Vec<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim() == header)
+        .map(|(i, _)| i + 1)
+        .collect()
+}
+
 pub(crate) fn file_label(p: &Path) -> String {
     p.file_name().map_or_else(
         || p.display().to_string(),
@@ -273,5 +482,26 @@ mod tests {
         assert_eq!(pep503("Django"), "django");
         assert_eq!(pep503("zope.interface"), "zope-interface");
         assert_eq!(pep503("Foo__Bar-.baz"), "foo-bar-baz");
+    }
+
+    #[test]
+    fn names_and_versions_of_each_ecosystem() {
+        let crates = Ecosystem::Crates;
+        assert!(crates.valid_name("serde_json") && crates.valid_name("x-1"));
+        assert!(crates.valid_name(&"a".repeat(64)) && !crates.valid_name(&"a".repeat(65)));
+        for bad in ["", "a.b", "a b", "a\nb", "é"] {
+            assert!(!crates.valid_name(bad), "{bad:?}");
+        }
+        let pypi = Ecosystem::PyPI;
+        assert!(
+            pypi.valid_name("zope.interface") && pypi.valid_name("A") && pypi.valid_name("a_b-c")
+        );
+        for bad in ["", "-a", "a-", "a.", "a b", "requests\noutput = /tmp/x"] {
+            assert!(!pypi.valid_name(bad), "{bad:?}");
+        }
+        assert!(valid_version("1.0.0-rc.1+build") && valid_version("2!1.0.post1"));
+        for bad in ["", "1.0 ", "1.0\u{1b}[2J", "1\n2", "1.0\"", "1.é"] {
+            assert!(!valid_version(bad), "{bad:?}");
+        }
     }
 }

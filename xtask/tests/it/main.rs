@@ -6,6 +6,7 @@ mod checklist;
 mod cli;
 mod db;
 mod deploy;
+mod deps;
 mod outdated;
 mod postgres;
 mod restore;
