@@ -14,7 +14,7 @@ pub fn download(url: &str, dest: &Path) -> Result<()> {
         bail!("curl is needed to download {url}: install it (apt-get install curl)");
     }
     let sh = sh::shell(dest.parent().unwrap_or(Path::new(".")))?;
-    cmd!(sh, "curl --fail --silent --show-error --location --retry 3 --connect-timeout 20 --max-time 600 --output {dest} {url}")
+    cmd!(sh, "curl --fail --silent --show-error --location --retry 3 --connect-timeout 20 --max-time 600 --output {dest} -- {url}")
         .quiet()
         .run()
         .map_err(|e| anyhow::anyhow!("downloading {url} failed: {e}"))?;

@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `xtask` binary on temp trees. One test binary, many modules.
 
+mod advisories;
 mod audit;
 mod backup_config;
 mod checklist;
