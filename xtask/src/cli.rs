@@ -281,7 +281,12 @@ pub enum RestoreCmd {
 pub enum AdvisoriesCmd {
     /// Fetch or refresh every configured source into the cache (atomically)
     #[command(after_help = "Example:\n  cargo xtask advisories update")]
-    Update,
+    Update {
+        /// Take an update even if it holds fewer advisories than audit.min_update_fraction of
+        /// the current copy's, or only older ones
+        #[arg(long)]
+        allow_shrink: bool,
+    },
     /// Per source: advisory count, newest modification, fetch time, commit
     #[command(after_help = "Example:\n  cargo xtask advisories status --format json")]
     Status,

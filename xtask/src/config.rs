@@ -179,21 +179,124 @@ pub struct AuditConfig {
     pub ignore: Vec<AuditIgnore>,
     /// What `advisories update` fetches into the cache. Empty: RustSec (osv branch) and PyPA.
     pub sources: Vec<AdvisorySource>,
+    /// `advisories update` refuses a fetched copy holding fewer than this fraction of the
+    /// advisories of the copy it would replace (`--allow-shrink` takes it anyway).
+    pub min_update_fraction: f64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AdvisorySource {
-    /// Folder name in the cache.
+    /// Folder name in the cache: `[a-z0-9_-]+`, unique, not `index`.
     pub name: String,
-    /// A git repository (any URL git accepts) ...
+    /// A git repository: an https://, http:// or file:// URL, or a path (relative to the
+    /// root) ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
-    /// ... or an OSV zip export over HTTP(S).
+    /// ... or an OSV zip export: an https://, http:// or file:// URL, or a path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+}
+
+/// How an advisory source's `git` or `url` is reached: each value is one of these, so that
+/// it can never be read as an option by git or curl.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceLocation {
+    Https,
+    /// Plain http: allowed, with a warning (anyone on the way can change the advisories).
+    Http,
+    /// A `file://` URL.
+    FileUrl,
+    /// A path (relative to the root unless absolute).
+    Path,
+}
+
+impl SourceLocation {
+    /// What `value` is, or why it is none of them. The error shows the value redacted.
+    pub fn of(value: &str) -> Result<SourceLocation> {
+        let shown = redact::redact(value);
+        if value.is_empty() {
+            bail!("is empty");
+        }
+        if value.chars().any(char::is_control) {
+            bail!("holds a control character");
+        }
+        if value.starts_with('-') {
+            bail!("`{shown}` starts with `-` (it would be read as an option)");
+        }
+        if let Some((scheme, _)) = value.split_once("://") {
+            let loc = match scheme {
+                "https" => SourceLocation::Https,
+                "http" => SourceLocation::Http,
+                "file" => SourceLocation::FileUrl,
+                _ => bail!(
+                    "`{shown}`: the scheme `{scheme}` is not allowed (https://, http://, file:// or a path)"
+                ),
+            };
+            let url =
+                url::Url::parse(value).with_context(|| format!("`{shown}` is not a valid URL"))?;
+            if loc != SourceLocation::FileUrl && url.host_str().is_none_or(str::is_empty) {
+                bail!("`{shown}` names no host");
+            }
+            return Ok(loc);
+        }
+        // git reads `host:path` as ssh and `helper::address` as a remote helper: a path has
+        // no `:` before its first `/`.
+        if let Some(colon) = value.find(':')
+            && !value[..colon].contains('/')
+        {
+            bail!(
+                "`{shown}` is neither a URL (https://, http://, file://) nor a path (git would read the part before `:` as a host or a helper)"
+            );
+        }
+        Ok(SourceLocation::Path)
+    }
+}
+
+impl AdvisorySource {
+    /// The checks of `audit.sources`, each error naming the key: the name (a folder of the
+    /// cache), the location and the branch.
+    pub fn check(&self) -> Result<()> {
+        let name = &self.name;
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_'));
+        if !valid {
+            bail!(
+                "audit.sources: `{}` is not a valid source name (lowercase letters, digits, `-` and `_`; it names the folder in the cache)",
+                name.escape_debug()
+            );
+        }
+        if name == "index" {
+            bail!("audit.sources: `index` is the cache's index folder: name the source otherwise");
+        }
+        match (&self.git, &self.url) {
+            (Some(git), None) => {
+                SourceLocation::of(git).with_context(|| format!("audit.sources `{name}`: git"))?
+            }
+            (None, Some(url)) => {
+                SourceLocation::of(url).with_context(|| format!("audit.sources `{name}`: url"))?
+            }
+            _ => bail!("audit.sources `{name}`: give exactly one of git or url"),
+        };
+        if self.url.is_some() && self.branch.is_some() {
+            bail!("audit.sources `{name}`: branch: only a git source has a branch");
+        }
+        if let Some(b) = &self.branch
+            && (b.is_empty()
+                || b.starts_with('-')
+                || b.chars().any(|c| c.is_control() || c.is_whitespace()))
+        {
+            bail!(
+                "audit.sources `{name}`: branch `{}` is not a branch name (empty, starting with `-`, or holding a space or control character)",
+                b.escape_debug()
+            );
+        }
+        Ok(())
+    }
 }
 
 impl Default for AuditConfig {
@@ -206,6 +309,7 @@ impl Default for AuditConfig {
             max_age_days: 90,
             ignore: Vec::new(),
             sources: Vec::new(),
+            min_update_fraction: 0.5,
         }
     }
 }
@@ -392,16 +496,19 @@ impl Config {
                 );
             }
         }
+        let mut names = std::collections::BTreeSet::new();
         for src in &self.audit.sources {
-            if src.git.is_some() == src.url.is_some() {
+            src.check()?;
+            if !names.insert(src.name.as_str()) {
                 bail!(
-                    "audit.sources `{}`: give exactly one of git or url",
+                    "audit.sources: two sources are named `{}`: each needs a folder of its own",
                     src.name
                 );
             }
-            if src.name.is_empty() || src.name.contains(['/', '\\']) || src.name.starts_with('.') {
-                bail!("audit.sources: `{}` is not a valid folder name", src.name);
-            }
+        }
+        let f = self.audit.min_update_fraction;
+        if !(0.0..=1.0).contains(&f) {
+            bail!("audit.min_update_fraction must be between 0 and 1 (0.5: half), not {f}");
         }
         if self.audit.stale_after_days > self.audit.max_age_days {
             bail!("audit.stale_after_days must not exceed audit.max_age_days");
@@ -509,11 +616,17 @@ max_age_days = 90
 ignore = []
 # What `cargo xtask advisories update` fetches (default: RustSec's osv branch and PyPA's
 # advisory-database, by git). A source has a git URL (and branch) or an OSV zip URL:
+# Names are folders of the cache: lowercase letters, digits, `-`, `_`; unique; not `index`.
+# Locations are https:// (http:// warns), file:// or a path relative to the root:
 # sources = [
 #   { name = "rustsec", git = "https://github.com/rustsec/advisory-db", branch = "osv" },
 #   { name = "pypi", url = "https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip" },
 # ]
 sources = []
+# An update holding fewer than this fraction of the advisories of the copy it replaces is
+# refused, and so is one whose newest advisory is older (`advisories update --allow-shrink`
+# takes it anyway).
+min_update_fraction = 0.5
 
 [outdated]
 parallel = 16        # concurrent registry requests
@@ -647,6 +760,64 @@ mod tests {
     fn a_request_without_deadline_is_refused() {
         let err = Config::parse("[outdated]\ntimeout_secs = 0\n").unwrap_err();
         assert!(err.to_string().contains("deadline"), "{err}");
+    }
+
+    #[test]
+    fn advisory_sources_are_names_and_locations_nothing_else() {
+        let src = |body: &str| Config::parse(&format!("[audit]\nsources = [{body}]\n"));
+        for ok in [
+            r#"{ name = "rust-sec_2", git = "https://github.com/rustsec/advisory-db", branch = "osv" }"#,
+            r#"{ name = "a", git = "/srv/mirror/advisory-db" }"#,
+            r#"{ name = "a", git = "mirrors/db:2024" }"#,
+            r#"{ name = "a", url = "file:///srv/all.zip" }"#,
+            r#"{ name = "a", url = "http://127.0.0.1:8080/all.zip" }"#,
+        ] {
+            src(ok).unwrap_or_else(|e| panic!("{ok}: {e:#}"));
+        }
+        for (bad, says) in [
+            (r#"{ name = "a", url = "-K/tmp/evil.cfg" }"#, "url"),
+            (
+                r#"{ name = "a", git = "--upload-pack=touch /tmp/x" }"#,
+                "git",
+            ),
+            (r#"{ name = "a", git = "ext::sh -c touch% /tmp/x" }"#, "git"),
+            (r#"{ name = "a", git = "git@github.com:org/db" }"#, "git"),
+            (r#"{ name = "a", url = "ftp://h/all.zip" }"#, "url"),
+            (r#"{ name = "a", url = "https://" }"#, "url"),
+            (r#"{ name = "a", url = "https://h/a\nb" }"#, "url"),
+            (
+                r#"{ name = "a", git = "https://h/db", branch = "--upload-pack=x" }"#,
+                "branch",
+            ),
+            (
+                r#"{ name = "a", url = "https://h/x.zip", branch = "main" }"#,
+                "branch",
+            ),
+            (r#"{ name = "index", git = "https://h/db" }"#, "index"),
+            (
+                r#"{ name = "RustSec", git = "https://h/db" }"#,
+                "source name",
+            ),
+            (r#"{ name = "../x", git = "https://h/db" }"#, "source name"),
+            (
+                r#"{ name = "a", git = "https://h/db" }, { name = "a", url = "https://h/x.zip" }"#,
+                "two sources",
+            ),
+            (
+                r#"{ name = "a", git = "https://u:hunter2@h/db", branch = "-x" }"#,
+                "branch",
+            ),
+            (r#"{ name = "a", url = "ftp://u:hunter2@h/x.zip" }"#, "url"),
+        ] {
+            let err = format!("{:#}", src(bad).unwrap_err());
+            assert!(err.contains(says), "{bad}: {err}");
+            assert!(!err.contains("hunter2"), "{bad}: {err}");
+        }
+        let err = format!(
+            "{:#}",
+            Config::parse("[audit]\nmin_update_fraction = 1.5\n").unwrap_err()
+        );
+        assert!(err.contains("min_update_fraction"), "{err}");
     }
 
     #[test]

@@ -214,7 +214,7 @@ fn dispatch(cx: &Context, command: Command) -> Result<Option<Report>> {
             },
         )?,
         Command::Advisories { command } => match command {
-            AdvisoriesCmd::Update => audit::sources::update(cx)?,
+            AdvisoriesCmd::Update { allow_shrink } => audit::sources::update(cx, allow_shrink)?,
             AdvisoriesCmd::Status => audit::sources::status(cx)?,
         },
     };

@@ -116,7 +116,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
         });
         let (early, texts) = inputs::prescan_cargo_names(&files);
         let _ = tx.send(early);
-        let inputs = inputs::load_read(&files, texts);
+        let inputs = inputs::load_read(&cx.root, &files, texts);
         (inputs, h.join().expect("advisory reader panicked"))
     });
     let (mut adb, early) = looked_up?;

@@ -1,24 +1,28 @@
 //! `advisories update` and `advisories status`: the advisory cache.
 //!
 //! Each source lives in `<cache>/<name>/`: a shallow git checkout, or `all.zip` from an OSV
-//! export, plus `.xtask-source.json` (fetch time, URL, commit). An update is built beside
-//! the old copy and swapped in by rename, so a failed or killed update leaves the old one.
+//! export, plus `.xtask-source.json` (fetch time, URL without password, commit, advisory
+//! count and newest date). An update is built beside the old copy, checked (it must parse,
+//! hold at least `audit.min_update_fraction` of the old copy's advisories and nothing older
+//! than its newest, unless `--allow-shrink`) and swapped in by rename, so a failed, refused
+//! or killed update leaves the old one.
 
 use std::fs;
 use std::path::Path;
 
-use anyhow::{Context as _, Result};
-use chrono::Utc;
+use anyhow::{Context as _, Result, bail, ensure};
+use chrono::{DateTime, Utc};
 use serde_json::json;
 use walkdir::WalkDir;
 use xshell::cmd;
 
 use super::FETCH_META;
-use crate::config::AdvisorySource;
+use crate::config::{AdvisorySource, SourceLocation};
 use crate::context::Context;
 use crate::report::{Finding, Report, Severity, Table, codes};
 use crate::util::files;
 use crate::util::http;
+use crate::util::redact::redact;
 use crate::util::sh;
 
 pub fn configured(cx: &Context) -> Vec<AdvisorySource> {
@@ -41,58 +45,78 @@ pub fn configured(cx: &Context) -> Vec<AdvisorySource> {
     ]
 }
 
-pub fn update(cx: &Context) -> Result<Report> {
+/// What a fetched copy must hold to replace the current one.
+struct Policy {
+    /// At least this fraction of the current copy's advisories...
+    min_fraction: f64,
+    /// ...unless the user takes a smaller or older copy anyway.
+    allow_shrink: bool,
+}
+
+/// How many advisories a copy holds, and the newest `modified` date among them.
+#[derive(Debug, Clone, Copy)]
+struct Stats {
+    advisories: usize,
+    newest: Option<DateTime<Utc>>,
+}
+
+/// A source fetched, checked and swapped in.
+struct Fetched {
+    commit: Option<String>,
+}
+
+pub fn update(cx: &Context, allow_shrink: bool) -> Result<Report> {
     let cache = crate::context::advisory_cache();
     files::create_private_dir(&cache)?;
     let _lock = files::Lock::acquire(&cache.join(".xtask.lock"), "advisories update")?;
+    let policy = Policy {
+        min_fraction: cx.config.audit.min_update_fraction,
+        allow_shrink,
+    };
     let mut report = Report::new("advisories update");
     let mut t = Table::new("Sources", &["source", "from", "result"]);
     let mut rows = Vec::new();
     for src in configured(cx) {
-        let from = src.git.clone().or(src.url.clone()).unwrap_or_default();
-        match fetch(&cache, &src) {
-            Ok(commit) => {
+        let from = redact(
+            src.git
+                .as_deref()
+                .or(src.url.as_deref())
+                .unwrap_or_default(),
+        );
+        let had_copy = cache.join(&src.name).exists();
+        match update_one(cx, &cache, &src, &policy, &mut report) {
+            Ok(Fetched { commit }) => {
                 // Index now, so the first audit after an update is already fast.
-                let indexed = match super::index::refresh(
-                    &cache.join("index"),
-                    &cache.join(&src.name),
-                ) {
-                    Ok(n) => {
-                        rows.push(json!({"source": src.name, "from": from, "commit": commit, "indexed": n}));
-                        format!(", {n} advisories indexed")
-                    }
-                    Err(e) => {
-                        report.push(Finding::new(
-                            codes::ADVISORY_INDEX_FAILED,
-                            Severity::Low,
-                            format!(
-                                "{}: index not written ({e:#}); audits parse the source instead",
-                                src.name
-                            ),
-                        ));
-                        rows.push(json!({"source": src.name, "from": from, "commit": commit, "indexed": null}));
-                        ", not indexed".into()
-                    }
-                };
-                t.row(vec![
-                    src.name.clone(),
-                    from,
-                    format!(
-                        "updated{}{indexed}",
-                        commit.map(|c| format!(" ({c})")).unwrap_or_default()
+                let indexed = index_one(&cache, &src, &mut report);
+                let result = format!(
+                    "updated{}{}",
+                    commit
+                        .as_ref()
+                        .map(|c| format!(" ({c})"))
+                        .unwrap_or_default(),
+                    indexed.map_or_else(
+                        || ", not indexed".to_string(),
+                        |n| format!(", {n} advisories indexed")
                     ),
-                ])
+                );
+                rows.push(
+                    json!({"source": src.name, "from": from, "commit": commit, "indexed": indexed}),
+                );
+                t.row(vec![src.name.clone(), from, result]);
             }
             Err(e) => {
-                t.row(vec![
-                    src.name.clone(),
-                    from,
-                    "FAILED (old copy kept)".into(),
-                ]);
+                // A source not brought up to date is part of the work not done: exit 2.
+                report.incomplete = true;
+                let kept = if had_copy {
+                    "FAILED (old copy kept)"
+                } else {
+                    "FAILED (no copy)"
+                };
+                t.row(vec![src.name.clone(), from, kept.into()]);
                 report.push(Finding::new(
                     codes::ADVISORY_UPDATE_FAILED,
                     Severity::High,
-                    format!("{}: {e:#}", src.name),
+                    redact(&format!("{}: {e:#}", src.name)),
                 ));
             }
         }
@@ -103,7 +127,69 @@ pub fn update(cx: &Context) -> Result<Report> {
     Ok(report)
 }
 
-fn fetch(cache: &Path, src: &AdvisorySource) -> Result<Option<String>> {
+/// Index a source just swapped in: the number of advisories, or `None` (and a finding) when
+/// the index could not be written.
+fn index_one(cache: &Path, src: &AdvisorySource, report: &mut Report) -> Option<usize> {
+    match super::index::refresh(&cache.join("index"), &cache.join(&src.name)) {
+        Ok(n) => Some(n),
+        Err(e) => {
+            report.push(Finding::new(
+                codes::ADVISORY_INDEX_FAILED,
+                Severity::Low,
+                format!(
+                    "{}: index not written ({e:#}); audits parse the source instead",
+                    src.name
+                ),
+            ));
+            None
+        }
+    }
+}
+
+/// Check where a source comes from (again: right before git or curl sees it), warn about
+/// plain http, and fetch it.
+fn update_one(
+    cx: &Context,
+    cache: &Path,
+    src: &AdvisorySource,
+    policy: &Policy,
+    report: &mut Report,
+) -> Result<Fetched> {
+    src.check()?;
+    let value = src
+        .git
+        .as_deref()
+        .or(src.url.as_deref())
+        .unwrap_or_default();
+    let loc = SourceLocation::of(value)?;
+    if loc == SourceLocation::Http {
+        report.push(Finding::new(
+            codes::ADVISORY_SOURCE_INSECURE,
+            Severity::Low,
+            format!(
+                "{}: {} is fetched over plain http://: anyone on the network path can change the advisories; use https://",
+                src.name,
+                redact(value)
+            ),
+        ));
+    }
+    // A path is relative to the root (git runs in the cache).
+    let target = match loc {
+        SourceLocation::Path => cx.root.join(value).display().to_string(),
+        _ => value.to_string(),
+    };
+    fetch(cache, src, &target, loc, policy)
+}
+
+/// Fetch beside the current copy, check it, and swap it in by rename: a failed, refused or
+/// killed update leaves the current copy as it was.
+fn fetch(
+    cache: &Path,
+    src: &AdvisorySource,
+    target: &str,
+    loc: SourceLocation,
+    policy: &Policy,
+) -> Result<Fetched> {
     let tmp = cache.join(format!(
         "{}{}-{}",
         files::TMP_PREFIX,
@@ -111,39 +197,28 @@ fn fetch(cache: &Path, src: &AdvisorySource) -> Result<Option<String>> {
         std::process::id()
     ));
     let _ = fs::remove_dir_all(&tmp);
-    let result = (|| -> Result<Option<String>> {
-        let sh = sh::shell(cache)?;
-        let commit = if let Some(git) = &src.git {
-            let branch = src.branch.clone().unwrap_or_else(|| "main".into());
-            cmd!(
-                sh,
-                "git clone --quiet --depth 1 --branch {branch} {git} {tmp}"
-            )
-            .quiet()
-            .run()
-            .with_context(|| format!("git clone {git} (branch {branch})"))?;
-            let sh = sh::shell(&tmp)?;
-            Some(
-                cmd!(sh, "git rev-parse --short HEAD")
-                    .quiet()
-                    .read()?
-                    .trim()
-                    .to_string(),
-            )
-        } else {
-            let url = src.url.as_deref().unwrap_or_default();
-            fs::create_dir_all(&tmp)?;
-            let zip = tmp.join("all.zip");
-            http::download(url, &zip)?;
-            let n = super::zip::entries(&zip)?.len();
-            anyhow::ensure!(n > 0, "{url} holds no advisories");
-            None
+    let result = (|| -> Result<Fetched> {
+        let commit = match &src.git {
+            Some(_) => Some(git_clone(
+                cache,
+                &tmp,
+                target,
+                src.branch.as_deref().unwrap_or("main"),
+            )?),
+            None => {
+                download_zip(&tmp, target, loc)?;
+                None
+            }
         };
+        let dest = cache.join(&src.name);
+        let stats = check_replacement(&tmp, &dest, policy)?;
         let meta = json!({
             "updated": Utc::now().to_rfc3339(),
-            "from": src.git.clone().or(src.url.clone()),
+            "from": redact(src.git.as_deref().or(src.url.as_deref()).unwrap_or_default()),
             "branch": src.branch,
             "commit": commit,
+            "advisories": stats.advisories,
+            "newest": stats.newest.map(|n| n.to_rfc3339()),
         });
         files::write_atomic(
             &tmp.join(FETCH_META),
@@ -151,7 +226,6 @@ fn fetch(cache: &Path, src: &AdvisorySource) -> Result<Option<String>> {
             0o644,
         )?;
         // Swap: the old copy moves aside, the new one takes its name, the old one goes.
-        let dest = cache.join(&src.name);
         let old = cache.join(format!(
             "{}{}-old-{}",
             files::TMP_PREFIX,
@@ -164,12 +238,129 @@ fn fetch(cache: &Path, src: &AdvisorySource) -> Result<Option<String>> {
         fs::rename(&tmp, &dest)?;
         files::sync_dir(cache)?;
         let _ = fs::remove_dir_all(&old);
-        Ok(commit)
+        Ok(Fetched { commit })
     })();
     if result.is_err() {
         let _ = fs::remove_dir_all(&tmp);
     }
     result
+}
+
+/// `git clone` one branch of `url` into `tmp`: the short commit. Options end before the
+/// URL; git's own reason for a failure is part of the error (passwords redacted), and git
+/// never waits for a password on the terminal.
+fn git_clone(cache: &Path, tmp: &Path, url: &str, branch: &str) -> Result<String> {
+    let sh = sh::shell(cache)?;
+    let branch_arg = format!("--branch={branch}");
+    let out = cmd!(
+        sh,
+        "git clone --quiet --depth 1 {branch_arg} -- {url} {tmp}"
+    )
+    .env("GIT_TERMINAL_PROMPT", "0")
+    .quiet()
+    .ignore_status()
+    .output()
+    .with_context(|| format!("running git clone {}", redact(url)))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let why: Vec<&str> = stderr
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let why: String = redact(&why.join("; "))
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        bail!("git clone {} (branch {branch}) failed: {why}", redact(url));
+    }
+    let sh = sh::shell(tmp)?;
+    Ok(cmd!(sh, "git rev-parse --short HEAD")
+        .quiet()
+        .read()?
+        .trim()
+        .to_string())
+}
+
+/// An OSV zip export into `tmp/all.zip`: downloaded, or copied from a path.
+fn download_zip(tmp: &Path, target: &str, loc: SourceLocation) -> Result<()> {
+    fs::create_dir_all(tmp)?;
+    let zip = tmp.join("all.zip");
+    if loc == SourceLocation::Path {
+        let meta = fs::metadata(target).with_context(|| format!("reading {target}"))?;
+        ensure!(meta.is_file(), "{target} is not a regular file");
+        fs::copy(target, &zip).with_context(|| format!("copying {target}"))?;
+    } else {
+        http::download(target, &zip)?;
+    }
+    let n = super::zip::entries(&zip)?.len();
+    ensure!(n > 0, "{} holds no advisories", redact(target));
+    Ok(())
+}
+
+/// Whether the copy fetched into `tmp` may replace the one at `dest`: it must hold
+/// advisories, at least `policy.min_fraction` as many as the current copy, and none older
+/// than the current copy's newest (unless `policy.allow_shrink`). Its stats when it may.
+fn check_replacement(tmp: &Path, dest: &Path, policy: &Policy) -> Result<Stats> {
+    let parsed = super::db::parse_source(tmp, None, false).context("reading the fetched copy")?;
+    let new = Stats {
+        advisories: parsed.advisories.len(),
+        newest: parsed.newest,
+    };
+    if new.advisories == 0 {
+        bail!(
+            "the fetched copy holds no advisories ({} files could not be read): it was not taken",
+            parsed.malformed.len()
+        );
+    }
+    let Some(old) = stats_of_copy(dest).filter(|_| !policy.allow_shrink) else {
+        return Ok(new);
+    };
+    if (new.advisories as f64) < old.advisories as f64 * policy.min_fraction {
+        bail!(
+            "the fetched copy holds {} advisories, fewer than {}% of the {} of the current copy: it was not taken (a broken mirror or the wrong branch?); pass --allow-shrink if it is expected",
+            new.advisories,
+            policy.min_fraction * 100.0,
+            old.advisories
+        );
+    }
+    if let Some(o) = old.newest
+        && new.newest.is_none_or(|n| n < o)
+    {
+        bail!(
+            "the fetched copy's newest advisory ({}) is older than the current copy's ({}): it was not taken (a stale mirror?); pass --allow-shrink if it is expected",
+            new.newest
+                .map_or_else(|| "none dated".into(), |n| n.to_rfc3339()),
+            o.to_rfc3339()
+        );
+    }
+    Ok(new)
+}
+
+/// The stats of the current copy: from its fetch record, else (a copy from an older
+/// xtask) by parsing it. `None` when there is no copy or it cannot be read.
+fn stats_of_copy(dest: &Path) -> Option<Stats> {
+    if !dest.exists() {
+        return None;
+    }
+    let meta: serde_json::Value = fs::read_to_string(dest.join(FETCH_META))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    if let Some(n) = meta["advisories"].as_u64() {
+        return Some(Stats {
+            advisories: usize::try_from(n).unwrap_or(usize::MAX),
+            newest: meta["newest"]
+                .as_str()
+                .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
+                .map(|d| d.with_timezone(&Utc)),
+        });
+    }
+    let parsed = super::db::parse_source(dest, None, false).ok()?;
+    Some(Stats {
+        advisories: parsed.advisories.len(),
+        newest: parsed.newest,
+    })
 }
 
 pub fn status(cx: &Context) -> Result<Report> {

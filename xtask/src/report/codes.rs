@@ -140,6 +140,8 @@ codes! {
         "an input file could not be read or parsed: it was not checked";
     INPUT_NOTE = "input-note", Info,
         "something in an input file was understood with a caveat";
+    ADVISORY_SOURCE_INSECURE = "advisory-source-insecure", Low,
+        "an advisory source is fetched over plain http://: anyone on the way can change it";
 
     // outdated
     OUTDATED_MAJOR = "outdated-major", Low,

@@ -818,7 +818,7 @@ fn advisories_update_from_a_local_git_repository_and_a_local_http_zip() {
         ),
     );
     let failed = xtask_env(t.path(), &env[..2], &["advisories", "update"]);
-    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    assert_eq!(failed.code, 2, "{}{}", failed.stdout, failed.stderr);
     assert!(failed.stdout.contains("missing.zip"), "{}", failed.stdout);
     assert!(cache.join("zipped/all.zip").exists(), "old copy kept");
     server.join().unwrap();

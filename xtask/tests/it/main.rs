@@ -1,11 +1,13 @@
 //! End-to-end tests: the real `xtask` binary on temp trees. One test binary, many modules.
 
+mod advisories;
 mod audit;
 mod backup_config;
 mod checklist;
 mod cli;
 mod db;
 mod deploy;
+mod deps;
 mod outdated;
 mod postgres;
 mod restore;
