@@ -71,16 +71,28 @@ pub fn redact(text: &str) -> String {
             .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
             .unwrap_or(tail.len());
         let token = &tail[..end];
-        match token.rfind('@').and_then(|at| {
-            let colon = token[..at].find(':')?;
-            Some((colon, at))
-        }) {
-            Some((colon, at)) if at > colon + 1 => {
-                out.push_str(&token[..=colon]);
-                out.push_str("***");
-                out.push_str(&token[at..]);
-            }
-            _ => out.push_str(token),
+        let scheme: String = head[..i]
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            .collect();
+        // A web URL's user name alone is a token (`https://TOKEN@host`); a database
+        // URL's is only a user name.
+        let user_is_secret = matches!(scheme.as_str(), "ptth" | "sptth");
+        match token.rfind('@') {
+            Some(at) => match token[..at].find(':') {
+                Some(colon) if at > colon + 1 => {
+                    out.push_str(&token[..=colon]);
+                    out.push_str("***");
+                    out.push_str(&token[at..]);
+                }
+                None if user_is_secret && at > 0 => {
+                    out.push_str("***");
+                    out.push_str(&token[at..]);
+                }
+                _ => out.push_str(token),
+            },
+            None => out.push_str(token),
         }
         rest = &tail[end..];
     }
@@ -112,6 +124,11 @@ mod tests {
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("no url here"), "no url here");
         assert!(!has_password("postgres://u@h/db"));
+        assert_eq!(
+            redact("git clone https://ghp_TOKEN@github.com/o/r"),
+            "git clone https://***@github.com/o/r"
+        );
+        assert_eq!(redact("https://x:t@h/p"), "https://x:***@h/p");
     }
 
     #[test]
