@@ -1,0 +1,239 @@
+//! GitHub Actions: every `uses:` of the workflows and composite actions under `.github/` —
+//! SHA, tag or branch, the latest release from the GitHub API — and end-of-life Python
+//! versions in workflow matrices and setup steps.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use super::eol::EolTable;
+use super::{Ecosystem, Kind, Outdated, Pkg, Scope, Tree};
+use crate::report::{Finding, Severity, codes};
+use crate::util::http;
+
+/// `uses:` of workflow steps and jobs: (line, action, ref, comment version).
+pub fn workflow_uses(text: &str) -> Vec<(usize, String, String, Option<String>)> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim_start().trim_start_matches("- ").trim_start();
+        let Some(v) = t.strip_prefix("uses:") else {
+            continue;
+        };
+        let (value, comment) = match v.split_once('#') {
+            Some((a, c)) => (a.trim(), Some(c.trim().to_string())),
+            None => (v.trim(), None),
+        };
+        let value = value.trim_matches(['"', '\'']);
+        if value.starts_with("./") || value.starts_with("docker://") {
+            continue;
+        }
+        let Some((action, r)) = value.split_once('@') else {
+            out.push((i + 1, value.to_string(), String::new(), comment));
+            continue;
+        };
+        let version = comment
+            .and_then(|c| c.split_whitespace().next().map(str::to_string))
+            .filter(|c| c.starts_with('v') || c.starts_with(|ch: char| ch.is_ascii_digit()));
+        out.push((i + 1, action.to_string(), r.to_string(), version));
+    }
+    out
+}
+
+/// `python-version:` values of workflow matrices and setup steps: (line, version).
+pub fn python_versions(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let Some((_, v)) = line.split_once("python-version:") else {
+            continue;
+        };
+        let v = v.split('#').next().unwrap_or_default();
+        for item in v
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .split(',')
+        {
+            let item = item.trim().trim_matches(['"', '\'']);
+            if !item.is_empty() && item.starts_with(|c: char| c.is_ascii_digit()) {
+                out.push((i + 1, item.to_string()));
+            }
+        }
+    }
+    out
+}
+
+fn is_sha(r: &str) -> bool {
+    r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Where an action is used: (workflow, line, ref, version from the pin comment).
+type ActionUse = (PathBuf, usize, String, Option<String>);
+
+/// The Actions phase: pinning findings per `uses:`, end-of-life Python versions, and each
+/// action's latest release.
+pub(super) fn check(scope: &Scope, tree: &Tree, eols: &EolTable, out: &mut Outdated) -> Result<()> {
+    let mut actions: BTreeMap<String, Vec<ActionUse>> = BTreeMap::new();
+    for (wf, text) in &tree.workflows {
+        for (line, action, r, version) in workflow_uses(text) {
+            if scope.ignored(&action) {
+                continue;
+            }
+            pinning(scope, wf, line, &action, &r, out);
+            actions
+                .entry(action)
+                .or_default()
+                .push((wf.clone(), line, r, version));
+        }
+        python_eol(scope, wf, text, eols, out);
+    }
+    let answers = latest_releases(scope, &actions)?;
+    for ((action, uses), a) in actions.iter().zip(&answers) {
+        let latest = a
+            .body
+            .as_ref()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+            .and_then(|v| v["tag_name"].as_str().map(str::to_string));
+        for (wf, _, r, version) in uses {
+            let current = if is_sha(r) {
+                version.clone().or_else(|| Some(r[..12].to_string()))
+            } else {
+                Some(r.clone())
+            };
+            out.packages.push(Pkg {
+                ecosystem: Ecosystem::Actions,
+                name: action.clone(),
+                current,
+                compatible: None,
+                latest: latest.clone(),
+                kind: if is_sha(r) {
+                    Kind::Sha
+                } else if r.is_empty() {
+                    Kind::None
+                } else {
+                    Kind::TagOrBranch
+                },
+                direct: true,
+                source: scope.cx.rel(wf),
+                notes: if latest.is_none() {
+                    vec!["latest unknown: GitHub API not reachable".into()]
+                } else {
+                    vec![]
+                },
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Findings for a `uses:` that is not pinned to a full commit SHA.
+fn pinning(
+    scope: &Scope,
+    wf: &std::path::Path,
+    line: usize,
+    action: &str,
+    r: &str,
+    out: &mut Outdated,
+) {
+    let at = scope.cx.rel(wf);
+    let mk = |code, sev, msg: String| Finding::new(code, sev, msg).at_line(at.clone(), line);
+    if r.is_empty() {
+        out.push(mk(
+            codes::MUTABLE_ACTION_REF,
+            Severity::Medium,
+            format!("{action} has no ref: it follows the default branch"),
+        ));
+    } else if !is_sha(r) {
+        out.push(mk(
+            codes::UNPINNED_ACTION,
+            Severity::Low,
+            format!("{action}@{r} is not pinned to a full commit SHA"),
+        ));
+        let tagish = r
+            .trim_start_matches('v')
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        if !tagish {
+            out.push(mk(
+                codes::MUTABLE_ACTION_REF,
+                Severity::Medium,
+                format!("{action}@{r} follows a branch: every run may get different code"),
+            ));
+        }
+    }
+}
+
+/// End-of-life Python versions of a workflow's matrices and setup steps.
+fn python_eol(
+    scope: &Scope,
+    wf: &std::path::Path,
+    text: &str,
+    eols: &EolTable,
+    out: &mut Outdated,
+) {
+    let today = chrono::Utc::now().date_naive();
+    for (line, v) in python_versions(text) {
+        if let Some((cycle, date)) = eols.lookup("python", &v)
+            && date < today
+        {
+            let msg = format!("python {cycle} in a workflow matrix reached end of life on {date}");
+            let f = Finding::new(codes::EOL_RUNTIME, Severity::Medium, msg)
+                .at_line(scope.cx.rel(wf), line);
+            out.push(f);
+        }
+    }
+}
+
+/// The latest release of each action, from the GitHub API (optional: no retries).
+fn latest_releases(
+    scope: &Scope,
+    actions: &BTreeMap<String, Vec<ActionUse>>,
+) -> Result<Vec<http::Response>> {
+    let urls: Vec<String> = actions
+        .keys()
+        .filter_map(|a| {
+            let mut parts = a.split('/');
+            Some(format!(
+                "{}/repos/{}/{}/releases/latest",
+                github_api(),
+                parts.next()?,
+                parts.next()?
+            ))
+        })
+        .collect();
+    let gh = http::Client {
+        headers: github_headers(),
+        ..scope.enrich_client()
+    };
+    gh.fetch_all(&urls)
+}
+
+fn github_api() -> String {
+    std::env::var("XTASK_GITHUB_API").unwrap_or_else(|_| "https://api.github.com".into())
+}
+
+fn github_headers() -> Vec<String> {
+    let mut h = vec!["Accept: application/vnd.github+json".to_string()];
+    if let Ok(t) = std::env::var("GITHUB_TOKEN") {
+        h.push(format!("Authorization: Bearer {t}"));
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workflow_refs() {
+        let wf = "jobs:\n  t:\n    uses: org/repo/.github/workflows/x.yml@main\n    steps:\n      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2\n      - uses: actions/setup-python@v5\n      - uses: ./local\n        with:\n          python-version: ['3.8', \"3.12\"]\n";
+        let u = workflow_uses(wf);
+        assert_eq!(u.len(), 3);
+        assert_eq!(u[0].2, "main");
+        assert_eq!(u[1].3.as_deref(), Some("v4.2.2"));
+        assert_eq!(
+            python_versions(wf),
+            vec![(9, "3.8".to_string()), (9, "3.12".to_string())]
+        );
+    }
+}

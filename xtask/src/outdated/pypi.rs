@@ -1,0 +1,222 @@
+//! Python: every pinned requirement (the audit's parsers, lockfiles included) against the
+//! PyPI JSON API; `compatible` from the pip-compile input beside a requirements file.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::Result;
+
+use super::{Ecosystem, Kind, Outdated, Pkg, Scope};
+use crate::deps::{self as inputs, Ecosystem as InputEcosystem};
+use crate::report::{Finding, Severity, codes};
+
+/// PyPI JSON API base from pip's index (`PIP_INDEX_URL`, `.../simple` → `.../pypi`).
+pub fn pypi_base() -> String {
+    if let Ok(u) = std::env::var("XTASK_PYPI_URL") {
+        return u.trim_end_matches('/').to_string();
+    }
+    match std::env::var("PIP_INDEX_URL") {
+        Ok(u) => {
+            u.trim_end_matches('/')
+                .trim_end_matches("/simple")
+                .to_string()
+                + "/pypi"
+        }
+        Err(_) => "https://pypi.org/pypi".to_string(),
+    }
+}
+
+/// (latest stable non-yanked, highest of those inside `range`, is `current` yanked) from a
+/// PyPI JSON document.
+pub fn pypi_latest(
+    body: &[u8],
+    current: &str,
+    range: Option<&pep440_rs::VersionSpecifiers>,
+) -> (Option<String>, Option<String>, bool) {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return (None, None, false);
+    };
+    let Some(releases) = v["releases"].as_object() else {
+        return (None, None, false);
+    };
+    let mut compatible: Option<pep440_rs::Version> = None;
+    let yanked = |files: &serde_json::Value| {
+        files
+            .as_array()
+            .is_some_and(|a| !a.is_empty() && a.iter().all(|f| f["yanked"].as_bool() == Some(true)))
+    };
+    let mut best: Option<pep440_rs::Version> = None;
+    let mut current_yanked = false;
+    let cur = pep440_rs::Version::from_str(current).ok();
+    for (ver, files) in releases {
+        let Ok(pv) = pep440_rs::Version::from_str(ver) else {
+            continue;
+        };
+        if cur.as_ref() == Some(&pv) && yanked(files) {
+            current_yanked = true;
+        }
+        if pv.any_prerelease() || yanked(files) || files.as_array().is_some_and(|a| a.is_empty()) {
+            continue;
+        }
+        if range.is_some_and(|r| r.contains(&pv)) && compatible.as_ref().is_none_or(|c| &pv > c) {
+            compatible = Some(pv.clone());
+        }
+        if best.as_ref().is_none_or(|b| &pv > b) {
+            best = Some(pv);
+        }
+    }
+    (
+        best.map(|b| b.to_string()),
+        compatible.map(|c| c.to_string()),
+        current_yanked,
+    )
+}
+
+/// The version ranges a pip-compile input (`X.in` beside `X.txt`) gives its packages.
+pub fn input_ranges(txt: &Path) -> BTreeMap<String, pep440_rs::VersionSpecifiers> {
+    let mut out = BTreeMap::new();
+    let Ok(text) = fs::read_to_string(txt.with_extension("in")) else {
+        return out;
+    };
+    for line in text.lines() {
+        let l = line
+            .split('#')
+            .next()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim();
+        if l.is_empty() || l.starts_with('-') {
+            continue;
+        }
+        let end = l
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+            .unwrap_or(l.len());
+        let mut rest = l[end..].trim();
+        if rest.starts_with('[') {
+            rest = rest.split_once(']').map_or("", |(_, r)| r.trim());
+        }
+        if !rest.is_empty()
+            && let Ok(spec) = pep440_rs::VersionSpecifiers::from_str(rest)
+        {
+            out.insert(inputs::pep503(&l[..end]), spec);
+        }
+    }
+    out
+}
+
+/// The Python phase: every pinned requirement of `files` against PyPI.
+pub(super) fn check(scope: &Scope, files: &[PathBuf], out: &mut Outdated) -> Result<()> {
+    let cx = scope.cx;
+    let py = inputs::load(files);
+    for (f, err) in &py.failed {
+        out.input_failed = true;
+        out.push(Finding::new(codes::INPUT_ERROR, Severity::High, err.clone()).at(cx.rel(f)));
+    }
+    let mut seen = BTreeSet::new();
+    let py_pkgs: Vec<&inputs::Package> = py
+        .packages
+        .iter()
+        .filter(|p| {
+            p.ecosystem == InputEcosystem::PyPI
+                && !scope.ignored(&p.name)
+                && seen.insert((inputs::pep503(&p.name), p.version.clone()))
+        })
+        .collect();
+    let base = pypi_base();
+    let urls: Vec<String> = py_pkgs
+        .iter()
+        .map(|p| format!("{base}/{}/json", inputs::pep503(&p.name)))
+        .collect();
+    let answers = scope.client().fetch_all(&urls)?;
+    out.http.add(&answers);
+    let mut ranges: BTreeMap<PathBuf, BTreeMap<String, pep440_rs::VersionSpecifiers>> =
+        BTreeMap::new();
+    for (p, a) in py_pkgs.iter().zip(&answers) {
+        let range = ranges
+            .entry(p.file.to_path_buf())
+            .or_insert_with(|| input_ranges(&p.file))
+            .get(&inputs::pep503(&p.name))
+            .cloned();
+        let (latest, compatible, yanked) = match &a.body {
+            Some(b) => pypi_latest(b, &p.version, range.as_ref()),
+            None => {
+                out.push(Finding::new(
+                    codes::REGISTRY_UNREACHABLE,
+                    Severity::Medium,
+                    format!("{}: {}", p.name, a.error.clone().unwrap_or_default()),
+                ));
+                (None, None, false)
+            }
+        };
+        let at = cx.rel(&p.file);
+        if yanked {
+            let f = Finding::new(
+                codes::YANKED_VERSION,
+                Severity::Medium,
+                format!("{} {} is yanked on PyPI", p.name, p.version),
+            )
+            .at_line(at.clone(), p.line);
+            out.push(f);
+        }
+        if let Some(l) = &latest {
+            compare(p, l, &at, out);
+        }
+        out.packages.push(Pkg {
+            ecosystem: Ecosystem::PyPI,
+            name: p.name.clone(),
+            current: Some(p.version.clone()),
+            compatible,
+            latest,
+            kind: Kind::Pinned,
+            direct: true,
+            source: at,
+            notes: p.markers.iter().map(|m| format!("markers: {m}")).collect(),
+        });
+    }
+    Ok(())
+}
+
+/// A pin against the latest release: a finding when it is behind.
+fn compare(p: &inputs::Package, latest: &str, at: &str, out: &mut Outdated) {
+    let newer = match (
+        pep440_rs::Version::from_str(latest),
+        pep440_rs::Version::from_str(&p.version),
+    ) {
+        (Ok(a), Ok(b)) => a > b,
+        _ => false,
+    };
+    if newer {
+        out.behind += 1;
+        let f = Finding::new(
+            codes::OUTDATED_MAJOR,
+            Severity::Low,
+            format!("{} {} → {latest}", p.name, p.version),
+        )
+        .at_line(at, p.line);
+        out.push(f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pypi_documents() {
+        let doc = br#"{"releases": {"1.0": [{"yanked": false}], "2.0": [{"yanked": true}], "1.5rc1": [{"yanked": false}], "1.4": []}}"#;
+        assert_eq!(
+            pypi_latest(doc, "2.0", None),
+            (Some("1.0".into()), None, true)
+        );
+        let range = pep440_rs::VersionSpecifiers::from_str("<1.2").unwrap();
+        let doc = br#"{"releases": {"1.0": [{}], "1.1": [{}], "1.3": [{}]}}"#;
+        assert_eq!(
+            pypi_latest(doc, "1.0", Some(&range)),
+            (Some("1.3".into()), Some("1.1".into()), false)
+        );
+    }
+}
