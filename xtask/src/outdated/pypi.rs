@@ -163,7 +163,7 @@ pub(super) fn check(scope: &Scope, files: &[PathBuf], out: &mut Outdated) -> Res
             out.push(f);
         }
         if let Some(l) = &latest {
-            compare(p, l, &at, out);
+            compare(p, l, range.as_ref(), &at, out);
         }
         out.packages.push(Pkg {
             ecosystem: Ecosystem::PyPI,
@@ -180,25 +180,50 @@ pub(super) fn check(scope: &Scope, files: &[PathBuf], out: &mut Outdated) -> Res
     Ok(())
 }
 
-/// A pin against the latest release: a finding when it is behind.
-fn compare(p: &inputs::Package, latest: &str, at: &str, out: &mut Outdated) {
-    let newer = match (
+/// A pin against the latest release: `outdated-major` when the latest is outside the range
+/// the pip-compile input allows (no input: the pin is the range), `outdated-compatible` when
+/// it is inside.
+fn compare(
+    p: &inputs::Package,
+    latest: &str,
+    range: Option<&pep440_rs::VersionSpecifiers>,
+    at: &str,
+    out: &mut Outdated,
+) {
+    let (Ok(l), Ok(c)) = (
         pep440_rs::Version::from_str(latest),
         pep440_rs::Version::from_str(&p.version),
-    ) {
-        (Ok(a), Ok(b)) => a > b,
-        _ => false,
+    ) else {
+        return;
     };
-    if newer {
-        out.behind += 1;
-        let f = Finding::new(
+    if l <= c {
+        return;
+    }
+    out.behind += 1;
+    let f = match range {
+        Some(r) if r.contains(&l) => Finding::new(
+            codes::OUTDATED_COMPATIBLE,
+            Severity::Info,
+            format!(
+                "{} {} → {latest}: `pip-compile --upgrade-package {}`",
+                p.name, p.version, p.name
+            ),
+        ),
+        Some(r) => Finding::new(
+            codes::OUTDATED_MAJOR,
+            Severity::Low,
+            format!(
+                "{} {} → {latest} is outside the input's range `{r}`",
+                p.name, p.version
+            ),
+        ),
+        None => Finding::new(
             codes::OUTDATED_MAJOR,
             Severity::Low,
             format!("{} {} → {latest}", p.name, p.version),
-        )
-        .at_line(at, p.line);
-        out.push(f);
-    }
+        ),
+    };
+    out.push(f.at_line(at, p.line));
 }
 
 #[cfg(test)]

@@ -405,3 +405,84 @@ fn real_crates_io_index_and_pypi() {
     let l = semver::Version::parse(serde["latest"].as_str().unwrap()).unwrap();
     assert!(l >= semver::Version::new(1, 0, 200), "{serde:#}");
 }
+
+/// Findings of a code as "message @path:line".
+fn findings(v: &serde_json::Value, code: &str) -> Vec<String> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == code)
+        .map(|f| {
+            format!(
+                "{} @{}:{}",
+                f["message"].as_str().unwrap(),
+                f["path"].as_str().unwrap_or(""),
+                f["line"]
+            )
+        })
+        .collect()
+}
+
+/// A fake PyPI answering `/pypi/NAME/json` with these (version, yanked) releases.
+fn fake_pypi(releases: &'static [(&'static str, &'static [&'static str])]) -> TestServer {
+    TestServer::start(Arc::new(move |path: &str, _: &str| {
+        for (name, versions) in releases {
+            if path == format!("/pypi/{name}/json") {
+                let files: Vec<String> = versions
+                    .iter()
+                    .map(|v| format!("\"{v}\": [{{\"yanked\": false}}]"))
+                    .collect();
+                let body = format!("{{\"releases\": {{{}}}}}", files.join(", "));
+                return (200, vec![], body.into_bytes());
+            }
+        }
+        (404, vec![], b"not found".to_vec())
+    }))
+}
+
+fn pypi_env(server: &TestServer, cache: &Path) -> Vec<(&'static str, String)> {
+    vec![
+        ("XTASK_PYPI_URL", format!("{}/pypi", server.url())),
+        ("XTASK_EOL_API", server.url()),
+        ("XTASK_GITHUB_API", server.url()),
+        ("XTASK_HTTP_CACHE", cache.display().to_string()),
+    ]
+}
+
+#[test]
+fn a_newer_python_version_inside_the_input_range_is_compatible_not_major() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "requirements.in", "attrs>=21\nsix<2\n");
+    write(t.path(), "requirements.txt", "attrs==21.0.0\nsix==1.0.0\n");
+    let server = fake_pypi(&[
+        ("attrs", &["21.0.0", "22.2.0"]),
+        ("six", &["1.0.0", "1.16.0", "2.0.0"]),
+    ]);
+    let cache = tempfile::tempdir().unwrap();
+    let v = run(t.path(), &pypi_env(&server, cache.path()), &[]).json();
+    let attrs = pkg(&v, "PyPI", "attrs");
+    assert_eq!(
+        (&attrs["compatible"], &attrs["latest"]),
+        (&"22.2.0".into(), &"22.2.0".into())
+    );
+    let major = findings(&v, "outdated-major");
+    let compatible = findings(&v, "outdated-compatible");
+    assert!(
+        !major.iter().any(|m| m.starts_with("attrs")),
+        "22.2.0 is inside `>=21`: {major:?}"
+    );
+    assert!(
+        compatible
+            .iter()
+            .any(|m| m.starts_with("attrs 21.0.0 → 22.2.0") && m.ends_with("requirements.txt:1")),
+        "{compatible:?}"
+    );
+    assert!(
+        major
+            .iter()
+            .any(|m| m.starts_with("six 1.0.0 → 2.0.0") && m.ends_with("requirements.txt:2")),
+        "2.0.0 is outside `<2`: {major:?}"
+    );
+    assert_eq!(v["behind"], 2);
+}
