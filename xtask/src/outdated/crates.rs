@@ -8,11 +8,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use xshell::cmd;
 
-use super::{Ecosystem, Kind, Outdated, Pkg, Scope};
+use super::{Ecosystem, Kind, Missing, Outdated, Pkg, Scope};
 use crate::context::Context;
 use crate::deps::{self as inputs, Ecosystem as InputEcosystem};
 use crate::report::{Finding, Severity, codes};
 use crate::util::sh;
+
+/// The registry's name in messages.
+const REGISTRY: &str = "crates.io";
 
 /// The sparse index to use: XTASK_CRATES_INDEX, cargo's `source.crates-io.replace-with`
 /// pointing at a `sparse+` registry (root or CARGO_HOME config), or index.crates.io.
@@ -129,7 +132,7 @@ pub(super) fn check(
     out.index = crates_index(&cx.root);
     let versions = lookup(scope, &deps, out)?;
     for d in &deps {
-        compare(d, versions.get(d.name.as_str()), msrv.as_ref(), out);
+        compare(d, &versions[d.name.as_str()], msrv.as_ref(), out);
     }
     Ok(())
 }
@@ -290,12 +293,12 @@ fn locked_deps(cx: &Context, locks: &[PathBuf], out: &mut Outdated) -> Vec<RustD
         .collect()
 }
 
-/// Every crate's versions from the index, by name; a failed lookup is a finding.
+/// Every crate's versions from the index, by name; a lookup that gave none is a finding.
 fn lookup<'a>(
     scope: &Scope,
     deps: &'a [RustDep],
     out: &mut Outdated,
-) -> Result<BTreeMap<&'a str, Vec<CrateVersion>>> {
+) -> Result<BTreeMap<&'a str, Versions>> {
     let names: BTreeSet<&str> = deps.iter().map(|d| d.name.as_str()).collect();
     let urls: Vec<String> = names
         .iter()
@@ -305,45 +308,44 @@ fn lookup<'a>(
     out.http.add(&answers);
     let mut versions = BTreeMap::new();
     for (n, a) in names.into_iter().zip(&answers) {
-        match (&a.body, &a.error) {
-            (Some(b), _) => {
-                versions.insert(n, parse_index(b));
-            }
-            (None, err) => out.push(Finding::new(
-                codes::REGISTRY_UNREACHABLE,
-                Severity::Medium,
-                format!(
-                    "{n}: {}",
-                    err.clone().unwrap_or_else(|| format!("HTTP {}", a.status))
-                ),
-            )),
+        let vs = match &a.body {
+            Some(b) => Some(parse_index(b))
+                .filter(|vs| !vs.is_empty())
+                .ok_or_else(|| Missing::Failed("no versions in the index's answer".into())),
+            None => Err(Missing::of(a)),
+        };
+        if let Err(why) = &vs {
+            out.push(why.finding(n, REGISTRY));
         }
+        versions.insert(n, vs);
     }
     Ok(versions)
 }
 
+/// A crate's versions in the index, or why there are none.
+type Versions = std::result::Result<Vec<CrateVersion>, Missing>;
+
 /// One dependency against its versions: the package row, and findings when it is behind
 /// or yanked.
-fn compare(
-    d: &RustDep,
-    vs: Option<&Vec<CrateVersion>>,
-    msrv: Option<&semver::Version>,
-    out: &mut Outdated,
-) {
+fn compare(d: &RustDep, vs: &Versions, msrv: Option<&semver::Version>, out: &mut Outdated) {
+    let found = vs.as_ref().ok();
     let cur = d.current.clone();
     let allow_pre = cur.as_ref().is_some_and(|c| !c.pre.is_empty());
     let good = |v: &&CrateVersion| !v.yanked && (allow_pre || v.version.pre.is_empty());
-    let latest = vs.and_then(|vs| {
+    let latest = found.and_then(|vs| {
         vs.iter()
             .filter(good)
             .max_by(|a, b| a.version.cmp(&b.version))
     });
-    let compatible = vs.and_then(|vs| {
+    let compatible = found.and_then(|vs| {
         vs.iter()
             .filter(|v| !v.yanked && d.req.as_ref().is_none_or(|r| r.matches(&v.version)))
             .max_by(|a, b| a.version.cmp(&b.version))
     });
     let mut notes = Vec::new();
+    if let Err(why) = vs {
+        notes.push(out.missing(why, REGISTRY));
+    }
     if let (Some(l), Some(m)) = (latest, msrv)
         && let Some(rv) = &l.rust_version
         && semver::Version::parse(&pad(rv)).is_ok_and(|r| &r > m)
@@ -355,7 +357,7 @@ fn compare(
     }
     let at = "Cargo.toml".to_string();
     if let Some(c) = &cur
-        && vs.is_some_and(|vs| vs.iter().any(|v| &v.version == c && v.yanked))
+        && found.is_some_and(|vs| vs.iter().any(|v| &v.version == c && v.yanked))
     {
         out.push(
             Finding::new(

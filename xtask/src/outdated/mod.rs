@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::deps as inputs;
-use crate::report::{Finding, Report, Severity, Table};
+use crate::report::{Finding, Report, Severity, Table, codes};
 use crate::util::http;
 
 pub struct Options {
@@ -136,6 +136,8 @@ pub struct Outdated {
     pub behind: usize,
     /// An input could not be read or parsed.
     pub input_failed: bool,
+    /// Packages whose registry lookup failed: not checked, so the report is incomplete.
+    pub unchecked: usize,
     /// End-of-life products in use, and how many of them endoflife.date refreshed.
     pub eol: Option<eol::Refreshed>,
     /// The sparse index asked for crates.
@@ -152,7 +154,7 @@ impl Outdated {
     pub fn report(self, exit_code: Option<u8>) -> Report {
         let mut report = Report::new("outdated");
         report.fail_on = Severity::High;
-        report.incomplete = self.input_failed;
+        report.incomplete = self.input_failed || self.unchecked > 0;
         if let Some(e) = &self.eol {
             report.summary("end-of-life data", e.to_string());
         }
@@ -167,17 +169,74 @@ impl Outdated {
                 self.http.requests, self.http.cache_hits
             ),
         );
-        report.summary(
-            "packages",
-            format!("{} checked, {} behind", self.packages.len(), self.behind),
-        );
+        let checked = self.packages.len() - self.unchecked;
+        let mut packages = format!("{checked} checked, {} behind", self.behind);
+        if self.unchecked > 0 {
+            packages += &format!(", {} not checked (registry lookup failed)", self.unchecked);
+        }
+        report.summary("packages", packages);
         report.findings = self.findings;
         report.set("packages", &self.packages);
         report.set("behind", self.behind);
+        report.set("unchecked", self.unchecked);
         if self.behind > 0 {
             report.exit_override = exit_code;
         }
         report
+    }
+}
+
+/// Why a registry lookup gave no versions.
+#[derive(Debug, Clone)]
+enum Missing {
+    /// The registry answered that it has no such package (404, 410).
+    NotFound(String),
+    /// No usable answer: unreachable, an error status, offline without a cached answer, or
+    /// an answer that cannot be read. The package is not checked.
+    Failed(String),
+}
+
+impl Missing {
+    /// Why `a` (an answer without a body) is not a document.
+    fn of(a: &http::Response) -> Missing {
+        let why = a
+            .error
+            .clone()
+            .unwrap_or_else(|| format!("HTTP {}", a.status));
+        match a.status {
+            404 | 410 => Missing::NotFound(why),
+            _ => Missing::Failed(why),
+        }
+    }
+
+    /// The finding for package `name` of `registry` ("crates.io", "PyPI").
+    fn finding(&self, name: &str, registry: &str) -> Finding {
+        match self {
+            Missing::NotFound(why) => Finding::new(
+                codes::PACKAGE_NOT_FOUND,
+                Severity::Medium,
+                format!("{name}: not found on {registry} ({why})"),
+            ),
+            Missing::Failed(why) => Finding::new(
+                codes::REGISTRY_UNREACHABLE,
+                Severity::Medium,
+                format!("{name}: {why}"),
+            ),
+        }
+    }
+}
+
+impl Outdated {
+    /// A package row's note for a lookup that gave no versions; a failed one is counted as
+    /// not checked.
+    fn missing(&mut self, why: &Missing, registry: &str) -> String {
+        match why {
+            Missing::NotFound(_) => format!("not found on {registry}"),
+            Missing::Failed(_) => {
+                self.unchecked += 1;
+                "not checked: registry lookup failed".to_string()
+            }
+        }
     }
 }
 

@@ -8,9 +8,13 @@ use std::str::FromStr;
 
 use anyhow::Result;
 
-use super::{Ecosystem, Kind, Outdated, Pkg, Scope};
+use super::{Ecosystem, Kind, Missing, Outdated, Pkg, Scope};
 use crate::deps::{self as inputs, Ecosystem as InputEcosystem};
 use crate::report::{Finding, Severity, codes};
+use crate::util::http;
+
+/// The registry's name in messages.
+const REGISTRY: &str = "PyPI";
 
 /// PyPI JSON API base from pip's index (`PIP_INDEX_URL`, `.../simple` → `.../pypi`).
 pub fn pypi_base() -> String {
@@ -28,19 +32,25 @@ pub fn pypi_base() -> String {
     }
 }
 
-/// (latest stable non-yanked, highest of those inside `range`, is `current` yanked) from a
-/// PyPI JSON document.
+/// What a PyPI JSON document says about a package.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Release {
+    /// The latest stable non-yanked version.
+    pub latest: Option<String>,
+    /// The highest of those inside the allowed range.
+    pub compatible: Option<String>,
+    /// Is the current version yanked?
+    pub yanked: bool,
+}
+
+/// The releases of a PyPI JSON document, or `None` when it is not one.
 pub fn pypi_latest(
     body: &[u8],
     current: &str,
     range: Option<&pep440_rs::VersionSpecifiers>,
-) -> (Option<String>, Option<String>, bool) {
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return (None, None, false);
-    };
-    let Some(releases) = v["releases"].as_object() else {
-        return (None, None, false);
-    };
+) -> Option<Release> {
+    let v = serde_json::from_slice::<serde_json::Value>(body).ok()?;
+    let releases = v["releases"].as_object()?;
     let mut compatible: Option<pep440_rs::Version> = None;
     let yanked = |files: &serde_json::Value| {
         files
@@ -67,11 +77,11 @@ pub fn pypi_latest(
             best = Some(pv);
         }
     }
-    (
-        best.map(|b| b.to_string()),
-        compatible.map(|c| c.to_string()),
-        current_yanked,
-    )
+    Some(Release {
+        latest: best.map(|b| b.to_string()),
+        compatible: compatible.map(|c| c.to_string()),
+        yanked: current_yanked,
+    })
 }
 
 /// The version ranges a pip-compile input (`X.in` beside `X.txt`) gives its packages.
@@ -126,34 +136,36 @@ pub(super) fn check(scope: &Scope, files: &[PathBuf], out: &mut Outdated) -> Res
                 && seen.insert((inputs::pep503(&p.name), p.version.clone()))
         })
         .collect();
+    // One request per project, however many pins name it.
     let base = pypi_base();
-    let urls: Vec<String> = py_pkgs
-        .iter()
-        .map(|p| format!("{base}/{}/json", inputs::pep503(&p.name)))
-        .collect();
+    let names: BTreeSet<String> = py_pkgs.iter().map(|p| inputs::pep503(&p.name)).collect();
+    let urls: Vec<String> = names.iter().map(|n| format!("{base}/{n}/json")).collect();
     let answers = scope.client().fetch_all(&urls)?;
     out.http.add(&answers);
+    let answers: BTreeMap<&str, &http::Response> =
+        names.iter().map(String::as_str).zip(&answers).collect();
     let mut ranges: BTreeMap<PathBuf, BTreeMap<String, pep440_rs::VersionSpecifiers>> =
         BTreeMap::new();
-    for (p, a) in py_pkgs.iter().zip(&answers) {
+    for p in py_pkgs {
+        let a = answers[inputs::pep503(&p.name).as_str()];
         let range = ranges
             .entry(p.file.to_path_buf())
             .or_insert_with(|| input_ranges(&p.file))
             .get(&inputs::pep503(&p.name))
             .cloned();
-        let (latest, compatible, yanked) = match &a.body {
-            Some(b) => pypi_latest(b, &p.version, range.as_ref()),
-            None => {
-                out.push(Finding::new(
-                    codes::REGISTRY_UNREACHABLE,
-                    Severity::Medium,
-                    format!("{}: {}", p.name, a.error.clone().unwrap_or_default()),
-                ));
-                (None, None, false)
-            }
+        let release = match &a.body {
+            Some(b) => pypi_latest(b, &p.version, range.as_ref())
+                .ok_or_else(|| Missing::Failed("the answer is not a PyPI JSON document".into())),
+            None => Err(Missing::of(a)),
         };
+        let mut notes: Vec<String> = p.markers.iter().map(|m| format!("markers: {m}")).collect();
+        if let Err(why) = &release {
+            out.push(why.finding(&p.name, REGISTRY));
+            notes.push(out.missing(why, REGISTRY));
+        }
+        let release = release.unwrap_or_default();
         let at = cx.rel(&p.file);
-        if yanked {
+        if release.yanked {
             let f = Finding::new(
                 codes::YANKED_VERSION,
                 Severity::Medium,
@@ -162,19 +174,19 @@ pub(super) fn check(scope: &Scope, files: &[PathBuf], out: &mut Outdated) -> Res
             .at_line(at.clone(), p.line);
             out.push(f);
         }
-        if let Some(l) = &latest {
+        if let Some(l) = &release.latest {
             compare(p, l, range.as_ref(), &at, out);
         }
         out.packages.push(Pkg {
             ecosystem: Ecosystem::PyPI,
             name: p.name.clone(),
             current: Some(p.version.clone()),
-            compatible,
-            latest,
+            compatible: release.compatible,
+            latest: release.latest,
             kind: Kind::Pinned,
             direct: true,
             source: at,
-            notes: p.markers.iter().map(|m| format!("markers: {m}")).collect(),
+            notes,
         });
     }
     Ok(())
@@ -233,15 +245,21 @@ mod tests {
     #[test]
     fn pypi_documents() {
         let doc = br#"{"releases": {"1.0": [{"yanked": false}], "2.0": [{"yanked": true}], "1.5rc1": [{"yanked": false}], "1.4": []}}"#;
+        let release = |latest: &str, compatible: Option<&str>, yanked| Release {
+            latest: Some(latest.into()),
+            compatible: compatible.map(str::to_string),
+            yanked,
+        };
         assert_eq!(
             pypi_latest(doc, "2.0", None),
-            (Some("1.0".into()), None, true)
+            Some(release("1.0", None, true))
         );
         let range = pep440_rs::VersionSpecifiers::from_str("<1.2").unwrap();
         let doc = br#"{"releases": {"1.0": [{}], "1.1": [{}], "1.3": [{}]}}"#;
         assert_eq!(
             pypi_latest(doc, "1.0", Some(&range)),
-            (Some("1.3".into()), Some("1.1".into()), false)
+            Some(release("1.3", Some("1.1"), false))
         );
+        assert_eq!(pypi_latest(b"<html>", "1.0", None), None);
     }
 }

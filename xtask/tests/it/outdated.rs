@@ -31,12 +31,17 @@ fn pkg<'a>(v: &'a serde_json::Value, eco: &str, name: &str) -> &'a serde_json::V
 }
 
 fn run(root: &Path, env: &[(&str, String)], args: &[&str]) -> Run {
+    run_as("json", root, env, args)
+}
+
+/// `outdated ARGS` in the output `format`, with env changes (`CONFIG` names a config file).
+fn run_as(format: &str, root: &Path, env: &[(&str, String)], args: &[&str]) -> Run {
     let mut c = bin();
     c.arg("--root").arg(root);
     if let Some((_, cfg)) = env.iter().find(|(k, _)| *k == "CONFIG") {
         c.args(["--config", cfg]);
     }
-    c.args(["--format", "json", "outdated"]).args(args);
+    c.args(["--format", format, "outdated"]).args(args);
     for (k, v) in env {
         c.env(k, v);
     }
@@ -83,7 +88,10 @@ fn crates_from_a_local_sparse_index_with_revalidation_retries_and_offline() {
             std::thread::sleep(std::time::Duration::from_millis(1500));
             (200, vec![], index_line("1.999.0", false, None).into_bytes())
         }
-        _ => (404, vec![], b"not found".to_vec()),
+        // The GitHub and end-of-life APIs have nothing; every other crate has one version
+        // (so that the offline run below finds every crate in the cache).
+        p if p.starts_with("/repos/") || p.ends_with(".json") => (404, vec![], vec![]),
+        _ => (200, vec![], index_line("0.0.1", false, None).into_bytes()),
     }));
     let cache = tempfile::tempdir().unwrap();
     let fresh_env = [
@@ -144,11 +152,10 @@ fn crates_from_a_local_sparse_index_with_revalidation_retries_and_offline() {
         "slow answer waited for"
     );
     assert!(
-        codes
-            .iter()
-            .any(|(c, m)| c == "registry-unreachable" && m.contains("404")),
+        !codes.iter().any(|(c, _)| c == "registry-unreachable"),
         "{codes:?}"
     );
+    assert_eq!(r.code, 0, "every lookup answered: {}", r.stderr);
     assert!(clap_failures.load(Ordering::SeqCst) >= 2);
 
     // Second run: the cached index is revalidated with If-None-Match and answered by a 304.
@@ -485,4 +492,138 @@ fn a_newer_python_version_inside_the_input_range_is_compatible_not_major() {
         "2.0.0 is outside `<2`: {major:?}"
     );
     assert_eq!(v["behind"], 2);
+}
+
+/// A Cargo.lock with one registry crate.
+fn cargo_lock(name: &str, version: &str) -> String {
+    format!(
+        "version = 3\n\n[[package]]\nname = \"{name}\"\nversion = \"{version}\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n"
+    )
+}
+
+/// A port on 127.0.0.1 where nothing listens.
+fn dead_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn failed_lookups_make_the_report_incomplete() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "requirements.txt", "six==1.0.0\n");
+    write(t.path(), "old/Cargo.lock", &cargo_lock("regex", "1.0.0"));
+    let args = ["old/Cargo.lock", "requirements.txt", "--exit-code", "3"];
+
+    // Offline with an empty cache: nothing could be checked.
+    let cache = tempfile::tempdir().unwrap();
+    let dead = format!("http://127.0.0.1:{}", dead_port());
+    let env = [
+        ("XTASK_PYPI_URL", format!("{dead}/pypi")),
+        ("XTASK_CRATES_INDEX", dead.clone()),
+        ("XTASK_EOL_API", dead.clone()),
+        ("XTASK_GITHUB_API", dead.clone()),
+        ("XTASK_HTTP_CACHE", cache.path().display().to_string()),
+    ];
+    let mut offline = args.to_vec();
+    offline.push("--offline");
+    let r = run(t.path(), &env, &offline);
+    let v = r.json();
+    assert_eq!(r.code, 2, "not checked is not clean: {v:#}");
+    assert_eq!(
+        (v["unchecked"].as_u64(), v["behind"].as_u64()),
+        (Some(2), Some(0))
+    );
+    assert_eq!(
+        pkg(&v, "PyPI", "six")["notes"][0],
+        "not checked: registry lookup failed"
+    );
+    let table = run_as("table", t.path(), &env, &offline).stdout;
+    assert!(
+        table.contains("packages: 0 checked, 0 behind, 2 not checked"),
+        "{table}"
+    );
+
+    // Every lookup failing (nothing listens): the same, with the reasons as findings.
+    let r = run(t.path(), &env, &args);
+    let v = r.json();
+    assert_eq!(r.code, 2, "{v:#}");
+    assert_eq!(v["unchecked"], 2);
+    let unreachable = findings(&v, "registry-unreachable");
+    assert!(
+        unreachable.iter().any(|m| m.starts_with("six: "))
+            && unreachable.iter().any(|m| m.starts_with("regex: ")),
+        "{unreachable:?}"
+    );
+
+    // Both answer: complete, and --exit-code still signals what is behind.
+    let server = TestServer::start(Arc::new(|path: &str, _: &str| match path {
+        "/pypi/six/json" => (
+            200,
+            vec![],
+            br#"{"releases": {"1.0.0": [{}], "1.16.0": [{}]}}"#.to_vec(),
+        ),
+        "/re/ge/regex" => (
+            200,
+            vec![],
+            (index_line("1.0.0", false, None) + &index_line("1.11.1", false, None)).into_bytes(),
+        ),
+        _ => (404, vec![], vec![]),
+    }));
+    let env = [
+        ("XTASK_PYPI_URL", format!("{}/pypi", server.url())),
+        ("XTASK_CRATES_INDEX", server.url()),
+        ("XTASK_EOL_API", server.url()),
+        ("XTASK_GITHUB_API", server.url()),
+        ("XTASK_HTTP_CACHE", cache.path().display().to_string()),
+    ];
+    let r = run(t.path(), &env, &args);
+    let v = r.json();
+    assert_eq!(r.code, 3, "{v:#}");
+    assert_eq!(
+        (v["unchecked"].as_u64(), v["behind"].as_u64()),
+        (Some(0), Some(2))
+    );
+}
+
+#[test]
+fn a_package_the_registry_does_not_have_is_not_found() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "requirements.txt", "no-such-project==1.0.0\n");
+    write(
+        t.path(),
+        "old/Cargo.lock",
+        &cargo_lock("no-such-crate", "1.0.0"),
+    );
+    let server = fake_pypi(&[]);
+    let cache = tempfile::tempdir().unwrap();
+    let mut env = pypi_env(&server, cache.path());
+    env.push(("XTASK_CRATES_INDEX", server.url()));
+    let r = run(t.path(), &env, &["old/Cargo.lock", "requirements.txt"]);
+    let v = r.json();
+    let missing = findings(&v, "package-not-found");
+    assert!(
+        missing
+            .iter()
+            .any(|m| m.starts_with("no-such-project: not found on PyPI")),
+        "{missing:?}"
+    );
+    assert!(
+        missing
+            .iter()
+            .any(|m| m.starts_with("no-such-crate: not found on crates.io")),
+        "{missing:?}"
+    );
+    assert!(findings(&v, "registry-unreachable").is_empty(), "{v:#}");
+    assert_eq!(
+        pkg(&v, "crates.io", "no-such-crate")["notes"][0],
+        "not found on crates.io"
+    );
+    assert_eq!(
+        (r.code, &v["unchecked"]),
+        (0, &0.into()),
+        "a definite answer"
+    );
 }
