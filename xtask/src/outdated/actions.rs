@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use super::eol::EolTable;
-use super::{Ecosystem, Kind, Outdated, Pkg, Scope, Tree};
+use super::{Ecosystem, Kind, Outdated, Pkg, Scope, Tree, segment};
 use crate::report::{Finding, Severity, codes};
 use crate::util::http;
 
@@ -87,13 +87,12 @@ pub(super) fn check(scope: &Scope, tree: &Tree, eols: &EolTable, out: &mut Outda
         }
         python_eol(scope, wf, text, eols, out);
     }
-    let answers = latest_releases(scope, &actions)?;
-    for ((action, uses), a) in actions.iter().zip(&answers) {
-        let latest = a
-            .body
-            .as_ref()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
-            .and_then(|v| v["tag_name"].as_str().map(str::to_string));
+    let latest = latest_releases(scope, &actions)?;
+    for (action, uses) in &actions {
+        let (latest, notes) = match &latest[action.as_str()] {
+            Ok(tag) => (Some(tag.clone()), vec![]),
+            Err(why) => (None, vec![format!("latest unknown: {why}")]),
+        };
         for (wf, _, r, version) in uses {
             let current = if is_sha(r) {
                 version.clone().or_else(|| Some(r[..12].to_string()))
@@ -115,11 +114,7 @@ pub(super) fn check(scope: &Scope, tree: &Tree, eols: &EolTable, out: &mut Outda
                 },
                 direct: true,
                 source: scope.cx.rel(wf),
-                notes: if latest.is_none() {
-                    vec!["latest unknown: GitHub API not reachable".into()]
-                } else {
-                    vec![]
-                },
+                notes: notes.clone(),
             });
         }
     }
@@ -184,28 +179,56 @@ fn python_eol(
     }
 }
 
-/// The latest release of each action, from the GitHub API (optional: no retries).
-fn latest_releases(
+/// The latest release of each action from the GitHub API (optional: no retries), or why it
+/// is unknown.
+fn latest_releases<'a>(
     scope: &Scope,
-    actions: &BTreeMap<String, Vec<ActionUse>>,
-) -> Result<Vec<http::Response>> {
-    let urls: Vec<String> = actions
+    actions: &'a BTreeMap<String, Vec<ActionUse>>,
+) -> Result<BTreeMap<&'a str, Result<String, &'static str>>> {
+    // `owner/repo[/path]`: the release is the repository's.
+    let repos: Vec<(&str, Option<String>)> = actions
         .keys()
-        .filter_map(|a| {
+        .map(|a| {
             let mut parts = a.split('/');
-            Some(format!(
-                "{}/repos/{}/{}/releases/latest",
-                github_api(),
-                parts.next()?,
-                parts.next()?
-            ))
+            let url = match (parts.next(), parts.next()) {
+                (Some(owner), Some(repo)) if !owner.is_empty() && !repo.is_empty() => {
+                    Some(format!(
+                        "{}/repos/{}/{}/releases/latest",
+                        github_api(),
+                        segment(owner),
+                        segment(repo)
+                    ))
+                }
+                _ => None,
+            };
+            (a.as_str(), url)
         })
         .collect();
+    let urls: Vec<String> = repos.iter().filter_map(|(_, u)| u.clone()).collect();
     let gh = http::Client {
         headers: github_headers(),
         ..scope.enrich_client()
     };
-    gh.fetch_all(&urls)
+    let mut answers = gh.fetch_all(&urls)?.into_iter();
+    let mut out = BTreeMap::new();
+    for (action, url) in repos {
+        let latest = match url {
+            None => Err("not a GitHub repository (owner/repo)"),
+            Some(_) => {
+                let a = answers.next().expect("one answer per URL");
+                match &a.body {
+                    Some(b) => serde_json::from_slice::<serde_json::Value>(b)
+                        .ok()
+                        .and_then(|v| v["tag_name"].as_str().map(str::to_string))
+                        .ok_or("GitHub API answer has no tag_name"),
+                    None if a.status == 404 => Err("no release on GitHub"),
+                    None => Err("GitHub API not reachable"),
+                }
+            }
+        };
+        out.insert(action, latest);
+    }
+    Ok(out)
 }
 
 fn github_api() -> String {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use xshell::cmd;
 
-use super::{Ecosystem, Kind, Missing, Outdated, Pkg, Scope};
+use super::{Ecosystem, Kind, Missing, Outdated, Pkg, Scope, segment};
 use crate::context::Context;
 use crate::deps::{self as inputs, Ecosystem as InputEcosystem};
 use crate::report::{Finding, Severity, codes};
@@ -67,15 +67,20 @@ fn replacement_index(config: &Path) -> Option<String> {
     Some(url.trim_end_matches('/').to_string() + "/")
 }
 
-/// The sparse index path of a crate: 1/a, 2/ab, 3/a/abc, ab/cd/abcd….
+/// The sparse index path of a crate: 1/a, 2/ab, 3/a/abc, ab/cd/abcd…, each segment
+/// percent-encoded (prefixes are whole characters: a name read from a lockfile may not be
+/// ASCII).
 pub fn index_path(name: &str) -> String {
     let n = name.to_ascii_lowercase();
-    match n.len() {
-        1 => format!("1/{n}"),
-        2 => format!("2/{n}"),
-        3 => format!("3/{}/{n}", &n[..1]),
-        _ => format!("{}/{}/{n}", &n[..2], &n[2..4]),
-    }
+    let chars: Vec<char> = n.chars().collect();
+    let part = |r: std::ops::Range<usize>| segment(&chars[r].iter().collect::<String>());
+    let dirs = match chars.len() {
+        0 | 1 => "1".to_string(),
+        2 => "2".to_string(),
+        3 => format!("3/{}", part(0..1)),
+        _ => format!("{}/{}", part(0..2), part(2..4)),
+    };
+    format!("{dirs}/{}", segment(&n))
 }
 
 #[derive(Debug, Clone)]
@@ -436,5 +441,9 @@ mod tests {
         assert_eq!(index_path("ab"), "2/ab");
         assert_eq!(index_path("abc"), "3/a/abc");
         assert_eq!(index_path("Serde"), "se/rd/serde");
+        // Not ASCII (no crates.io name is, but a lockfile may say anything): no panic.
+        assert_eq!(index_path("aña"), "3/a/a%C3%B1a");
+        assert_eq!(index_path("añab"), "a%C3%B1/ab/a%C3%B1ab");
+        assert_eq!(index_path("a/../x?"), "a%2F/%2E%2E/a%2F..%2Fx%3F");
     }
 }

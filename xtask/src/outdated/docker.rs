@@ -152,7 +152,8 @@ pub(super) fn check(scope: &Scope, images: Vec<ImageUse>, eols: &EolTable, out: 
         }
         let at = scope.cx.rel(&file);
         let mk = |code, sev, msg: String| Finding::new(code, sev, msg).at_line(at.clone(), line);
-        if r.tag.as_deref().is_none_or(|t| t == "latest") {
+        // A digest pins the image whatever its tag says.
+        if r.digest.is_none() && r.tag.as_deref().is_none_or(|t| t == "latest") {
             out.push(mk(
                 codes::LATEST_TAG,
                 Severity::Medium,

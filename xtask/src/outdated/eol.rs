@@ -8,7 +8,7 @@ use anyhow::Result;
 use chrono::NaiveDate;
 
 use super::docker::{ImageUse, parse_image};
-use super::{Outdated, Scope, Tree};
+use super::{Outdated, Scope, Tree, segment};
 
 /// End-of-life dates of runtime release cycles (from endoflife.date, shipped with the tool).
 pub const EOL: &[(&str, &str, &str)] = &[
@@ -176,7 +176,7 @@ pub(super) fn table(
         std::env::var("XTASK_EOL_API").unwrap_or_else(|_| "https://endoflife.date/api".into());
     let eol_urls: Vec<String> = products
         .iter()
-        .map(|p| format!("{eol_api}/{p}.json"))
+        .map(|p| format!("{eol_api}/{}.json", segment(p)))
         .collect();
     let mut refreshed = 0;
     for (p, a) in products

@@ -404,8 +404,39 @@ fn files_under(root: &Path, skip: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// Characters left as they are in a URL path segment: RFC 3986's unreserved ones.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `s` as one URL path segment: percent-encoded, so a name read from the tree can never add
+/// a segment, a query or a fragment to a URL (`.` and `..` are encoded too: curl would
+/// resolve them).
+fn segment(s: &str) -> String {
+    match s {
+        "." => "%2E".into(),
+        ".." => "%2E%2E".into(),
+        _ => percent_encoding::utf8_percent_encode(s, SEGMENT).to_string(),
+    }
+}
+
 fn name_of(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_segments_are_encoded() {
+        assert_eq!(segment("zope-interface_2.x~"), "zope-interface_2.x~");
+        assert_eq!(segment("a/b?c#d e"), "a%2Fb%3Fc%23d%20e");
+        assert_eq!(segment(".."), "%2E%2E");
+        assert_eq!(segment("ñ"), "%C3%B1");
+    }
 }

@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use anyhow::Result;
 
-use super::{Ecosystem, Kind, Missing, Outdated, Pkg, Scope};
+use super::{Ecosystem, Kind, Missing, Outdated, Pkg, Scope, segment};
 use crate::deps::{self as inputs, Ecosystem as InputEcosystem};
 use crate::report::{Finding, Severity, codes};
 use crate::util::http;
@@ -139,7 +139,10 @@ pub(super) fn check(scope: &Scope, files: &[PathBuf], out: &mut Outdated) -> Res
     // One request per project, however many pins name it.
     let base = pypi_base();
     let names: BTreeSet<String> = py_pkgs.iter().map(|p| inputs::pep503(&p.name)).collect();
-    let urls: Vec<String> = names.iter().map(|n| format!("{base}/{n}/json")).collect();
+    let urls: Vec<String> = names
+        .iter()
+        .map(|n| format!("{base}/{}/json", segment(n)))
+        .collect();
     let answers = scope.client().fetch_all(&urls)?;
     out.http.add(&answers);
     let answers: BTreeMap<&str, &http::Response> =

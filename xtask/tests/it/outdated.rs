@@ -627,3 +627,84 @@ fn a_package_the_registry_does_not_have_is_not_found() {
         "a definite answer"
     );
 }
+
+#[test]
+fn a_crate_name_that_is_not_ascii_does_not_panic() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "old/Cargo.lock", &cargo_lock("aña", "1.0.0"));
+    let server = fake_pypi(&[]);
+    let cache = tempfile::tempdir().unwrap();
+    let mut env = pypi_env(&server, cache.path());
+    env.push(("XTASK_CRATES_INDEX", server.url()));
+    let r = run(t.path(), &env, &["old/Cargo.lock"]);
+    assert!(
+        !r.stderr.contains("panicked") && r.code != 101,
+        "{}",
+        r.stderr
+    );
+    let v = r.json();
+    // Whether the lockfile reader accepts the name or rejects the file, a report comes out;
+    // when it is looked up, its URL path is percent-encoded.
+    let asked: Vec<String> = server.requests();
+    assert!(
+        asked.iter().all(|r| r.is_ascii() && !r.contains('ñ')),
+        "{asked:?}"
+    );
+    assert!(v["packages"].is_array(), "{v:#}");
+}
+
+#[test]
+fn action_latest_releases_match_their_actions() {
+    let t = tempfile::tempdir().unwrap();
+    // `aaa` (no owner/repo) sorts first: it must not take checkout's answer; a name with `?`
+    // stays one path segment.
+    write(
+        t.path(),
+        ".github/workflows/ci.yml",
+        "jobs:\n  t:\n    steps:\n      - uses: aaa@v1\n      - uses: actions/checkout@v4\n      - uses: \"acme/tool?x=1@v1\"\n",
+    );
+    let server = TestServer::start(Arc::new(|path: &str, _: &str| match path {
+        "/repos/actions/checkout/releases/latest" => {
+            (200, vec![], br#"{"tag_name": "v4.2.2"}"#.to_vec())
+        }
+        "/repos/acme/tool%3Fx%3D1/releases/latest" => {
+            (200, vec![], br#"{"tag_name": "v9"}"#.to_vec())
+        }
+        _ => (404, vec![], vec![]),
+    }));
+    let cache = tempfile::tempdir().unwrap();
+    let v = run(t.path(), &pypi_env(&server, cache.path()), &[]).json();
+    assert_eq!(
+        pkg(&v, "github-actions", "actions/checkout")["latest"],
+        "v4.2.2"
+    );
+    let aaa = pkg(&v, "github-actions", "aaa");
+    assert_eq!(aaa["latest"], serde_json::Value::Null, "{aaa:#}");
+    assert_eq!(
+        aaa["notes"][0],
+        "latest unknown: not a GitHub repository (owner/repo)"
+    );
+    assert_eq!(pkg(&v, "github-actions", "acme/tool?x=1")["latest"], "v9");
+}
+
+#[test]
+fn an_image_pinned_by_digest_alone_is_not_latest() {
+    let t = tempfile::tempdir().unwrap();
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    write(
+        t.path(),
+        "Dockerfile",
+        &format!("FROM python@{digest}\nFROM node\n"),
+    );
+    let server = fake_pypi(&[]);
+    let cache = tempfile::tempdir().unwrap();
+    let v = run(t.path(), &pypi_env(&server, cache.path()), &[]).json();
+    let latest = findings(&v, "latest-tag");
+    assert!(!latest.iter().any(|m| m.contains("python@")), "{latest:?}");
+    assert!(
+        latest.iter().any(|m| m.starts_with("node uses")),
+        "{latest:?}"
+    );
+    let python = pkg(&v, "docker", "python");
+    assert_eq!(python["kind"], "digest");
+}
