@@ -155,8 +155,9 @@ pub(super) fn table(
     let mut eols = EolTable::shipped();
     let mut products: BTreeSet<String> = images
         .iter()
-        .map(|i| {
-            parse_image(&i.image)
+        .filter_map(|i| i.resolved.as_deref())
+        .map(|image| {
+            parse_image(image)
                 .image
                 .rsplit('/')
                 .next()

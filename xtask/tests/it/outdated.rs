@@ -708,3 +708,59 @@ fn an_image_pinned_by_digest_alone_is_not_latest() {
     let python = pkg(&v, "docker", "python");
     assert_eq!(python["kind"], "digest");
 }
+
+#[test]
+fn images_from_defaults_build_args_and_workflows() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "Dockerfile", "ARG NOVAL\nFROM node:${NOVAL}\n");
+    write(
+        t.path(),
+        "compose.yaml",
+        "services:\n  db:\n    image: postgres:${PG_VERSION:-12}\n",
+    );
+    write(
+        t.path(),
+        ".github/workflows/ci.yml",
+        "jobs:\n  t:\n    container: python:3.7\n    services:\n      cache:\n        image: redis:7\n    steps:\n      - uses: docker://node:14\n",
+    );
+    let server = fake_pypi(&[]);
+    let cache = tempfile::tempdir().unwrap();
+    let v = run(t.path(), &pypi_env(&server, cache.path()), &[]).json();
+    let eol = findings(&v, "eol-runtime");
+    for (what, at) in [
+        ("postgres 12", "compose.yaml:3"),
+        ("python 3.7", "ci.yml:3"),
+        ("node 14", "ci.yml:8"),
+    ] {
+        assert!(
+            eol.iter().any(|m| m.contains(what) && m.ends_with(at)),
+            "{what} at {at}: {eol:?}"
+        );
+    }
+    assert!(
+        findings(&v, "unpinned-image")
+            .iter()
+            .any(|m| m.starts_with("redis:7 ")),
+        "{v:#}"
+    );
+    // An ARG without a default: the tag comes at build time, not as `node:`.
+    let all = serde_json::to_string(&v).unwrap();
+    assert!(
+        !all.contains("node: ") && !all.contains("\"node:\""),
+        "{v:#}"
+    );
+    let node = v["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "node" && p["source"] == "Dockerfile")
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert_eq!(node["current"], serde_json::Value::Null);
+    assert!(
+        node["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("set at build or deploy time"),
+        "{node:#}"
+    );
+}
