@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use super::eol::EolTable;
-use super::{Ecosystem, Kind, Outdated, Pkg, Scope, Tree, segment};
+use super::{Ecosystem, Kind, Outdated, Pkg, Scope, Tree, segment, yaml_scalar};
 use crate::report::{Finding, Severity, codes};
 use crate::util::http;
 
@@ -40,24 +40,49 @@ pub fn workflow_uses(text: &str) -> Vec<(usize, String, String, Option<String>)>
     out
 }
 
-/// `python-version:` values of workflow matrices and setup steps: (line, version).
+/// `python-version:` values of workflow matrices and setup steps: a scalar, a flow list
+/// (`['3.8', '3.12']`), a block list (`- "3.8"` lines below the key), or inside a flow
+/// mapping (`with: { python-version: "3.8" }`). (line, version)
 pub fn python_versions(text: &str) -> Vec<(usize, String)> {
+    const KEY: &str = "python-version:";
+    let lines: Vec<&str> = text.lines().collect();
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let Some((_, v)) = line.split_once("python-version:") else {
+    let mut push = |line: usize, item: &str| {
+        let item = yaml_scalar(item);
+        if item.starts_with(|c: char| c.is_ascii_digit()) {
+            out.push((line, item.to_string()));
+        }
+    };
+    for (i, line) in lines.iter().enumerate() {
+        // The key itself, not the end of a longer one (`my-python-version:`).
+        let Some(at) = line.match_indices(KEY).map(|(at, _)| at).find(|&at| {
+            !line[..at].ends_with(|c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        }) else {
             continue;
         };
-        let v = v.split('#').next().unwrap_or_default();
-        for item in v
-            .trim()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .split(',')
-        {
-            let item = item.trim().trim_matches(['"', '\'']);
-            if !item.is_empty() && item.starts_with(|c: char| c.is_ascii_digit()) {
-                out.push((i + 1, item.to_string()));
+        let value = line[at + KEY.len()..]
+            .split(" #")
+            .next()
+            .unwrap_or_default()
+            .trim();
+        if value.is_empty() {
+            let indent = line.len() - line.trim_start().len();
+            for (j, item) in lines.iter().enumerate().skip(i + 1) {
+                let t = item.trim_start();
+                if t.is_empty() || t.starts_with('#') {
+                    continue;
+                }
+                match t.strip_prefix('-') {
+                    Some(v) if item.len() - t.len() >= indent => push(j + 1, v),
+                    _ => break,
+                }
             }
+        } else if let Some(list) = value.strip_prefix('[') {
+            for item in list.split(']').next().unwrap_or_default().split(',') {
+                push(i + 1, item);
+            }
+        } else {
+            push(i + 1, value.split([',', '}']).next().unwrap_or_default());
         }
     }
     out
@@ -257,6 +282,16 @@ mod tests {
         assert_eq!(
             python_versions(wf),
             vec![(9, "3.8".to_string()), (9, "3.12".to_string())]
+        );
+    }
+
+    #[test]
+    fn python_versions_in_every_yaml_form() {
+        let wf = "    matrix:\n      python-version:\n        - \"3.7\"  # old\n\n        - '3.12'\n      os: [ubuntu-latest]\n    steps:\n      - uses: actions/setup-python@v5\n        with: { python-version: \"3.8\", cache: pip }\n      - with:\n          python-version: 3.9 # unquoted\n          my-python-version: 2.7\n          python-version-file: .python-version\n      - with:\n          python-version: ${{ matrix.python-version }}\n";
+        let v = |l: usize, s: &str| (l, s.to_string());
+        assert_eq!(
+            python_versions(wf),
+            vec![v(3, "3.7"), v(5, "3.12"), v(9, "3.8"), v(11, "3.9")]
         );
     }
 }

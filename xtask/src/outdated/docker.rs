@@ -6,7 +6,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use super::eol::EolTable;
-use super::{Ecosystem, Kind, Outdated, Pkg, Scope, Tree};
+use super::{Ecosystem, Kind, Outdated, Pkg, Scope, Tree, yaml_scalar};
 use crate::report::{Finding, Severity, codes};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,12 +133,6 @@ pub fn expand(s: &str, vars: &BTreeMap<String, String>) -> Option<String> {
     }
     out.push_str(rest);
     Some(out)
-}
-
-/// A YAML scalar written on one line: without its comment and quotes.
-fn yaml_scalar(v: &str) -> &str {
-    let v = v.find(" #").map_or(v, |i| &v[..i]);
-    v.trim().trim_matches(['"', '\''])
 }
 
 /// Images a workflow or action runs: `uses: docker://…`, job `container:`, and `image:`

@@ -422,6 +422,12 @@ fn segment(s: &str) -> String {
     }
 }
 
+/// A YAML scalar written on one line: without its comment and quotes.
+fn yaml_scalar(v: &str) -> &str {
+    let v = v.find(" #").map_or(v, |i| &v[..i]);
+    v.trim().trim_matches(['"', '\''])
+}
+
 fn name_of(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())

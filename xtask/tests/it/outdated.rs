@@ -764,3 +764,28 @@ fn images_from_defaults_build_args_and_workflows() {
         "{node:#}"
     );
 }
+
+#[test]
+fn python_versions_of_block_lists_and_flow_mappings_are_checked() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        ".github/workflows/ci.yml",
+        "jobs:\n  t:\n    strategy:\n      matrix:\n        python-version:\n          - \"3.7\"\n          - \"3.12\"\n    steps:\n      - uses: actions/setup-python@v5\n        with: { python-version: \"3.8\" }\n",
+    );
+    let server = fake_pypi(&[]);
+    let cache = tempfile::tempdir().unwrap();
+    let v = run(t.path(), &pypi_env(&server, cache.path()), &[]).json();
+    let eol = findings(&v, "eol-runtime");
+    assert!(
+        eol.iter()
+            .any(|m| m.contains("python 3.7") && m.ends_with("ci.yml:6")),
+        "{eol:?}"
+    );
+    assert!(
+        eol.iter()
+            .any(|m| m.contains("python 3.8") && m.ends_with("ci.yml:10")),
+        "{eol:?}"
+    );
+    assert!(!eol.iter().any(|m| m.contains("python 3.12")), "{eol:?}");
+}
