@@ -71,8 +71,12 @@ pub enum Kind {
     Transitive,
     /// crates: from a Cargo.lock named as a PATH.
     Locked,
-    /// Python: an exact `==` pin.
+    /// Python: an exact `==` pin; a requirement that pins nothing (`~=`, `!=`, `>=`, none);
+    /// a URL or path; an editable install (`-e`).
     Pinned,
+    Unpinned,
+    Url,
+    Editable,
     /// Actions: a full commit SHA; the others a tag or branch, or no ref at all.
     Sha,
     TagOrBranch,
@@ -91,6 +95,9 @@ impl Kind {
             Kind::Transitive => "transitive",
             Kind::Locked => "locked",
             Kind::Pinned => "pinned",
+            Kind::Unpinned => "unpinned",
+            Kind::Url => "url",
+            Kind::Editable => "editable",
             Kind::Sha => "sha",
             Kind::TagOrBranch => "tag-or-branch",
             Kind::None => "none",

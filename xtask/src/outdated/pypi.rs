@@ -84,6 +84,19 @@ pub fn pypi_latest(
     })
 }
 
+/// A requirement's project name, and the rest without its extras (`name[extra]>=1` →
+/// (`name`, `>=1`)). The name is empty when the requirement does not start with one.
+fn split_requirement(req: &str) -> (&str, &str) {
+    let end = req
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .unwrap_or(req.len());
+    let mut rest = req[end..].trim();
+    if rest.starts_with('[') {
+        rest = rest.split_once(']').map_or("", |(_, r)| r.trim());
+    }
+    (&req[..end], rest)
+}
+
 /// The version ranges a pip-compile input (`X.in` beside `X.txt`) gives its packages.
 pub fn input_ranges(txt: &Path) -> BTreeMap<String, pep440_rs::VersionSpecifiers> {
     let mut out = BTreeMap::new();
@@ -102,23 +115,76 @@ pub fn input_ranges(txt: &Path) -> BTreeMap<String, pep440_rs::VersionSpecifiers
         if l.is_empty() || l.starts_with('-') {
             continue;
         }
-        let end = l
-            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-            .unwrap_or(l.len());
-        let mut rest = l[end..].trim();
-        if rest.starts_with('[') {
-            rest = rest.split_once(']').map_or("", |(_, r)| r.trim());
-        }
+        let (name, rest) = split_requirement(l);
         if !rest.is_empty()
             && let Ok(spec) = pep440_rs::VersionSpecifiers::from_str(rest)
         {
-            out.insert(inputs::pep503(&l[..end]), spec);
+            out.insert(inputs::pep503(name), spec);
         }
     }
     out
 }
 
-/// The Python phase: every pinned requirement of `files` against PyPI.
+/// A requirement that pins no version: a range (`~=`, `!=`, `>=`, none), a URL or path, or
+/// an editable install.
+struct Loose {
+    name: String,
+    /// The versions it allows (a range that parses).
+    range: Option<pep440_rs::VersionSpecifiers>,
+    kind: Kind,
+    file: PathBuf,
+    note: String,
+}
+
+impl Loose {
+    fn of(u: &inputs::Unpinned) -> Loose {
+        let req = u.requirement.split(';').next().unwrap_or_default().trim();
+        let (name, rest) = split_requirement(req);
+        let (name, range, kind, note) =
+            if name.is_empty() || rest.starts_with('@') || req.contains("://") {
+                let name = if rest.starts_with('@') { name } else { req };
+                (name, None, Kind::Url, format!("not from PyPI: `{req}`"))
+            } else {
+                let range = pep440_rs::VersionSpecifiers::from_str(rest).ok();
+                (name, range, Kind::Unpinned, format!("not pinned: `{req}`"))
+            };
+        Loose {
+            name: name.to_string(),
+            range,
+            kind,
+            file: u.file.clone(),
+            note,
+        }
+    }
+
+    /// An editable requirement, from the parser's note about it (`-e PATH` is not audited).
+    fn editable((file, _, note): &(PathBuf, usize, String)) -> Option<Loose> {
+        let req = note
+            .strip_prefix("editable requirement `")?
+            .rsplit_once('`')?
+            .0;
+        let target = ["--editable=", "--editable", "-e"]
+            .iter()
+            .find_map(|o| req.strip_prefix(o))
+            .unwrap_or(req)
+            .trim();
+        Some(Loose {
+            name: target.to_string(),
+            range: None,
+            kind: Kind::Editable,
+            file: file.clone(),
+            note: format!("editable: `{req}`"),
+        })
+    }
+
+    /// Looked up on PyPI (URLs, paths and editables are not from there).
+    fn on_pypi(&self) -> bool {
+        self.kind == Kind::Unpinned
+    }
+}
+
+/// The Python phase: every pinned requirement of `files` against PyPI, and the requirements
+/// that pin nothing listed beside them.
 pub(super) fn check(scope: &Scope, files: &[PathBuf], out: &mut Outdated) -> Result<()> {
     let cx = scope.cx;
     let py = inputs::load(files);
@@ -127,7 +193,7 @@ pub(super) fn check(scope: &Scope, files: &[PathBuf], out: &mut Outdated) -> Res
         out.push(Finding::new(codes::INPUT_ERROR, Severity::High, err.clone()).at(cx.rel(f)));
     }
     let mut seen = BTreeSet::new();
-    let py_pkgs: Vec<&inputs::Package> = py
+    let pins: Vec<&inputs::Package> = py
         .packages
         .iter()
         .filter(|p| {
@@ -136,63 +202,145 @@ pub(super) fn check(scope: &Scope, files: &[PathBuf], out: &mut Outdated) -> Res
                 && seen.insert((inputs::pep503(&p.name), p.version.clone()))
         })
         .collect();
-    // One request per project, however many pins name it.
+    let loose: Vec<Loose> = py
+        .unpinned
+        .iter()
+        .map(Loose::of)
+        .chain(py.notes.iter().filter_map(Loose::editable))
+        .filter(|l| !scope.ignored(&l.name))
+        .collect();
+    let names = pins.iter().map(|p| p.name.as_str()).chain(
+        loose
+            .iter()
+            .filter(|l| l.on_pypi())
+            .map(|l| l.name.as_str()),
+    );
+    let answers = lookup(scope, names, out)?;
+    let mut ranges: BTreeMap<PathBuf, BTreeMap<String, pep440_rs::VersionSpecifiers>> =
+        BTreeMap::new();
+    for p in pins {
+        let range = ranges
+            .entry(p.file.to_path_buf())
+            .or_insert_with(|| input_ranges(&p.file))
+            .get(&inputs::pep503(&p.name))
+            .cloned();
+        pin_row(scope, p, range, &answers, out);
+    }
+    for l in loose {
+        loose_row(scope, l, &answers, out);
+    }
+    Ok(())
+}
+
+/// PyPI's answer for each project (by PEP 503 name): one request per project, however many
+/// requirements name it.
+fn lookup<'a>(
+    scope: &Scope,
+    names: impl Iterator<Item = &'a str>,
+    out: &mut Outdated,
+) -> Result<BTreeMap<String, http::Response>> {
     let base = pypi_base();
-    let names: BTreeSet<String> = py_pkgs.iter().map(|p| inputs::pep503(&p.name)).collect();
+    let names: BTreeSet<String> = names.map(inputs::pep503).collect();
     let urls: Vec<String> = names
         .iter()
         .map(|n| format!("{base}/{}/json", segment(n)))
         .collect();
     let answers = scope.client().fetch_all(&urls)?;
     out.http.add(&answers);
-    let answers: BTreeMap<&str, &http::Response> =
-        names.iter().map(String::as_str).zip(&answers).collect();
-    let mut ranges: BTreeMap<PathBuf, BTreeMap<String, pep440_rs::VersionSpecifiers>> =
-        BTreeMap::new();
-    for p in py_pkgs {
-        let a = answers[inputs::pep503(&p.name).as_str()];
-        let range = ranges
-            .entry(p.file.to_path_buf())
-            .or_insert_with(|| input_ranges(&p.file))
-            .get(&inputs::pep503(&p.name))
-            .cloned();
-        let release = match &a.body {
-            Some(b) => pypi_latest(b, &p.version, range.as_ref())
-                .ok_or_else(|| Missing::Failed("the answer is not a PyPI JSON document".into())),
-            None => Err(Missing::of(a)),
-        };
-        let mut notes: Vec<String> = p.markers.iter().map(|m| format!("markers: {m}")).collect();
-        if let Err(why) = &release {
-            out.push(why.finding(&p.name, REGISTRY));
-            notes.push(out.missing(why, REGISTRY));
-        }
-        let release = release.unwrap_or_default();
-        let at = cx.rel(&p.file);
-        if release.yanked {
-            let f = Finding::new(
-                codes::YANKED_VERSION,
-                Severity::Medium,
-                format!("{} {} is yanked on PyPI", p.name, p.version),
-            )
-            .at_line(at.clone(), p.line);
-            out.push(f);
-        }
-        if let Some(l) = &release.latest {
-            compare(p, l, range.as_ref(), &at, out);
-        }
-        out.packages.push(Pkg {
-            ecosystem: Ecosystem::PyPI,
-            name: p.name.clone(),
-            current: Some(p.version.clone()),
-            compatible: release.compatible,
-            latest: release.latest,
-            kind: Kind::Pinned,
-            direct: true,
-            source: at,
-            notes,
-        });
+    Ok(names.into_iter().zip(answers).collect())
+}
+
+/// What PyPI's answer says about `name` at `current` within `range`, or why it says nothing
+/// (a finding, and a note).
+fn release(
+    name: &str,
+    current: &str,
+    range: Option<&pep440_rs::VersionSpecifiers>,
+    answers: &BTreeMap<String, http::Response>,
+    out: &mut Outdated,
+    notes: &mut Vec<String>,
+) -> Release {
+    let a = &answers[&inputs::pep503(name)];
+    let release = match &a.body {
+        Some(b) => pypi_latest(b, current, range)
+            .ok_or_else(|| Missing::Failed("the answer is not a PyPI JSON document".into())),
+        None => Err(Missing::of(a)),
+    };
+    release.unwrap_or_else(|why| {
+        out.push(why.finding(name, REGISTRY));
+        notes.push(out.missing(&why, REGISTRY));
+        Release::default()
+    })
+}
+
+/// A pinned requirement: its row, and findings when it is yanked or behind.
+fn pin_row(
+    scope: &Scope,
+    p: &inputs::Package,
+    range: Option<pep440_rs::VersionSpecifiers>,
+    answers: &BTreeMap<String, http::Response>,
+    out: &mut Outdated,
+) {
+    let mut notes: Vec<String> = p.markers.iter().map(|m| format!("markers: {m}")).collect();
+    let release = release(
+        &p.name,
+        &p.version,
+        range.as_ref(),
+        answers,
+        out,
+        &mut notes,
+    );
+    let at = scope.cx.rel(&p.file);
+    if release.yanked {
+        let f = Finding::new(
+            codes::YANKED_VERSION,
+            Severity::Medium,
+            format!("{} {} is yanked on PyPI", p.name, p.version),
+        )
+        .at_line(at.clone(), p.line);
+        out.push(f);
     }
-    Ok(())
+    if let Some(l) = &release.latest {
+        compare(p, l, range.as_ref(), &at, out);
+    }
+    out.packages.push(Pkg {
+        ecosystem: Ecosystem::PyPI,
+        name: p.name.clone(),
+        current: Some(p.version.clone()),
+        compatible: release.compatible,
+        latest: release.latest,
+        kind: Kind::Pinned,
+        direct: true,
+        source: at,
+        notes,
+    });
+}
+
+/// A requirement that pins nothing: its row (no current version, so never behind), with
+/// PyPI's latest release and the highest its range allows when it is from PyPI.
+fn loose_row(
+    scope: &Scope,
+    l: Loose,
+    answers: &BTreeMap<String, http::Response>,
+    out: &mut Outdated,
+) {
+    let mut notes = vec![l.note.clone()];
+    let release = if l.on_pypi() {
+        release(&l.name, "", l.range.as_ref(), answers, out, &mut notes)
+    } else {
+        Release::default()
+    };
+    out.packages.push(Pkg {
+        ecosystem: Ecosystem::PyPI,
+        name: l.name,
+        current: None,
+        compatible: release.compatible,
+        latest: release.latest,
+        kind: l.kind,
+        direct: true,
+        source: scope.cx.rel(&l.file),
+        notes,
+    });
 }
 
 /// A pin against the latest release: `outdated-major` when the latest is outside the range

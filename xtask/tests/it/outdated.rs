@@ -789,3 +789,51 @@ fn python_versions_of_block_lists_and_flow_mappings_are_checked() {
     );
     assert!(!eol.iter().any(|m| m.contains("python 3.12")), "{eol:?}");
 }
+
+#[test]
+fn requirements_that_pin_nothing_are_listed_with_a_note() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "requirements.txt",
+        "requests[socks]~=2.25\nflask!=2.0.0\nsix>=1.0 ; python_version < \"3\"\nmypkg @ https://example.com/mypkg-1.0.tar.gz\ngit+https://example.com/org/repo.git#egg=repo\n-e ./local-pkg\nattrs==21.0.0\n",
+    );
+    let server = fake_pypi(&[
+        ("requests", &["2.25.0", "2.32.3", "3.0.0"]),
+        ("flask", &["2.0.0", "3.0.0"]),
+        ("six", &["1.16.0"]),
+        ("attrs", &["21.0.0"]),
+    ]);
+    let cache = tempfile::tempdir().unwrap();
+    let r = run(t.path(), &pypi_env(&server, cache.path()), &[]);
+    let v = r.json();
+    let requests = pkg(&v, "PyPI", "requests");
+    assert_eq!(requests["kind"], "unpinned");
+    assert_eq!(requests["current"], serde_json::Value::Null);
+    assert_eq!(
+        (&requests["compatible"], &requests["latest"]),
+        (&"2.32.3".into(), &"3.0.0".into()),
+        "compatible: the highest `~=2.25` allows"
+    );
+    assert_eq!(requests["notes"][0], "not pinned: `requests[socks]~=2.25`");
+    assert_eq!(pkg(&v, "PyPI", "flask")["latest"], "3.0.0");
+    assert_eq!(pkg(&v, "PyPI", "six")["kind"], "unpinned");
+    let url = pkg(&v, "PyPI", "mypkg");
+    assert_eq!(url["kind"], "url");
+    assert_eq!(
+        url["notes"][0],
+        "not from PyPI: `mypkg @ https://example.com/mypkg-1.0.tar.gz`"
+    );
+    assert_eq!(
+        pkg(&v, "PyPI", "git+https://example.com/org/repo.git#egg=repo")["kind"],
+        "url"
+    );
+    let editable = pkg(&v, "PyPI", "./local-pkg");
+    assert_eq!(editable["kind"], "editable");
+    assert_eq!(editable["source"], "requirements.txt");
+    assert!(
+        !server.requests().iter().any(|r| r.contains("mypkg")),
+        "a URL requirement is not looked up on PyPI"
+    );
+    assert_eq!((r.code, &v["behind"]), (0, &0.into()), "{v:#}");
+}
