@@ -157,6 +157,18 @@ impl Outdated {
         self.findings.push(f);
     }
 
+    /// A package row's note for a lookup that gave no versions; a failed one is counted as
+    /// not checked.
+    fn missing(&mut self, why: &Missing, registry: &str) -> String {
+        match why {
+            Missing::NotFound(_) => format!("not found on {registry}"),
+            Missing::Failed(_) => {
+                self.unchecked += 1;
+                "not checked: registry lookup failed".to_string()
+            }
+        }
+    }
+
     /// The one place the result becomes a report.
     pub fn report(self, exit_code: Option<u8>) -> Report {
         let mut report = Report::new("outdated");
@@ -233,20 +245,6 @@ impl Missing {
     }
 }
 
-impl Outdated {
-    /// A package row's note for a lookup that gave no versions; a failed one is counted as
-    /// not checked.
-    fn missing(&mut self, why: &Missing, registry: &str) -> String {
-        match why {
-            Missing::NotFound(_) => format!("not found on {registry}"),
-            Missing::Failed(_) => {
-                self.unchecked += 1;
-                "not checked: registry lookup failed".to_string()
-            }
-        }
-    }
-}
-
 fn table(eco: Ecosystem, pkgs: &[Pkg]) -> Table {
     let mut t = Table::new(
         eco.as_str(),
@@ -282,7 +280,16 @@ struct Scope<'a> {
     offline: bool,
 }
 
-impl Scope<'_> {
+impl<'a> Scope<'a> {
+    fn new(cx: &'a Context, offline: bool) -> Scope<'a> {
+        let ignore = cx.config.outdated.ignore.iter().map(String::as_str);
+        Scope {
+            cx,
+            ignore: ignore.collect(),
+            offline,
+        }
+    }
+
     fn ignored(&self, name: &str) -> bool {
         self.ignore.contains(name)
     }
@@ -352,17 +359,7 @@ impl Tree {
 // --- the command ---------------------------------------------------------------------------
 
 pub fn run(cx: &Context, opts: Options) -> Result<Report> {
-    let scope = Scope {
-        cx,
-        ignore: cx
-            .config
-            .outdated
-            .ignore
-            .iter()
-            .map(String::as_str)
-            .collect(),
-        offline: opts.offline,
-    };
+    let scope = Scope::new(cx, opts.offline);
     let mut out = Outdated::default();
     let (locks, files) = inputs_under(cx, &opts.paths)?;
     let named_locks = if opts.paths.is_empty() {
