@@ -258,22 +258,7 @@ fn python_actions_and_docker_against_local_servers() {
         pkg(&v, "PyPI", "flask")["notes"][0],
         "markers: python_version >= \"3.9\""
     );
-    let f = |code: &str| -> Vec<String> {
-        v["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|f| f["code"] == code)
-            .map(|f| {
-                format!(
-                    "{} @{}:{}",
-                    f["message"].as_str().unwrap(),
-                    f["path"].as_str().unwrap_or(""),
-                    f["line"]
-                )
-            })
-            .collect()
-    };
+    let f = |code: &str| findings(&v, code);
     assert!(
         f("yanked-version")
             .iter()
