@@ -162,6 +162,8 @@ codes! {
         "a Docker image uses the `latest` tag (or no tag)";
     EOL_RUNTIME = "eol-runtime", Medium,
         "a runtime or base image release is past its end of life";
+    PACKAGE_NOT_FOUND = "package-not-found", Medium,
+        "the registry has no package of that name (a typo, a private package, a removed one)";
 
     // deploy, rollback, releases
     DEPLOY_FAILED = "deploy-failed", High,

@@ -31,12 +31,17 @@ fn pkg<'a>(v: &'a serde_json::Value, eco: &str, name: &str) -> &'a serde_json::V
 }
 
 fn run(root: &Path, env: &[(&str, String)], args: &[&str]) -> Run {
+    run_as("json", root, env, args)
+}
+
+/// `outdated ARGS` in the output `format`, with env changes (`CONFIG` names a config file).
+fn run_as(format: &str, root: &Path, env: &[(&str, String)], args: &[&str]) -> Run {
     let mut c = bin();
     c.arg("--root").arg(root);
     if let Some((_, cfg)) = env.iter().find(|(k, _)| *k == "CONFIG") {
         c.args(["--config", cfg]);
     }
-    c.args(["--format", "json", "outdated"]).args(args);
+    c.args(["--format", format, "outdated"]).args(args);
     for (k, v) in env {
         c.env(k, v);
     }
@@ -83,7 +88,10 @@ fn crates_from_a_local_sparse_index_with_revalidation_retries_and_offline() {
             std::thread::sleep(std::time::Duration::from_millis(1500));
             (200, vec![], index_line("1.999.0", false, None).into_bytes())
         }
-        _ => (404, vec![], b"not found".to_vec()),
+        // The GitHub and end-of-life APIs have nothing; every other crate has one version
+        // (so that the offline run below finds every crate in the cache).
+        p if p.starts_with("/repos/") || p.ends_with(".json") => (404, vec![], vec![]),
+        _ => (200, vec![], index_line("0.0.1", false, None).into_bytes()),
     }));
     let cache = tempfile::tempdir().unwrap();
     let fresh_env = [
@@ -144,11 +152,10 @@ fn crates_from_a_local_sparse_index_with_revalidation_retries_and_offline() {
         "slow answer waited for"
     );
     assert!(
-        codes
-            .iter()
-            .any(|(c, m)| c == "registry-unreachable" && m.contains("404")),
+        !codes.iter().any(|(c, _)| c == "registry-unreachable"),
         "{codes:?}"
     );
+    assert_eq!(r.code, 0, "every lookup answered: {}", r.stderr);
     assert!(clap_failures.load(Ordering::SeqCst) >= 2);
 
     // Second run: the cached index is revalidated with If-None-Match and answered by a 304.
@@ -251,22 +258,7 @@ fn python_actions_and_docker_against_local_servers() {
         pkg(&v, "PyPI", "flask")["notes"][0],
         "markers: python_version >= \"3.9\""
     );
-    let f = |code: &str| -> Vec<String> {
-        v["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|f| f["code"] == code)
-            .map(|f| {
-                format!(
-                    "{} @{}:{}",
-                    f["message"].as_str().unwrap(),
-                    f["path"].as_str().unwrap_or(""),
-                    f["line"]
-                )
-            })
-            .collect()
-    };
+    let f = |code: &str| findings(&v, code);
     assert!(
         f("yanked-version")
             .iter()
@@ -404,4 +396,429 @@ fn real_crates_io_index_and_pypi() {
     let serde = pkg(&v, "crates.io", "serde");
     let l = semver::Version::parse(serde["latest"].as_str().unwrap()).unwrap();
     assert!(l >= semver::Version::new(1, 0, 200), "{serde:#}");
+}
+
+/// Findings of a code as "message @path:line".
+fn findings(v: &serde_json::Value, code: &str) -> Vec<String> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == code)
+        .map(|f| {
+            format!(
+                "{} @{}:{}",
+                f["message"].as_str().unwrap(),
+                f["path"].as_str().unwrap_or(""),
+                f["line"]
+            )
+        })
+        .collect()
+}
+
+/// A fake PyPI answering `/pypi/NAME/json` with these (version, yanked) releases.
+fn fake_pypi(releases: &'static [(&'static str, &'static [&'static str])]) -> TestServer {
+    TestServer::start(Arc::new(move |path: &str, _: &str| {
+        for (name, versions) in releases {
+            if path == format!("/pypi/{name}/json") {
+                let files: Vec<String> = versions
+                    .iter()
+                    .map(|v| format!("\"{v}\": [{{\"yanked\": false}}]"))
+                    .collect();
+                let body = format!("{{\"releases\": {{{}}}}}", files.join(", "));
+                return (200, vec![], body.into_bytes());
+            }
+        }
+        (404, vec![], b"not found".to_vec())
+    }))
+}
+
+fn pypi_env(server: &TestServer, cache: &Path) -> Vec<(&'static str, String)> {
+    vec![
+        ("XTASK_PYPI_URL", format!("{}/pypi", server.url())),
+        ("XTASK_EOL_API", server.url()),
+        ("XTASK_GITHUB_API", server.url()),
+        ("XTASK_HTTP_CACHE", cache.display().to_string()),
+    ]
+}
+
+#[test]
+fn a_newer_python_version_inside_the_input_range_is_compatible_not_major() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "requirements.in", "attrs>=21\nsix<2\n");
+    write(t.path(), "requirements.txt", "attrs==21.0.0\nsix==1.0.0\n");
+    let server = fake_pypi(&[
+        ("attrs", &["21.0.0", "22.2.0"]),
+        ("six", &["1.0.0", "1.16.0", "2.0.0"]),
+    ]);
+    let cache = tempfile::tempdir().unwrap();
+    let v = run(t.path(), &pypi_env(&server, cache.path()), &[]).json();
+    let attrs = pkg(&v, "PyPI", "attrs");
+    assert_eq!(
+        (&attrs["compatible"], &attrs["latest"]),
+        (&"22.2.0".into(), &"22.2.0".into())
+    );
+    let major = findings(&v, "outdated-major");
+    let compatible = findings(&v, "outdated-compatible");
+    assert!(
+        !major.iter().any(|m| m.starts_with("attrs")),
+        "22.2.0 is inside `>=21`: {major:?}"
+    );
+    assert!(
+        compatible
+            .iter()
+            .any(|m| m.starts_with("attrs 21.0.0 → 22.2.0") && m.ends_with("requirements.txt:1")),
+        "{compatible:?}"
+    );
+    assert!(
+        major
+            .iter()
+            .any(|m| m.starts_with("six 1.0.0 → 2.0.0") && m.ends_with("requirements.txt:2")),
+        "2.0.0 is outside `<2`: {major:?}"
+    );
+    assert_eq!(v["behind"], 2);
+}
+
+/// A Cargo.lock with one registry crate.
+fn cargo_lock(name: &str, version: &str) -> String {
+    format!(
+        "version = 3\n\n[[package]]\nname = \"{name}\"\nversion = \"{version}\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n"
+    )
+}
+
+/// A port on 127.0.0.1 where nothing listens.
+fn dead_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn failed_lookups_make_the_report_incomplete() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "requirements.txt", "six==1.0.0\n");
+    write(t.path(), "old/Cargo.lock", &cargo_lock("regex", "1.0.0"));
+    let args = ["old/Cargo.lock", "requirements.txt", "--exit-code", "3"];
+
+    // Offline with an empty cache: nothing could be checked.
+    let cache = tempfile::tempdir().unwrap();
+    let dead = format!("http://127.0.0.1:{}", dead_port());
+    let env = [
+        ("XTASK_PYPI_URL", format!("{dead}/pypi")),
+        ("XTASK_CRATES_INDEX", dead.clone()),
+        ("XTASK_EOL_API", dead.clone()),
+        ("XTASK_GITHUB_API", dead.clone()),
+        ("XTASK_HTTP_CACHE", cache.path().display().to_string()),
+    ];
+    let mut offline = args.to_vec();
+    offline.push("--offline");
+    let r = run(t.path(), &env, &offline);
+    let v = r.json();
+    assert_eq!(r.code, 2, "not checked is not clean: {v:#}");
+    assert_eq!(
+        (v["unchecked"].as_u64(), v["behind"].as_u64()),
+        (Some(2), Some(0))
+    );
+    assert_eq!(
+        pkg(&v, "PyPI", "six")["notes"][0],
+        "not checked: registry lookup failed"
+    );
+    let table = run_as("table", t.path(), &env, &offline).stdout;
+    assert!(
+        table.contains("packages: 0 checked, 0 behind, 2 not checked"),
+        "{table}"
+    );
+
+    // Every lookup failing (nothing listens): the same, with the reasons as findings.
+    let r = run(t.path(), &env, &args);
+    let v = r.json();
+    assert_eq!(r.code, 2, "{v:#}");
+    assert_eq!(v["unchecked"], 2);
+    let unreachable = findings(&v, "registry-unreachable");
+    assert!(
+        unreachable.iter().any(|m| m.starts_with("six: "))
+            && unreachable.iter().any(|m| m.starts_with("regex: ")),
+        "{unreachable:?}"
+    );
+
+    // Both answer: complete, and --exit-code still signals what is behind.
+    let server = TestServer::start(Arc::new(|path: &str, _: &str| match path {
+        "/pypi/six/json" => (
+            200,
+            vec![],
+            br#"{"releases": {"1.0.0": [{}], "1.16.0": [{}]}}"#.to_vec(),
+        ),
+        "/re/ge/regex" => (
+            200,
+            vec![],
+            (index_line("1.0.0", false, None) + &index_line("1.11.1", false, None)).into_bytes(),
+        ),
+        _ => (404, vec![], vec![]),
+    }));
+    let env = [
+        ("XTASK_PYPI_URL", format!("{}/pypi", server.url())),
+        ("XTASK_CRATES_INDEX", server.url()),
+        ("XTASK_EOL_API", server.url()),
+        ("XTASK_GITHUB_API", server.url()),
+        ("XTASK_HTTP_CACHE", cache.path().display().to_string()),
+    ];
+    let r = run(t.path(), &env, &args);
+    let v = r.json();
+    assert_eq!(r.code, 3, "{v:#}");
+    assert_eq!(
+        (v["unchecked"].as_u64(), v["behind"].as_u64()),
+        (Some(0), Some(2))
+    );
+}
+
+#[test]
+fn a_package_the_registry_does_not_have_is_not_found() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "requirements.txt", "no-such-project==1.0.0\n");
+    write(
+        t.path(),
+        "old/Cargo.lock",
+        &cargo_lock("no-such-crate", "1.0.0"),
+    );
+    let server = fake_pypi(&[]);
+    let cache = tempfile::tempdir().unwrap();
+    let mut env = pypi_env(&server, cache.path());
+    env.push(("XTASK_CRATES_INDEX", server.url()));
+    let r = run(t.path(), &env, &["old/Cargo.lock", "requirements.txt"]);
+    let v = r.json();
+    let missing = findings(&v, "package-not-found");
+    assert!(
+        missing
+            .iter()
+            .any(|m| m.starts_with("no-such-project: not found on PyPI")),
+        "{missing:?}"
+    );
+    assert!(
+        missing
+            .iter()
+            .any(|m| m.starts_with("no-such-crate: not found on crates.io")),
+        "{missing:?}"
+    );
+    assert!(findings(&v, "registry-unreachable").is_empty(), "{v:#}");
+    assert_eq!(
+        pkg(&v, "crates.io", "no-such-crate")["notes"][0],
+        "not found on crates.io"
+    );
+    assert_eq!(
+        (r.code, &v["unchecked"]),
+        (0, &0.into()),
+        "a definite answer"
+    );
+}
+
+#[test]
+fn a_crate_name_that_is_not_ascii_does_not_panic() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "old/Cargo.lock", &cargo_lock("aña", "1.0.0"));
+    let server = fake_pypi(&[]);
+    let cache = tempfile::tempdir().unwrap();
+    let mut env = pypi_env(&server, cache.path());
+    env.push(("XTASK_CRATES_INDEX", server.url()));
+    let r = run(t.path(), &env, &["old/Cargo.lock"]);
+    assert!(
+        !r.stderr.contains("panicked") && r.code != 101,
+        "{}",
+        r.stderr
+    );
+    let v = r.json();
+    // Whether the lockfile reader accepts the name or rejects the file, a report comes out;
+    // when it is looked up, its URL path is percent-encoded.
+    let asked: Vec<String> = server.requests();
+    assert!(
+        asked.iter().all(|r| r.is_ascii() && !r.contains('ñ')),
+        "{asked:?}"
+    );
+    assert!(v["packages"].is_array(), "{v:#}");
+}
+
+#[test]
+fn action_latest_releases_match_their_actions() {
+    let t = tempfile::tempdir().unwrap();
+    // `aaa` (no owner/repo) sorts first: it must not take checkout's answer; a name with `?`
+    // stays one path segment.
+    write(
+        t.path(),
+        ".github/workflows/ci.yml",
+        "jobs:\n  t:\n    steps:\n      - uses: aaa@v1\n      - uses: actions/checkout@v4\n      - uses: \"acme/tool?x=1@v1\"\n",
+    );
+    let server = TestServer::start(Arc::new(|path: &str, _: &str| match path {
+        "/repos/actions/checkout/releases/latest" => {
+            (200, vec![], br#"{"tag_name": "v4.2.2"}"#.to_vec())
+        }
+        "/repos/acme/tool%3Fx%3D1/releases/latest" => {
+            (200, vec![], br#"{"tag_name": "v9"}"#.to_vec())
+        }
+        _ => (404, vec![], vec![]),
+    }));
+    let cache = tempfile::tempdir().unwrap();
+    let v = run(t.path(), &pypi_env(&server, cache.path()), &[]).json();
+    assert_eq!(
+        pkg(&v, "github-actions", "actions/checkout")["latest"],
+        "v4.2.2"
+    );
+    let aaa = pkg(&v, "github-actions", "aaa");
+    assert_eq!(aaa["latest"], serde_json::Value::Null, "{aaa:#}");
+    assert_eq!(
+        aaa["notes"][0],
+        "latest unknown: not a GitHub repository (owner/repo)"
+    );
+    assert_eq!(pkg(&v, "github-actions", "acme/tool?x=1")["latest"], "v9");
+}
+
+#[test]
+fn an_image_pinned_by_digest_alone_is_not_latest() {
+    let t = tempfile::tempdir().unwrap();
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    write(
+        t.path(),
+        "Dockerfile",
+        &format!("FROM python@{digest}\nFROM node\n"),
+    );
+    let server = fake_pypi(&[]);
+    let cache = tempfile::tempdir().unwrap();
+    let v = run(t.path(), &pypi_env(&server, cache.path()), &[]).json();
+    let latest = findings(&v, "latest-tag");
+    assert!(!latest.iter().any(|m| m.contains("python@")), "{latest:?}");
+    assert!(
+        latest.iter().any(|m| m.starts_with("node uses")),
+        "{latest:?}"
+    );
+    let python = pkg(&v, "docker", "python");
+    assert_eq!(python["kind"], "digest");
+}
+
+#[test]
+fn images_from_defaults_build_args_and_workflows() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "Dockerfile", "ARG NOVAL\nFROM node:${NOVAL}\n");
+    write(
+        t.path(),
+        "compose.yaml",
+        "services:\n  db:\n    image: postgres:${PG_VERSION:-12}\n",
+    );
+    write(
+        t.path(),
+        ".github/workflows/ci.yml",
+        "jobs:\n  t:\n    container: python:3.7\n    services:\n      cache:\n        image: redis:7\n    steps:\n      - uses: docker://node:14\n",
+    );
+    let server = fake_pypi(&[]);
+    let cache = tempfile::tempdir().unwrap();
+    let v = run(t.path(), &pypi_env(&server, cache.path()), &[]).json();
+    let eol = findings(&v, "eol-runtime");
+    for (what, at) in [
+        ("postgres 12", "compose.yaml:3"),
+        ("python 3.7", "ci.yml:3"),
+        ("node 14", "ci.yml:8"),
+    ] {
+        assert!(
+            eol.iter().any(|m| m.contains(what) && m.ends_with(at)),
+            "{what} at {at}: {eol:?}"
+        );
+    }
+    assert!(
+        findings(&v, "unpinned-image")
+            .iter()
+            .any(|m| m.starts_with("redis:7 ")),
+        "{v:#}"
+    );
+    // An ARG without a default: the tag comes at build time, not as `node:`.
+    let all = serde_json::to_string(&v).unwrap();
+    assert!(
+        !all.contains("node: ") && !all.contains("\"node:\""),
+        "{v:#}"
+    );
+    let node = v["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "node" && p["source"] == "Dockerfile")
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert_eq!(node["current"], serde_json::Value::Null);
+    assert!(
+        node["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("set at build or deploy time"),
+        "{node:#}"
+    );
+}
+
+#[test]
+fn python_versions_of_block_lists_and_flow_mappings_are_checked() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        ".github/workflows/ci.yml",
+        "jobs:\n  t:\n    strategy:\n      matrix:\n        python-version:\n          - \"3.7\"\n          - \"3.12\"\n    steps:\n      - uses: actions/setup-python@v5\n        with: { python-version: \"3.8\" }\n",
+    );
+    let server = fake_pypi(&[]);
+    let cache = tempfile::tempdir().unwrap();
+    let v = run(t.path(), &pypi_env(&server, cache.path()), &[]).json();
+    let eol = findings(&v, "eol-runtime");
+    assert!(
+        eol.iter()
+            .any(|m| m.contains("python 3.7") && m.ends_with("ci.yml:6")),
+        "{eol:?}"
+    );
+    assert!(
+        eol.iter()
+            .any(|m| m.contains("python 3.8") && m.ends_with("ci.yml:10")),
+        "{eol:?}"
+    );
+    assert!(!eol.iter().any(|m| m.contains("python 3.12")), "{eol:?}");
+}
+
+#[test]
+fn requirements_that_pin_nothing_are_listed_with_a_note() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "requirements.txt",
+        "requests[socks]~=2.25\nflask!=2.0.0\nsix>=1.0 ; python_version < \"3\"\nmypkg @ https://example.com/mypkg-1.0.tar.gz\ngit+https://example.com/org/repo.git#egg=repo\n-e ./local-pkg\nattrs==21.0.0\n",
+    );
+    let server = fake_pypi(&[
+        ("requests", &["2.25.0", "2.32.3", "3.0.0"]),
+        ("flask", &["2.0.0", "3.0.0"]),
+        ("six", &["1.16.0"]),
+        ("attrs", &["21.0.0"]),
+    ]);
+    let cache = tempfile::tempdir().unwrap();
+    let r = run(t.path(), &pypi_env(&server, cache.path()), &[]);
+    let v = r.json();
+    let requests = pkg(&v, "PyPI", "requests");
+    assert_eq!(requests["kind"], "unpinned");
+    assert_eq!(requests["current"], serde_json::Value::Null);
+    assert_eq!(
+        (&requests["compatible"], &requests["latest"]),
+        (&"2.32.3".into(), &"3.0.0".into()),
+        "compatible: the highest `~=2.25` allows"
+    );
+    assert_eq!(requests["notes"][0], "not pinned: `requests[socks]~=2.25`");
+    assert_eq!(pkg(&v, "PyPI", "flask")["latest"], "3.0.0");
+    assert_eq!(pkg(&v, "PyPI", "six")["kind"], "unpinned");
+    let url = pkg(&v, "PyPI", "mypkg");
+    assert_eq!(url["kind"], "url");
+    assert_eq!(
+        url["notes"][0],
+        "not from PyPI: `mypkg @ https://example.com/mypkg-1.0.tar.gz`"
+    );
+    assert_eq!(
+        pkg(&v, "PyPI", "git+https://example.com/org/repo.git#egg=repo")["kind"],
+        "url"
+    );
+    let editable = pkg(&v, "PyPI", "./local-pkg");
+    assert_eq!(editable["kind"], "editable");
+    assert_eq!(editable["source"], "requirements.txt");
+    assert!(
+        !server.requests().iter().any(|r| r.contains("mypkg")),
+        "a URL requirement is not looked up on PyPI"
+    );
+    assert_eq!((r.code, &v["behind"]), (0, &0.into()), "{v:#}");
 }
