@@ -332,7 +332,14 @@ fn parse_requirement(
         Ok(h) => h.name,
         Err(name) => name,
     };
-    if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+    // A bare URL line (`git+https://…#egg=x`, `https://…/x.whl`): its "name" is a scheme.
+    let bare_url = req.split_once("://").is_some_and(|(scheme, _)| {
+        !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    });
+    if bare_url || name.is_empty() || !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         if req.contains("://") || req.starts_with('.') || req.starts_with('/') {
             inputs.unpinned.push(Unpinned {
                 file: path.into(),

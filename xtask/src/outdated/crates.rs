@@ -278,7 +278,7 @@ fn member_deps(
 
 /// The crates of Cargo.lock files named as PATHs (kind `locked`).
 fn locked_deps(cx: &Context, locks: &[PathBuf], out: &mut Outdated) -> Vec<RustDep> {
-    let locked = inputs::load(locks);
+    let locked = inputs::load_read(&cx.root, locks, Vec::new());
     for (f, err) in &locked.failed {
         out.input_failed = true;
         out.push(Finding::new(codes::INPUT_ERROR, Severity::High, err.clone()).at(cx.rel(f)));

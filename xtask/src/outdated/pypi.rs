@@ -9,9 +9,10 @@ use std::str::FromStr;
 use anyhow::Result;
 
 use super::{Ecosystem, Kind, Missing, Outdated, Pkg, Scope, segment};
-use crate::deps::{self as inputs, Ecosystem as InputEcosystem};
+use crate::deps::{self as inputs, Ecosystem as InputEcosystem, python};
 use crate::report::{Finding, Severity, codes};
 use crate::util::http;
+use crate::util::redact::redact;
 
 /// The registry's name in messages.
 const REGISTRY: &str = "PyPI";
@@ -84,17 +85,12 @@ pub fn pypi_latest(
     })
 }
 
-/// A requirement's project name, and the rest without its extras (`name[extra]>=1` →
-/// (`name`, `>=1`)). The name is empty when the requirement does not start with one.
+/// A requirement's name and what follows its extras (deps' scanner).
 fn split_requirement(req: &str) -> (&str, &str) {
-    let end = req
-        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-        .unwrap_or(req.len());
-    let mut rest = req[end..].trim();
-    if rest.starts_with('[') {
-        rest = rest.split_once(']').map_or("", |(_, r)| r.trim());
+    match python::requirement_head(req) {
+        Ok(head) => (head.name, head.rest.trim()),
+        Err(name) => (name, ""),
     }
-    (&req[..end], rest)
 }
 
 /// The version ranges a pip-compile input (`X.in` beside `X.txt`) gives its packages.
@@ -103,7 +99,7 @@ pub fn input_ranges(txt: &Path) -> BTreeMap<String, pep440_rs::VersionSpecifiers
     let Ok(text) = fs::read_to_string(txt.with_extension("in")) else {
         return out;
     };
-    for line in text.lines() {
+    for (_, line) in python::join_continuations(&text) {
         let l = line
             .split('#')
             .next()
@@ -142,14 +138,21 @@ impl Loose {
         let (name, rest) = split_requirement(req);
         let (name, range, kind, note) =
             if name.is_empty() || rest.starts_with('@') || req.contains("://") {
-                let name = if rest.starts_with('@') { name } else { req };
-                (name, None, Kind::Url, format!("not from PyPI: `{req}`"))
+                // A URL can carry a token: only its redacted form is shown.
+                let shown = redact(req);
+                let name = if rest.starts_with('@') {
+                    name.to_string()
+                } else {
+                    shown.clone()
+                };
+                (name, None, Kind::Url, format!("not from PyPI: `{shown}`"))
             } else {
                 let range = pep440_rs::VersionSpecifiers::from_str(rest).ok();
-                (name, range, Kind::Unpinned, format!("not pinned: `{req}`"))
+                let note = format!("not pinned: `{req}`");
+                (name.to_string(), range, Kind::Unpinned, note)
             };
         Loose {
-            name: name.to_string(),
+            name,
             range,
             kind,
             file: u.file.clone(),
@@ -187,7 +190,7 @@ impl Loose {
 /// that pin nothing listed beside them.
 pub(super) fn check(scope: &Scope, files: &[PathBuf], out: &mut Outdated) -> Result<()> {
     let cx = scope.cx;
-    let py = inputs::load(files);
+    let py = inputs::load_read(&cx.root, files, Vec::new());
     for (f, err) in &py.failed {
         out.input_failed = true;
         out.push(Finding::new(codes::INPUT_ERROR, Severity::High, err.clone()).at(cx.rel(f)));
