@@ -9,4 +9,7 @@ mod deploy;
 mod outdated;
 mod postgres;
 mod restore;
+mod scan_config;
+mod secrets;
 mod support;
+mod workflows;
