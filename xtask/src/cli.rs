@@ -208,7 +208,11 @@ impl Command {
                 RestoreCmd::Config { dry_run, .. } | RestoreCmd::Db { dry_run, .. } => !dry_run,
             },
             Command::Deploy { dry_run, .. } | Command::Rollback { dry_run, .. } => !dry_run,
-            Command::Secrets { command } => matches!(command, SecretsCmd::Rotated { .. }),
+            // Not a mistyped `NAME=value`: the audit log records the command line.
+            Command::Secrets { command } => match command {
+                SecretsCmd::Rotated { name, .. } => crate::secrets::valid_name(name),
+                SecretsCmd::Check { .. } => false,
+            },
             _ => false,
         }
     }
@@ -479,6 +483,10 @@ mod tests {
         assert!(!audited(&["releases", "production"]));
         assert!(audited(&["secrets", "rotated", "DB_PASSWORD"]));
         assert!(!audited(&["secrets", "check"]));
+        assert!(
+            !audited(&["secrets", "rotated", "DB_PASSWORD=hunter2"]),
+            "never logs a value"
+        );
         assert!(!audited(&["workflows", "lint"]));
     }
 

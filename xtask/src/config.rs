@@ -770,7 +770,7 @@ ssh-key = 365        # SSH keys every 365 days
 # owner, and for secrets kept outside GitHub the day last rotated (`cargo xtask secrets
 # rotated NAME` records later rotations); max_age_days overrides the kind's policy.
 # "*_API_KEY" = { kind = "api-key", owner = "platform" }
-# VAULT_DB_PASSWORD = { kind = "db-password", owner = "dba", rotated = 2026-01-15 }
+# VAULT_DB_PASSWORD = { kind = "db-password", owner = "dba", rotated = "2026-01-15" }
 
 [scan_config]
 # `cargo xtask scan-config check`: every scanner exception needs a reason.

@@ -10,6 +10,8 @@ mod certs;
 mod inventory;
 mod log;
 
+pub use log::valid_name;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -417,8 +419,9 @@ fn present_certs(cx: &Context, certs: &[certs::Cert], now: DateTime<Utc>, report
 /// `secrets rotated NAME [--at DATE]`: append one record to the rotation log.
 pub fn rotated(cx: &Context, name: &str, at: Option<NaiveDate>) -> Result<Report> {
     if !log::valid_name(name) {
+        // Not echoed: what was given may hold a value (`NAME=value`).
         bail!(
-            "`{name}` is not a secret name (letters, digits, `_`, `-`, `.`): give the name, never the value"
+            "not a secret name (letters, digits, `_`, `-`, `.` only): give the name, never the value"
         );
     }
     let today = Utc::now().date_naive();
