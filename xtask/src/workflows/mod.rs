@@ -39,7 +39,8 @@ struct Linted {
     rel: String,
     kind: FileKind,
     jobs: usize,
-    result: Result<Vec<Hit>, String>,
+    /// The hits, or why the file could not be read and the line where known.
+    result: Result<Vec<Hit>, (String, Option<usize>)>,
 }
 
 pub fn dispatch(cx: &Context, command: crate::cli::WorkflowsCmd) -> Result<Report> {
@@ -108,10 +109,13 @@ fn discover(cx: &Context, cli: &[PathBuf]) -> Result<Vec<Input>> {
             if !(name.ends_with(".yml") || name.ends_with(".yaml")) {
                 continue;
             }
+            // GitHub reads workflows from the top of the folder only; actions anywhere.
             let kind = if name == "action.yml" || name == "action.yaml" {
                 FileKind::Action
-            } else {
+            } else if entry.depth() <= 1 {
                 FileKind::Workflow
+            } else {
+                continue;
             };
             let path = entry.path().to_path_buf();
             if out.iter().all(|i| i.path != path) {
@@ -141,7 +145,7 @@ fn lint_file(
     let text = match std::fs::read_to_string(&input.path) {
         Ok(t) => t,
         Err(e) => {
-            linted.result = Err(format!("cannot read it: {e}"));
+            linted.result = Err((format!("cannot read it: {e}"), None));
             return linted;
         }
     };
@@ -149,8 +153,9 @@ fn lint_file(
     let root = match yaml::parse(&text, &lines) {
         Ok(r) => r,
         Err(e) => {
-            linted.result = Err(format!(
-                "not valid YAML at {e}: fix the file, then lint again"
+            linted.result = Err((
+                format!("not valid YAML at {e}: fix the file, then lint again"),
+                Some(e.line),
             ));
             return linted;
         }
@@ -171,18 +176,15 @@ fn present(cx: &Context, linted: &[Linted], today: NaiveDate, report: &mut Repor
     for l in linted {
         let hits = match &l.result {
             Ok(h) => h,
-            Err(why) => {
+            Err((why, line)) => {
                 report.incomplete = true;
-                let line = why
-                    .strip_prefix("not valid YAML at line ")
-                    .and_then(|r| r.split(' ').next()?.parse().ok());
                 let f = Finding::new(
                     codes::INPUT_ERROR,
                     Severity::High,
                     format!("{}: {why}", l.rel),
                 );
                 report.push(match line {
-                    Some(n) => f.at_line(&l.rel, n),
+                    Some(n) => f.at_line(&l.rel, *n),
                     None => f.at(&l.rel),
                 });
                 table.row(vec![
@@ -191,6 +193,7 @@ fn present(cx: &Context, linted: &[Linted], today: NaiveDate, report: &mut Repor
                     "-".into(),
                     "unreadable".into(),
                 ]);
+                files.push(json!({"path": l.rel, "kind": l.kind.as_str(), "error": why}));
                 continue;
             }
         };

@@ -242,9 +242,16 @@ fn broken_yaml_is_an_input_error_with_its_line() {
         ".github/actions/setup/action.yml",
         "runs:\n  using: composite\n  steps:\n    - uses: actions/cache@v4\n",
     );
+    // GitHub reads only the top of .github/workflows: a nested YAML file is not a workflow.
+    write(
+        t.path(),
+        ".github/workflows/templates/partial.yml",
+        "a: [\n",
+    );
     let run = lint(t.path(), &[]);
     assert_eq!(run.code, 2, "part of the input could not be read");
     let v = run.json();
+    assert_eq!(v["files"].as_array().unwrap().len(), 2, "{v:#}");
     let e = finding_with_code(&v, "input-error");
     assert_eq!(e["path"], ".github/workflows/bad.yml");
     assert!(e["line"].as_u64().unwrap() >= 3, "{e}");
