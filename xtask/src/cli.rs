@@ -162,6 +162,28 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCmd,
     },
+    /// Lint GitHub Actions workflows offline: pinning, permissions, injection, triggers, …
+    #[command(
+        after_help = "Examples:\n  cargo xtask workflows lint\n  cargo xtask workflows lint .github/workflows/ci.yml --fail-on low\n  cargo xtask workflows lint --format sarif --output workflows.sarif"
+    )]
+    Workflows {
+        #[command(subcommand)]
+        command: WorkflowsCmd,
+    },
+    /// Secret rotation schedule and certificate expiry (the runbook's Security Review)
+    #[command(
+        after_help = "Examples:\n  gh secret list --json name,updatedAt > secrets.json\n  cargo xtask secrets check --github-secrets secrets.json --certs deploy/tls\n  cargo xtask secrets rotated VAULT_DB_PASSWORD --at 2026-01-15"
+    )]
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCmd,
+    },
+    /// Scanner exceptions need a reason: .trivyignore, bandit, [audit] ignore
+    #[command(after_help = "Example:\n  cargo xtask scan-config check --format markdown")]
+    ScanConfig {
+        #[command(subcommand)]
+        command: ScanConfigCmd,
+    },
     /// Benchmarks against the anchor tools, side by side on the same input
     #[command(
         after_help = "Example:\n  cargo xtask bench backup-config --files 10000 --size-mb 200"
@@ -186,6 +208,11 @@ impl Command {
                 RestoreCmd::Config { dry_run, .. } | RestoreCmd::Db { dry_run, .. } => !dry_run,
             },
             Command::Deploy { dry_run, .. } | Command::Rollback { dry_run, .. } => !dry_run,
+            // Not a mistyped `NAME=value`: the audit log records the command line.
+            Command::Secrets { command } => match command {
+                SecretsCmd::Rotated { name, .. } => crate::secrets::valid_name(name),
+                SecretsCmd::Check { .. } => false,
+            },
             _ => false,
         }
     }
@@ -290,6 +317,64 @@ pub enum AdvisoriesCmd {
     /// Per source: advisory count, newest modification, fetch time, commit
     #[command(after_help = "Example:\n  cargo xtask advisories status --format json")]
     Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkflowsCmd {
+    /// Lint .github/workflows (and local actions): every finding with line, column and fix
+    #[command(
+        after_help = "Examples:\n  cargo xtask workflows lint\n  cargo xtask workflows lint .github/workflows/release.yml --format json\n  cargo xtask workflows lint --fail-on low --format sarif --output workflows.sarif"
+    )]
+    Lint {
+        /// Workflow files or folders [default: workflows.paths: .github/workflows, .github/actions]
+        paths: Vec<PathBuf>,
+        /// Lowest severity that fails the run [default: workflows.fail_on, medium]
+        #[arg(long, value_enum, value_name = "LEVEL")]
+        fail_on: Option<crate::report::Severity>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCmd {
+    /// Rotation ages against the policy (90/180/365 days) and certificate expiry
+    #[command(
+        after_help = "Examples:\n  cargo xtask secrets check\n  cargo xtask secrets check --github-secrets secrets.json --format json\n  cargo xtask secrets check --certs deploy/tls/fullchain.pem --certs certs/"
+    )]
+    Check {
+        /// `gh secret list --json name,updatedAt` output (or the REST API's `{"secrets": [...]}`)
+        #[arg(long, value_name = "FILE")]
+        github_secrets: Option<PathBuf>,
+        /// PEM certificate files or folders (repeatable) [default: secrets.certs]
+        #[arg(long, value_name = "PATH")]
+        certs: Vec<PathBuf>,
+        /// Lowest severity that fails the run [default: secrets.fail_on, high]
+        #[arg(long, value_enum, value_name = "LEVEL")]
+        fail_on: Option<crate::report::Severity>,
+    },
+    /// Record a rotation done outside GitHub (vault, database): appended to backups/secrets/
+    #[command(
+        after_help = "Examples:\n  cargo xtask secrets rotated VAULT_DB_PASSWORD\n  cargo xtask secrets rotated DEPLOY_SSH_KEY --at 2026-01-15"
+    )]
+    Rotated {
+        /// The secret's name (never its value)
+        name: String,
+        /// Day of the rotation, YYYY-MM-DD [default: today, UTC]
+        #[arg(long, value_name = "DATE")]
+        at: Option<chrono::NaiveDate>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScanConfigCmd {
+    /// Every .trivyignore entry, bandit skip and [audit] ignore has a reason and is not expired
+    #[command(
+        after_help = "Examples:\n  cargo xtask scan-config check\n  cargo xtask scan-config check --fail-on low --format json"
+    )]
+    Check {
+        /// Lowest severity that fails the run [default: scan_config.fail_on, medium]
+        #[arg(long, value_enum, value_name = "LEVEL")]
+        fail_on: Option<crate::report::Severity>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -401,6 +486,13 @@ mod tests {
         assert!(audited(&["rollback", "production"]));
         assert!(!audited(&["audit"]));
         assert!(!audited(&["releases", "production"]));
+        assert!(audited(&["secrets", "rotated", "DB_PASSWORD"]));
+        assert!(!audited(&["secrets", "check"]));
+        assert!(
+            !audited(&["secrets", "rotated", "DB_PASSWORD=hunter2"]),
+            "never logs a value"
+        );
+        assert!(!audited(&["workflows", "lint"]));
     }
 
     use clap::CommandFactory;

@@ -23,6 +23,9 @@ pub struct Config {
     pub audit: AuditConfig,
     pub deploy: DeployConfig,
     pub outdated: OutdatedConfig,
+    pub workflows: WorkflowsConfig,
+    pub secrets: SecretsConfig,
+    pub scan_config: ScanConfigConfig,
     /// True when `pipeline.paths` was set in the file (missing paths then matter more).
     #[serde(skip)]
     pub pipeline_paths_explicit: bool,
@@ -350,6 +353,174 @@ impl Default for OutdatedConfig {
     }
 }
 
+/// `workflows lint`: what to lint, what fails the run, which findings are accepted.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkflowsConfig {
+    /// Workflow folders or files, relative to the root (`action.yml` of local actions under
+    /// `.github/` are linted too).
+    pub paths: Vec<String>,
+    /// Lowest severity that fails the run.
+    pub fail_on: crate::report::Severity,
+    /// `uses:` owners or actions allowed on a tag instead of a commit SHA, e.g. `actions/*`.
+    pub allow_tags: Vec<String>,
+    /// Accepted findings: `{ code, path, reason, until }` (path a glob, reason required).
+    pub ignore: Vec<LintIgnore>,
+}
+
+impl Default for WorkflowsConfig {
+    fn default() -> Self {
+        WorkflowsConfig {
+            paths: vec![".github/workflows".into(), ".github/actions".into()],
+            fail_on: crate::report::Severity::Medium,
+            allow_tags: Vec::new(),
+            ignore: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LintIgnore {
+    /// The finding code, e.g. `missing-timeout`.
+    pub code: String,
+    /// File (glob, relative to the root) it applies to; none: every file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Why the finding is accepted: required.
+    pub reason: String,
+    /// The ignore stops applying after this day (and is then reported itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<chrono::NaiveDate>,
+}
+
+/// Kinds of secret, each with its rotation policy (`[secrets.max_age_days]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecretKind {
+    ApiKey,
+    DbPassword,
+    SshKey,
+    TlsCert,
+    Other,
+}
+
+/// `secrets check`: the inventory and the runbook's rotation schedule.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsConfig {
+    /// Lowest severity that fails the run (high: overdue, or a certificate within 14 days).
+    pub fail_on: crate::report::Severity,
+    /// A rotation due within this many days is reported (`secret-rotation-due-soon`).
+    pub due_soon_days: u32,
+    /// Certificates (PEM files or folders) checked for expiry, relative to the root.
+    pub certs: Vec<String>,
+    /// Rotation policy per kind, in days (the runbook: 90 / 180 / 365).
+    pub max_age_days: MaxAge,
+    /// Secrets by name (a glob classifies many): kind, owner, date last rotated.
+    pub inventory: std::collections::BTreeMap<String, SecretEntry>,
+}
+
+impl Default for SecretsConfig {
+    fn default() -> Self {
+        SecretsConfig {
+            fail_on: crate::report::Severity::High,
+            due_soon_days: 14,
+            certs: Vec::new(),
+            max_age_days: MaxAge::default(),
+            inventory: Default::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default, rename_all = "kebab-case")]
+pub struct MaxAge {
+    pub api_key: u32,
+    pub db_password: u32,
+    pub ssh_key: u32,
+    /// `tls-cert` and `other` have no age limit unless set (certificates: by expiry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other: Option<u32>,
+}
+
+impl Default for MaxAge {
+    fn default() -> Self {
+        MaxAge {
+            api_key: 90,
+            db_password: 180,
+            ssh_key: 365,
+            tls_cert: None,
+            other: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SecretEntry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<SecretKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Last rotation of a secret not in GitHub (`secrets rotated` records later ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated: Option<chrono::NaiveDate>,
+    /// This name's own policy, overriding its kind's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_days: Option<u32>,
+}
+
+/// `scan-config check`: scanner exception files and which excluded folders are fine.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScanConfigConfig {
+    pub fail_on: crate::report::Severity,
+    /// Trivy ignore files, relative to the root.
+    pub trivyignore: Vec<String>,
+    /// Bandit configuration files (YAML `bandit.yaml`, or INI `.bandit`).
+    pub bandit: Vec<String>,
+    /// Folders bandit may exclude: tests, virtual environments, build output (globs on
+    /// each path component).
+    pub exclude_ok: Vec<String>,
+}
+
+impl Default for ScanConfigConfig {
+    fn default() -> Self {
+        ScanConfigConfig {
+            fail_on: crate::report::Severity::Medium,
+            trivyignore: vec![".trivyignore".into()],
+            bandit: vec!["bandit.yaml".into(), ".bandit".into()],
+            exclude_ok: DEFAULT_EXCLUDE_OK.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+/// The runbook's `exclude_dirs: ['tests', 'venv']` and their usual relatives.
+pub const DEFAULT_EXCLUDE_OK: &[&str] = &[
+    "test",
+    "tests",
+    "test_*",
+    "*_test",
+    "*_tests",
+    "testing",
+    "venv",
+    ".venv",
+    "env",
+    ".env",
+    ".tox",
+    ".nox",
+    "node_modules",
+    "build",
+    "dist",
+    ".git",
+    "__pycache__",
+    "site-packages",
+    "docs",
+];
+
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeployConfig {
@@ -510,6 +681,7 @@ impl Config {
         if !(0.0..=1.0).contains(&f) {
             bail!("audit.min_update_fraction must be between 0 and 1 (0.5: half), not {f}");
         }
+        self.validate_security()?;
         if self.audit.stale_after_days > self.audit.max_age_days {
             bail!("audit.stale_after_days must not exceed audit.max_age_days");
         }
@@ -527,6 +699,39 @@ impl Config {
             bail!(
                 "backup.retention keeps nothing but the newest backup: set keep_days or keep_last"
             );
+        }
+        Ok(())
+    }
+
+    /// `[workflows]`, `[secrets]`, `[scan_config]`.
+    fn validate_security(&self) -> Result<()> {
+        for p in self.workflows.paths.iter().chain(&self.secrets.certs) {
+            check_relative(p).with_context(|| format!("path `{p}`"))?;
+        }
+        for p in self
+            .scan_config
+            .trivyignore
+            .iter()
+            .chain(&self.scan_config.bandit)
+        {
+            check_relative(p).with_context(|| format!("scan_config path `{p}`"))?;
+        }
+        for ig in &self.workflows.ignore {
+            if ig.reason.trim().is_empty() {
+                bail!(
+                    "workflows.ignore `{}`: reason must say why the finding is accepted",
+                    ig.code
+                );
+            }
+        }
+        for (name, e) in &self.secrets.inventory {
+            if e.max_age_days == Some(0) {
+                bail!("secrets.inventory `{name}`: max_age_days = 0 would always be overdue");
+            }
+        }
+        let m = &self.secrets.max_age_days;
+        if [m.api_key, m.db_password, m.ssh_key].contains(&0) {
+            bail!("secrets.max_age_days: 0 days would always be overdue; use at least 1");
         }
         Ok(())
     }
@@ -649,6 +854,47 @@ health_timeout_secs = 60
 # [deploy.environments.staging]
 # smoke = [{ url = "http://127.0.0.1:8080/health", status = 200, body = "ok", timeout_secs = 5, retries = 3 }]
 # smoke_script = "scripts/smoke-tests.sh"
+
+[workflows]
+# What `cargo xtask workflows lint` reads: workflow folders or files (action.yml of local
+# actions too), relative to the root.
+paths = [".github/workflows", ".github/actions"]
+fail_on = "medium"   # lowest severity that fails the run
+# Actions allowed on a tag instead of a full commit SHA, e.g. ["actions/*"].
+allow_tags = []
+# Accepted findings; reason is required, and an ignore past `until` is reported itself:
+# ignore = [{ code = "missing-timeout", path = ".github/workflows/docs.yml", reason = "a 2-minute job", until = "2026-12-31" }]
+ignore = []
+
+[secrets]
+# `cargo xtask secrets check`: the runbook's rotation schedule.
+fail_on = "high"     # overdue rotations, certificates expiring within 14 days
+due_soon_days = 14   # report rotations due within this many days
+certs = []           # PEM certificates or folders to check for expiry, e.g. ["deploy/tls"]
+
+[secrets.max_age_days]
+api-key = 90         # the runbook: API keys every 90 days
+db-password = 180    # database passwords every 180 days
+ssh-key = 365        # SSH keys every 365 days
+# tls-cert and other: no age limit unless set (certificates are checked by expiry)
+
+[secrets.inventory]
+# Per name (a glob classifies many): kind (api-key, db-password, ssh-key, tls-cert, other),
+# owner, and for secrets kept outside GitHub the day last rotated (`cargo xtask secrets
+# rotated NAME` records later rotations); max_age_days overrides the kind's policy.
+# "*_API_KEY" = { kind = "api-key", owner = "platform" }
+# VAULT_DB_PASSWORD = { kind = "db-password", owner = "dba", rotated = "2026-01-15" }
+
+[scan_config]
+# `cargo xtask scan-config check`: every scanner exception needs a reason.
+fail_on = "medium"
+trivyignore = [".trivyignore"]
+bandit = ["bandit.yaml", ".bandit"]
+# Folders bandit may exclude (tests, virtual environments, build output); excluding any
+# other folder hides application code from the scan.
+exclude_ok = ["test", "tests", "test_*", "*_test", "*_tests", "testing", "venv", ".venv",
+              "env", ".env", ".tox", ".nox", "node_modules", "build", "dist", ".git",
+              "__pycache__", "site-packages", "docs"]
 "#;
 
 pub fn show(cx: &Context) -> Result<Report> {

@@ -15,7 +15,10 @@ mod deploy;
 mod deps;
 mod outdated;
 mod report;
+mod scan_config;
+mod secrets;
 mod util;
+mod workflows;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -213,6 +216,9 @@ fn dispatch(cx: &Context, command: Command) -> Result<Option<Report>> {
                 exit_code,
             },
         )?,
+        Command::Workflows { command } => workflows::dispatch(cx, command)?,
+        Command::Secrets { command } => secrets::dispatch(cx, command)?,
+        Command::ScanConfig { command } => scan_config::dispatch(cx, command)?,
         Command::Advisories { command } => match command {
             AdvisoriesCmd::Update { allow_shrink } => audit::sources::update(cx, allow_shrink)?,
             AdvisoriesCmd::Status => audit::sources::status(cx)?,

@@ -182,6 +182,54 @@ codes! {
         "a checklist item could not run";
     NO_BACKUPS = "no-backups", High,
         "there is no backup to run the restore drill with";
+
+    // workflows lint
+    UNPINNED_USES = "unpinned-uses", Medium,
+        "a `uses:` is not pinned to a full commit SHA (high for a branch or no ref)";
+    EXCESSIVE_PERMISSIONS = "excessive-permissions", Medium,
+        "a job gets the repository's default token permissions (high for `write-all`)";
+    TEMPLATE_INJECTION = "template-injection", High,
+        "an attacker-controlled `${{ }}` expression is expanded inside a script";
+    DANGEROUS_TRIGGERS = "dangerous-triggers", Medium,
+        "`pull_request_target` or `workflow_run` (high when the job checks out the PR head)";
+    HARDCODED_CREDENTIALS = "hardcoded-credentials", High,
+        "a password or token is a literal instead of `${{ secrets.* }}`";
+    SECRETS_INHERIT = "secrets-inherit", Medium,
+        "a reusable-workflow call passes every secret with `secrets: inherit`";
+    INSECURE_COMMANDS = "insecure-commands", High,
+        "`ACTIONS_ALLOW_UNSECURE_COMMANDS`, `::set-env` or `::add-path` lets output set the environment";
+    DEPRECATED_COMMANDS = "deprecated-commands", Medium,
+        "`::set-output` or `::save-state`: use $GITHUB_OUTPUT or $GITHUB_STATE";
+    MISSING_TIMEOUT = "missing-timeout", Low,
+        "a job has no `timeout-minutes` (the runner default is 6 hours)";
+    ARTIPACKED = "artipacked", Medium,
+        "`actions/checkout` persists the token where artifacts or third-party code reach it (low otherwise)";
+    RETIRED_RUNNER = "retired-runner", High,
+        "`runs-on` names a runner image GitHub has retired (medium: retirement announced)";
+    UNPINNED_IMAGES = "unpinned-images", Medium,
+        "a job's container or service image is not pinned by digest (high on `latest` or no tag)";
+    EXCEPTION_EXPIRED = "exception-expired", Medium,
+        "an ignore or scanner exception is past its expiry date: what it hid is reported again";
+
+    // secrets check, secrets rotated
+    SECRET_ROTATION_OVERDUE = "secret-rotation-overdue", High,
+        "a secret is older than its rotation policy";
+    SECRET_ROTATION_DUE_SOON = "secret-rotation-due-soon", Medium,
+        "a secret's rotation falls due within secrets.due_soon_days";
+    SECRET_ROTATION_UNKNOWN = "secret-rotation-unknown", Medium,
+        "an inventory secret has no known rotation date (not in GitHub, none recorded)";
+    SECRET_UNCLASSIFIED = "secret-unclassified", Info,
+        "a secret's kind is unknown, so no rotation policy applies";
+    CERT_EXPIRED = "cert-expired", Critical,
+        "a certificate is past its not-after date";
+    CERT_EXPIRING = "cert-expiring", High,
+        "a certificate expires within 14 days (medium: within 30)";
+
+    // scan-config check
+    EXCEPTION_UNJUSTIFIED = "exception-unjustified", Medium,
+        "a scanner exception (.trivyignore entry, bandit skip) has no reason beside it";
+    SCAN_EXCLUDES_CODE = "scan-excludes-code", Medium,
+        "bandit's `exclude_dirs` leaves application code (not tests or a virtualenv) unscanned";
 }
 
 #[cfg(test)]

@@ -306,6 +306,10 @@ impl Report {
                 let mut loc = json!({"physicalLocation": {"artifactLocation": {"uri": p}}});
                 if let Some(l) = f.line {
                     loc["physicalLocation"]["region"] = json!({"startLine": l});
+                    // A finding that knows its column carries it in `extra` (workflows lint).
+                    if let Some(c) = f.extra.get("column").and_then(Value::as_u64) {
+                        loc["physicalLocation"]["region"]["startColumn"] = json!(c);
+                    }
                 }
                 result["locations"] = json!([loc]);
             }

@@ -11,4 +11,7 @@ mod deps;
 mod outdated;
 mod postgres;
 mod restore;
+mod scan_config;
+mod secrets;
 mod support;
+mod workflows;
