@@ -9,6 +9,10 @@ mod docker;
 mod eol;
 mod pypi;
 
+// Shared with `workflows lint`: one end-of-life table and one image-reference parser.
+pub use docker::parse_image;
+pub use eol::EolTable;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
