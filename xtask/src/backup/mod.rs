@@ -1,8 +1,10 @@
 //! `backup …` and `restore …`: the backup store and every kind of backup in it.
+//!
+//! Layout: [`Kind`] (here) names the kinds of backup; [`store`] names, lists and publishes
+//! their files; [`pipeline`] and [`db`] make and verify them; [`prune`] applies retention;
+//! [`restore`] puts them back.
 
-pub mod archive;
 pub mod db;
-pub mod gz;
 pub mod pipeline;
 pub mod prune;
 pub mod restore;
@@ -12,12 +14,72 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
+use crate::config::IntegrityCheck;
 use crate::context::Context;
 use crate::report::{Finding, Report, Severity, Table, codes, human_bytes};
-use store::{Kind, PIPELINE, Store};
+use store::Store;
 
-/// Every kind of backup the store holds.
-pub const KINDS: [Kind; 3] = [PIPELINE, db::SQLITE, db::POSTGRES];
+/// One kind of backup in the store: its folder, and how its file names start and end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `backup config`: a `.tar.gz` of the pipeline configuration.
+    Pipeline,
+    /// `backup db` of a SQLite database: the gzipped database file.
+    Sqlite,
+    /// `backup db` of a PostgreSQL database: a `pg_dump -Fc` dump.
+    Postgres,
+}
+
+impl Kind {
+    /// Every kind of backup the store holds.
+    pub const ALL: [Kind; 3] = [Kind::Pipeline, Kind::Sqlite, Kind::Postgres];
+
+    /// The name reports and JSON use (`kind`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Pipeline => "config",
+            Kind::Sqlite => "db",
+            Kind::Postgres => "db-postgres",
+        }
+    }
+
+    /// The folder under `backup.dir`.
+    pub fn dir(self) -> &'static str {
+        match self {
+            Kind::Pipeline => "pipeline",
+            Kind::Sqlite | Kind::Postgres => "db",
+        }
+    }
+
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Kind::Pipeline => "pipeline-backup-",
+            Kind::Sqlite | Kind::Postgres => "db_backup_",
+        }
+    }
+
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Kind::Pipeline => ".tar.gz",
+            Kind::Sqlite => ".sqlite.gz",
+            Kind::Postgres => ".pgdump",
+        }
+    }
+
+    /// Which kind a backup file is, from its name in the store.
+    pub fn of_name(path: &Path) -> Option<Kind> {
+        let name = path.file_name()?.to_str()?;
+        Kind::ALL
+            .into_iter()
+            .find(|k| store::parse_name(*k, name).is_some())
+    }
+
+    /// Which kind a file is from its suffix alone (a backup renamed or copied elsewhere).
+    pub fn of_suffix(path: &Path) -> Option<Kind> {
+        let name = path.to_string_lossy();
+        Kind::ALL.into_iter().find(|k| name.ends_with(k.suffix()))
+    }
+}
 
 /// `backup` with no subcommand, the cron entry point: every configured kind, then prune,
 /// all under one lock.
@@ -25,9 +87,9 @@ pub fn all(cx: &Context, if_changed: bool) -> Result<Report> {
     let store = cx.store();
     let _lock = store.lock("backup")?;
     let mut report = Report::new("backup");
-    store.clean_stale(PIPELINE)?;
-    report.absorb(pipeline::create(cx, &store, if_changed)?);
-    report.absorb(db::create_configured(cx, &store)?);
+    store.clean_stale(Kind::Pipeline)?;
+    report.absorb(pipeline::create(cx, &store, if_changed)?.report());
+    report.absorb(db::create_configured(cx, &store)?.report());
     // Only prune when every backup of this run succeeded.
     if report.exit_code() == 0 {
         report.absorb(prune_kinds(cx, &store, false)?);
@@ -40,52 +102,40 @@ pub fn prune(cx: &Context, dry_run: bool) -> Result<Report> {
     let store = cx.store();
     let _lock = store.lock("backup prune")?;
     if !dry_run {
-        for kind in KINDS {
+        for kind in Kind::ALL {
             store.clean_stale(kind)?;
         }
     }
     prune_kinds(cx, &store, dry_run)
 }
 
+/// Prune every kind, and the one report of it.
 fn prune_kinds(cx: &Context, store: &Store, dry_run: bool) -> Result<Report> {
-    let mut report = Report::dry("backup prune", dry_run);
-    let mut deleted = Vec::new();
-    for kind in KINDS {
+    let mut pruned = Vec::new();
+    for kind in Kind::ALL {
         if store.list(kind)?.is_empty() {
             continue;
         }
+        let check = cx.config.database.check;
         let verified =
-            |e: &store::Entry| verify_path(cx, kind, &e.path).is_ok_and(|f| f.is_empty());
-        let r = prune::prune(store, kind, &cx.config.backup.retention, dry_run, &verified)?;
-        for key in ["deleted", "would_delete"] {
-            if let Some(v) = r.data.get(key).and_then(|v| v.as_array()) {
-                deleted.extend(v.iter().cloned());
-            }
-        }
-        report.summary.extend(r.summary);
-        report.tables.extend(r.tables);
-        report.findings.extend(r.findings);
+            |e: &store::Entry| verify_path(kind, &e.path, check).is_ok_and(|f| f.is_empty());
+        pruned.push(prune::prune(
+            store,
+            kind,
+            &cx.config.backup.retention,
+            dry_run,
+            &verified,
+        )?);
     }
-    report.set(if dry_run { "would_delete" } else { "deleted" }, deleted);
-    report.set("dry_run", dry_run);
-    Ok(report)
+    Ok(prune::report(&pruned, dry_run))
 }
 
 /// Findings of a full verification of one backup of `kind` (empty = good).
-pub fn verify_path(cx: &Context, kind: Kind, path: &Path) -> Result<Vec<Finding>> {
-    if kind.suffix == PIPELINE.suffix {
-        Ok(pipeline::verify_one(path)?.findings)
-    } else {
-        Ok(db::verify_one(path, cx.config.database.check, None)?.findings)
+pub fn verify_path(kind: Kind, path: &Path, check: IntegrityCheck) -> Result<Vec<Finding>> {
+    match kind {
+        Kind::Pipeline => Ok(pipeline::verify_one(path)?.findings),
+        Kind::Sqlite | Kind::Postgres => Ok(db::verify_one(path, check, None)?.findings),
     }
-}
-
-/// Which kind a backup file is, from its name.
-pub fn kind_of(path: &Path) -> Option<Kind> {
-    let name = path.file_name()?.to_str()?;
-    KINDS
-        .into_iter()
-        .find(|k| store::parse_name(*k, name).is_some())
 }
 
 /// A path, a file name in the store, or `latest` (newest of `kind`).
@@ -95,7 +145,7 @@ pub fn resolve(store: &Store, kind: Kind, arg: &str) -> Result<PathBuf> {
             Some(e) => Ok(e.path),
             None => bail!(
                 "no {} backups in {}: make one with `cargo xtask backup`",
-                kind.name,
+                kind.name(),
                 store.kind_dir(kind).display()
             ),
         };
@@ -104,7 +154,7 @@ pub fn resolve(store: &Store, kind: Kind, arg: &str) -> Result<PathBuf> {
     if p.is_file() {
         return Ok(p);
     }
-    for k in KINDS {
+    for k in Kind::ALL {
         let in_store = store.kind_dir(k).join(arg);
         if in_store.is_file() {
             return Ok(in_store);
@@ -118,19 +168,21 @@ pub fn list(cx: &Context) -> Result<Report> {
     let store = cx.store();
     let mut report = Report::new("backup list");
     let mut rows = Vec::new();
-    for kind in KINDS {
+    for kind in Kind::ALL {
         let entries = store.list(kind)?;
         if entries.is_empty() {
             continue;
         }
         let mut table = Table::new(
-            format!("{} backups", kind.name),
+            format!("{} backups", kind.name()),
             &["name", "time (UTC)", "contents", "size", "checksum"],
         );
         for e in entries {
             let state = store::checksum_state(&e.path);
-            let (contents, count) = if kind.suffix == PIPELINE.suffix {
-                let n = archive::read_manifest(&e.path).ok().map(|m| m.files.len());
+            let (contents, count) = if kind == Kind::Pipeline {
+                let n = pipeline::archive::read_manifest(&e.path)
+                    .ok()
+                    .map(|m| m.files.len());
                 (n.map_or("?".into(), |n| format!("{n} files")), n)
             } else {
                 let n = db::read_manifest(&e.path).ok().map(|m| m.tables.len());
@@ -157,11 +209,11 @@ pub fn list(cx: &Context) -> Result<Report> {
                 );
             }
             rows.push(serde_json::json!({
-                "kind": kind.name,
+                "kind": kind.name(),
                 "name": e.name,
                 "path": e.path.display().to_string(),
                 "time": e.time.and_utc().to_rfc3339(),
-                if kind.suffix == PIPELINE.suffix { "files" } else { "tables" }: count,
+                if kind == Kind::Pipeline { "files" } else { "tables" }: count,
                 "bytes": e.size,
                 "checksum": state.label(),
             }));
@@ -178,42 +230,12 @@ pub fn list(cx: &Context) -> Result<Report> {
 /// `backup verify [BACKUP|--all]` (default: the newest of each kind).
 pub fn verify(cx: &Context, arg: Option<&str>, all: bool) -> Result<Report> {
     let store = cx.store();
+    let targets = verify_targets(&store, arg, all)?;
     let mut report = Report::new("backup verify");
-    let mut targets: Vec<(Kind, PathBuf)> = Vec::new();
-    match arg {
-        Some(a) if a != "latest" => {
-            let p = resolve(&store, PIPELINE, a)?;
-            let Some(kind) = kind_of(&p).or_else(|| {
-                // An archive renamed or copied elsewhere: judge by its suffix.
-                KINDS
-                    .into_iter()
-                    .find(|k| p.to_string_lossy().ends_with(k.suffix))
-            }) else {
-                bail!(
-                    "{} is not a backup made by cargo xtask (unknown name)",
-                    p.display()
-                );
-            };
-            targets.push((kind, p));
-        }
-        _ => {
-            for kind in KINDS {
-                let entries = store.list(kind)?;
-                let n = if all { entries.len() } else { 1 };
-                targets.extend(entries.into_iter().take(n).map(|e| (kind, e.path)));
-            }
-            if targets.is_empty() {
-                bail!(
-                    "no backups in {}: run `cargo xtask backup` first",
-                    store.dir.display()
-                );
-            }
-        }
-    }
     let mut table = Table::new("Verification", &["backup", "result"]);
     let mut rows = Vec::new();
     for (kind, path) in targets {
-        let findings = verify_path(cx, kind, &path)?;
+        let findings = verify_path(kind, &path, cx.config.database.check)?;
         let ok = findings.is_empty();
         let result = if ok {
             "ok".to_string()
@@ -222,11 +244,38 @@ pub fn verify(cx: &Context, arg: Option<&str>, all: bool) -> Result<Report> {
         };
         table.row(vec![path.display().to_string(), result]);
         rows.push(
-            serde_json::json!({"kind": kind.name, "backup": path.display().to_string(), "ok": ok}),
+            serde_json::json!({"kind": kind.name(), "backup": path.display().to_string(), "ok": ok}),
         );
         report.findings.extend(findings);
     }
     report.tables.push(table);
     report.set("verified", rows);
     Ok(report)
+}
+
+/// What `backup verify` checks: the backup named, or the newest (`--all`: every) of each kind.
+fn verify_targets(store: &Store, arg: Option<&str>, all: bool) -> Result<Vec<(Kind, PathBuf)>> {
+    if let Some(a) = arg.filter(|a| *a != "latest") {
+        let p = resolve(store, Kind::Pipeline, a)?;
+        let Some(kind) = Kind::of_name(&p).or_else(|| Kind::of_suffix(&p)) else {
+            bail!(
+                "{} is not a backup made by cargo xtask (unknown name)",
+                p.display()
+            );
+        };
+        return Ok(vec![(kind, p)]);
+    }
+    let mut targets = Vec::new();
+    for kind in Kind::ALL {
+        let entries = store.list(kind)?;
+        let n = if all { entries.len() } else { 1 };
+        targets.extend(entries.into_iter().take(n).map(|e| (kind, e.path)));
+    }
+    if targets.is_empty() {
+        bail!(
+            "no backups in {}: run `cargo xtask backup` first",
+            store.dir.display()
+        );
+    }
+    Ok(targets)
 }

@@ -8,14 +8,14 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 
-use super::archive::{self, EntryKind, ManifestEntry};
-use super::pipeline::verify_one;
-use super::store::PIPELINE;
+use crate::backup::Kind;
+use crate::backup::pipeline::archive::{self, EntryKind, Manifest, ManifestEntry};
+use crate::backup::pipeline::verify_one;
 use crate::context::Context;
 use crate::report::{Finding, Report, Severity, Table, codes};
 
@@ -43,10 +43,9 @@ pub fn run(
     dry_run: bool,
     force: bool,
 ) -> Result<Report> {
-    let archive_path = super::resolve(&cx.store(), PIPELINE, archive_arg)?;
+    let archive_path = crate::backup::resolve(&cx.store(), Kind::Pipeline, archive_arg)?;
     let target = match to {
-        Some(t) if t.is_absolute() => t.to_path_buf(),
-        Some(t) => std::env::current_dir()?.join(t),
+        Some(t) => super::absolute(t)?,
         None => cx.root.clone(),
     };
     let mut report = Report::dry("restore config", dry_run);
@@ -59,22 +58,60 @@ pub fn run(
     // 1. Verify before anything else.
     let check = verify_one(&archive_path)?;
     if !check.ok() {
-        report.summary(
-            "result",
-            "refused: the archive did not verify; nothing was written",
-        );
         report.findings.extend(check.findings);
-        report.set("restored", false);
-        return Ok(report);
+        return Ok(stop(
+            report,
+            "refused: the archive did not verify; nothing was written",
+        ));
     }
     let manifest = check.manifest.expect("a verified archive has a manifest");
 
     // 2. Plan against the target.
+    let counts = plan(&target, &manifest, &mut report);
+    if report.exit_code() != 0 {
+        return Ok(stop(
+            report,
+            "refused: conflicts in the target; nothing was written",
+        ));
+    }
+    if dry_run {
+        return Ok(stop(report, "dry run: nothing was written"));
+    }
+    if !force && !is_empty_dir(&target)? {
+        bail!(
+            "{} is not empty ({} files would be overwritten, {} added): pass --force to restore into it, \
+             --to DIR for a new directory, or --dry-run to see the changes",
+            target.display(),
+            counts[1],
+            counts[0]
+        );
+    }
+
+    // 3. Extract into staging inside the target (re-checking every member), move into place.
+    write(&archive_path, &target, &manifest)?;
+    report.summary(
+        "result",
+        format!("restored {} entries", counts[0] + counts[1]),
+    );
+    report.set("restored", true);
+    Ok(report)
+}
+
+/// The report of a restore that wrote nothing, with why.
+fn stop(mut report: Report, result: &str) -> Report {
+    report.summary("result", result);
+    report.set("restored", false);
+    report
+}
+
+/// What restoring each entry would do (a table, and conflicts as findings); the number of
+/// entries to add, overwrite and leave unchanged.
+fn plan(target: &Path, manifest: &Manifest, report: &mut Report) -> [usize; 3] {
     let mut table = Table::new("Changes", &["action", "path"]);
     let mut counts = [0usize; 3];
     let mut actions = Vec::new();
     for e in &manifest.files {
-        match plan_entry(&target, e) {
+        match plan_entry(target, e) {
             Ok(a) => {
                 counts[a as usize] += 1;
                 if a != Action::Unchanged {
@@ -96,50 +133,23 @@ pub fn run(
     );
     report.tables.push(table);
     report.set("changes", actions);
-    if report.exit_code() != 0 {
-        report.summary(
-            "result",
-            "refused: conflicts in the target; nothing was written",
-        );
-        report.set("restored", false);
-        return Ok(report);
-    }
-    if dry_run {
-        report.summary("result", "dry run: nothing was written");
-        report.set("restored", false);
-        return Ok(report);
-    }
-    if !force && !is_empty_dir(&target)? {
-        bail!(
-            "{} is not empty ({} files would be overwritten, {} added): pass --force to restore into it, \
-             --to DIR for a new directory, or --dry-run to see the changes",
-            target.display(),
-            counts[1],
-            counts[0]
-        );
-    }
+    counts
+}
 
-    // 3. Extract into staging inside the target, re-checking every member.
-    fs::create_dir_all(&target).with_context(|| format!("creating {}", target.display()))?;
+/// Extract into a private staging directory inside the target, then move into place.
+fn write(archive_path: &Path, target: &Path, manifest: &Manifest) -> Result<()> {
+    fs::create_dir_all(target).with_context(|| format!("creating {}", target.display()))?;
     let staging = target.join(format!(".xtask-restore-{}", std::process::id()));
     fs::DirBuilder::new()
         .mode(0o700)
         .create(&staging)
         .with_context(|| format!("creating {}", staging.display()))?;
-    let result = extract(&archive_path, &staging, &manifest.files)
-        .and_then(|()| move_into_place(&staging, &target, &manifest.files));
+    let result = extract(archive_path, &staging, &manifest.files)
+        .and_then(|()| move_into_place(&staging, target, &manifest.files));
     let _ = fs::remove_dir_all(&staging);
     result?;
-    crate::util::files::sync_dir(&target)?;
-    report.summary(
-        "result",
-        format!("restored {} entries", counts[0] + counts[1]),
-    );
-    report.set("restored", true);
-    Ok(report)
+    crate::util::files::sync_dir(target)
 }
-
-use std::os::unix::fs::DirBuilderExt;
 
 fn is_empty_dir(p: &Path) -> Result<bool> {
     match fs::read_dir(p) {
@@ -234,7 +244,9 @@ fn extract(archive_path: &Path, staging: &Path, files: &[ManifestEntry]) -> Resu
 
 /// `staging/<rel>` with its parent directories created (all fresh, inside staging).
 fn staged_path(staging: &Path, rel: &str) -> Result<PathBuf> {
-    archive::safe_rel_path(rel).map_err(|why| anyhow::anyhow!("`{rel}`: {why}"))?;
+    archive::safe_rel_path(rel)
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("`{rel}`"))?;
     let dest = staging.join(rel);
     if let Some(parent) = dest.parent() {
         fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;

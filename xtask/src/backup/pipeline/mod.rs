@@ -1,5 +1,7 @@
 //! `backup config`: what to archive (a plan built from the config), and writing it.
 
+pub mod archive;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::BufWriter;
@@ -9,13 +11,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use walkdir::WalkDir;
 
-use super::archive::{self, EntryKind, FORMAT, MANIFEST_NAME, Manifest, ManifestEntry};
-use super::store::{self, PIPELINE, Store};
+use super::Kind;
+use super::store::{self, Store};
 use crate::config::PipelineConfig;
 use crate::context::Context;
 use crate::report::{Finding, Report, Severity, codes, human_bytes};
 use crate::util::files;
 use crate::util::glob;
+use archive::{EntryKind, FORMAT, MANIFEST_NAME, Manifest, ManifestEntry};
 
 /// Names that hold credentials. Matched against file names; `include_secrets` overrides.
 pub const SECRET_PATTERNS: &[&str] = &[
@@ -244,59 +247,89 @@ fn walk(
 pub fn run(cx: &Context, if_changed: bool) -> Result<Report> {
     let store = cx.store();
     let _lock = store.lock("backup config")?;
-    store.clean_stale(PIPELINE)?;
-    create(cx, &store, if_changed)
+    store.clean_stale(Kind::Pipeline)?;
+    Ok(create(cx, &store, if_changed)?.report())
+}
+
+/// What `backup config` made (or why it made nothing).
+#[derive(Debug)]
+pub struct ConfigBackup {
+    /// Findings of the plan (secrets and paths left out).
+    pub findings: Vec<Finding>,
+    pub secrets: Vec<String>,
+    pub excluded: Vec<String>,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    /// Nothing to archive: no backup was made.
+    Empty,
+    /// `--if-changed`, and the newest backup already holds this content.
+    Unchanged(Archive),
+    /// A new archive was published; the size of the archive file.
+    Written(Archive, u64),
+}
+
+/// A published archive.
+#[derive(Debug)]
+pub struct Archive {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub files: usize,
+    /// Size of the archived content.
+    pub bytes: u64,
 }
 
 /// The body of `backup config`; the caller holds the store lock.
-pub fn create(cx: &Context, store: &Store, if_changed: bool) -> Result<Report> {
-    let mut report = Report::new("backup config");
+pub fn create(cx: &Context, store: &Store, if_changed: bool) -> Result<ConfigBackup> {
     let plan = plan(
         &cx.root,
         &store.dir,
         &cx.config.pipeline,
         cx.config.pipeline_paths_explicit,
     )?;
-    report.findings.extend(plan.findings.iter().cloned());
-    report.set("excluded_secrets", &plan.secrets);
-    report.set("excluded", &plan.excluded);
-    let files = plan.manifest.files.len();
-    let bytes = plan.manifest.bytes();
-    if files == 0 {
-        report.push(Finding::new(
-            codes::PIPELINE_EMPTY,
-            Severity::High,
-            "no pipeline configuration found under the root: nothing was backed up (check pipeline.paths and --root)",
-        ));
-        return Ok(report);
-    }
-
-    let newest = if if_changed {
-        store.list(PIPELINE)?.into_iter().next()
+    let outcome = if plan.manifest.files.is_empty() {
+        Outcome::Empty
+    } else if let Some(same) = if_changed
+        .then(|| unchanged(store, &plan))
+        .transpose()?
+        .flatten()
+    {
+        Outcome::Unchanged(same)
     } else {
-        None
+        let (archive, archive_bytes) = write(store, &plan)?;
+        Outcome::Written(archive, archive_bytes)
     };
-    if let Some(newest) = newest {
-        let same = store::checksum_state(&newest.path) == store::ChecksumState::Ok
-            && archive::read_manifest(&newest.path).is_ok_and(|m| m == plan.manifest);
-        if same {
-            report.summary(
-                "unchanged",
-                format!("{} already holds this content", newest.name),
-            );
-            report.set("archive", newest.path.display().to_string());
-            report.set(
-                "sha256",
-                store::read_sidecar(&newest.path)?.unwrap_or_default(),
-            );
-            report.set("files", files);
-            report.set("bytes", bytes);
-            report.set("skipped", true);
-            return Ok(report);
-        }
-    }
+    Ok(ConfigBackup {
+        findings: plan.findings,
+        secrets: plan.secrets,
+        excluded: plan.excluded,
+        outcome,
+    })
+}
 
-    let dest = store.new_path(PIPELINE)?;
+/// The newest backup, when it holds exactly what `plan` would archive.
+fn unchanged(store: &Store, plan: &Plan) -> Result<Option<Archive>> {
+    let Some(newest) = store.list(Kind::Pipeline)?.into_iter().next() else {
+        return Ok(None);
+    };
+    let same = store::checksum_state(&newest.path) == store::ChecksumState::Ok
+        && archive::read_manifest(&newest.path).is_ok_and(|m| m == plan.manifest);
+    if !same {
+        return Ok(None);
+    }
+    Ok(Some(Archive {
+        sha256: store::read_sidecar(&newest.path)?.unwrap_or_default(),
+        path: newest.path,
+        files: plan.manifest.files.len(),
+        bytes: plan.manifest.bytes(),
+    }))
+}
+
+/// Write and publish a new archive of `plan`.
+fn write(store: &Store, plan: &Plan) -> Result<(Archive, u64)> {
+    let dest = store.new_path(Kind::Pipeline)?;
     let mut out = files::AtomicFile::create(&dest, 0o600)?;
     let (sha, archive_bytes) = {
         let w = BufWriter::with_capacity(1 << 16, out.file());
@@ -304,22 +337,56 @@ pub fn create(cx: &Context, store: &Store, if_changed: bool) -> Result<Report> {
             .with_context(|| format!("writing {}", dest.display()))?
     };
     store::publish(out, &dest, &sha)?;
+    let archive = Archive {
+        path: dest,
+        sha256: sha,
+        files: plan.manifest.files.len(),
+        bytes: plan.manifest.bytes(),
+    };
+    Ok((archive, archive_bytes))
+}
 
-    report.summary("archive", dest.display().to_string());
-    report.summary("files", files.to_string());
-    report.summary("content", human_bytes(bytes));
-    report.summary("archive size", human_bytes(archive_bytes));
-    report.summary("sha256", sha.clone());
-    if !plan.secrets.is_empty() {
-        report.summary("secrets left out", plan.secrets.len().to_string());
+impl ConfigBackup {
+    /// The report of `backup config`.
+    pub fn report(&self) -> Report {
+        let mut report = Report::new("backup config");
+        report.findings.extend(self.findings.iter().cloned());
+        report.set("excluded_secrets", &self.secrets);
+        report.set("excluded", &self.excluded);
+        match &self.outcome {
+            Outcome::Empty => report.push(Finding::new(
+                codes::PIPELINE_EMPTY,
+                Severity::High,
+                "no pipeline configuration found under the root: nothing was backed up (check pipeline.paths and --root)",
+            )),
+            Outcome::Unchanged(a) => {
+                let name = a.path.file_name().unwrap_or_default().to_string_lossy();
+                report.summary("unchanged", format!("{name} already holds this content"));
+                report.set("archive", a.path.display().to_string());
+                report.set("sha256", &a.sha256);
+                report.set("files", a.files);
+                report.set("bytes", a.bytes);
+                report.set("skipped", true);
+            }
+            Outcome::Written(a, archive_bytes) => {
+                report.summary("archive", a.path.display().to_string());
+                report.summary("files", a.files.to_string());
+                report.summary("content", human_bytes(a.bytes));
+                report.summary("archive size", human_bytes(*archive_bytes));
+                report.summary("sha256", a.sha256.clone());
+                if !self.secrets.is_empty() {
+                    report.summary("secrets left out", self.secrets.len().to_string());
+                }
+                report.set("archive", a.path.display().to_string());
+                report.set("sha256", &a.sha256);
+                report.set("files", a.files);
+                report.set("bytes", a.bytes);
+                report.set("archive_bytes", archive_bytes);
+                report.set("skipped", false);
+            }
+        }
+        report
     }
-    report.set("archive", dest.display().to_string());
-    report.set("sha256", sha);
-    report.set("files", files);
-    report.set("bytes", bytes);
-    report.set("archive_bytes", archive_bytes);
-    report.set("skipped", false);
-    Ok(report)
 }
 
 /// Full verification of one archive: sidecar checksum and every member.

@@ -166,159 +166,233 @@ fn problem(code: Code, archive: &Path, msg: String) -> Finding {
 pub fn check(archive: &Path, mut sink: Option<Sink<'_>>) -> Result<Check> {
     let f = File::open(archive).with_context(|| format!("opening {}", archive.display()))?;
     let mut raw = HashingReader::new(BufReader::with_capacity(1 << 16, f));
-    let mut out = Check::default();
-    let mut seen: BTreeMap<String, ManifestEntry> = BTreeMap::new();
-    let mut links: BTreeSet<String> = BTreeSet::new();
-    let mut last = String::from("(start of archive)");
+    let mut checker = Checker::new(archive);
     {
         let mut ar = tar::Archive::new(GzDecoder::new(&mut raw));
-        let result = (|| -> Result<()> {
-            let mut expected: BTreeMap<String, ManifestEntry> = BTreeMap::new();
-            for (i, entry) in ar.entries()?.enumerate() {
-                let mut entry = entry.map_err(|e| anyhow::anyhow!("after member `{last}`: {e}"))?;
-                let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-                let etype = entry.header().entry_type();
-                if i == 0 {
-                    if name != MANIFEST_NAME || etype != tar::EntryType::Regular {
-                        out.findings.push(problem(
-                            codes::BACKUP_MANIFEST_MISSING,
-                            archive,
-                            format!("the first member is `{name}`, not the manifest: this is not an xtask backup"),
-                        ));
-                        return Ok(());
-                    }
-                    let mut buf = Vec::new();
-                    entry
-                        .read_to_end(&mut buf)
-                        .map_err(|e| anyhow::anyhow!("in member `{name}`: {e}"))?;
-                    let m: Manifest = serde_json::from_slice(&buf)
-                        .map_err(|e| anyhow::anyhow!("manifest is not valid: {e}"))?;
-                    expected = m
-                        .files
-                        .iter()
-                        .map(|e| (e.path.clone(), e.clone()))
-                        .collect();
-                    out.manifest = Some(m);
-                    last = name;
-                    continue;
-                }
-                last = name.clone();
-                if let Err(why) = safe_entry(&entry.path_bytes(), etype) {
-                    out.findings.push(problem(
-                        codes::BACKUP_UNSAFE_ENTRY,
-                        archive,
-                        format!("member `{name}` refused: {why}"),
-                    ));
-                    continue;
-                }
-                let Some(want) = expected.remove(&name) else {
-                    let code = if seen.contains_key(&name) {
-                        codes::BACKUP_MEMBER_DUPLICATE
-                    } else {
-                        codes::BACKUP_MEMBER_UNEXPECTED
-                    };
-                    out.findings.push(problem(
-                        code,
-                        archive,
-                        format!("member `{name}` is not in the manifest (or appears twice)"),
-                    ));
-                    continue;
-                };
-                match etype {
-                    tar::EntryType::Symlink => {
-                        let target = entry
-                            .link_name_bytes()
-                            .map(|b| String::from_utf8_lossy(&b).into_owned())
-                            .unwrap_or_default();
-                        if let Err(why) = safe_link(&name, &target) {
-                            out.findings.push(problem(
-                                codes::BACKUP_UNSAFE_ENTRY,
-                                archive,
-                                format!("link `{name}` -> `{target}` refused: {why}"),
-                            ));
-                        } else if want.kind != EntryKind::Symlink
-                            || want.target.as_deref() != Some(&target)
-                        {
-                            out.findings.push(problem(
-                                codes::BACKUP_MEMBER_MISMATCH,
-                                archive,
-                                format!("link `{name}` -> `{target}` differs from the manifest"),
-                            ));
-                        }
-                        links.insert(name.clone());
-                    }
-                    _ => {
-                        let mode = entry.header().mode().unwrap_or(0);
-                        let mut r = HashingReader::new(&mut entry);
-                        if let Some(sink) = sink.as_mut() {
-                            sink(&want, &mut r)?;
-                        }
-                        let (sha, n) = r
-                            .finish()
-                            .map_err(|e| anyhow::anyhow!("in member `{name}`: {e}"))?;
-                        if want.kind != EntryKind::File
-                            || n != want.size
-                            || want.sha256.as_deref() != Some(&sha)
-                            || mode != want.mode
-                        {
-                            out.findings.push(problem(
-                                codes::BACKUP_MEMBER_MISMATCH,
-                                archive,
-                                format!(
-                                    "member `{name}` does not match the manifest (size {n}, sha256 {sha})"
-                                ),
-                            ));
-                        }
-                    }
-                }
-                seen.insert(name, want);
+        match checker.members(&mut ar, &mut sink) {
+            Err(e) => {
+                let msg = format!(
+                    "archive is damaged ({e:#}); last good member `{}`",
+                    checker.last
+                );
+                checker.problem(codes::BACKUP_CORRUPT, msg);
             }
-            for missing in expected.keys() {
-                out.findings.push(problem(
-                    codes::BACKUP_MEMBER_MISSING,
-                    archive,
-                    format!("member `{missing}` is in the manifest but not in the archive"),
-                ));
+            Ok(()) => {
+                if let Err(e) = io::copy(&mut ar.into_inner(), &mut io::sink()) {
+                    let msg = format!("archive is damaged after member `{}`: {e}", checker.last);
+                    checker.problem(codes::BACKUP_CORRUPT, msg);
+                }
             }
-            Ok(())
-        })();
-        if let Err(e) = result {
-            out.findings.push(problem(
-                codes::BACKUP_CORRUPT,
-                archive,
-                format!("archive is damaged ({e:#}); last good member `{last}`"),
-            ));
-        } else if let Err(e) = io::copy(&mut ar.into_inner(), &mut io::sink()) {
-            out.findings.push(problem(
-                codes::BACKUP_CORRUPT,
-                archive,
-                format!("archive is damaged after member `{last}`: {e}"),
-            ));
         }
     }
-    // A member stored under a path that goes through a link could write outside the target.
-    for path in seen.keys() {
-        let mut prefix = String::new();
-        for comp in path.split('/') {
-            if !prefix.is_empty() && links.contains(&prefix) {
-                out.findings.push(problem(
-                    codes::BACKUP_UNSAFE_ENTRY,
-                    archive,
-                    format!("member `{path}` lies under the link `{prefix}`"),
-                ));
-                break;
-            }
-            if !prefix.is_empty() {
-                prefix.push('/');
-            }
-            prefix.push_str(comp);
-        }
-    }
+    checker.members_under_links();
     let (sha, _) = raw
         .finish()
         .with_context(|| format!("reading {}", archive.display()))?;
-    out.sha256 = sha;
-    Ok(out)
+    Ok(Check {
+        manifest: checker.manifest,
+        findings: checker.findings,
+        sha256: sha,
+    })
+}
+
+/// The state of one pass of [`check`] over an archive's members.
+struct Checker<'a> {
+    archive: &'a Path,
+    manifest: Option<Manifest>,
+    findings: Vec<Finding>,
+    /// Manifest entries not met yet.
+    expected: BTreeMap<String, ManifestEntry>,
+    /// Members met so far.
+    seen: BTreeMap<String, ManifestEntry>,
+    links: BTreeSet<String>,
+    /// The last member read, for messages about damage.
+    last: String,
+}
+
+impl<'a> Checker<'a> {
+    fn new(archive: &'a Path) -> Checker<'a> {
+        Checker {
+            archive,
+            manifest: None,
+            findings: Vec::new(),
+            expected: BTreeMap::new(),
+            seen: BTreeMap::new(),
+            links: BTreeSet::new(),
+            last: String::from("(start of archive)"),
+        }
+    }
+
+    fn problem(&mut self, code: Code, msg: String) {
+        self.findings.push(problem(code, self.archive, msg));
+    }
+
+    /// Every member in order. An error is damage (the tar or gzip stream cannot be read).
+    fn members<R: Read>(
+        &mut self,
+        ar: &mut tar::Archive<R>,
+        sink: &mut Option<Sink<'_>>,
+    ) -> Result<()> {
+        for (i, entry) in ar.entries()?.enumerate() {
+            let last = &self.last;
+            let mut entry = entry.with_context(|| format!("after member `{last}`"))?;
+            let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            if i == 0 {
+                if !self.manifest_member(&name, &mut entry)? {
+                    return Ok(());
+                }
+                self.last = name;
+                continue;
+            }
+            self.last = name.clone();
+            self.member(name, &mut entry, sink)?;
+        }
+        for missing in self.expected.keys() {
+            self.findings.push(problem(
+                codes::BACKUP_MEMBER_MISSING,
+                self.archive,
+                format!("member `{missing}` is in the manifest but not in the archive"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The first member, which must be the manifest: false (and a finding) when it is not.
+    fn manifest_member<R: Read>(
+        &mut self,
+        name: &str,
+        entry: &mut tar::Entry<'_, R>,
+    ) -> Result<bool> {
+        if name != MANIFEST_NAME || entry.header().entry_type() != tar::EntryType::Regular {
+            self.problem(
+                codes::BACKUP_MANIFEST_MISSING,
+                format!(
+                    "the first member is `{name}`, not the manifest: this is not an xtask backup"
+                ),
+            );
+            return Ok(false);
+        }
+        let mut buf = Vec::new();
+        entry
+            .read_to_end(&mut buf)
+            .with_context(|| format!("in member `{name}`"))?;
+        let m: Manifest = serde_json::from_slice(&buf).context("manifest is not valid")?;
+        self.expected = m
+            .files
+            .iter()
+            .map(|e| (e.path.clone(), e.clone()))
+            .collect();
+        self.manifest = Some(m);
+        Ok(true)
+    }
+
+    /// One member after the manifest: safe, expected once, and as the manifest records it.
+    fn member<R: Read>(
+        &mut self,
+        name: String,
+        entry: &mut tar::Entry<'_, R>,
+        sink: &mut Option<Sink<'_>>,
+    ) -> Result<()> {
+        let etype = entry.header().entry_type();
+        if let Err(why) = safe_entry(&entry.path_bytes(), etype) {
+            self.problem(
+                codes::BACKUP_UNSAFE_ENTRY,
+                format!("member `{name}` refused: {why}"),
+            );
+            return Ok(());
+        }
+        let Some(want) = self.expected.remove(&name) else {
+            let code = if self.seen.contains_key(&name) {
+                codes::BACKUP_MEMBER_DUPLICATE
+            } else {
+                codes::BACKUP_MEMBER_UNEXPECTED
+            };
+            self.problem(
+                code,
+                format!("member `{name}` is not in the manifest (or appears twice)"),
+            );
+            return Ok(());
+        };
+        if etype == tar::EntryType::Symlink {
+            self.link_member(&name, entry, &want);
+            self.links.insert(name.clone());
+        } else {
+            self.file_member(&name, entry, &want, sink)?;
+        }
+        self.seen.insert(name, want);
+        Ok(())
+    }
+
+    fn link_member<R: Read>(
+        &mut self,
+        name: &str,
+        entry: &tar::Entry<'_, R>,
+        want: &ManifestEntry,
+    ) {
+        let target = entry
+            .link_name_bytes()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        if let Err(why) = safe_link(name, &target) {
+            self.problem(
+                codes::BACKUP_UNSAFE_ENTRY,
+                format!("link `{name}` -> `{target}` refused: {why}"),
+            );
+        } else if want.kind != EntryKind::Symlink || want.target.as_deref() != Some(&target) {
+            self.problem(
+                codes::BACKUP_MEMBER_MISMATCH,
+                format!("link `{name}` -> `{target}` differs from the manifest"),
+            );
+        }
+    }
+
+    /// A file member: its content goes through the sink (when there is one) and is hashed.
+    fn file_member<R: Read>(
+        &mut self,
+        name: &str,
+        entry: &mut tar::Entry<'_, R>,
+        want: &ManifestEntry,
+        sink: &mut Option<Sink<'_>>,
+    ) -> Result<()> {
+        let mode = entry.header().mode().unwrap_or(0);
+        let mut r = HashingReader::new(entry);
+        if let Some(sink) = sink.as_mut() {
+            sink(want, &mut r)?;
+        }
+        let (sha, n) = r.finish().with_context(|| format!("in member `{name}`"))?;
+        if want.kind != EntryKind::File
+            || n != want.size
+            || want.sha256.as_deref() != Some(&sha)
+            || mode != want.mode
+        {
+            self.problem(
+                codes::BACKUP_MEMBER_MISMATCH,
+                format!("member `{name}` does not match the manifest (size {n}, sha256 {sha})"),
+            );
+        }
+        Ok(())
+    }
+
+    /// A member stored under a path that goes through a link could write outside the target.
+    fn members_under_links(&mut self) {
+        for path in self.seen.keys() {
+            let mut prefix = String::new();
+            for comp in path.split('/') {
+                if !prefix.is_empty() && self.links.contains(&prefix) {
+                    self.findings.push(problem(
+                        codes::BACKUP_UNSAFE_ENTRY,
+                        self.archive,
+                        format!("member `{path}` lies under the link `{prefix}`"),
+                    ));
+                    break;
+                }
+                if !prefix.is_empty() {
+                    prefix.push('/');
+                }
+                prefix.push_str(comp);
+            }
+        }
+    }
 }
 
 /// Paths must be relative, `/`-separated, free of `..`, `.` and empty components; only
