@@ -313,6 +313,9 @@ fn killed_runs_never_leave_a_valid_looking_backup() {
     for i in 0..20 {
         write(t.path(), &format!("config/data{i}.yml"), &chunk);
     }
+    // A complete backup made before the kills: every listing below must still show it, so
+    // the checks of what is listed never pass on an empty list.
+    let (done, _) = backup(t.path());
     for delay_ms in [5u64, 20, 40, 80, 120] {
         let mut child = bin()
             .arg("--root")
@@ -325,7 +328,12 @@ fn killed_runs_never_leave_a_valid_looking_backup() {
         let _ = child.kill(); // SIGKILL
         let status = child.wait().unwrap();
         let list = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
-        for row in list["backups"].as_array().unwrap() {
+        let rows = list["backups"].as_array().unwrap();
+        assert!(
+            rows.iter().any(|r| r["path"] == done.to_str().unwrap()),
+            "delay {delay_ms}: the complete backup is not listed: {list:#}"
+        );
+        for row in rows {
             let path = row["path"].as_str().unwrap();
             // Whatever is listed must be complete: checksum ok and verify clean.
             assert_eq!(

@@ -251,6 +251,9 @@ fn writer_during_backups(mode: &str, backups: usize) -> Vec<String> {
 fn killed_backups_are_never_listed_as_valid() {
     let t = tempfile::tempdir().unwrap();
     make_db(t.path(), 100_000, 300);
+    // A complete backup made before the kills: every listing below must still show it, so
+    // the checks of what is listed never pass on an empty list.
+    let done = backup(t.path())["backup"].as_str().unwrap().to_string();
     for delay_ms in [1u64, 10, 30, 60, 100, 150, 250] {
         let mut child = bin()
             .arg("--root")
@@ -264,7 +267,12 @@ fn killed_backups_are_never_listed_as_valid() {
         let _ = child.kill();
         child.wait().unwrap();
         let list = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
-        for row in list["backups"].as_array().unwrap() {
+        let rows = list["backups"].as_array().unwrap();
+        assert!(
+            rows.iter().any(|r| r["path"] == done.as_str()),
+            "delay {delay_ms}: the complete backup is not listed: {list:#}"
+        );
+        for row in rows {
             assert_eq!(row["checksum"], "ok", "delay {delay_ms}: {row:#}");
             let path = row["path"].as_str().unwrap();
             assert_eq!(
