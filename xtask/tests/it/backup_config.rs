@@ -96,6 +96,29 @@ fn secrets_are_excluded_and_listed_unless_included() {
     assert_eq!(v["excluded_secrets"].as_array().unwrap().len(), 2);
 }
 
+/// Links that are harmless one by one but lead outside through each other are left out
+/// (restore would refuse the archive), and say so.
+#[test]
+fn chained_links_that_leave_the_tree_are_left_out() {
+    let t = sample_tree();
+    std::os::unix::fs::symlink(".", t.path().join("config/a")).unwrap();
+    std::os::unix::fs::symlink("a/../..", t.path().join("config/b")).unwrap();
+    let (archive, v) = backup(t.path());
+    let m = members(&archive);
+    assert!(m.contains(&"config/a".to_string()), "{m:?}");
+    assert!(!m.contains(&"config/b".to_string()), "{m:?}");
+    let f = finding_with_code(&v, "symlink-outside-tree");
+    assert_eq!(f["path"], "config/b", "{v:#}");
+    assert!(
+        f["message"].as_str().unwrap().contains("through the link"),
+        "{f:#}"
+    );
+    assert_eq!(
+        xtask(t.path(), &["backup", "verify", archive.to_str().unwrap()]).code,
+        0
+    );
+}
+
 #[test]
 fn same_tree_gives_identical_bytes() {
     let a = sample_tree();

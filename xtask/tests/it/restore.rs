@@ -259,12 +259,25 @@ fn hostile_archive(dir: &Path, members: &[Member]) -> PathBuf {
     path
 }
 
-#[test]
-fn malicious_archives_are_refused_with_nothing_written_outside() {
+fn special(name: &'static str, kind: tar::EntryType) -> Member {
+    Member {
+        name,
+        kind,
+        data: b"",
+        link: None,
+    }
+}
+
+/// Every rule of `archive::check`, each broken by a hand-made archive (with a manifest that
+/// describes every member and a correct .sha256, so only the rule can refuse it), and the
+/// finding code that must say so.
+fn hostile_corpus() -> Vec<(&'static str, &'static str, Vec<Member>)> {
     use tar::EntryType::*;
-    let cases: Vec<(&str, Vec<Member>)> = vec![
+    const UNSAFE: &str = "backup-unsafe-entry";
+    vec![
         (
             "dot-dot",
+            UNSAFE,
             vec![
                 file("config/ok.yml", b"ok\n"),
                 file("../escaped.txt", b"pwned\n"),
@@ -272,16 +285,76 @@ fn malicious_archives_are_refused_with_nothing_written_outside() {
         ),
         (
             "deep dot-dot",
+            UNSAFE,
             vec![file("config/../../escaped.txt", b"pwned\n")],
         ),
         (
             "absolute",
+            UNSAFE,
             vec![file("/tmp/xtask-escaped-absolute.txt", b"pwned\n")],
         ),
-        ("symlink escape", vec![link("config", Symlink, "../..")]),
-        ("absolute symlink", vec![link("etc", Symlink, "/etc")]),
+        (
+            "dot component",
+            UNSAFE,
+            vec![file("./config/x.yml", b"x\n")],
+        ),
+        (
+            "empty component",
+            UNSAFE,
+            vec![file("config//x.yml", b"x\n")],
+        ),
+        (
+            "symlink escape",
+            UNSAFE,
+            vec![link("config", Symlink, "../..")],
+        ),
+        (
+            "absolute symlink",
+            UNSAFE,
+            vec![link("etc", Symlink, "/etc")],
+        ),
+        (
+            "deep escaping link",
+            UNSAFE,
+            vec![link("a/b/c", Symlink, "../../../x")],
+        ),
+        (
+            "chained links: b -> a/.. with a -> .",
+            UNSAFE,
+            vec![link("a", Symlink, "."), link("b", Symlink, "a/..")],
+        ),
+        (
+            "chained links to a file: c -> a/../x",
+            UNSAFE,
+            vec![link("a", Symlink, "."), link("c", Symlink, "a/../x")],
+        ),
+        (
+            "chained further: a/a/a/../..",
+            UNSAFE,
+            vec![link("a", Symlink, "."), link("b", Symlink, "a/a/a/../..")],
+        ),
+        (
+            "chain through a deep link: z -> x/y/.. with x/y -> ..",
+            UNSAFE,
+            vec![link("x/y", Symlink, ".."), link("z", Symlink, "x/y/..")],
+        ),
+        (
+            "chain of three: c -> b/.., b -> a/x, a -> .",
+            UNSAFE,
+            vec![
+                link("a", Symlink, "."),
+                link("b", Symlink, "a/x"),
+                link("c", Symlink, "b/../.."),
+            ],
+        ),
+        (
+            "link loop",
+            UNSAFE,
+            vec![link("p", Symlink, "q"), link("q", Symlink, "p/x")],
+        ),
         (
             "file through a link",
+            UNSAFE,
             vec![
                 link("sub", Symlink, "inner"),
                 file("sub/escaped.txt", b"pwned\n"),
@@ -289,10 +362,12 @@ fn malicious_archives_are_refused_with_nothing_written_outside() {
         ),
         (
             "link then file via link",
+            UNSAFE,
             vec![link("a", Symlink, "."), file("a/b.txt", b"x\n")],
         ),
         (
             "hard link",
+            UNSAFE,
             vec![
                 file("config/ok.yml", b"ok\n"),
                 link("hard", Link, "config/ok.yml"),
@@ -300,37 +375,31 @@ fn malicious_archives_are_refused_with_nothing_written_outside() {
         ),
         (
             "hard link outside",
+            UNSAFE,
             vec![link("passwd", Link, "/etc/passwd")],
         ),
+        ("char device", UNSAFE, vec![special("null", Char)]),
+        ("block device", UNSAFE, vec![special("sda", Block)]),
+        ("fifo", UNSAFE, vec![special("pipe", Fifo)]),
         (
-            "char device",
-            vec![Member {
-                name: "null",
-                kind: Char,
-                data: b"",
-                link: None,
-            }],
+            "duplicate",
+            "backup-member-duplicate",
+            vec![
+                file("config/ok.yml", b"ok\n"),
+                file("config/ok.yml", b"ok\n"),
+            ],
         ),
         (
-            "block device",
-            vec![Member {
-                name: "sda",
-                kind: Block,
-                data: b"",
-                link: None,
-            }],
+            "duplicate that turns into a link",
+            "backup-member-duplicate",
+            vec![file("x", b"ok\n"), link("x", Symlink, "../..")],
         ),
-        (
-            "fifo",
-            vec![Member {
-                name: "pipe",
-                kind: Fifo,
-                data: b"",
-                link: None,
-            }],
-        ),
-    ];
-    for (label, members) in cases {
+    ]
+}
+
+#[test]
+fn malicious_archives_are_refused_with_nothing_written_outside() {
+    for (label, code, members) in hostile_corpus() {
         let store = tempfile::tempdir().unwrap();
         let archive = hostile_archive(store.path(), &members);
         let sandbox = tempfile::tempdir().unwrap();
@@ -361,8 +430,8 @@ fn malicious_archives_are_refused_with_nothing_written_outside() {
                     .as_array()
                     .unwrap()
                     .iter()
-                    .any(|f| f["code"] == "backup-unsafe-entry"),
-                "{label}: {v:#}"
+                    .any(|f| f["code"] == code),
+                "{label}: no {code}: {v:#}"
             );
             assert_eq!(
                 snapshot(sandbox.path()),
@@ -374,8 +443,15 @@ fn malicious_archives_are_refused_with_nothing_written_outside() {
         // verify reports the same refusal.
         let run = xtask(
             sandbox.path(),
-            &["backup", "verify", archive.to_str().unwrap()],
+            &[
+                "--format",
+                "json",
+                "backup",
+                "verify",
+                archive.to_str().unwrap(),
+            ],
         );
-        assert_eq!(run.code, 1, "{label}");
+        assert_eq!(run.code, 1, "{label}: verify passed: {}", run.stdout);
+        assert!(run.stdout.contains(code), "{label}: {}", run.stdout);
     }
 }

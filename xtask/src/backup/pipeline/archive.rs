@@ -2,10 +2,10 @@
 //! manifest (path, type, size, mode, sha256 of every member), and the one reader that both
 //! `backup verify` and `restore config` use, which refuses every unsafe entry.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
-use std::path::{Component, Path};
+use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 use flate2::{Compression, GzBuilder, read::GzDecoder};
@@ -186,6 +186,7 @@ pub fn check(archive: &Path, mut sink: Option<Sink<'_>>) -> Result<Check> {
         }
     }
     checker.members_under_links();
+    checker.chained_links();
     let (sha, _) = raw
         .finish()
         .with_context(|| format!("reading {}", archive.display()))?;
@@ -205,7 +206,8 @@ struct Checker<'a> {
     expected: BTreeMap<String, ManifestEntry>,
     /// Members met so far.
     seen: BTreeMap<String, ManifestEntry>,
-    links: BTreeSet<String>,
+    /// Link members: path → target.
+    links: BTreeMap<String, String>,
     /// The last member read, for messages about damage.
     last: String,
 }
@@ -218,7 +220,7 @@ impl<'a> Checker<'a> {
             findings: Vec::new(),
             expected: BTreeMap::new(),
             seen: BTreeMap::new(),
-            links: BTreeSet::new(),
+            links: BTreeMap::new(),
             last: String::from("(start of archive)"),
         }
     }
@@ -314,8 +316,8 @@ impl<'a> Checker<'a> {
             return Ok(());
         };
         if etype == tar::EntryType::Symlink {
-            self.link_member(&name, entry, &want);
-            self.links.insert(name.clone());
+            let target = self.link_member(&name, entry, &want);
+            self.links.insert(name.clone(), target);
         } else {
             self.file_member(&name, entry, &want, sink)?;
         }
@@ -323,12 +325,13 @@ impl<'a> Checker<'a> {
         Ok(())
     }
 
+    /// A link member on its own (its chain is checked at the end); returns its target.
     fn link_member<R: Read>(
         &mut self,
         name: &str,
         entry: &tar::Entry<'_, R>,
         want: &ManifestEntry,
-    ) {
+    ) -> String {
         let target = entry
             .link_name_bytes()
             .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -343,6 +346,23 @@ impl<'a> Checker<'a> {
                 codes::BACKUP_MEMBER_MISMATCH,
                 format!("link `{name}` -> `{target}` differs from the manifest"),
             );
+        }
+        target
+    }
+
+    /// Links that are safe one by one but lead outside (or loop) through each other.
+    fn chained_links(&mut self) {
+        for (name, target) in &self.links {
+            if safe_link(name, target).is_err() {
+                continue; // already refused on its own
+            }
+            if let Err(why) = resolve_link(name, target, &self.links) {
+                self.findings.push(problem(
+                    codes::BACKUP_UNSAFE_ENTRY,
+                    self.archive,
+                    format!("link `{name}` -> `{target}` refused: {why}"),
+                ));
+            }
         }
     }
 
@@ -378,7 +398,7 @@ impl<'a> Checker<'a> {
         for path in self.seen.keys() {
             let mut prefix = String::new();
             for comp in path.split('/') {
-                if !prefix.is_empty() && self.links.contains(&prefix) {
+                if !prefix.is_empty() && self.links.contains_key(&prefix) {
                     self.findings.push(problem(
                         codes::BACKUP_UNSAFE_ENTRY,
                         self.archive,
@@ -430,23 +450,72 @@ pub fn safe_rel_path(path: &str) -> Result<(), String> {
 }
 
 /// A link target must be relative and, resolved from the link's directory, stay inside.
+/// (One link on its own: [`resolve_link`] also follows the other links of the tree.)
 pub fn safe_link(link: &str, target: &str) -> Result<(), String> {
+    resolve_link(link, target, &BTreeMap::new())
+}
+
+/// Links followed in a row before a target counts as a loop (Linux stops at 40 as well).
+const MAX_LINK_HOPS: usize = 40;
+
+/// Resolve the link `link` -> `target` the way the file system will once the tree is
+/// restored: component by component from the link's directory, following every link of
+/// `links` (path in the tree → its target) met on the way. Each link can be harmless on its
+/// own (`a -> .`, `b -> a/..`) and still lead outside through another: this refuses a
+/// target that leaves the tree at any step, is absolute, or loops.
+pub fn resolve_link(
+    link: &str,
+    target: &str,
+    links: &BTreeMap<String, String>,
+) -> Result<(), String> {
     if target.is_empty() {
         return Err("empty link target".into());
     }
-    if Path::new(target).is_absolute() {
+    if target.starts_with('/') {
         return Err("absolute link target".into());
     }
-    let mut depth: i64 = link.split('/').count() as i64 - 1;
-    for c in Path::new(target).components() {
-        match c {
-            Component::ParentDir => depth -= 1,
-            Component::Normal(_) => depth += 1,
-            Component::CurDir => {}
-            _ => return Err("link target is not relative".into()),
-        }
-        if depth < 0 {
-            return Err("link target points outside the tree".into());
+    // Where resolution stands (components from the root of the tree), and what is left.
+    let mut at: Vec<&str> = link.split('/').collect();
+    at.pop();
+    let mut pending: VecDeque<&str> = target.split('/').collect();
+    let mut through: Option<String> = None;
+    let mut hops = 0;
+    while let Some(comp) = pending.pop_front() {
+        match comp {
+            "" | "." => {}
+            ".." => {
+                if at.pop().is_none() {
+                    return Err(match &through {
+                        None => "link target points outside the tree".into(),
+                        Some(l) => {
+                            format!("link target points outside the tree (through the link `{l}`)")
+                        }
+                    });
+                }
+            }
+            name => {
+                at.push(name);
+                let here = at.join("/");
+                let Some(next) = links.get(&here) else {
+                    continue;
+                };
+                hops += 1;
+                if hops > MAX_LINK_HOPS {
+                    return Err(format!(
+                        "link target goes round in a loop (through `{here}`)"
+                    ));
+                }
+                if next.is_empty() || next.starts_with('/') {
+                    return Err(format!(
+                        "link target goes through the link `{here}`, which is empty or absolute"
+                    ));
+                }
+                at.pop();
+                for c in next.split('/').rev() {
+                    pending.push_front(c);
+                }
+                through = Some(here);
+            }
         }
     }
     Ok(())
@@ -465,6 +534,39 @@ mod tests {
         assert!(safe_link("a/b", "/etc/passwd").is_err());
         assert!(safe_link("a/b", "./x/../../y").is_ok());
         assert!(safe_link("a/b", "x/../../../y").is_err());
+    }
+
+    #[test]
+    fn chained_links_are_resolved_through_each_other() {
+        let links: BTreeMap<String, String> = [
+            ("a", "."),
+            ("b", "a/.."),
+            ("c", "a/../x"),
+            ("d", "a/x"),
+            ("x/y", ".."),
+            ("z", "x/y/.."),
+            ("p", "q"),
+            ("q", "p"),
+            ("conf", "config"),
+            ("scripts/app.yml", "../conf/app.yml"),
+            ("abs", "/etc"),
+            ("via-abs", "abs/x"),
+        ]
+        .into_iter()
+        .map(|(l, t)| (l.to_string(), t.to_string()))
+        .collect();
+        let check = |l: &str| resolve_link(l, &links[l], &links);
+        for ok in ["a", "d", "x/y", "conf", "scripts/app.yml"] {
+            assert!(check(ok).is_ok(), "{ok}: {:?}", check(ok));
+        }
+        for bad in ["b", "c", "z", "p", "q", "via-abs"] {
+            assert!(check(bad).is_err(), "{bad}");
+        }
+        // Each of those is harmless on its own: only the chain gives it away.
+        for single in ["b", "c", "z", "via-abs"] {
+            assert!(safe_link(single, &links[single]).is_ok(), "{single}");
+        }
+        assert!(check("b").unwrap_err().contains("through the link `a`"));
     }
 
     #[test]

@@ -150,8 +150,42 @@ pub fn plan(root: &Path, store_dir: &Path, cfg: &PipelineConfig, explicit: bool)
         }
         plan.sources.insert(rel, abs);
     }
+    drop_chained_links(&mut plan);
     plan.manifest.format = FORMAT.to_string();
     Ok(plan)
+}
+
+/// Links that stay inside one by one but lead outside (or loop) through other links of the
+/// tree are left out, as restore would refuse them; until none is left, as leaving one out
+/// changes where the others lead.
+fn drop_chained_links(plan: &mut Plan) {
+    loop {
+        let links: BTreeMap<String, String> = plan
+            .manifest
+            .files
+            .iter()
+            .filter_map(|e| Some((e.path.clone(), e.target.clone()?)))
+            .collect();
+        let bad: Vec<(String, String)> = links
+            .iter()
+            .filter_map(|(l, t)| Some((l.clone(), archive::resolve_link(l, t, &links).err()?)))
+            .collect();
+        if bad.is_empty() {
+            return;
+        }
+        for (link, why) in bad {
+            plan.findings.push(
+                Finding::new(
+                    codes::SYMLINK_OUTSIDE_TREE,
+                    Severity::Low,
+                    format!("link to `{}` left out: {why}", links[&link]),
+                )
+                .at(link.clone()),
+            );
+            plan.manifest.files.retain(|e| e.path != link);
+            plan.sources.remove(&link);
+        }
+    }
 }
 
 /// The existing paths a config entry names: itself, or what its glob matches. Globs are

@@ -4,7 +4,8 @@
 //! against the target → refuse or (dry-run) stop → extract into a private staging directory
 //! inside the target, re-checking every member on the way → move entries into place. Nothing
 //! is ever written outside the target: every path is checked to be relative and free of
-//! `..`, no link may point outside, and no existing link in the target is written through.
+//! `..`, no link may point outside (on its own or through the archive's other links), and no
+//! existing link in the target is written through.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read};
