@@ -119,6 +119,69 @@ fn chained_links_that_leave_the_tree_are_left_out() {
     );
 }
 
+/// Credential files in any letter case, with backup suffixes, and well-known credential
+/// paths are left out by default, each with its own `secret-excluded` finding.
+#[test]
+fn common_credential_files_are_left_out_in_any_case() {
+    let t = sample_tree();
+    let secrets = [
+        "config/.ENV",
+        "config/ID_RSA",
+        "config/Server.PEM",
+        "config/tls.key.bak",
+        "config/.aws/credentials",
+        "config/.docker/config.json",
+        "config/.htpasswd",
+        "config/secrets.yaml",
+        "config/kubeconfig",
+        "config/terraform.tfvars",
+        "config/prod.auto.tfvars.json",
+        "config/.kube/config",
+        "config/deploy.PFX",
+    ];
+    let kept = [
+        "config/keyboard.yml",
+        "config/pem-notes.md",
+        "config/aws/config.yml",
+        "config/secrets-manager.md",
+        "config/environment.yml",
+    ];
+    for rel in secrets.iter().chain(&kept) {
+        write(t.path(), rel, "x\n");
+    }
+    let (archive, v) = backup(t.path());
+    let m = members(&archive);
+    let excluded: Vec<&str> = v["excluded_secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    let reported: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "secret-excluded")
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    for secret in secrets {
+        assert!(!m.contains(&secret.to_string()), "{secret} archived: {m:?}");
+        assert!(
+            excluded.contains(&secret),
+            "{secret} not listed: {excluded:?}"
+        );
+        assert!(
+            reported.contains(&secret),
+            "{secret} not reported: {reported:?}"
+        );
+    }
+    for rel in kept {
+        assert!(m.contains(&rel.to_string()), "{rel} left out: {excluded:?}");
+    }
+    // The sample tree's own three, plus these: one finding each.
+    assert_eq!(reported.len(), secrets.len() + 3, "{reported:?}");
+}
+
 #[test]
 fn same_tree_gives_identical_bytes() {
     let a = sample_tree();

@@ -20,8 +20,9 @@ use crate::util::files;
 use crate::util::glob;
 use archive::{EntryKind, FORMAT, MANIFEST_NAME, Manifest, ManifestEntry};
 
-/// Names that hold credentials. Matched against file names; `include_secrets` overrides.
-pub const SECRET_PATTERNS: &[&str] = &[
+/// File names that hold credentials, matched case-insensitively (`.ENV`, `Server.PEM`);
+/// `pipeline.include_secrets` overrides.
+pub const SECRET_NAMES: &[&str] = &[
     ".env",
     ".env.*",
     "*.env",
@@ -32,6 +33,7 @@ pub const SECRET_PATTERNS: &[&str] = &[
     "*.jks",
     "*.keystore",
     "*.kdbx",
+    "*.ppk",
     "id_rsa*",
     "id_dsa*",
     "id_ecdsa*",
@@ -41,9 +43,49 @@ pub const SECRET_PATTERNS: &[&str] = &[
     ".pypirc",
     ".npmrc",
     ".git-credentials",
+    ".htpasswd",
+    ".dockercfg",
+    ".vault-token",
     "credentials.json",
     "service-account*.json",
+    "secrets.yaml",
+    "secrets.yml",
+    "secrets.json",
+    "secrets.toml",
+    "kubeconfig",
+    "*.kubeconfig",
+    "*.tfvars",
+    "*.tfvars.json",
+    "*.tfstate",
 ];
+
+/// Credential files known by their folder as well as their name, wherever they are.
+pub const SECRET_PATHS: &[&str] = &[".aws/credentials", ".docker/config.json", ".kube/config"];
+
+/// Endings of copies, which hold the same secret as the original (`tls.key.bak`, `.env~`).
+const COPY_SUFFIXES: &[&str] = &[
+    ".bak", ".backup", ".old", ".orig", ".save", ".swp", ".tmp", ".copy", "~",
+];
+
+/// Does the file at `rel` (relative, `/`-separated) look like it holds credentials?
+pub fn is_secret(rel: &str) -> bool {
+    let rel = rel.to_lowercase();
+    let mut path = rel.as_str();
+    loop {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let by_name = SECRET_NAMES.iter().any(|p| glob::matches(p, name));
+        let by_path = SECRET_PATHS
+            .iter()
+            .any(|p| path == *p || path.ends_with(&format!("/{p}")));
+        if by_name || by_path {
+            return true;
+        }
+        match COPY_SUFFIXES.iter().find_map(|s| path.strip_suffix(s)) {
+            Some(original) if !original.ends_with('/') && !original.is_empty() => path = original,
+            _ => return false,
+        }
+    }
+}
 
 /// What a backup would contain and what it leaves out.
 #[derive(Debug, Default)]
@@ -88,9 +130,7 @@ pub fn plan(root: &Path, store_dir: &Path, cfg: &PipelineConfig, explicit: bool)
             plan.excluded.push(rel);
             continue;
         }
-        let name = rel.rsplit('/').next().unwrap_or(&rel);
-        let secret = SECRET_PATTERNS.iter().any(|p| glob::matches(p, name));
-        if secret && !excluded_by(&cfg.include_secrets) {
+        if is_secret(&rel) && !excluded_by(&cfg.include_secrets) {
             plan.findings.push(
                 Finding::new(
                     codes::SECRET_EXCLUDED,
@@ -457,4 +497,47 @@ pub fn verify_one(path: &Path) -> Result<archive::Check> {
         ),
     }
     Ok(check)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_in_any_case_and_their_copies() {
+        for secret in [
+            ".env",
+            "config/.ENV",
+            "a/.env.production",
+            "ID_RSA",
+            "ssh/id_ed25519.pub",
+            "tls/Server.PEM",
+            "tls.key.bak",
+            "tls.KEY.orig~",
+            "home/.aws/credentials",
+            ".docker/config.json",
+            "x/.Kube/Config",
+            ".htpasswd",
+            "k8s/secrets.yaml",
+            "kubeconfig",
+            "infra/terraform.tfvars",
+            "infra/prod.auto.tfvars.json",
+            "terraform.tfstate.backup",
+        ] {
+            assert!(is_secret(secret), "{secret}");
+        }
+        for plain in [
+            "config/app.yml",
+            "keyboard.yml",
+            "pem-notes.md",
+            "aws/credentials.md",
+            "docker/config.json",
+            "config.json",
+            "secrets-manager.md",
+            ".bak",
+            "notes.bak",
+        ] {
+            assert!(!is_secret(plain), "{plain}");
+        }
+    }
 }
