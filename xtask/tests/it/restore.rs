@@ -182,6 +182,89 @@ fn never_writes_through_a_link_in_the_target() {
     );
 }
 
+/// A folder nobody can write to for the length of a test: mode 0555, or for root (whom
+/// modes do not stop) the immutable attribute. `None` when neither works here.
+struct ReadOnly {
+    dir: PathBuf,
+    immutable: bool,
+}
+
+impl ReadOnly {
+    fn make(dir: &Path) -> Option<ReadOnly> {
+        // SAFETY: geteuid has no preconditions.
+        let immutable = unsafe { libc::geteuid() } == 0;
+        let ok = if immutable {
+            std::process::Command::new("chattr")
+                .arg("+i")
+                .arg(dir)
+                .status()
+                .is_ok_and(|s| s.success())
+        } else {
+            chmod(dir, 0o555);
+            true
+        };
+        let guard = ReadOnly {
+            dir: dir.to_path_buf(),
+            immutable,
+        };
+        if !ok || fs::write(dir.join(".probe"), "x").is_ok() {
+            let _ = fs::remove_file(dir.join(".probe"));
+            eprintln!("skipped: cannot make {} read-only here", dir.display());
+            return None;
+        }
+        Some(guard)
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        if self.immutable {
+            let _ = std::process::Command::new("chattr")
+                .arg("-i")
+                .arg(&self.dir)
+                .status();
+        } else {
+            chmod(&self.dir, 0o755);
+        }
+    }
+}
+
+/// A folder of the target that cannot be written stops the restore before the first move
+/// (and a dry run says so): nothing is half restored.
+#[test]
+fn an_unwritable_folder_stops_the_restore_before_anything_moves() {
+    let t = sample_tree();
+    backup(t.path());
+    write(t.path(), "config/app.yml", "debug: true\n");
+    fs::remove_file(t.path().join(".github/workflows/ci.yml")).unwrap();
+    let Some(_read_only) = ReadOnly::make(&t.path().join("config")) else {
+        return;
+    };
+    let outside_store = |v: Vec<String>| -> Vec<String> {
+        v.into_iter()
+            .filter(|p| !p.starts_with("backups"))
+            .collect()
+    };
+    let before = outside_store(snapshot(t.path()));
+    for extra in ["--dry-run", "--force"] {
+        let run = xtask(
+            t.path(),
+            &["--format", "json", "restore", "config", "latest", extra],
+        );
+        assert_eq!(run.code, 1, "{extra}: {}{}", run.stdout, run.stderr);
+        let v = run.json();
+        assert_eq!(v["restored"], false);
+        let f = finding_with_code(&v, "restore-target-unwritable");
+        assert!(f["message"].as_str().unwrap().contains("config"), "{f:#}");
+        assert_eq!(outside_store(snapshot(t.path())), before, "{extra}");
+        assert!(!t.path().join(".github/workflows/ci.yml").exists());
+        assert_eq!(
+            fs::read_to_string(t.path().join("config/app.yml")).unwrap(),
+            "debug: true\n"
+        );
+    }
+}
+
 /// One member of a hand-made archive.
 struct Member {
     name: &'static str,
