@@ -287,6 +287,64 @@ fn killed_backups_are_never_listed_as_valid() {
     assert!(left.is_empty(), "{left:?}");
 }
 
+/// Files beside the live database other than the database itself (and its own -wal/-shm).
+fn strays(dir: &Path) -> Vec<String> {
+    snapshot(dir)
+        .into_iter()
+        .filter(|p| !p.is_empty() && !p.starts_with("knowledge_hub.db") && !p.starts_with("copy"))
+        .collect()
+}
+
+/// A restore killed at any point leaves no database copy beside the live database: scratch
+/// copies live in a private folder (0700, files 0600) that the next run removes.
+#[test]
+fn killed_restores_leave_no_copy_beside_the_live_database() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    let live = make_db(t.path(), 100_000, 300);
+    let dir = live.parent().unwrap().to_path_buf();
+    backup(t.path());
+    // What an older killed run left: its folder is removed (its process is gone).
+    let stale = dir.join(".xtask-scratch/999999999");
+    fs::create_dir_all(&stale).unwrap();
+    fs::write(stale.join("verify.sqlite"), "old copy").unwrap();
+    for (i, delay_ms) in [20u64, 80, 200, 400, 700].into_iter().enumerate() {
+        let to = dir.join(format!("copy{i}.db"));
+        let mut child = bin()
+            .arg("--root")
+            .arg(t.path())
+            .args(["restore", "db", "latest", "--to", to.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        child.wait().unwrap();
+        for rel in strays(&dir) {
+            assert!(
+                rel.starts_with(".xtask-scratch"),
+                "delay {delay_ms}: {rel} left beside the live database"
+            );
+            let meta = fs::metadata(dir.join(&rel)).unwrap();
+            let mode = meta.permissions().mode() & 0o777;
+            if meta.is_dir() {
+                assert_eq!(mode, 0o700, "{rel}");
+            } else if !rel.ends_with("-journal") {
+                assert_eq!(mode, 0o600, "{rel}");
+            }
+        }
+    }
+    let to = dir.join("copy-final.db");
+    let run = xtask(
+        t.path(),
+        &["restore", "db", "latest", "--to", to.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(consistent(&to).0, 100_000);
+    assert_eq!(strays(&dir), Vec::<String>::new(), "scratch copies left");
+}
+
 #[test]
 fn write_failure_is_a_clean_error_and_keeps_older_backups() {
     let t = tempfile::tempdir().unwrap();

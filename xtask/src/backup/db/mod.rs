@@ -15,6 +15,7 @@ pub mod upload;
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
@@ -190,6 +191,101 @@ pub fn temp_db(dir: &Path, what: &str) -> TempDb {
     )))
 }
 
+/// The private folder, beside a database or a backup, where scratch copies are made.
+pub const SCRATCH_DIR: &str = ".xtask-scratch";
+
+/// This run's private folder for scratch copies of a database: `<dir>/.xtask-scratch/<pid>`,
+/// mode 0700 (as is `.xtask-scratch`), removed when dropped. A killed run cannot remove it:
+/// the next run that makes one in the same place removes the folders of dead processes.
+#[derive(Debug)]
+pub struct Scratch {
+    dir: PathBuf,
+}
+
+impl Scratch {
+    pub fn new(beside: &Path) -> Result<Scratch> {
+        let parent = beside.join(SCRATCH_DIR);
+        let mine = parent.join(std::process::id().to_string());
+        // Another run may remove an empty `.xtask-scratch` between our two steps: retry.
+        for _ in 0..3 {
+            private_dir(&parent)?;
+            remove_stale(&parent);
+            match fs::DirBuilder::new().mode(0o700).create(&mine) {
+                Ok(()) => return Ok(Scratch { dir: mine }),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    return Err(e).with_context(|| format!("creating {}", mine.display()));
+                }
+            }
+        }
+        bail!(
+            "{} keeps disappearing: is another run cleaning it?",
+            parent.display()
+        )
+    }
+
+    /// A path for a scratch file in the folder.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+        // Only when empty: other runs may be using it.
+        if let Some(parent) = self.dir.parent() {
+            let _ = fs::remove_dir(parent);
+        }
+    }
+}
+
+/// `dir` as a folder of our own with mode 0700: created if missing; refused when it is a
+/// link or not a folder (scratch copies must not land where someone else chose).
+fn private_dir(dir: &Path) -> Result<()> {
+    match fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => {
+            if m.permissions().mode() & 0o077 != 0 {
+                fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+                    .with_context(|| format!("making {} private", dir.display()))?;
+            }
+            Ok(())
+        }
+        Ok(_) => bail!(
+            "{} is not a folder (a link or a file): remove it; scratch copies of databases go there",
+            dir.display()
+        ),
+        Err(_) => match fs::DirBuilder::new().mode(0o700).create(dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => private_dir(dir),
+            Err(e) => Err(e).with_context(|| format!("creating {}", dir.display())),
+        },
+    }
+}
+
+/// Remove the folders of runs whose process is gone (killed before they could).
+fn remove_stale(parent: &Path) {
+    let Ok(rd) = fs::read_dir(parent) else {
+        return;
+    };
+    for de in rd.flatten() {
+        let pid = de.file_name().to_str().and_then(|n| n.parse::<i32>().ok());
+        if pid.is_some_and(|pid| pid != std::process::id() as i32 && !alive(pid)) {
+            let _ = fs::remove_dir_all(de.path());
+        }
+    }
+}
+
+/// Is there a process with this id? (A reused id keeps a dead run's folder a while longer.)
+fn alive(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists and may be signalled.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
 fn now_rfc3339() -> String {
     Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -360,11 +456,27 @@ fn describe(report: &mut Report, b: &DbBackup) {
 }
 
 /// Full verification of a database backup. With `keep_in`, the decompressed SQLite file is
-/// left there (as a temporary file) for a restore; otherwise it is removed.
+/// kept (in a private scratch folder there) for a restore; otherwise it is removed.
 pub struct DbCheck {
     pub findings: Vec<Finding>,
     pub manifest: Option<DbManifest>,
-    pub restored: Option<PathBuf>,
+    pub restored: Option<Restored>,
+}
+
+/// A verified, decompressed copy of a SQLite backup, removed (with its folder) when dropped.
+#[derive(Debug)]
+pub struct Restored {
+    pub path: PathBuf,
+    _scratch: Scratch,
+}
+
+impl Restored {
+    fn new(path: PathBuf, scratch: Scratch) -> Restored {
+        Restored {
+            path,
+            _scratch: scratch,
+        }
+    }
 }
 
 pub fn verify_one(path: &Path, check: IntegrityCheck, keep_in: Option<&Path>) -> Result<DbCheck> {

@@ -4,14 +4,16 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use rusqlite::{Connection, OpenFlags, backup::StepResult};
 
 use super::{
-    DbBackup, DbManifest, Engine, FORMAT, Method, TempDb, bad, gz, now_rfc3339, publish, temp_db,
+    DbBackup, DbManifest, Engine, FORMAT, Method, Restored, Scratch, TempDb, bad, gz, now_rfc3339,
+    publish, temp_db,
 };
 use crate::backup::Kind;
 use crate::backup::store::Store;
@@ -288,9 +290,9 @@ fn compress(
     })
 }
 
-/// Verify a SQLite backup: decompress it into `dir`, compare sizes and hashes with the
-/// manifest and, when nothing was found so far, run the integrity check. With `keep` and a
-/// clean result, the decompressed copy is kept and its path returned.
+/// Verify a SQLite backup: decompress it into a private scratch folder in `dir`, compare
+/// sizes and hashes with the manifest and, when nothing was found so far, run the integrity
+/// check. With `keep` and a clean result, the decompressed copy is kept and returned.
 pub fn verify(
     path: &Path,
     manifest: &DbManifest,
@@ -298,9 +300,10 @@ pub fn verify(
     dir: &Path,
     keep: bool,
     findings: &mut Vec<Finding>,
-) -> Result<Option<PathBuf>> {
-    let tmp = temp_db(dir, "verify");
-    match decompress(path, &tmp.0) {
+) -> Result<Option<Restored>> {
+    let scratch = Scratch::new(dir)?;
+    let copy = scratch.file("verify.sqlite");
+    match decompress(path, &copy) {
         Err(e) => findings.push(bad(
             path,
             codes::BACKUP_CORRUPT,
@@ -330,7 +333,7 @@ pub fn verify(
         }
     }
     if findings.is_empty() {
-        match inspect(&tmp.0, check) {
+        match inspect(&copy, check) {
             Ok(i) if i.ok() => {}
             Ok(i) => findings.push(bad(
                 path,
@@ -340,12 +343,7 @@ pub fn verify(
             Err(e) => findings.push(bad(path, codes::BACKUP_INTEGRITY_FAILED, format!("{e:#}"))),
         }
     }
-    if findings.is_empty() && keep {
-        let kept = tmp.0.clone();
-        std::mem::forget(tmp);
-        return Ok(Some(kept));
-    }
-    Ok(None)
+    Ok((findings.is_empty() && keep).then(|| Restored::new(copy, scratch)))
 }
 
 /// Decompress a backup into a new file `to`, hashing both sides.
@@ -355,6 +353,7 @@ fn decompress(path: &Path, to: &Path) -> Result<Compressed> {
     let mut f = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
+        .mode(0o600)
         .open(to)?;
     io::copy(&mut dec, &mut BufWriter::with_capacity(1 << 20, &mut f))?;
     f.sync_all()?;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 
 use crate::backup::db::sqlite::{self, inspect};
-use crate::backup::db::{DbManifest, Source, TempDb, postgres, verify_one};
+use crate::backup::db::{DbManifest, Source, postgres, verify_one};
 use crate::config::IntegrityCheck;
 use crate::context::Context;
 use crate::report::{Finding, Report, Table};
@@ -112,11 +112,9 @@ fn restore_sqlite(
     if !check.findings.is_empty() {
         return Ok(refused(report, check.findings));
     }
-    let restored = TempDb(
-        check
-            .restored
-            .expect("verified backups are kept for restore"),
-    );
+    let restored = check
+        .restored
+        .expect("verified backups are kept for restore");
     let manifest = check.manifest.expect("verified");
     report.summary("backup taken", manifest.finished.clone());
     report.tables.push(tables(&manifest, &target.path));
@@ -137,9 +135,9 @@ fn restore_sqlite(
         let path = safety.path.display().to_string();
         report.summary("safety backup", path.clone());
         report.set("safety_backup", path);
-        sqlite::copy_into_live(&restored.0, &target.path)?;
+        sqlite::copy_into_live(&restored.path, &target.path)?;
     } else {
-        fs::rename(&restored.0, &target.path).with_context(|| {
+        fs::rename(&restored.path, &target.path).with_context(|| {
             format!("moving the restored database to {}", target.path.display())
         })?;
         files::sync_dir(dir)?;
