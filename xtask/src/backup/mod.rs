@@ -117,8 +117,9 @@ fn prune_kinds(cx: &Context, store: &Store, dry_run: bool) -> Result<Report> {
             continue;
         }
         let check = cx.config.database.check;
-        let verified =
-            |e: &store::Entry| verify_path(kind, &e.path, check).is_ok_and(|f| f.is_empty());
+        let verified = |e: &store::Entry| {
+            verify_path(kind, &e.path, check).is_ok_and(|v| matches!(v, Verdict::Ok))
+        };
         pruned.push(prune::prune(
             store,
             kind,
@@ -130,11 +131,28 @@ fn prune_kinds(cx: &Context, store: &Store, dry_run: bool) -> Result<Report> {
     Ok(prune::report(&pruned, dry_run))
 }
 
-/// Findings of a full verification of one backup of `kind` (empty = good).
-pub fn verify_path(kind: Kind, path: &Path, check: IntegrityCheck) -> Result<Vec<Finding>> {
-    match kind {
-        Kind::Pipeline => Ok(pipeline::verify_one(path)?.findings),
-        Kind::Sqlite | Kind::Postgres => Ok(db::verify_one(path, check, None)?.findings),
+/// The result of a full verification of one backup.
+#[derive(Debug)]
+pub enum Verdict {
+    Ok,
+    Problems(Vec<Finding>),
+    /// The backup no longer exists (pruned while it was being read): gone, not corrupt.
+    Gone,
+}
+
+/// Full verification of one backup of `kind`.
+pub fn verify_path(kind: Kind, path: &Path, check: IntegrityCheck) -> Result<Verdict> {
+    let result = match kind {
+        Kind::Pipeline => pipeline::verify_one(path).map(|c| c.findings),
+        Kind::Sqlite | Kind::Postgres => db::verify_one(path, check, None).map(|c| c.findings),
+    };
+    match result {
+        Ok(findings) if findings.is_empty() => Ok(Verdict::Ok),
+        // Whatever failed, a backup deleted meanwhile (its sidecar and manifest with it, in
+        // any order) is not a damaged one.
+        _ if std::fs::symlink_metadata(path).is_err() => Ok(Verdict::Gone),
+        Ok(findings) => Ok(Verdict::Problems(findings)),
+        Err(e) => Err(e),
     }
 }
 
@@ -229,24 +247,36 @@ pub fn list(cx: &Context) -> Result<Report> {
 
 /// `backup verify [BACKUP|--all]` (default: the newest of each kind).
 pub fn verify(cx: &Context, arg: Option<&str>, all: bool) -> Result<Report> {
-    let store = cx.store();
-    let targets = verify_targets(&store, arg, all)?;
+    let targets = verify_targets(&cx.store(), arg, all)?;
+    verify_report(&targets, cx.config.database.check)
+}
+
+/// Verify each backup listed, and the report of it.
+fn verify_report(targets: &[(Kind, PathBuf)], check: IntegrityCheck) -> Result<Report> {
     let mut report = Report::new("backup verify");
     let mut table = Table::new("Verification", &["backup", "result"]);
     let mut rows = Vec::new();
     for (kind, path) in targets {
-        let findings = verify_path(kind, &path, cx.config.database.check)?;
-        let ok = findings.is_empty();
-        let result = if ok {
-            "ok".to_string()
-        } else {
-            format!("{} problem(s)", findings.len())
+        let shown = path.display().to_string();
+        let mut row = serde_json::json!({"kind": kind.name(), "backup": shown});
+        let result = match verify_path(*kind, path, check)? {
+            Verdict::Ok => {
+                row["ok"] = true.into();
+                "ok".to_string()
+            }
+            Verdict::Problems(findings) => {
+                row["ok"] = false.into();
+                let n = findings.len();
+                report.findings.extend(findings);
+                format!("{n} problem(s)")
+            }
+            Verdict::Gone => {
+                row["gone"] = true.into();
+                "gone (deleted while being verified, e.g. by prune)".to_string()
+            }
         };
-        table.row(vec![path.display().to_string(), result]);
-        rows.push(
-            serde_json::json!({"kind": kind.name(), "backup": path.display().to_string(), "ok": ok}),
-        );
-        report.findings.extend(findings);
+        table.row(vec![shown, result]);
+        rows.push(row);
     }
     report.tables.push(table);
     report.set("verified", rows);
@@ -278,4 +308,36 @@ fn verify_targets(store: &Store, arg: Option<&str>, all: bool) -> Result<Vec<(Ki
         );
     }
     Ok(targets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `backup verify --all` while `prune` runs: backups listed, then deleted before they
+    /// are read (a database backup's manifest may outlive it), are gone, not corrupt.
+    #[test]
+    fn backups_deleted_after_listing_are_gone_not_corrupt() {
+        let t = tempfile::tempdir().unwrap();
+        let db = t.path().join("db/db_backup_20260101_000000.sqlite.gz");
+        std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+        let manifest = r#"{"format":"xtask-db-backup/1","engine":"sqlite","source":"x","started":"s","finished":"f","method":"backup-api","raw_bytes":1,"raw_sha256":"a","bytes":1,"sha256":"a","tables":{},"check":"integrity_check: ok"}"#;
+        std::fs::write(db::manifest_path(&db), manifest).unwrap();
+        let pipeline = t
+            .path()
+            .join("pipeline/pipeline-backup-20260101_000000.tar.gz");
+        let targets = [(Kind::Sqlite, db), (Kind::Pipeline, pipeline)];
+        for (kind, path) in &targets {
+            let v = verify_path(*kind, path, IntegrityCheck::QuickCheck).unwrap();
+            assert!(matches!(v, Verdict::Gone), "{kind:?}: {v:?}");
+        }
+        let report = verify_report(&targets, IntegrityCheck::QuickCheck).unwrap();
+        assert!(report.findings.is_empty(), "{:?}", report.findings);
+        assert_eq!(report.exit_code(), 0);
+        let rows = report.data["verified"].as_array().unwrap();
+        assert!(
+            rows.iter()
+                .all(|r| r["gone"] == true && r.get("ok").is_none())
+        );
+    }
 }
