@@ -85,6 +85,7 @@ impl Kind {
 /// all under one lock.
 pub fn all(cx: &Context, if_changed: bool) -> Result<Report> {
     let store = cx.store();
+    pipeline::check_store_outside(&cx.root, &store.dir, &cx.config.pipeline)?;
     let _lock = store.lock("backup")?;
     let mut report = Report::new("backup");
     store.clean_stale(Kind::Pipeline)?;

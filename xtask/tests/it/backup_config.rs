@@ -182,6 +182,31 @@ fn common_credential_files_are_left_out_in_any_case() {
     assert_eq!(reported.len(), secrets.len() + 3, "{reported:?}");
 }
 
+/// A backup store inside a pipeline path would leave that path out of every backup: a
+/// config error naming both, before anything is written.
+#[test]
+fn a_backup_dir_inside_a_pipeline_path_is_refused() {
+    for dir in ["config", "config/backups", "./config/"] {
+        let t = sample_tree();
+        write(
+            t.path(),
+            "maintenance.toml",
+            &format!("[backup]\ndir = {dir:?}\n"),
+        );
+        for args in [&["backup", "config"][..], &["backup"][..]] {
+            let run = xtask(t.path(), args);
+            assert_eq!(run.code, 2, "{dir} {args:?}: {}{}", run.stdout, run.stderr);
+            assert!(
+                run.stderr.contains("backup.dir") && run.stderr.contains("`config`"),
+                "{dir}: {}",
+                run.stderr
+            );
+        }
+        let list = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
+        assert_eq!(list["backups"].as_array().unwrap().len(), 0, "{dir}");
+    }
+}
+
 #[test]
 fn same_tree_gives_identical_bytes() {
     let a = sample_tree();

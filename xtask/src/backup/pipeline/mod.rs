@@ -98,12 +98,52 @@ pub struct Plan {
     pub findings: Vec<Finding>,
 }
 
+/// The backup store must not lie inside a pipeline path: backups would archive the store,
+/// so the walk leaves it out, and with it (`backup.dir = "config"`) the whole path.
+pub fn check_store_outside(root: &Path, store_dir: &Path, cfg: &PipelineConfig) -> Result<()> {
+    let store = real(store_dir);
+    for entry in &cfg.paths {
+        for p in expand(root, entry)? {
+            if store.starts_with(real(&p)) {
+                bail!(
+                    "backup.dir ({}) lies inside the pipeline path `{entry}` ({}): its backups would leave `{entry}` out; \
+                     set backup.dir outside every pipeline path (the default is `backups`) or remove `{entry}` from pipeline.paths",
+                    store_dir.display(),
+                    p.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `p` with links resolved as far as it exists (the rest as written, without `.`).
+fn real(p: &Path) -> PathBuf {
+    let mut existing = p;
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(c) = existing.canonicalize() {
+            let mut out = c;
+            for comp in rest.iter().rev() {
+                out.push(comp);
+            }
+            return out;
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return p.components().collect(),
+        }
+    }
+}
+
 pub fn plan(root: &Path, store_dir: &Path, cfg: &PipelineConfig, explicit: bool) -> Result<Plan> {
+    check_store_outside(root, store_dir, cfg)?;
     let mut plan = Plan::default();
     let mut found: BTreeMap<String, PathBuf> = BTreeMap::new();
-    let store_dir = store_dir
-        .canonicalize()
-        .unwrap_or_else(|_| store_dir.to_path_buf());
+    let store_dir = real(store_dir);
     for entry in &cfg.paths {
         let before = found.len();
         for p in expand(root, entry)? {
@@ -293,7 +333,7 @@ fn walk(
     let walker = WalkDir::new(start)
         .follow_links(false)
         .into_iter()
-        .filter_entry(|e| !(e.file_type().is_dir() && e.path() == store_dir));
+        .filter_entry(|e| !(e.file_type().is_dir() && real(e.path()) == store_dir));
     for e in walker {
         let e = e.with_context(|| format!("walking {}", start.display()))?;
         if e.file_type().is_dir() {
@@ -320,6 +360,7 @@ fn walk(
 /// `backup config [--if-changed]`.
 pub fn run(cx: &Context, if_changed: bool) -> Result<Report> {
     let store = cx.store();
+    check_store_outside(&cx.root, &store.dir, &cx.config.pipeline)?;
     let _lock = store.lock("backup config")?;
     store.clean_stale(Kind::Pipeline)?;
     Ok(create(cx, &store, if_changed)?.report())
