@@ -157,17 +157,26 @@ pub fn verify_path(kind: Kind, path: &Path, check: IntegrityCheck) -> Result<Ver
     }
 }
 
-/// A path, a file name in the store, or `latest` (newest of `kind`).
+/// A path, a file name in the store, or `latest` (newest of `kind`; never a safety backup
+/// taken by `restore db`, which would make a second `restore db latest` undo the first).
 pub fn resolve(store: &Store, kind: Kind, arg: &str) -> Result<PathBuf> {
     if arg == "latest" {
-        return match store.list(kind)?.into_iter().next() {
-            Some(e) => Ok(e.path),
-            None => bail!(
-                "no {} backups in {}: make one with `cargo xtask backup`",
+        let entries = store.list(kind)?;
+        if let Some(e) = entries.iter().find(|e| !is_safety_backup(kind, &e.path)) {
+            return Ok(e.path.clone());
+        }
+        if !entries.is_empty() {
+            bail!(
+                "the only {} backups in {} are safety backups taken by `restore db`: name one (see `cargo xtask backup list`)",
                 kind.name(),
                 store.kind_dir(kind).display()
-            ),
-        };
+            );
+        }
+        bail!(
+            "no {} backups in {}: make one with `cargo xtask backup`",
+            kind.name(),
+            store.kind_dir(kind).display()
+        );
     }
     let p = PathBuf::from(arg);
     if p.is_file() {
@@ -180,6 +189,12 @@ pub fn resolve(store: &Store, kind: Kind, arg: &str) -> Result<PathBuf> {
         }
     }
     bail!("no backup `{arg}`: pass a path or a name from `cargo xtask backup list`, or `latest`")
+}
+
+/// Was this database backup taken by `restore db` before it replaced the live database?
+fn is_safety_backup(kind: Kind, path: &Path) -> bool {
+    kind != Kind::Pipeline
+        && db::read_manifest(path).is_ok_and(|m| m.reason == Some(db::Reason::SafetyBeforeRestore))
 }
 
 /// `backup list`: every kind, newest first, with checksum state.
@@ -204,8 +219,11 @@ pub fn list(cx: &Context) -> Result<Report> {
                     .map(|m| m.files.len());
                 (n.map_or("?".into(), |n| format!("{n} files")), n)
             } else {
-                let n = db::read_manifest(&e.path).ok().map(|m| m.tables.len());
-                (n.map_or("?".into(), |n| format!("{n} tables")), n)
+                let m = db::read_manifest(&e.path).ok();
+                let n = m.as_ref().map(|m| m.tables.len());
+                let safety = m.is_some_and(|m| m.reason == Some(db::Reason::SafetyBeforeRestore));
+                let note = if safety { " (safety backup)" } else { "" };
+                (n.map_or("?".into(), |n| format!("{n} tables{note}")), n)
             };
             table.row(vec![
                 e.name.clone(),

@@ -123,6 +123,14 @@ impl From<IntegrityCheck> for Checked {
     }
 }
 
+/// Why a backup was made, when something other than a backup run made it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Reason {
+    /// Taken by `restore db` before it replaced the live database; never `latest`.
+    #[serde(rename = "safety backup before restore")]
+    SafetyBeforeRestore,
+}
+
 /// Stored beside every database backup as `<backup>.json`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DbManifest {
@@ -130,7 +138,7 @@ pub struct DbManifest {
     pub engine: Engine,
     pub source: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
     pub started: String,
     pub finished: String,
     pub method: Method,
@@ -356,7 +364,7 @@ pub fn create(
     cx: &Context,
     store: &Store,
     source: &Source,
-    reason: Option<&str>,
+    reason: Option<Reason>,
 ) -> Result<DbBackup> {
     match source {
         Source::Sqlite(path) => sqlite::create(cx, store, path, reason),
@@ -399,9 +407,12 @@ fn create_and_upload(
     source: &Source,
     upload: Option<&str>,
 ) -> Result<DbRun> {
+    let remote = upload.or(cx.config.database.upload.as_deref());
+    if let Some(remote) = remote {
+        upload::check_remote(remote)?;
+    }
     store.clean_stale(source.kind())?;
     let backup = create(cx, store, source, None)?;
-    let remote = upload.or(cx.config.database.upload.as_deref());
     let upload = remote.map(|remote| upload::upload(&backup.path, remote));
     Ok(DbRun::Made {
         backup: Box::new(backup),
@@ -553,6 +564,7 @@ mod tests {
             (m.engine, m.method, m.check),
             (Engine::Sqlite, Method::VacuumInto, Checked::QuickCheck)
         );
+        assert_eq!(m.reason, Some(Reason::SafetyBeforeRestore));
         assert_eq!(serde_json::to_string_pretty(&m).unwrap(), sqlite);
         let pg = r#"{"format":"xtask-db-backup/1","engine":"postgres","source":"postgres://app@db/hub","started":"s","finished":"f","method":"pg_dump -Fc","restarts":0,"raw_bytes":1,"raw_sha256":"a","bytes":1,"sha256":"a","tables":{"public.items":null},"check":"pg_restore --list: ok"}"#;
         let m: DbManifest = serde_json::from_str(pg).unwrap();

@@ -8,7 +8,9 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use xshell::cmd;
 
-use super::{Checked, DbBackup, DbManifest, Engine, FORMAT, Method, bad, now_rfc3339, publish};
+use super::{
+    Checked, DbBackup, DbManifest, Engine, FORMAT, Method, Reason, bad, now_rfc3339, publish,
+};
 use crate::backup::Kind;
 use crate::backup::store::Store;
 use crate::report::{Finding, codes};
@@ -27,7 +29,7 @@ fn pg_shell(dir: &Path, password: Option<&str>) -> Result<xshell::Shell> {
 }
 
 /// `backup db` of a PostgreSQL database; the caller holds the store lock.
-pub fn create(store: &Store, url: &str, reason: Option<&str>) -> Result<DbBackup> {
+pub fn create(store: &Store, url: &str, reason: Option<Reason>) -> Result<DbBackup> {
     let started = now_rfc3339();
     let dest = store.new_path(Kind::Postgres)?;
     let dir = store.kind_dir(Kind::Postgres);
@@ -54,7 +56,7 @@ pub fn create(store: &Store, url: &str, reason: Option<&str>) -> Result<DbBackup
         format: FORMAT.into(),
         engine: Engine::Postgres,
         source: redact_url(url),
-        reason: reason.map(str::to_string),
+        reason,
         started,
         finished: now_rfc3339(),
         method: Method::PgDump,
@@ -98,6 +100,9 @@ pub fn verify(path: &Path, manifest: &DbManifest) -> Result<Vec<Finding>> {
             format!("sha256 {sha} ({bytes} bytes) does not match the manifest"),
         )]);
     }
+    // An absolute path: the shell runs in the dump's folder, where a relative one is wrong.
+    let path =
+        &std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))?;
     let sh = sh::shell(path.parent().unwrap())?;
     if let Err(e) = cmd!(sh, "pg_restore --list {path}")
         .quiet()
@@ -119,6 +124,8 @@ pub fn restore(backup: &Path, url: &str) -> Result<()> {
         without_password: dbname,
         password,
     } = PgUrl::parse(url)?;
+    let backup =
+        &std::path::absolute(backup).with_context(|| format!("resolving {}", backup.display()))?;
     let sh = pg_shell(backup.parent().unwrap(), password.as_deref())?;
     cmd!(sh, "pg_restore --single-transaction --exit-on-error --clean --if-exists --no-owner --no-password --dbname={dbname} {backup}")
         .quiet()

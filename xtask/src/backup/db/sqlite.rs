@@ -12,8 +12,8 @@ use anyhow::{Context as _, Result, bail};
 use rusqlite::{Connection, OpenFlags, backup::StepResult};
 
 use super::{
-    DbBackup, DbManifest, Engine, FORMAT, Method, Restored, Scratch, TempDb, bad, gz, now_rfc3339,
-    publish, temp_db,
+    DbBackup, DbManifest, Engine, FORMAT, Method, Reason, Restored, Scratch, TempDb, bad, gz,
+    now_rfc3339, publish, temp_db,
 };
 use crate::backup::Kind;
 use crate::backup::store::Store;
@@ -39,16 +39,21 @@ fn snapshot(
     )
     .with_context(|| format!("opening {}", src_path.display()))?;
     src.busy_timeout(Duration::from_secs(30))?;
+    let reading = || format!("reading {}", src_path.display());
     // In WAL mode one step copies everything inside one read transaction: consistent, and
     // writers are never blocked, so nothing can restart. In rollback-journal mode a single
     // step would block writers for the whole copy, so copy `step_pages` at a time instead.
-    let mode: String = src.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+    let mode: String = src
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .with_context(reading)?;
     let step_pages = if mode.eq_ignore_ascii_case("wal") {
         -1
     } else {
         step_pages as i32
     };
-    let page_size = src.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))? as u64;
+    let page_size = src
+        .query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))
+        .with_context(reading)? as u64;
     let restarts = copy_pages(
         &src,
         src_path,
@@ -194,8 +199,56 @@ struct Compressed {
     bytes: u64,
 }
 
+/// The first bytes of every SQLite database file.
+const HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// Refuse what is not a SQLite database file before SQLite opens it (which would take an
+/// empty file for an empty database, and say "disk I/O error" of a folder).
+pub fn check_is_database(db: &Path) -> Result<()> {
+    let meta = fs::metadata(db).with_context(|| format!("reading {}", db.display()))?;
+    if meta.is_dir() {
+        bail!(
+            "{} is a directory, not a SQLite database: pass the database file (--database PATH or database.path)",
+            db.display()
+        );
+    }
+    if !meta.is_file() {
+        bail!(
+            "{} is not a regular file, so not a SQLite database",
+            db.display()
+        );
+    }
+    if meta.len() == 0 {
+        bail!(
+            "{} is empty (0 bytes): not a SQLite database, nothing to back up; check database.path",
+            db.display()
+        );
+    }
+    let mut head = [0u8; 16];
+    let n = File::open(db)
+        .and_then(|mut f| {
+            let mut n = 0;
+            while n < head.len() {
+                match io::Read::read(&mut f, &mut head[n..])? {
+                    0 => break,
+                    k => n += k,
+                }
+            }
+            Ok(n)
+        })
+        .with_context(|| format!("reading {}", db.display()))?;
+    if n < head.len() || &head != HEADER {
+        bail!(
+            "{} is not a SQLite database (it does not start with the SQLite header); nothing was backed up",
+            db.display()
+        );
+    }
+    Ok(())
+}
+
 /// `backup db` of a SQLite database; the caller holds the store lock.
-pub fn create(cx: &Context, store: &Store, db: &Path, reason: Option<&str>) -> Result<DbBackup> {
+pub fn create(cx: &Context, store: &Store, db: &Path, reason: Option<Reason>) -> Result<DbBackup> {
+    check_is_database(db)?;
     let started = now_rfc3339();
     let dest = store.new_path(Kind::Sqlite)?;
     let tmp = temp_db(&store.kind_dir(Kind::Sqlite), "snapshot");
@@ -233,6 +286,12 @@ pub fn create(cx: &Context, store: &Store, db: &Path, reason: Option<&str>) -> R
                 .join("; ")
         );
     }
+    if facts.tables.is_empty() {
+        bail!(
+            "{} holds no tables: nothing to back up (a backup of it could not be told from one of an empty file); check database.path",
+            db.display()
+        );
+    }
     let c = compressed?;
     drop(tmp);
 
@@ -240,7 +299,7 @@ pub fn create(cx: &Context, store: &Store, db: &Path, reason: Option<&str>) -> R
         format: FORMAT.into(),
         engine: Engine::Sqlite,
         source: db.display().to_string(),
-        reason: reason.map(str::to_string),
+        reason,
         started,
         finished: now_rfc3339(),
         method,
@@ -334,6 +393,11 @@ pub fn verify(
     }
     if findings.is_empty() {
         match inspect(&copy, check) {
+            Ok(i) if i.ok() && i.tables.is_empty() => findings.push(bad(
+                path,
+                codes::BACKUP_EMPTY,
+                "the database inside holds no tables (a backup of an empty or zero-byte file): it does not count as a verified backup".into(),
+            )),
             Ok(i) if i.ok() => {}
             Ok(i) => findings.push(bad(
                 path,
@@ -370,11 +434,13 @@ fn decompress(path: &Path, to: &Path) -> Result<Compressed> {
 /// Write a verified copy into the live database through the backup API, which takes the
 /// database's write lock (waiting for readers and writers) and keeps open connections valid.
 pub fn copy_into_live(src: &Path, live: &Path) -> Result<()> {
-    let src_conn = Connection::open_with_flags(src, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let src_conn = Connection::open_with_flags(src, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .with_context(|| format!("opening {}", src.display()))?;
     let mut live_conn =
         Connection::open(live).with_context(|| format!("opening {}", live.display()))?;
     live_conn.busy_timeout(Duration::from_secs(30))?;
-    let b = rusqlite::backup::Backup::new(&src_conn, &mut live_conn)?;
+    let b = rusqlite::backup::Backup::new(&src_conn, &mut live_conn)
+        .with_context(|| format!("writing {}", live.display()))?;
     let mut busy = 0;
     loop {
         match b

@@ -43,6 +43,21 @@ impl Upload {
     }
 }
 
+/// Refuse a remote that rclone would read as an option (`--upload=--config=…`): checked
+/// before the backup is made. (Every rclone call also ends its options with `--`.)
+pub fn check_remote(remote: &str) -> Result<()> {
+    if remote.trim().is_empty() {
+        bail!("the upload remote is empty: give one like `s3:bucket/database` (or leave it out)");
+    }
+    if remote.starts_with('-') {
+        bail!(
+            "the upload remote `{remote}` starts with `-`, so rclone would take it for an option: \
+             give a remote like `s3:bucket/database`, or `./{remote}` for a local folder of that name"
+        );
+    }
+    Ok(())
+}
+
 /// Off-site copy with rclone, then check size and sha256 of what arrived.
 pub fn upload(path: &Path, remote: &str) -> Upload {
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -68,14 +83,14 @@ fn copy_and_check(path: &Path, remote: &str, dest: &str) -> Result<()> {
     ] {
         let fname = file.file_name().unwrap().to_string_lossy().into_owned();
         let to = format!("{remote}/{fname}");
-        cmd!(sh, "rclone copyto {file} {to}").quiet().run()?;
+        cmd!(sh, "rclone copyto -- {file} {to}").quiet().run()?;
     }
-    let sizes = cmd!(sh, "rclone size --json {dest}").quiet().read()?;
+    let sizes = cmd!(sh, "rclone size --json -- {dest}").quiet().read()?;
     let got: serde_json::Value = serde_json::from_str(&sizes)?;
     if got["bytes"].as_u64() != Some(size) {
         bail!("uploaded size {} differs from {size}", got["bytes"]);
     }
-    let sums = cmd!(sh, "rclone hashsum sha256 --download {dest}")
+    let sums = cmd!(sh, "rclone hashsum sha256 --download -- {dest}")
         .quiet()
         .read()?;
     let got = sums.split_whitespace().next().unwrap_or_default();

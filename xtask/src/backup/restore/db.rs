@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 
 use crate::backup::db::sqlite::{self, inspect};
-use crate::backup::db::{DbManifest, Source, postgres, verify_one};
+use crate::backup::db::{DbManifest, Reason, Source, postgres, verify_one};
 use crate::config::IntegrityCheck;
 use crate::context::Context;
 use crate::report::{Finding, Report, Table};
@@ -126,12 +126,7 @@ fn restore_sqlite(
     }
 
     if target.over_live && target.path.exists() {
-        let safety = sqlite::create(
-            cx,
-            &store,
-            &target.path,
-            Some("safety backup before restore"),
-        )?;
+        let safety = sqlite::create(cx, &store, &target.path, Some(Reason::SafetyBeforeRestore))?;
         let path = safety.path.display().to_string();
         report.summary("safety backup", path.clone());
         report.set("safety_backup", path);
