@@ -434,6 +434,39 @@ fn a_backup_of_an_empty_database_does_not_verify() {
     );
 }
 
+/// A live database that holds nothing (truncated to zero bytes, or without tables) is
+/// restored over without a safety backup: there is nothing to save, and it is no database
+/// to back up.
+#[test]
+fn an_empty_live_database_is_restored_without_a_safety_backup() {
+    let t = tempfile::tempdir().unwrap();
+    let live = make_db(t.path(), 50, 10);
+    backup(t.path());
+    for no_tables in [false, true] {
+        fs::remove_file(live.with_extension("db-wal")).ok();
+        fs::remove_file(live.with_extension("db-shm")).ok();
+        fs::write(&live, b"").unwrap();
+        if no_tables {
+            Connection::open(&live)
+                .unwrap()
+                .execute_batch("PRAGMA user_version = 3;")
+                .unwrap();
+        }
+        let dry = xtask(t.path(), &["restore", "db", "latest", "--dry-run"]);
+        assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+        assert!(dry.stdout.contains("no safety backup"), "{}", dry.stdout);
+        let run = xtask(
+            t.path(),
+            &["--format", "json", "restore", "db", "latest", "--yes"],
+        );
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        assert!(run.json().get("safety_backup").is_none(), "{}", run.stdout);
+        assert_eq!(consistent(&live).0, 50);
+    }
+    let list = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
+    assert_eq!(list["backups"].as_array().unwrap().len(), 1, "{list:#}");
+}
+
 /// After a restore over the live database, `latest` still means the newest real backup,
 /// not the safety backup that restore took.
 #[test]

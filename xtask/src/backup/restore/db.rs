@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::backup::db::sqlite::{self, inspect};
+use crate::backup::db::sqlite::{self, Inspection, inspect};
 use crate::backup::db::{DbManifest, Reason, Source, postgres, verify_one};
 use crate::config::IntegrityCheck;
 use crate::context::Context;
@@ -117,25 +117,36 @@ fn restore_sqlite(
         .expect("verified backups are kept for restore");
     let manifest = check.manifest.expect("verified");
     report.summary("backup taken", manifest.finished.clone());
-    report.tables.push(tables(&manifest, &target.path));
+    let inspection = target
+        .path
+        .exists()
+        .then(|| inspect(&target.path, IntegrityCheck::QuickCheck).ok())
+        .flatten();
+    report.tables.push(tables(&manifest, inspection.as_ref()));
+    let now = Now::of(&target.path, inspection.as_ref());
     if dry_run {
-        report.summary("plan", plan(&manifest, target));
+        report.summary("plan", plan(&manifest, &target.path, now));
         report.summary("result", "dry run: nothing was changed");
         report.set("restored", false);
         return Ok(report);
     }
 
-    if target.over_live && target.path.exists() {
-        let safety = sqlite::create(cx, &store, &target.path, Some(Reason::SafetyBeforeRestore))?;
-        let path = safety.path.display().to_string();
-        report.summary("safety backup", path.clone());
-        report.set("safety_backup", path);
-        sqlite::copy_into_live(&restored.path, &target.path)?;
-    } else {
-        fs::rename(&restored.path, &target.path).with_context(|| {
-            format!("moving the restored database to {}", target.path.display())
-        })?;
-        files::sync_dir(dir)?;
+    match now {
+        Now::Missing => {
+            fs::rename(&restored.path, &target.path).with_context(|| {
+                format!("moving the restored database to {}", target.path.display())
+            })?;
+            files::sync_dir(dir)?;
+        }
+        Now::Empty => sqlite::copy_into_live(&restored.path, &target.path)?,
+        Now::Holds => {
+            let reason = Some(Reason::SafetyBeforeRestore);
+            let safety = sqlite::create(cx, &store, &target.path, reason)?;
+            let path = safety.path.display().to_string();
+            report.summary("safety backup", path.clone());
+            report.set("safety_backup", path);
+            sqlite::copy_into_live(&restored.path, &target.path)?;
+        }
     }
     report.summary(
         "result",
@@ -149,18 +160,34 @@ fn restore_sqlite(
     Ok(report)
 }
 
+/// What the target of a restore holds now, which decides how it is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Now {
+    /// No file (`--to`, or no live database yet): the verified copy is moved into place.
+    Missing,
+    /// Nothing to lose (zero bytes, or a database without tables): written through the
+    /// backup API without a safety backup (there is nothing a safety backup could hold).
+    Empty,
+    /// A database: a safety backup first, then written through the backup API.
+    Holds,
+}
+
+impl Now {
+    fn of(path: &Path, inspection: Option<&Inspection>) -> Now {
+        match fs::metadata(path) {
+            Err(_) => Now::Missing,
+            Ok(m) if m.len() == 0 => Now::Empty,
+            Ok(_) if inspection.is_some_and(|i| i.ok() && i.tables.is_empty()) => Now::Empty,
+            Ok(_) => Now::Holds,
+        }
+    }
+}
+
 /// Rows per table in the backup, beside the target's rows now.
-fn tables(manifest: &DbManifest, target: &Path) -> Table {
+fn tables(manifest: &DbManifest, now: Option<&Inspection>) -> Table {
     let mut t = Table::new("Tables", &["table", "rows in backup", "rows now"]);
-    let now_counts = if target.exists() {
-        inspect(target, IntegrityCheck::QuickCheck).ok()
-    } else {
-        None
-    };
     for (name, rows) in &manifest.tables {
-        let now = now_counts
-            .as_ref()
-            .and_then(|i| i.tables.get(name).copied().flatten());
+        let now = now.and_then(|i| i.tables.get(name).copied().flatten());
         t.row(vec![
             name.clone(),
             rows.map_or("?".into(), |n| n.to_string()),
@@ -171,15 +198,19 @@ fn tables(manifest: &DbManifest, target: &Path) -> Table {
 }
 
 /// What a dry run would do.
-fn plan(manifest: &DbManifest, target: &Target) -> String {
-    if target.over_live && target.path.exists() {
-        format!(
+fn plan(manifest: &DbManifest, target: &Path, now: Now) -> String {
+    match now {
+        Now::Holds => format!(
             "would back up {} first, then replace its content with the backup of {} (later writes are lost)",
-            target.path.display(),
+            target.display(),
             manifest.finished
-        )
-    } else {
-        format!("would write {}", target.path.display())
+        ),
+        Now::Empty => format!(
+            "would write the backup of {} into {} (it holds nothing: no safety backup is needed)",
+            manifest.finished,
+            target.display()
+        ),
+        Now::Missing => format!("would write {}", target.display()),
     }
 }
 
