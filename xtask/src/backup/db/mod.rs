@@ -178,27 +178,6 @@ pub fn read_manifest(backup: &Path) -> Result<DbManifest> {
     Ok(m)
 }
 
-/// Removes a temporary file (and SQLite's `-wal`/`-shm`/`-journal` companions) when dropped.
-pub struct TempDb(pub PathBuf);
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let mut p = self.0.as_os_str().to_owned();
-            p.push(suffix);
-            let _ = fs::remove_file(PathBuf::from(p));
-        }
-    }
-}
-
-pub fn temp_db(dir: &Path, what: &str) -> TempDb {
-    TempDb(dir.join(format!(
-        "{}{what}-{}.sqlite",
-        files::TMP_PREFIX,
-        std::process::id()
-    )))
-}
-
 /// The private folder, beside a database or a backup, where scratch copies are made.
 pub const SCRATCH_DIR: &str = ".xtask-scratch";
 

@@ -5,15 +5,15 @@ use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use rusqlite::{Connection, OpenFlags, backup::StepResult};
 
 use super::{
-    DbBackup, DbManifest, Engine, FORMAT, Method, Reason, Restored, Scratch, TempDb, bad, gz,
-    now_rfc3339, publish, temp_db,
+    DbBackup, DbManifest, Engine, FORMAT, Method, Reason, Restored, Scratch, bad, gz, now_rfc3339,
+    publish,
 };
 use crate::backup::Kind;
 use crate::backup::store::Store;
@@ -23,6 +23,27 @@ use crate::report::{Finding, codes};
 use crate::util::files;
 use crate::util::hash::{self, HashingReader, HashingWriter};
 use crate::util::progress::Progress;
+
+/// Removes a temporary file (and SQLite's `-wal`/`-shm`/`-journal` companions) when dropped.
+struct TempDb(PathBuf);
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut p = self.0.as_os_str().to_owned();
+            p.push(suffix);
+            let _ = fs::remove_file(PathBuf::from(p));
+        }
+    }
+}
+
+fn temp_db(dir: &Path, what: &str) -> TempDb {
+    TempDb(dir.join(format!(
+        "{}{what}-{}.sqlite",
+        files::TMP_PREFIX,
+        std::process::id()
+    )))
+}
 
 /// Copy `src` into a fresh file `dst` with the online backup API; returns the method used
 /// and how often writers restarted the copy.
