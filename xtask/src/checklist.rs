@@ -139,9 +139,14 @@ fn drill(cx: &Context) -> Result<Report> {
         .join(format!("{}drill-{}", files::TMP_PREFIX, std::process::id()));
     let result = (|| -> Result<()> {
         let store = cx.store();
-        if !store.list(backup::store::PIPELINE)?.is_empty() {
-            let r =
-                backup::restore::run(cx, "latest", Some(&scratch.join("config")), false, false)?;
+        if !store.list(backup::Kind::Pipeline)?.is_empty() {
+            let r = backup::restore::config::run(
+                cx,
+                "latest",
+                Some(&scratch.join("config")),
+                false,
+                false,
+            )?;
             report.summary(
                 "pipeline configuration",
                 if r.exit_code() == 0 {
@@ -152,9 +157,9 @@ fn drill(cx: &Context) -> Result<Report> {
             );
             report.findings.extend(r.findings);
         }
-        if !store.list(backup::db::SQLITE)?.is_empty() {
+        if !store.list(backup::Kind::Sqlite)?.is_empty() {
             let to = scratch.join("db.sqlite");
-            let r = backup::db::restore(cx, "latest", Some(&to), None, false, false)?;
+            let r = backup::restore::db::run(cx, "latest", Some(&to), None, false, false)?;
             report.summary(
                 "database",
                 if r.exit_code() == 0 {

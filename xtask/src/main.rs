@@ -148,7 +148,7 @@ fn dispatch(cx: &Context, command: Command) -> Result<Option<Report>> {
                 to,
                 dry_run,
                 force,
-            } => backup::restore::run(cx, &archive, to.as_deref(), dry_run, force)?,
+            } => backup::restore::config::run(cx, &archive, to.as_deref(), dry_run, force)?,
             RestoreCmd::Db {
                 backup,
                 to,
@@ -157,7 +157,7 @@ fn dispatch(cx: &Context, command: Command) -> Result<Option<Report>> {
                 yes,
             } => {
                 let (to, db) = (to.as_deref(), database.as_deref());
-                backup::db::restore(cx, &backup, to, db, dry_run, yes)?
+                backup::restore::db::run(cx, &backup, to, db, dry_run, yes)?
             }
         },
         Command::Config { command } => match command {

@@ -6,7 +6,8 @@ use std::fs;
 use anyhow::{Context as _, Result};
 use chrono::{Datelike, Duration, NaiveDateTime};
 
-use super::store::{Entry, Kind, Store};
+use super::Kind;
+use super::store::{Entry, Store};
 use crate::config::Retention;
 use crate::report::{Finding, Report, Severity, Table, codes};
 
@@ -58,6 +59,19 @@ pub fn select(
         .collect()
 }
 
+/// What pruning one kind of backup decided (and, unless a dry run, did).
+#[derive(Debug)]
+pub struct Pruned {
+    pub kind: Kind,
+    /// Every backup, newest first: its name, and why it is kept (`None`: deleted).
+    pub decisions: Vec<(String, Option<String>)>,
+    /// Names deleted (dry run: that would be deleted).
+    pub deleted: Vec<String>,
+    pub kept: Vec<String>,
+    /// No backup of this kind verifies, so nothing was deleted.
+    pub none_verified: bool,
+}
+
 /// Prune one kind of backup. `verified` tells whether a backup passes full verification;
 /// it is asked newest first until one passes, and that one is never deleted.
 pub fn prune(
@@ -66,88 +80,101 @@ pub fn prune(
     retention: &Retention,
     dry_run: bool,
     verified: &dyn Fn(&Entry) -> bool,
-) -> Result<Report> {
-    let mut report = Report::dry("backup prune", dry_run);
+) -> Result<Pruned> {
     let entries = store.list(kind)?;
     let newest_verified = entries.iter().position(verified);
-    if newest_verified.is_none() && !entries.is_empty() {
-        report.push(Finding::new(
-            codes::NO_VERIFIED_BACKUP,
-            Severity::High,
-            format!(
-                "none of the {} {} backups verifies: nothing is deleted; make a new backup and investigate",
-                entries.len(),
-                kind.name
-            ),
-        ));
-    }
     let now = chrono::Utc::now().naive_utc();
-    let decisions = select(&entries, retention, now, newest_verified);
-    let mut table = Table::new(
-        format!("Retention ({})", kind.name),
-        &["name", "decision", "reason"],
-    );
-    let mut deleted = Vec::new();
-    let mut kept = Vec::new();
-    for (e, keep) in entries.iter().zip(decisions) {
-        match keep {
-            Some(reason) => {
-                table.row(vec![e.name.clone(), "keep".into(), reason]);
-                kept.push(e.name.clone());
+    let mut out = Pruned {
+        kind,
+        decisions: Vec::new(),
+        deleted: Vec::new(),
+        kept: Vec::new(),
+        none_verified: newest_verified.is_none() && !entries.is_empty(),
+    };
+    for (e, keep) in entries
+        .iter()
+        .zip(select(&entries, retention, now, newest_verified))
+    {
+        // Without a verified backup, deleting anything could lose the last good copy.
+        let keep = match keep {
+            None if newest_verified.is_none() => Some(NONE_VERIFIED.to_string()),
+            keep => keep,
+        };
+        if keep.is_some() {
+            out.kept.push(e.name.clone());
+        } else {
+            if !dry_run {
+                delete(e)?;
             }
-            // Without a verified backup, deleting anything could lose the last good copy.
-            None if newest_verified.is_none() => {
-                table.row(vec![
-                    e.name.clone(),
-                    "keep".into(),
-                    "no verified backup exists".into(),
-                ]);
-                kept.push(e.name.clone());
-            }
-            None => {
-                let verb = if dry_run { "would delete" } else { "delete" };
-                table.row(vec![
-                    e.name.clone(),
-                    verb.into(),
-                    "outside every retention rule".into(),
-                ]);
-                if !dry_run {
-                    fs::remove_file(&e.path)
-                        .with_context(|| format!("deleting {}", e.path.display()))?;
-                    match fs::remove_file(e.sidecar()) {
-                        Ok(()) => {}
-                        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(err) => {
-                            return Err(err)
-                                .with_context(|| format!("deleting {}", e.sidecar().display()));
-                        }
-                    }
-                }
-                deleted.push(e.name.clone());
-            }
+            out.deleted.push(e.name.clone());
         }
+        out.decisions.push((e.name.clone(), keep));
     }
-    if !deleted.is_empty() && !dry_run {
+    if !out.deleted.is_empty() && !dry_run {
         crate::util::files::sync_dir(&store.kind_dir(kind))?;
     }
-    report.summary(
-        kind.name,
-        format!(
-            "{} kept, {} {}",
-            kept.len(),
-            deleted.len(),
-            if dry_run {
-                "would be deleted"
-            } else {
-                "deleted"
-            }
-        ),
-    );
-    report.tables.push(table);
-    report.set("kept", kept);
+    Ok(out)
+}
+
+const NONE_VERIFIED: &str = "no verified backup exists";
+
+/// Delete a backup and its checksum sidecar.
+fn delete(e: &Entry) -> Result<()> {
+    fs::remove_file(&e.path).with_context(|| format!("deleting {}", e.path.display()))?;
+    match fs::remove_file(e.sidecar()) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(err).with_context(|| format!("deleting {}", e.sidecar().display())),
+    }
+}
+
+/// The report of `backup prune` over every kind.
+pub fn report(pruned: &[Pruned], dry_run: bool) -> Report {
+    let mut report = Report::dry("backup prune", dry_run);
+    let mut deleted = Vec::new();
+    for p in pruned {
+        let name = p.kind.name();
+        let mut table = Table::new(
+            format!("Retention ({name})"),
+            &["name", "decision", "reason"],
+        );
+        for (backup, keep) in &p.decisions {
+            let (decision, reason) = match keep {
+                Some(reason) => ("keep", reason.as_str()),
+                None if dry_run => ("would delete", "outside every retention rule"),
+                None => ("delete", "outside every retention rule"),
+            };
+            table.row(vec![backup.clone(), decision.into(), reason.into()]);
+        }
+        report.summary(
+            name,
+            format!(
+                "{} kept, {} {}",
+                p.kept.len(),
+                p.deleted.len(),
+                if dry_run {
+                    "would be deleted"
+                } else {
+                    "deleted"
+                }
+            ),
+        );
+        report.tables.push(table);
+        if p.none_verified {
+            report.push(Finding::new(
+                codes::NO_VERIFIED_BACKUP,
+                Severity::High,
+                format!(
+                    "none of the {} {name} backups verifies: nothing is deleted; make a new backup and investigate",
+                    p.decisions.len(),
+                ),
+            ));
+        }
+        deleted.extend(p.deleted.iter().cloned());
+    }
     report.set(if dry_run { "would_delete" } else { "deleted" }, deleted);
     report.set("dry_run", dry_run);
-    Ok(report)
+    report
 }
 
 #[cfg(test)]

@@ -13,23 +13,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use chrono::{NaiveDateTime, Utc};
 
+use super::Kind;
 use crate::util::files::{self, AtomicFile, Lock, TMP_PREFIX};
-
-/// One kind of backup in the store.
-#[derive(Debug, Clone, Copy)]
-pub struct Kind {
-    pub name: &'static str,
-    pub subdir: &'static str,
-    pub prefix: &'static str,
-    pub suffix: &'static str,
-}
-
-pub const PIPELINE: Kind = Kind {
-    name: "config",
-    subdir: "pipeline",
-    prefix: "pipeline-backup-",
-    suffix: ".tar.gz",
-};
 
 const TIME_FORMAT: &str = "%Y%m%d_%H%M%S";
 
@@ -64,7 +49,7 @@ pub struct Store {
 
 impl Store {
     pub fn kind_dir(&self, kind: Kind) -> PathBuf {
-        self.dir.join(kind.subdir)
+        self.dir.join(kind.dir())
     }
 
     /// The store-wide lock: one backup/prune/restore run at a time.
@@ -110,9 +95,9 @@ impl Store {
         let stamp = Utc::now().format(TIME_FORMAT).to_string();
         for n in 0..1000 {
             let name = if n == 0 {
-                format!("{}{stamp}{}", kind.prefix, kind.suffix)
+                format!("{}{stamp}{}", kind.prefix(), kind.suffix())
             } else {
-                format!("{}{stamp}-{n}{}", kind.prefix, kind.suffix)
+                format!("{}{stamp}-{n}{}", kind.prefix(), kind.suffix())
             };
             let p = dir.join(name);
             if !p.exists() {
@@ -121,7 +106,7 @@ impl Store {
         }
         anyhow::bail!(
             "too many backups named {}{stamp}* in {}",
-            kind.prefix,
+            kind.prefix(),
             dir.display()
         )
     }
@@ -152,7 +137,9 @@ impl Store {
 
 /// Parse `<prefix>YYYYMMDD_HHMMSS[-N]<suffix>` into its time and sequence number.
 pub fn parse_name(kind: Kind, name: &str) -> Option<(NaiveDateTime, u32)> {
-    let mid = name.strip_prefix(kind.prefix)?.strip_suffix(kind.suffix)?;
+    let mid = name
+        .strip_prefix(kind.prefix())?
+        .strip_suffix(kind.suffix())?;
     let (stamp, seq) = match mid.split_once('-') {
         Some((stamp, n)) => (
             stamp,
@@ -234,17 +221,24 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        let (t, seq) = parse_name(PIPELINE, "pipeline-backup-20261129_203000.tar.gz").unwrap();
+        let (t, seq) =
+            parse_name(Kind::Pipeline, "pipeline-backup-20261129_203000.tar.gz").unwrap();
         assert_eq!(seq, 0);
         assert_eq!(t.to_string(), "2026-11-29 20:30:00");
         assert_eq!(
-            parse_name(PIPELINE, "pipeline-backup-20261129_203000-12.tar.gz")
+            parse_name(Kind::Pipeline, "pipeline-backup-20261129_203000-12.tar.gz")
                 .unwrap()
                 .1,
             12
         );
-        assert!(parse_name(PIPELINE, "pipeline-backup-20261129_203000-x.tar.gz").is_none());
-        assert!(parse_name(PIPELINE, ".tmp-pipeline-backup-20261129_203000.tar.gz.1.0").is_none());
-        assert!(parse_name(PIPELINE, "pipeline-backup-2026.tar.gz").is_none());
+        assert!(parse_name(Kind::Pipeline, "pipeline-backup-20261129_203000-x.tar.gz").is_none());
+        assert!(
+            parse_name(
+                Kind::Pipeline,
+                ".tmp-pipeline-backup-20261129_203000.tar.gz.1.0"
+            )
+            .is_none()
+        );
+        assert!(parse_name(Kind::Pipeline, "pipeline-backup-2026.tar.gz").is_none());
     }
 }

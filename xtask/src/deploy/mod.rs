@@ -6,7 +6,7 @@
 //! successfully before it. A lock per environment keeps two deploys apart.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
@@ -603,13 +603,7 @@ pub fn deploy(
         let store = cx.store();
         let _l = store.lock("deploy: pre-deploy backup")?;
         let b = crate::backup::db::create_configured(cx, &store)?;
-        let id = b.data.get("backup").and_then(|v| v.as_str()).map(|p| {
-            Path::new(p)
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned()
-        });
+        let id = b.backup().map(|b| b.id());
         report.summary(
             "database backup",
             id.clone().unwrap_or_else(|| "none (no database)".into()),
@@ -769,7 +763,7 @@ pub fn rollback(
     let mut e = entry(cx, env, "rollback", &target_version, current.as_deref());
     if restore_db {
         let b = db_backup.clone().unwrap();
-        let r = crate::backup::db::restore(cx, &b, None, None, false, true)?;
+        let r = crate::backup::restore::db::run(cx, &b, None, None, false, true)?;
         let ok = r.exit_code() == 0;
         e.checks.push(Check {
             name: "database restore".into(),

@@ -108,6 +108,10 @@ codes! {
         "no backup of a kind verifies: prune deleted nothing";
     RESTORE_CONFLICT = "restore-conflict", High,
         "restoring would overwrite something it must not (a link, a directory, a changed file)";
+    RESTORE_TARGET_UNWRITABLE = "restore-target-unwritable", High,
+        "a folder of the restore target cannot be written or is on another file system: nothing was written";
+    BACKUP_EMPTY = "backup-empty", High,
+        "a database backup holds no tables (an empty or zero-byte file was backed up): it does not count as verified";
 
     // audit, advisories
     VULNERABILITY = "vulnerability", High,

@@ -96,6 +96,117 @@ fn secrets_are_excluded_and_listed_unless_included() {
     assert_eq!(v["excluded_secrets"].as_array().unwrap().len(), 2);
 }
 
+/// Links that are harmless one by one but lead outside through each other are left out
+/// (restore would refuse the archive), and say so.
+#[test]
+fn chained_links_that_leave_the_tree_are_left_out() {
+    let t = sample_tree();
+    std::os::unix::fs::symlink(".", t.path().join("config/a")).unwrap();
+    std::os::unix::fs::symlink("a/../..", t.path().join("config/b")).unwrap();
+    let (archive, v) = backup(t.path());
+    let m = members(&archive);
+    assert!(m.contains(&"config/a".to_string()), "{m:?}");
+    assert!(!m.contains(&"config/b".to_string()), "{m:?}");
+    let f = finding_with_code(&v, "symlink-outside-tree");
+    assert_eq!(f["path"], "config/b", "{v:#}");
+    assert!(
+        f["message"].as_str().unwrap().contains("through the link"),
+        "{f:#}"
+    );
+    assert_eq!(
+        xtask(t.path(), &["backup", "verify", archive.to_str().unwrap()]).code,
+        0
+    );
+}
+
+/// Credential files in any letter case, with backup suffixes, and well-known credential
+/// paths are left out by default, each with its own `secret-excluded` finding.
+#[test]
+fn common_credential_files_are_left_out_in_any_case() {
+    let t = sample_tree();
+    let secrets = [
+        "config/.ENV",
+        "config/ID_RSA",
+        "config/Server.PEM",
+        "config/tls.key.bak",
+        "config/.aws/credentials",
+        "config/.docker/config.json",
+        "config/.htpasswd",
+        "config/secrets.yaml",
+        "config/kubeconfig",
+        "config/terraform.tfvars",
+        "config/prod.auto.tfvars.json",
+        "config/.kube/config",
+        "config/deploy.PFX",
+    ];
+    let kept = [
+        "config/keyboard.yml",
+        "config/pem-notes.md",
+        "config/aws/config.yml",
+        "config/secrets-manager.md",
+        "config/environment.yml",
+    ];
+    for rel in secrets.iter().chain(&kept) {
+        write(t.path(), rel, "x\n");
+    }
+    let (archive, v) = backup(t.path());
+    let m = members(&archive);
+    let excluded: Vec<&str> = v["excluded_secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    let reported: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "secret-excluded")
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    for secret in secrets {
+        assert!(!m.contains(&secret.to_string()), "{secret} archived: {m:?}");
+        assert!(
+            excluded.contains(&secret),
+            "{secret} not listed: {excluded:?}"
+        );
+        assert!(
+            reported.contains(&secret),
+            "{secret} not reported: {reported:?}"
+        );
+    }
+    for rel in kept {
+        assert!(m.contains(&rel.to_string()), "{rel} left out: {excluded:?}");
+    }
+    // The sample tree's own three, plus these: one finding each.
+    assert_eq!(reported.len(), secrets.len() + 3, "{reported:?}");
+}
+
+/// A backup store inside a pipeline path would leave that path out of every backup: a
+/// config error naming both, before anything is written.
+#[test]
+fn a_backup_dir_inside_a_pipeline_path_is_refused() {
+    for dir in ["config", "config/backups", "./config/"] {
+        let t = sample_tree();
+        write(
+            t.path(),
+            "maintenance.toml",
+            &format!("[backup]\ndir = {dir:?}\n"),
+        );
+        for args in [&["backup", "config"][..], &["backup"][..]] {
+            let run = xtask(t.path(), args);
+            assert_eq!(run.code, 2, "{dir} {args:?}: {}{}", run.stdout, run.stderr);
+            assert!(
+                run.stderr.contains("backup.dir") && run.stderr.contains("`config`"),
+                "{dir}: {}",
+                run.stderr
+            );
+        }
+        let list = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
+        assert_eq!(list["backups"].as_array().unwrap().len(), 0, "{dir}");
+    }
+}
+
 #[test]
 fn same_tree_gives_identical_bytes() {
     let a = sample_tree();
@@ -313,6 +424,9 @@ fn killed_runs_never_leave_a_valid_looking_backup() {
     for i in 0..20 {
         write(t.path(), &format!("config/data{i}.yml"), &chunk);
     }
+    // A complete backup made before the kills: every listing below must still show it, so
+    // the checks of what is listed never pass on an empty list.
+    let (done, _) = backup(t.path());
     for delay_ms in [5u64, 20, 40, 80, 120] {
         let mut child = bin()
             .arg("--root")
@@ -325,7 +439,12 @@ fn killed_runs_never_leave_a_valid_looking_backup() {
         let _ = child.kill(); // SIGKILL
         let status = child.wait().unwrap();
         let list = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
-        for row in list["backups"].as_array().unwrap() {
+        let rows = list["backups"].as_array().unwrap();
+        assert!(
+            rows.iter().any(|r| r["path"] == done.to_str().unwrap()),
+            "delay {delay_ms}: the complete backup is not listed: {list:#}"
+        );
+        for row in rows {
             let path = row["path"].as_str().unwrap();
             // Whatever is listed must be complete: checksum ok and verify clean.
             assert_eq!(

@@ -251,6 +251,9 @@ fn writer_during_backups(mode: &str, backups: usize) -> Vec<String> {
 fn killed_backups_are_never_listed_as_valid() {
     let t = tempfile::tempdir().unwrap();
     make_db(t.path(), 100_000, 300);
+    // A complete backup made before the kills: every listing below must still show it, so
+    // the checks of what is listed never pass on an empty list.
+    let done = backup(t.path())["backup"].as_str().unwrap().to_string();
     for delay_ms in [1u64, 10, 30, 60, 100, 150, 250] {
         let mut child = bin()
             .arg("--root")
@@ -264,7 +267,12 @@ fn killed_backups_are_never_listed_as_valid() {
         let _ = child.kill();
         child.wait().unwrap();
         let list = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
-        for row in list["backups"].as_array().unwrap() {
+        let rows = list["backups"].as_array().unwrap();
+        assert!(
+            rows.iter().any(|r| r["path"] == done.as_str()),
+            "delay {delay_ms}: the complete backup is not listed: {list:#}"
+        );
+        for row in rows {
             assert_eq!(row["checksum"], "ok", "delay {delay_ms}: {row:#}");
             let path = row["path"].as_str().unwrap();
             assert_eq!(
@@ -277,6 +285,300 @@ fn killed_backups_are_never_listed_as_valid() {
     backup(t.path());
     let left = tmp_leftovers(&t.path().join("backups/db"));
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// Files beside the live database other than the database itself (and its own -wal/-shm).
+fn strays(dir: &Path) -> Vec<String> {
+    snapshot(dir)
+        .into_iter()
+        .filter(|p| !p.is_empty() && !p.starts_with("knowledge_hub.db") && !p.starts_with("copy"))
+        .collect()
+}
+
+/// A restore killed at any point leaves no database copy beside the live database: scratch
+/// copies live in a private folder (0700, files 0600) that the next run removes.
+#[test]
+fn killed_restores_leave_no_copy_beside_the_live_database() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    let live = make_db(t.path(), 100_000, 300);
+    let dir = live.parent().unwrap().to_path_buf();
+    backup(t.path());
+    // What an older killed run left: its folder is removed (its process is gone).
+    let stale = dir.join(".xtask-scratch/999999999");
+    fs::create_dir_all(&stale).unwrap();
+    fs::write(stale.join("verify.sqlite"), "old copy").unwrap();
+    for (i, delay_ms) in [20u64, 80, 200, 400, 700].into_iter().enumerate() {
+        let to = dir.join(format!("copy{i}.db"));
+        let mut child = bin()
+            .arg("--root")
+            .arg(t.path())
+            .args(["restore", "db", "latest", "--to", to.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        child.wait().unwrap();
+        for rel in strays(&dir) {
+            assert!(
+                rel.starts_with(".xtask-scratch"),
+                "delay {delay_ms}: {rel} left beside the live database"
+            );
+            let meta = fs::metadata(dir.join(&rel)).unwrap();
+            let mode = meta.permissions().mode() & 0o777;
+            if meta.is_dir() {
+                assert_eq!(mode, 0o700, "{rel}");
+            } else if !rel.ends_with("-journal") {
+                assert_eq!(mode, 0o600, "{rel}");
+            }
+        }
+    }
+    let to = dir.join("copy-final.db");
+    let run = xtask(
+        t.path(),
+        &["restore", "db", "latest", "--to", to.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(consistent(&to).0, 100_000);
+    assert_eq!(strays(&dir), Vec::<String>::new(), "scratch copies left");
+}
+
+/// A zero-byte file, a file that is not a database, a database without tables and a
+/// folder are refused with an error naming the file, and nothing is published.
+#[test]
+fn what_is_not_a_database_is_refused_by_name() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "empty.db", "");
+    write(t.path(), "garbage.db", "hello, this is not a database\n");
+    fs::create_dir(t.path().join("folder.db")).unwrap();
+    {
+        let c = Connection::open(t.path().join("no-tables.db")).unwrap();
+        c.execute_batch("PRAGMA user_version = 7;").unwrap();
+    }
+    for (file, says) in [
+        ("empty.db", "empty"),
+        ("garbage.db", "not a SQLite database"),
+        ("folder.db", "is a directory"),
+        ("no-tables.db", "no tables"),
+    ] {
+        let run = xtask(t.path(), &["backup", "db", "--database", file]);
+        assert_eq!(run.code, 2, "{file}: {}{}", run.stdout, run.stderr);
+        let path = t.path().join(file);
+        assert!(
+            run.stderr.contains(path.to_str().unwrap()) && run.stderr.contains(says),
+            "{file}: {}",
+            run.stderr
+        );
+    }
+    let list = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
+    assert_eq!(list["backups"].as_array().unwrap().len(), 0, "{list:#}");
+}
+
+/// A backup holding an empty database (as older versions made of a zero-byte file) does
+/// not verify, so it never counts as the newest verified backup.
+#[test]
+fn a_backup_of_an_empty_database_does_not_verify() {
+    let t = tempfile::tempdir().unwrap();
+    make_db(t.path(), 10, 10);
+    let v = backup(t.path());
+    let good = PathBuf::from(v["backup"].as_str().unwrap());
+    // An empty database, published like a real backup (consistent checksums and manifest).
+    let empty = t.path().join("empty.db");
+    Connection::open(&empty)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 1;")
+        .unwrap();
+    let raw = fs::read(&empty).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &raw).unwrap();
+    let bytes = gz.finish().unwrap();
+    let name = "db_backup_20991231_000000.sqlite.gz";
+    let path = good.with_file_name(name);
+    fs::write(&path, &bytes).unwrap();
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&fs::read(format!("{}.json", good.display())).unwrap()).unwrap();
+    m["raw_bytes"] = raw.len().into();
+    m["raw_sha256"] = sha256_hex(&raw).into();
+    m["bytes"] = bytes.len().into();
+    m["sha256"] = sha256_hex(&bytes).into();
+    m["tables"] = serde_json::json!({});
+    fs::write(
+        format!("{}.json", path.display()),
+        serde_json::to_vec(&m).unwrap(),
+    )
+    .unwrap();
+    fs::write(
+        format!("{}.sha256", path.display()),
+        format!("{}  {name}\n", sha256_hex(&bytes)),
+    )
+    .unwrap();
+    let run = xtask(t.path(), &["--format", "json", "backup", "verify", name]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    finding_with_code(&run.json(), "backup-empty");
+    let run = xtask(
+        t.path(),
+        &[
+            "restore",
+            "db",
+            name,
+            "--to",
+            t.path().join("x.db").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        xtask(t.path(), &["backup", "verify", good.to_str().unwrap()]).code,
+        0
+    );
+}
+
+/// A live database that holds nothing (truncated to zero bytes, or without tables) is
+/// restored over without a safety backup: there is nothing to save, and it is no database
+/// to back up.
+#[test]
+fn an_empty_live_database_is_restored_without_a_safety_backup() {
+    let t = tempfile::tempdir().unwrap();
+    let live = make_db(t.path(), 50, 10);
+    backup(t.path());
+    for no_tables in [false, true] {
+        fs::remove_file(live.with_extension("db-wal")).ok();
+        fs::remove_file(live.with_extension("db-shm")).ok();
+        fs::write(&live, b"").unwrap();
+        if no_tables {
+            Connection::open(&live)
+                .unwrap()
+                .execute_batch("PRAGMA user_version = 3;")
+                .unwrap();
+        }
+        let dry = xtask(t.path(), &["restore", "db", "latest", "--dry-run"]);
+        assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+        assert!(dry.stdout.contains("no safety backup"), "{}", dry.stdout);
+        let run = xtask(
+            t.path(),
+            &["--format", "json", "restore", "db", "latest", "--yes"],
+        );
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        assert!(run.json().get("safety_backup").is_none(), "{}", run.stdout);
+        assert_eq!(consistent(&live).0, 50);
+    }
+    let list = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
+    assert_eq!(list["backups"].as_array().unwrap().len(), 1, "{list:#}");
+}
+
+/// After a restore over the live database, `latest` still means the newest real backup,
+/// not the safety backup that restore took.
+#[test]
+fn latest_is_never_a_safety_backup() {
+    let t = tempfile::tempdir().unwrap();
+    let live = make_db(t.path(), 100, 10);
+    let first = backup(t.path())["backup"].as_str().unwrap().to_string();
+    Connection::open(&live)
+        .unwrap()
+        .execute_batch("INSERT INTO items (body) VALUES ('later'); UPDATE counter SET n = 101;")
+        .unwrap();
+    let run = xtask(
+        t.path(),
+        &["--format", "json", "restore", "db", "latest", "--yes"],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let safety = run.json()["safety_backup"].as_str().unwrap().to_string();
+    assert_ne!(safety, first);
+    let dry = xtask(
+        t.path(),
+        &["--format", "json", "restore", "db", "latest", "--dry-run"],
+    )
+    .json();
+    assert_eq!(dry["backup"], first.as_str(), "{dry:#}");
+    let to = t.path().join("again.db");
+    let run = xtask(
+        t.path(),
+        &["restore", "db", "latest", "--to", to.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(consistent(&to).0, 100);
+    // By name, the safety backup restores like any other.
+    let to = t.path().join("safety.db");
+    let run = xtask(
+        t.path(),
+        &["restore", "db", &safety, "--to", to.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(consistent(&to).0, 101);
+}
+
+/// A fake `rclone` that logs its arguments, copies with `copyto` and answers `size` and
+/// `hashsum` for local paths; it only understands calls that end their options with `--`.
+fn fake_rclone(dir: &Path) -> (PathBuf, PathBuf) {
+    let bin = dir.join("fake-bin");
+    fs::create_dir_all(&bin).unwrap();
+    let log = dir.join("rclone.log");
+    let script = format!(
+        r#"#!/bin/sh
+echo "$*" >> '{log}'
+cmd=$1
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do shift; done
+[ "$1" = "--" ] || exit 2
+shift
+case "$cmd" in
+  copyto) mkdir -p "$(dirname "$2")" && cp "$1" "$2" ;;
+  size) printf '{{"count":1,"bytes":%s}}\n' "$(stat -c %s "$1")" ;;
+  hashsum) sha256sum "$1" ;;
+  *) exit 1 ;;
+esac
+"#,
+        log = log.display()
+    );
+    let path = bin.join("rclone");
+    fs::write(&path, script).unwrap();
+    chmod(&path, 0o755);
+    (bin, log)
+}
+
+/// A remote that looks like an option never reaches rclone; every rclone call ends its
+/// options with `--`, so a remote or file name is never read as one.
+#[test]
+fn an_upload_remote_is_never_an_rclone_option() {
+    let t = tempfile::tempdir().unwrap();
+    make_db(t.path(), 10, 10);
+    let (bin_dir, log) = fake_rclone(t.path());
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let evil = t.path().join("evil.conf");
+    let arg = format!("--upload=--config={}", evil.display());
+    let run = xtask_env(t.path(), &[("PATH", &path)], &["backup", "db", &arg]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("remote"), "{}", run.stderr);
+    assert!(
+        !log.exists(),
+        "rclone ran: {}",
+        fs::read_to_string(&log).unwrap()
+    );
+
+    let remote = t.path().join("offsite");
+    let run = xtask_env(
+        t.path(),
+        &[("PATH", &path)],
+        &[
+            "--format",
+            "json",
+            "backup",
+            "db",
+            "--upload",
+            remote.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.json()["uploaded"].is_string(), "{}", run.stdout);
+    let calls = fs::read_to_string(&log).unwrap();
+    assert_eq!(calls.lines().count(), 5, "{calls}");
+    for call in calls.lines() {
+        assert!(call.contains(" -- "), "no end of options: {call}");
+    }
 }
 
 #[test]

@@ -225,3 +225,25 @@ fn a_corrupt_dump_is_refused() {
     );
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
 }
+
+/// `backup verify` of a dump named by a relative path checks that dump (it once ran
+/// `pg_restore --list` from the dump's folder with the relative path: a false corrupt).
+#[test]
+fn a_dump_named_by_a_relative_path_verifies() {
+    let Some(pg) = pg() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let path = pg.backup_of_ten_items("rel", t.path());
+    let rel = Path::new(&path).strip_prefix(t.path()).unwrap();
+    let run: Run = bin()
+        .env("PGPASSWORD", &pg.password)
+        .current_dir(t.path())
+        .arg("--root")
+        .arg(t.path())
+        .args(["--format", "json", "backup", "verify"])
+        .arg(rel)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.json()["verified"][0]["ok"], true);
+}

@@ -182,6 +182,89 @@ fn never_writes_through_a_link_in_the_target() {
     );
 }
 
+/// A folder nobody can write to for the length of a test: mode 0555, or for root (whom
+/// modes do not stop) the immutable attribute. `None` when neither works here.
+struct ReadOnly {
+    dir: PathBuf,
+    immutable: bool,
+}
+
+impl ReadOnly {
+    fn make(dir: &Path) -> Option<ReadOnly> {
+        // SAFETY: geteuid has no preconditions.
+        let immutable = unsafe { libc::geteuid() } == 0;
+        let ok = if immutable {
+            std::process::Command::new("chattr")
+                .arg("+i")
+                .arg(dir)
+                .status()
+                .is_ok_and(|s| s.success())
+        } else {
+            chmod(dir, 0o555);
+            true
+        };
+        let guard = ReadOnly {
+            dir: dir.to_path_buf(),
+            immutable,
+        };
+        if !ok || fs::write(dir.join(".probe"), "x").is_ok() {
+            let _ = fs::remove_file(dir.join(".probe"));
+            eprintln!("skipped: cannot make {} read-only here", dir.display());
+            return None;
+        }
+        Some(guard)
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        if self.immutable {
+            let _ = std::process::Command::new("chattr")
+                .arg("-i")
+                .arg(&self.dir)
+                .status();
+        } else {
+            chmod(&self.dir, 0o755);
+        }
+    }
+}
+
+/// A folder of the target that cannot be written stops the restore before the first move
+/// (and a dry run says so): nothing is half restored.
+#[test]
+fn an_unwritable_folder_stops_the_restore_before_anything_moves() {
+    let t = sample_tree();
+    backup(t.path());
+    write(t.path(), "config/app.yml", "debug: true\n");
+    fs::remove_file(t.path().join(".github/workflows/ci.yml")).unwrap();
+    let Some(_read_only) = ReadOnly::make(&t.path().join("config")) else {
+        return;
+    };
+    let outside_store = |v: Vec<String>| -> Vec<String> {
+        v.into_iter()
+            .filter(|p| !p.starts_with("backups"))
+            .collect()
+    };
+    let before = outside_store(snapshot(t.path()));
+    for extra in ["--dry-run", "--force"] {
+        let run = xtask(
+            t.path(),
+            &["--format", "json", "restore", "config", "latest", extra],
+        );
+        assert_eq!(run.code, 1, "{extra}: {}{}", run.stdout, run.stderr);
+        let v = run.json();
+        assert_eq!(v["restored"], false);
+        let f = finding_with_code(&v, "restore-target-unwritable");
+        assert!(f["message"].as_str().unwrap().contains("config"), "{f:#}");
+        assert_eq!(outside_store(snapshot(t.path())), before, "{extra}");
+        assert!(!t.path().join(".github/workflows/ci.yml").exists());
+        assert_eq!(
+            fs::read_to_string(t.path().join("config/app.yml")).unwrap(),
+            "debug: true\n"
+        );
+    }
+}
+
 /// One member of a hand-made archive.
 struct Member {
     name: &'static str,
@@ -259,12 +342,25 @@ fn hostile_archive(dir: &Path, members: &[Member]) -> PathBuf {
     path
 }
 
-#[test]
-fn malicious_archives_are_refused_with_nothing_written_outside() {
+fn special(name: &'static str, kind: tar::EntryType) -> Member {
+    Member {
+        name,
+        kind,
+        data: b"",
+        link: None,
+    }
+}
+
+/// Every rule of `archive::check`, each broken by a hand-made archive (with a manifest that
+/// describes every member and a correct .sha256, so only the rule can refuse it), and the
+/// finding code that must say so.
+fn hostile_corpus() -> Vec<(&'static str, &'static str, Vec<Member>)> {
     use tar::EntryType::*;
-    let cases: Vec<(&str, Vec<Member>)> = vec![
+    const UNSAFE: &str = "backup-unsafe-entry";
+    vec![
         (
             "dot-dot",
+            UNSAFE,
             vec![
                 file("config/ok.yml", b"ok\n"),
                 file("../escaped.txt", b"pwned\n"),
@@ -272,16 +368,76 @@ fn malicious_archives_are_refused_with_nothing_written_outside() {
         ),
         (
             "deep dot-dot",
+            UNSAFE,
             vec![file("config/../../escaped.txt", b"pwned\n")],
         ),
         (
             "absolute",
+            UNSAFE,
             vec![file("/tmp/xtask-escaped-absolute.txt", b"pwned\n")],
         ),
-        ("symlink escape", vec![link("config", Symlink, "../..")]),
-        ("absolute symlink", vec![link("etc", Symlink, "/etc")]),
+        (
+            "dot component",
+            UNSAFE,
+            vec![file("./config/x.yml", b"x\n")],
+        ),
+        (
+            "empty component",
+            UNSAFE,
+            vec![file("config//x.yml", b"x\n")],
+        ),
+        (
+            "symlink escape",
+            UNSAFE,
+            vec![link("config", Symlink, "../..")],
+        ),
+        (
+            "absolute symlink",
+            UNSAFE,
+            vec![link("etc", Symlink, "/etc")],
+        ),
+        (
+            "deep escaping link",
+            UNSAFE,
+            vec![link("a/b/c", Symlink, "../../../x")],
+        ),
+        (
+            "chained links: b -> a/.. with a -> .",
+            UNSAFE,
+            vec![link("a", Symlink, "."), link("b", Symlink, "a/..")],
+        ),
+        (
+            "chained links to a file: c -> a/../x",
+            UNSAFE,
+            vec![link("a", Symlink, "."), link("c", Symlink, "a/../x")],
+        ),
+        (
+            "chained further: a/a/a/../..",
+            UNSAFE,
+            vec![link("a", Symlink, "."), link("b", Symlink, "a/a/a/../..")],
+        ),
+        (
+            "chain through a deep link: z -> x/y/.. with x/y -> ..",
+            UNSAFE,
+            vec![link("x/y", Symlink, ".."), link("z", Symlink, "x/y/..")],
+        ),
+        (
+            "chain of three: c -> b/.., b -> a/x, a -> .",
+            UNSAFE,
+            vec![
+                link("a", Symlink, "."),
+                link("b", Symlink, "a/x"),
+                link("c", Symlink, "b/../.."),
+            ],
+        ),
+        (
+            "link loop",
+            UNSAFE,
+            vec![link("p", Symlink, "q"), link("q", Symlink, "p/x")],
+        ),
         (
             "file through a link",
+            UNSAFE,
             vec![
                 link("sub", Symlink, "inner"),
                 file("sub/escaped.txt", b"pwned\n"),
@@ -289,10 +445,12 @@ fn malicious_archives_are_refused_with_nothing_written_outside() {
         ),
         (
             "link then file via link",
+            UNSAFE,
             vec![link("a", Symlink, "."), file("a/b.txt", b"x\n")],
         ),
         (
             "hard link",
+            UNSAFE,
             vec![
                 file("config/ok.yml", b"ok\n"),
                 link("hard", Link, "config/ok.yml"),
@@ -300,37 +458,31 @@ fn malicious_archives_are_refused_with_nothing_written_outside() {
         ),
         (
             "hard link outside",
+            UNSAFE,
             vec![link("passwd", Link, "/etc/passwd")],
         ),
+        ("char device", UNSAFE, vec![special("null", Char)]),
+        ("block device", UNSAFE, vec![special("sda", Block)]),
+        ("fifo", UNSAFE, vec![special("pipe", Fifo)]),
         (
-            "char device",
-            vec![Member {
-                name: "null",
-                kind: Char,
-                data: b"",
-                link: None,
-            }],
+            "duplicate",
+            "backup-member-duplicate",
+            vec![
+                file("config/ok.yml", b"ok\n"),
+                file("config/ok.yml", b"ok\n"),
+            ],
         ),
         (
-            "block device",
-            vec![Member {
-                name: "sda",
-                kind: Block,
-                data: b"",
-                link: None,
-            }],
+            "duplicate that turns into a link",
+            "backup-member-duplicate",
+            vec![file("x", b"ok\n"), link("x", Symlink, "../..")],
         ),
-        (
-            "fifo",
-            vec![Member {
-                name: "pipe",
-                kind: Fifo,
-                data: b"",
-                link: None,
-            }],
-        ),
-    ];
-    for (label, members) in cases {
+    ]
+}
+
+#[test]
+fn malicious_archives_are_refused_with_nothing_written_outside() {
+    for (label, code, members) in hostile_corpus() {
         let store = tempfile::tempdir().unwrap();
         let archive = hostile_archive(store.path(), &members);
         let sandbox = tempfile::tempdir().unwrap();
@@ -361,8 +513,8 @@ fn malicious_archives_are_refused_with_nothing_written_outside() {
                     .as_array()
                     .unwrap()
                     .iter()
-                    .any(|f| f["code"] == "backup-unsafe-entry"),
-                "{label}: {v:#}"
+                    .any(|f| f["code"] == code),
+                "{label}: no {code}: {v:#}"
             );
             assert_eq!(
                 snapshot(sandbox.path()),
@@ -374,8 +526,15 @@ fn malicious_archives_are_refused_with_nothing_written_outside() {
         // verify reports the same refusal.
         let run = xtask(
             sandbox.path(),
-            &["backup", "verify", archive.to_str().unwrap()],
+            &[
+                "--format",
+                "json",
+                "backup",
+                "verify",
+                archive.to_str().unwrap(),
+            ],
         );
-        assert_eq!(run.code, 1, "{label}");
+        assert_eq!(run.code, 1, "{label}: verify passed: {}", run.stdout);
+        assert!(run.stdout.contains(code), "{label}: {}", run.stdout);
     }
 }
