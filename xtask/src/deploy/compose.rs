@@ -1,0 +1,241 @@
+//! Docker compose: which tool (v2 plugin or v1), the [`Target`] of a deploy, rolling a
+//! version out and the health gate.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use xshell::{Shell, cmd};
+
+use super::ledger::Check;
+use super::smoke;
+use crate::config::EnvironmentConfig;
+use crate::context::Context;
+use crate::util::sh;
+
+/// `docker compose` (v2 plugin) or `docker-compose` (v1, as Debian 12 ships).
+fn compose_cmd(sh: &Shell) -> Result<Vec<String>> {
+    if cmd!(sh, "docker compose version")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_ok()
+    {
+        return Ok(vec!["docker".into(), "compose".into()]);
+    }
+    if cmd!(sh, "docker-compose version")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_ok()
+    {
+        return Ok(vec!["docker-compose".into()]);
+    }
+    bail!(
+        "neither `docker compose` nor `docker-compose` works here: install Docker's compose plugin or docker-compose"
+    )
+}
+
+/// One environment's compose file, service and checks, with the compose tool found here.
+pub struct Target<'a> {
+    pub cx: &'a Context,
+    pub env: String,
+    pub sh: Shell,
+    pub compose: Vec<String>,
+    pub file: String,
+    pub envcfg: EnvironmentConfig,
+}
+
+pub fn target<'a>(cx: &'a Context, env: &str) -> Result<Target<'a>> {
+    let sh = sh::shell(&cx.root)?;
+    let file = cx.config.deploy.compose_file.replace("{env}", env);
+    if !cx.root.join(&file).is_file() {
+        bail!(
+            "{} not found: create it or set deploy.compose_file",
+            cx.root.join(&file).display()
+        );
+    }
+    let compose = compose_cmd(&sh)?;
+    let envcfg = cx
+        .config
+        .deploy
+        .environments
+        .get(env)
+        .cloned()
+        .unwrap_or_default();
+    Ok(Target {
+        cx,
+        env: env.to_string(),
+        sh,
+        compose,
+        file,
+        envcfg,
+    })
+}
+
+impl Target<'_> {
+    /// The compose tool's arguments after its program name, for `rest`.
+    pub fn compose_args(&self, rest: &[&str]) -> Vec<String> {
+        let mut v = self.compose[1..].to_vec();
+        v.extend(["-f".to_string(), self.file.clone()]);
+        v.extend(rest.iter().map(|s| s.to_string()));
+        v
+    }
+
+    fn compose(&self, version: &str, rest: &[&str]) -> xshell::Cmd<'_> {
+        let prog = &self.compose[0];
+        let args = self.compose_args(rest);
+        cmd!(self.sh, "{prog} {args...}")
+            .env(&self.cx.config.deploy.variable, version)
+            .quiet()
+    }
+
+    /// The image the compose file names for `version`.
+    fn image(&self, version: &str) -> Result<String> {
+        let text = self
+            .compose(version, &["config"])
+            .read()
+            .context("docker compose config")?;
+        let docs =
+            yaml_rust2::YamlLoader::load_from_str(&text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let svc = &self.cx.config.deploy.service;
+        docs.first()
+            .and_then(|d| d["services"][svc.as_str()]["image"].as_str())
+            .map(str::to_string)
+            .with_context(|| format!("{}: service `{svc}` has no image", self.file))
+    }
+
+    /// The image for `version`, local or pulled. With a registry configured the registry's
+    /// image wins over a stale local one; without, only a qualified name is tried.
+    pub fn ensure_image(&self, version: &str) -> Result<String> {
+        let image = self.image(version)?;
+        let sh = &self.sh;
+        let pull = || {
+            cmd!(sh, "docker pull --quiet {image}")
+                .quiet()
+                .ignore_stdout()
+                .run()
+                .is_ok()
+        };
+        let local = || {
+            let inspect = cmd!(sh, "docker image inspect {image}");
+            inspect
+                .quiet()
+                .ignore_stdout()
+                .ignore_stderr()
+                .run()
+                .is_ok()
+        };
+        let registry = self.cx.config.deploy.registry.is_some();
+        if (registry && pull()) || local() || (!registry && image.contains('/') && pull()) {
+            return Ok(image);
+        }
+        bail!("image {image} is not available locally and cannot be pulled: build or push it first")
+    }
+
+    /// `up -d --no-deps SERVICE`, then the health gate, then the smoke checks.
+    pub fn roll_out(&self, version: &str, checks: &mut Vec<Check>) -> Result<bool> {
+        let up = self.up(version);
+        let ok = up.ok;
+        checks.push(up);
+        if !ok {
+            return Ok(false);
+        }
+        let health = self.health(version);
+        let ok = health.ok;
+        checks.push(health);
+        if !ok {
+            return Ok(false);
+        }
+        let smoke = smoke::run_all(&self.sh, &self.cx.root, &self.env, &self.envcfg);
+        let all = smoke.iter().all(|c| c.ok);
+        checks.extend(smoke);
+        Ok(all)
+    }
+
+    /// `up -d --no-deps SERVICE` with the version in the compose file's variable.
+    fn up(&self, version: &str) -> Check {
+        let svc = self.cx.config.deploy.service.clone();
+        let up = self
+            .compose(version, &["up", "-d", "--no-deps", &svc])
+            .ignore_stderr()
+            .output();
+        let (ok, detail) = match up {
+            Ok(o) if o.status.success() => (true, version.to_string()),
+            Ok(o) => (false, String::from_utf8_lossy(&o.stderr).trim().to_string()),
+            Err(e) => (false, e.to_string()),
+        };
+        Check {
+            name: "compose up".into(),
+            ok,
+            detail,
+        }
+    }
+
+    /// Wait for the container's health status (or, without a healthcheck, that it runs).
+    /// Does not rely on `--wait`, which docker-compose v1 lacks.
+    fn health(&self, version: &str) -> Check {
+        let svc = self.cx.config.deploy.service.clone();
+        let deadline =
+            Instant::now() + Duration::from_secs(self.cx.config.deploy.health_timeout_secs);
+        let mut last = String::from("no container");
+        while Instant::now() < deadline {
+            let id = self
+                .compose(version, &["ps", "-q", &svc])
+                .read()
+                .unwrap_or_default();
+            let id = id.trim();
+            if !id.is_empty() {
+                let sh = &self.sh;
+                let fmt = "{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.State.Status}}";
+                let state = cmd!(sh, "docker inspect --format {fmt} {id}")
+                    .quiet()
+                    .read()
+                    .unwrap_or_default();
+                let mut parts = state.split_whitespace();
+                let (health, status) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                last = format!("health {health}, state {status}");
+                match (health, status) {
+                    ("healthy", _) => return health_check(true, last),
+                    ("unhealthy", _) | (_, "exited" | "dead") => return health_check(false, last),
+                    ("none", "running") => return self.still_running(id),
+                    _ => {}
+                }
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        health_check(
+            false,
+            format!(
+                "timed out after {} s ({last})",
+                self.cx.config.deploy.health_timeout_secs
+            ),
+        )
+    }
+
+    /// No healthcheck: running for two seconds is the gate.
+    fn still_running(&self, id: &str) -> Check {
+        std::thread::sleep(Duration::from_secs(2));
+        let sh = &self.sh;
+        let fmt = "{{.State.Status}}";
+        let again = cmd!(sh, "docker inspect --format {fmt} {id}")
+            .quiet()
+            .read()
+            .unwrap_or_default();
+        let ok = again.trim() == "running";
+        Check {
+            name: "running (no healthcheck)".into(),
+            ok,
+            detail: again.trim().into(),
+        }
+    }
+}
+
+fn health_check(ok: bool, detail: String) -> Check {
+    Check {
+        name: "health".into(),
+        ok,
+        detail,
+    }
+}
