@@ -97,8 +97,8 @@ impl Target<'_> {
             .compose(version, &["config"])
             .read()
             .context("docker compose config")?;
-        let docs =
-            yaml_rust2::YamlLoader::load_from_str(&text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let docs = yaml_rust2::YamlLoader::load_from_str(&text)
+            .with_context(|| format!("{}: `config` printed YAML that does not parse", self.file))?;
         let svc = &self.cx.config.deploy.service;
         docs.first()
             .and_then(|d| d["services"][svc.as_str()]["image"].as_str())

@@ -19,18 +19,56 @@ pub struct Check {
     pub detail: String,
 }
 
+/// What an entry did. The ledger is a file on users' disks: these spellings never change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Deploy,
+    Rollback,
+}
+
+/// How an entry ended. The ledger is a file on users' disks: these spellings never change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+    /// The new version failed its checks and the previous one runs again.
+    RolledBack,
+    /// The migration failed: nothing was deployed.
+    Aborted,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Deploy => "deploy",
+            Action::Rollback => "rollback",
+        }
+    }
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::RolledBack => "rolled-back",
+            Outcome::Aborted => "aborted",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {
     pub time: String,
     pub actor: String,
     pub environment: String,
-    /// deploy or rollback
-    pub action: String,
+    pub action: Action,
     pub version: String,
     pub previous: Option<String>,
     pub commit: Option<String>,
-    /// succeeded, failed, rolled-back, or aborted (the migration failed: nothing deployed)
-    pub outcome: String,
+    pub outcome: Outcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rolled_back_to: Option<String>,
     #[serde(default)]
@@ -42,10 +80,10 @@ pub struct Entry {
 impl Entry {
     /// The version this entry left running.
     pub fn running(&self) -> Option<&str> {
-        match self.outcome.as_str() {
-            "rolled-back" => self.rolled_back_to.as_deref(),
-            "aborted" => self.previous.as_deref(),
-            _ => Some(&self.version),
+        match self.outcome {
+            Outcome::RolledBack => self.rolled_back_to.as_deref(),
+            Outcome::Aborted => self.previous.as_deref(),
+            Outcome::Succeeded | Outcome::Failed => Some(&self.version),
         }
     }
 }
@@ -117,7 +155,7 @@ impl Ledger {
         self.entries
             .iter()
             .rev()
-            .filter(|e| e.outcome == "succeeded")
+            .filter(|e| e.outcome == Outcome::Succeeded)
             .map(|e| e.version.as_str())
             .find(|v| Some(*v) != current)
     }
@@ -133,5 +171,34 @@ impl Ledger {
                 .at(self.path.display().to_string()),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_and_outcomes_keep_their_ledger_spellings() {
+        for (action, outcome) in [
+            ("deploy", "succeeded"),
+            ("deploy", "failed"),
+            ("deploy", "rolled-back"),
+            ("deploy", "aborted"),
+            ("rollback", "succeeded"),
+        ] {
+            let line = format!(
+                r#"{{"time":"2026-01-01T00:00:00Z","actor":"a","environment":"prod","action":"{action}","version":"v2","previous":"v1","commit":null,"outcome":"{outcome}","rolled_back_to":"v1","checks":[]}}"#
+            );
+            let e: Entry = serde_json::from_str(&line).unwrap();
+            assert_eq!((e.action.as_str(), e.outcome.as_str()), (action, outcome));
+            assert_eq!(
+                serde_json::to_string(&e).unwrap(),
+                line,
+                "written back the same"
+            );
+        }
+        let bad = r#"{"time":"t","actor":"a","environment":"p","action":"deploy","version":"v","previous":null,"commit":null,"outcome":"done"}"#;
+        assert!(serde_json::from_str::<Entry>(bad).is_err());
     }
 }

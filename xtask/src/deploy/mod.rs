@@ -20,7 +20,7 @@ use crate::report::{Finding, Report, Severity, Table, codes};
 use crate::util::files;
 use crate::util::sh;
 use compose::Target;
-use ledger::{Check, Entry, Ledger};
+use ledger::{Action, Check, Entry, Ledger, Outcome};
 
 fn check_env(env: &str) -> Result<()> {
     if env.is_empty()
@@ -43,16 +43,23 @@ fn git_commit(cx: &Context) -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
-fn entry(cx: &Context, env: &str, action: &str, version: &str, previous: Option<&str>) -> Entry {
+fn entry(
+    cx: &Context,
+    env: &str,
+    action: Action,
+    version: &str,
+    previous: Option<&str>,
+    outcome: Outcome,
+) -> Entry {
     Entry {
         time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         actor: crate::context::actor(),
         environment: env.into(),
-        action: action.into(),
+        action,
         version: version.into(),
         previous: previous.map(Into::into),
         commit: git_commit(cx),
-        outcome: String::new(),
+        outcome,
         rolled_back_to: None,
         checks: Vec::new(),
         db_backup: None,
@@ -189,7 +196,14 @@ pub fn deploy(
     if dry_run {
         return Ok(dry_run_report(&t, version, report, true));
     }
-    let mut e = entry(cx, env, "deploy", version, current.as_deref());
+    let mut e = entry(
+        cx,
+        env,
+        Action::Deploy,
+        version,
+        current.as_deref(),
+        Outcome::Failed,
+    );
     t.ensure_image(version)?;
     if cx.config.deploy.backup_db {
         pre_deploy_backup(cx, &mut report, &mut e)?;
@@ -198,7 +212,7 @@ pub fn deploy(
         return aborted(report, &ledger, e);
     }
     if t.roll_out(version, &mut e.checks)? {
-        e.outcome = "succeeded".into();
+        e.outcome = Outcome::Succeeded;
         ledger.append(&e)?;
         report.summary("result", format!("{version} is live on {env}"));
     } else {
@@ -248,7 +262,7 @@ fn migrate(t: &Target<'_>, version: &str, e: &mut Entry) -> bool {
 
 /// The migration failed: nothing was deployed, the previous version keeps running.
 fn aborted(mut report: Report, ledger: &Ledger, mut e: Entry) -> Result<Report> {
-    e.outcome = "aborted".into();
+    e.outcome = Outcome::Aborted;
     ledger.append(&e)?;
     let restore = e
         .db_backup
@@ -285,9 +299,9 @@ fn failed(
                 ..c
             }));
             e.outcome = if ok_back {
-                "rolled-back".into()
+                Outcome::RolledBack
             } else {
-                "failed".into()
+                Outcome::Failed
             };
             e.rolled_back_to = ok_back.then(|| prev.clone());
             if ok_back {
@@ -307,7 +321,7 @@ fn failed(
             }
         }
         (true, None) => {
-            e.outcome = "failed".into();
+            e.outcome = Outcome::Failed;
             (
                 codes::DEPLOY_FAILED,
                 Severity::High,
@@ -317,7 +331,7 @@ fn failed(
             )
         }
         (false, _) => {
-            e.outcome = "failed".into();
+            e.outcome = Outcome::Failed;
             (
                 codes::DEPLOY_FAILED,
                 Severity::High,
@@ -353,12 +367,18 @@ pub fn rollback(
         );
     }
     if dry_run {
-        t.ensure_image(&target_version)
-            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        t.ensure_image(&target_version)?;
         return Ok(dry_run_report(&t, &target_version, report, false));
     }
     t.ensure_image(&target_version)?;
-    let mut e = entry(cx, env, "rollback", &target_version, current.as_deref());
+    let mut e = entry(
+        cx,
+        env,
+        Action::Rollback,
+        &target_version,
+        current.as_deref(),
+        Outcome::Failed,
+    );
     if let Some((b, _)) = db_backup {
         let r = crate::backup::db::restore(cx, &b, None, None, false, true)?;
         let ok = r.exit_code() == 0;
@@ -373,9 +393,9 @@ pub fn rollback(
     }
     let ok = t.roll_out(&target_version, &mut e.checks)?;
     e.outcome = if ok {
-        "succeeded".into()
+        Outcome::Succeeded
     } else {
-        "failed".into()
+        Outcome::Failed
     };
     ledger.append(&e)?;
     if !ok {
@@ -424,7 +444,7 @@ fn db_to_restore(
         .entries
         .iter()
         .rev()
-        .find(|e| e.action == "deploy" && e.running() == current);
+        .find(|e| e.action == Action::Deploy && e.running() == current);
     let Some(b) = undone.and_then(|e| e.db_backup.clone()) else {
         bail!(
             "--restore-db: the deploy being undone took no database backup (deploy.backup_db was off)"
@@ -460,12 +480,12 @@ pub fn releases(cx: &Context, env: &str) -> Result<Report> {
     );
     for e in &ledger.entries {
         let outcome = match &e.rolled_back_to {
-            Some(v) => format!("{} (to {v})", e.outcome),
-            None => e.outcome.clone(),
+            Some(v) => format!("{} (to {v})", e.outcome.as_str()),
+            None => e.outcome.as_str().to_string(),
         };
         t.row(vec![
             e.time.clone(),
-            e.action.clone(),
+            e.action.as_str().to_string(),
             e.version.clone(),
             e.previous.clone().unwrap_or_default(),
             outcome,
