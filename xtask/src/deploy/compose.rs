@@ -174,44 +174,56 @@ impl Target<'_> {
     }
 
     /// Wait for the container's health status (or, without a healthcheck, that it runs).
-    /// Does not rely on `--wait`, which docker-compose v1 lacks.
+    /// Does not rely on `--wait`, which docker-compose v1 lacks. A docker command that fails
+    /// is retried until the deadline; a timeout names the last such error.
     fn health(&self, version: &str) -> Check {
         let svc = self.cx.config.deploy.service.clone();
         let deadline =
             Instant::now() + Duration::from_secs(self.cx.config.deploy.health_timeout_secs);
         let mut last = String::from("no container");
+        let mut last_error: Option<String> = None;
         while Instant::now() < deadline {
-            let id = self
-                .compose(version, &["ps", "-q", &svc])
-                .read()
-                .unwrap_or_default();
-            let id = id.trim();
-            if !id.is_empty() {
-                let sh = &self.sh;
-                let fmt = "{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.State.Status}}";
-                let state = cmd!(sh, "docker inspect --format {fmt} {id}")
-                    .quiet()
-                    .read()
-                    .unwrap_or_default();
-                let mut parts = state.split_whitespace();
-                let (health, status) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-                last = format!("health {health}, state {status}");
-                match (health, status) {
-                    ("healthy", _) => return health_check(true, last),
-                    ("unhealthy", _) | (_, "exited" | "dead") => return health_check(false, last),
-                    ("none", "running") => return self.still_running(id),
-                    _ => {}
+            match self.state(version, &svc) {
+                Ok(None) => {}
+                Ok(Some((id, health, status))) => {
+                    last = format!("health {health}, state {status}");
+                    match (health.as_str(), status.as_str()) {
+                        ("healthy", _) => return health_check(true, last),
+                        ("unhealthy", _) | (_, "exited" | "dead") => {
+                            return health_check(false, last);
+                        }
+                        ("none", "running") => return self.still_running(&id),
+                        _ => {}
+                    }
                 }
+                Err(e) => last_error = Some(e),
             }
             std::thread::sleep(Duration::from_millis(500));
         }
+        let error = last_error.map_or(String::new(), |e| format!("; last docker error: {e}"));
         health_check(
             false,
             format!(
-                "timed out after {} s ({last})",
+                "timed out after {} s ({last}{error})",
                 self.cx.config.deploy.health_timeout_secs
             ),
         )
+    }
+
+    /// The service's container and its (health, status), or `None` while there is none.
+    fn state(&self, version: &str, svc: &str) -> Result<Option<(String, String, String)>, String> {
+        let id = output(self.compose(version, &["ps", "-q", svc]))?;
+        let id = id.trim();
+        if id.is_empty() {
+            return Ok(None);
+        }
+        let sh = &self.sh;
+        let fmt =
+            "{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.State.Status}}";
+        let state = output(cmd!(sh, "docker inspect --format {fmt} {id}").quiet())?;
+        let mut parts = state.split_whitespace();
+        let (health, status) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        Ok(Some((id.to_string(), health.into(), status.into())))
     }
 
     /// No healthcheck: running for two seconds is the gate.
@@ -219,17 +231,32 @@ impl Target<'_> {
         std::thread::sleep(Duration::from_secs(2));
         let sh = &self.sh;
         let fmt = "{{.State.Status}}";
-        let again = cmd!(sh, "docker inspect --format {fmt} {id}")
-            .quiet()
-            .read()
-            .unwrap_or_default();
-        let ok = again.trim() == "running";
+        let (ok, detail) = match output(cmd!(sh, "docker inspect --format {fmt} {id}").quiet()) {
+            Ok(s) => (s.trim() == "running", s.trim().to_string()),
+            Err(e) => (false, format!("docker inspect failed: {e}")),
+        };
         Check {
             name: "running (no healthcheck)".into(),
             ok,
-            detail: again.trim().into(),
+            detail,
         }
     }
+}
+
+/// A docker command's stdout, or what went wrong (its stderr, else its exit status).
+fn output(c: xshell::Cmd<'_>) -> Result<String, String> {
+    let shown = c.to_string();
+    let o = c.ignore_status().output().map_err(|e| e.to_string())?;
+    if o.status.success() {
+        return Ok(String::from_utf8_lossy(&o.stdout).into_owned());
+    }
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let stderr = stderr.trim();
+    Err(if stderr.is_empty() {
+        format!("`{shown}` failed ({})", o.status)
+    } else {
+        stderr.lines().last().unwrap_or(stderr).to_string()
+    })
 }
 
 fn health_check(ok: bool, detail: String) -> Check {

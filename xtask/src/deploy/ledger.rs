@@ -91,10 +91,18 @@ impl Entry {
 pub struct Ledger {
     pub path: PathBuf,
     pub entries: Vec<Entry>,
-    /// Lines that are not valid entries (a torn last write), with their line numbers.
-    pub torn: Vec<usize>,
+    /// Lines that are not valid entries, with their line numbers and why.
+    pub bad: Vec<BadLine>,
     /// The file does not end with a newline (a write was cut short).
     unterminated: bool,
+}
+
+/// A ledger line that is not an entry. It is reported and ignored; the rest is read.
+pub struct BadLine {
+    pub line: usize,
+    /// A write was cut short (the JSON ends early, or the file's last line has no newline).
+    pub torn: bool,
+    pub error: String,
 }
 
 /// Where the ledgers and their locks live.
@@ -105,31 +113,17 @@ pub fn dir(cx: &Context) -> PathBuf {
 impl Ledger {
     pub fn read(cx: &Context, env: &str) -> Result<Ledger> {
         let path = dir(cx).join(format!("{env}.jsonl"));
-        let text = match fs::read_to_string(&path) {
+        let bytes = match fs::read(&path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
-        let mut entries = Vec::new();
-        let mut torn = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            match serde_json::from_str::<Entry>(line) {
-                Ok(e) => entries.push(e),
-                Err(_) => torn.push(i + 1),
-            }
-        }
-        let unterminated = !text.is_empty() && !text.ends_with('\n');
-        if unterminated && !torn.contains(&text.lines().count()) {
-            torn.push(text.lines().count());
-        }
+        let (entries, bad) = parse(&bytes);
         Ok(Ledger {
             path,
             entries,
-            torn,
-            unterminated,
+            bad,
+            unterminated: bytes.last().is_some_and(|b| *b != b'\n'),
         })
     }
 
@@ -160,18 +154,68 @@ impl Ledger {
             .find(|v| Some(*v) != current)
     }
 
-    pub fn torn_findings(&self, report: &mut Report) {
-        for line in &self.torn {
-            report.push(
+    /// One finding per line that is not an entry, naming the line and why.
+    pub fn bad_line_findings(&self, report: &mut Report) {
+        for b in &self.bad {
+            let f = if b.torn {
                 Finding::new(
                     codes::LEDGER_TORN_LINE,
                     Severity::Medium,
-                    format!("line {line} is not a complete entry (a write was interrupted); it is ignored"),
+                    format!(
+                        "line {} is not a complete entry (a write was interrupted: {}); it is ignored",
+                        b.line, b.error
+                    ),
                 )
-                .at(self.path.display().to_string()),
-            );
+            } else {
+                Finding::new(
+                    codes::LEDGER_INVALID_LINE,
+                    Severity::Medium,
+                    format!(
+                        "line {} is not a valid entry ({}); it is ignored: fix or remove the line",
+                        b.line, b.error
+                    ),
+                )
+            };
+            report.push(f.at_line(self.path.display().to_string(), b.line));
         }
     }
+}
+
+/// The entries of a ledger file, and the lines that are not entries. A line that is not
+/// UTF-8 or not an entry is reported on its own: every other line is still read.
+fn parse(bytes: &[u8]) -> (Vec<Entry>, Vec<BadLine>) {
+    let mut entries = Vec::new();
+    let mut bad = Vec::new();
+    let unterminated = bytes.last().is_some_and(|b| *b != b'\n');
+    let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+    // After the last newline: nothing, or a line cut short.
+    let count = lines.len() - 1 + usize::from(unterminated);
+    for (i, raw) in lines.into_iter().take(count).enumerate() {
+        let last = i + 1 == count;
+        let line = match std::str::from_utf8(raw) {
+            Ok(l) => l,
+            Err(e) => {
+                bad.push(BadLine {
+                    line: i + 1,
+                    torn: last && unterminated,
+                    error: format!("not UTF-8: {e}"),
+                });
+                continue;
+            }
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Entry>(line) {
+            Ok(e) => entries.push(e),
+            Err(e) => bad.push(BadLine {
+                line: i + 1,
+                torn: e.is_eof() || (last && unterminated),
+                error: e.to_string(),
+            }),
+        }
+    }
+    (entries, bad)
 }
 
 #[cfg(test)]
@@ -200,5 +244,37 @@ mod tests {
         }
         let bad = r#"{"time":"t","actor":"a","environment":"p","action":"deploy","version":"v","previous":null,"commit":null,"outcome":"done"}"#;
         assert!(serde_json::from_str::<Entry>(bad).is_err());
+    }
+
+    fn line(version: &str) -> String {
+        format!(
+            r#"{{"time":"2026-01-01T00:00:00Z","actor":"a","environment":"prod","action":"deploy","version":"{version}","previous":null,"commit":null,"outcome":"succeeded","checks":[]}}"#
+        )
+    }
+
+    #[test]
+    fn a_bad_line_is_reported_with_its_cause_and_the_rest_is_read() {
+        let mut text = Vec::new();
+        text.extend(format!("{}\n\n", line("v1")).as_bytes());
+        text.extend(b"{\"time\": 3}\n");
+        text.extend(b"\xff\xfe not utf-8\n");
+        text.extend(format!("{}\n", line("v2")).as_bytes());
+        text.extend(br#"{"time":"2026-01-0"#);
+        let (entries, bad) = parse(&text);
+        let versions: Vec<&str> = entries.iter().map(|e| e.version.as_str()).collect();
+        assert_eq!(versions, ["v1", "v2"]);
+        let got: Vec<(usize, bool)> = bad.iter().map(|b| (b.line, b.torn)).collect();
+        assert_eq!(got, [(3, false), (4, false), (6, true)]);
+        assert!(bad[0].error.contains("invalid type"), "{}", bad[0].error);
+        assert!(bad[1].error.contains("not UTF-8"), "{}", bad[1].error);
+        assert!(bad[2].error.contains("EOF"), "{}", bad[2].error);
+    }
+
+    #[test]
+    fn a_cut_json_line_closed_by_a_later_append_is_still_torn() {
+        let text = format!("{}\n{{\"time\":\"20\n{}\n", line("v1"), line("v2"));
+        let (entries, bad) = parse(text.as_bytes());
+        assert_eq!(entries.len(), 2);
+        assert_eq!((bad[0].line, bad[0].torn), (2, true));
     }
 }

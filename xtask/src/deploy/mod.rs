@@ -152,7 +152,7 @@ fn begin<'a>(
         )?)
     };
     let ledger = Ledger::read(cx, env)?;
-    ledger.torn_findings(&mut report);
+    ledger.bad_line_findings(&mut report);
     let current = ledger.current().map(str::to_string);
     Ok((t, report, lock, ledger, current))
 }
@@ -463,7 +463,7 @@ pub fn releases(cx: &Context, env: &str) -> Result<Report> {
     check_env(env)?;
     let ledger = Ledger::read(cx, env)?;
     let mut report = Report::new("releases");
-    ledger.torn_findings(&mut report);
+    ledger.bad_line_findings(&mut report);
     report.summary("environment", env);
     report.summary("current", ledger.current().unwrap_or("(none)").to_string());
     let mut t = Table::new(

@@ -172,6 +172,8 @@ codes! {
         "the migration failed: nothing was deployed";
     LEDGER_TORN_LINE = "ledger-torn-line", Medium,
         "a deployment ledger line is incomplete (an interrupted write)";
+    LEDGER_INVALID_LINE = "ledger-invalid-line", Medium,
+        "a deployment ledger line is not a valid entry (not UTF-8, or not an entry): it is ignored";
 
     // checklist
     CHECKLIST_ITEM_FAILED = "checklist-item-failed", High,
