@@ -1,6 +1,7 @@
 //! Docker compose: which tool (v2 plugin or v1), the [`Target`] of a deploy, rolling a
 //! version out and the health gate.
 
+use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
@@ -47,16 +48,38 @@ pub struct Target<'a> {
     pub envcfg: EnvironmentConfig,
 }
 
+/// Where an image for a dry run is: checked without pulling anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Availability {
+    Local,
+    /// In its registry (`docker manifest inspect`): the deploy would pull it.
+    Registry,
+}
+
+impl Availability {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Availability::Local => "local image",
+            Availability::Registry => "in its registry: the deploy pulls it",
+        }
+    }
+}
+
 pub fn target<'a>(cx: &'a Context, env: &str) -> Result<Target<'a>> {
     let sh = sh::shell(&cx.root)?;
     let file = cx.config.deploy.compose_file.replace("{env}", env);
-    if !cx.root.join(&file).is_file() {
+    let path = inside_root(&cx.root, &file).with_context(|| {
+        format!(
+            "deploy.compose_file `{file}`: fix it in {}",
+            cx.config_path.display()
+        )
+    })?;
+    if !path.is_file() {
         bail!(
             "{} not found: create it or set deploy.compose_file",
-            cx.root.join(&file).display()
+            path.display()
         );
     }
-    let compose = compose_cmd(&sh)?;
     let envcfg = cx
         .config
         .deploy
@@ -64,6 +87,15 @@ pub fn target<'a>(cx: &'a Context, env: &str) -> Result<Target<'a>> {
         .get(env)
         .cloned()
         .unwrap_or_default();
+    if let Some(script) = &envcfg.smoke_script {
+        inside_root(&cx.root, script).with_context(|| {
+            format!(
+                "deploy.environments.{env}.smoke_script `{script}` in {}",
+                cx.config_path.display()
+            )
+        })?;
+    }
+    let compose = compose_cmd(&sh)?;
     Ok(Target {
         cx,
         env: env.to_string(),
@@ -72,6 +104,31 @@ pub fn target<'a>(cx: &'a Context, env: &str) -> Result<Target<'a>> {
         file,
         envcfg,
     })
+}
+
+/// `rel` under `root`, refused when it is absolute, has `..`, or resolves (through links)
+/// to somewhere outside the root.
+fn inside_root(root: &Path, rel: &str) -> Result<PathBuf> {
+    let p = Path::new(rel);
+    if rel.is_empty() {
+        bail!("empty path");
+    }
+    if p.is_absolute() {
+        bail!("must be relative to the root, not absolute");
+    }
+    if p.components().any(|c| matches!(c, Component::ParentDir)) {
+        bail!("must stay inside the root (no `..`)");
+    }
+    let path = root.join(p);
+    if let Ok(real) = path.canonicalize()
+        && !root.canonicalize().is_ok_and(|r| real.starts_with(r))
+    {
+        bail!(
+            "must stay inside the root: it resolves to {}",
+            real.display()
+        );
+    }
+    Ok(path)
 }
 
 impl Target<'_> {
@@ -130,6 +187,28 @@ impl Target<'_> {
         let registry = self.cx.config.deploy.registry.is_some();
         if (registry && pull()) || local() || (!registry && image.contains('/') && pull()) {
             return Ok(image);
+        }
+        bail!("image {image} is not available locally and cannot be pulled: build or push it first")
+    }
+
+    /// Whether the image for `version` can be deployed, without changing anything here: a
+    /// local image (`docker image inspect`), or one its registry has (`docker manifest
+    /// inspect`, no layer is pulled). The same order as [`Target::ensure_image`].
+    pub fn image_available(&self, version: &str) -> Result<(String, Availability)> {
+        let image = self.image(version)?;
+        let sh = &self.sh;
+        let quietly = |c: xshell::Cmd<'_>| c.quiet().ignore_stdout().ignore_stderr().run().is_ok();
+        let local = || quietly(cmd!(sh, "docker image inspect {image}"));
+        let remote = || quietly(cmd!(sh, "docker manifest inspect {image}"));
+        let registry = self.cx.config.deploy.registry.is_some();
+        if registry && remote() {
+            return Ok((image, Availability::Registry));
+        }
+        if local() {
+            return Ok((image, Availability::Local));
+        }
+        if !registry && image.contains('/') && remote() {
+            return Ok((image, Availability::Registry));
         }
         bail!("image {image} is not available locally and cannot be pulled: build or push it first")
     }

@@ -8,11 +8,12 @@
 
 mod compose;
 mod ledger;
+mod plan;
 mod smoke;
 
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 use xshell::cmd;
 
 use crate::context::Context;
@@ -21,6 +22,24 @@ use crate::util::files;
 use crate::util::sh;
 use compose::Target;
 use ledger::{Action, Check, Entry, Ledger, Outcome};
+
+/// A version is an image tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`, nothing else.
+fn check_version(version: &str) -> Result<()> {
+    let ok = version.len() <= 128
+        && version
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && version
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if !ok {
+        bail!(
+            "version `{version}` is not an image tag: use letters, digits, `_`, `.` and `-` (not first), at most 128 characters"
+        );
+    }
+    Ok(())
+}
 
 fn check_env(env: &str) -> Result<()> {
     if env.is_empty()
@@ -78,50 +97,6 @@ fn checks_table(checks: &[Check], title: &str) -> Table {
     t
 }
 
-fn plan(t: &Target<'_>, version: &str, report: &mut Report, with_backup: bool) {
-    let cfg = &t.cx.config.deploy;
-    let mut steps = Table::new("Plan (dry run: nothing was changed)", &["step", "what"]);
-    if with_backup && cfg.backup_db {
-        steps.row(vec!["backup".into(), "cargo xtask backup db".into()]);
-    }
-    if !cfg.migrate.is_empty() && with_backup {
-        steps.row(vec![
-            "migrate".into(),
-            format!("{}={version} {}", cfg.variable, cfg.migrate.join(" ")),
-        ]);
-    }
-    let args = t.compose_args(&["up", "-d", "--no-deps", &cfg.service]);
-    steps.row(vec![
-        "deploy".into(),
-        format!(
-            "{}={version} {} {}",
-            cfg.variable,
-            t.compose[0],
-            args.join(" ")
-        ),
-    ]);
-    steps.row(vec![
-        "health".into(),
-        format!(
-            "wait up to {} s for the container's health status",
-            cfg.health_timeout_secs
-        ),
-    ]);
-    for c in &t.envcfg.smoke {
-        steps.row(vec![
-            "smoke".into(),
-            format!(
-                "GET {} expecting {} (timeout {} s, {} retries)",
-                c.url, c.status, c.timeout_secs, c.retries
-            ),
-        ]);
-    }
-    if let Some(s) = &t.envcfg.smoke_script {
-        steps.row(vec!["smoke".into(), format!("{s} {}", t.env)]);
-    }
-    report.tables.push(steps);
-}
-
 /// What deploy and rollback start with: the target, a report, the environment's lock (not
 /// for a dry run), the ledger and the version running now.
 type Begun<'a> = (
@@ -163,11 +138,18 @@ fn summarize(report: &mut Report, env: &str, current: Option<&str>, to: &str) {
     report.summary("version", format!("{} → {to}", current.unwrap_or("(none)")));
 }
 
-/// The dry run's report: the plan, nothing changed.
-fn dry_run_report(t: &Target<'_>, version: &str, mut report: Report, with_backup: bool) -> Report {
-    plan(t, version, &mut report, with_backup);
+/// The dry run's report: the plan, nothing changed. The image must be there (locally, or
+/// in its registry), which is checked without pulling it.
+fn dry_run_report(
+    t: &Target<'_>,
+    version: &str,
+    mut report: Report,
+    with_backup: bool,
+) -> Result<Report> {
+    let image = t.image_available(version)?;
+    plan::plan(t, version, &image, &mut report, with_backup);
     report.set("dry_run", true);
-    report
+    Ok(report)
 }
 
 /// The finished operation's checks and entry, for every format.
@@ -185,6 +167,7 @@ pub fn deploy(
     dry_run: bool,
     auto_rollback: bool,
 ) -> Result<Report> {
+    check_version(version)?;
     let (t, mut report, _lock, ledger, current) = begin(
         cx,
         env,
@@ -194,7 +177,7 @@ pub fn deploy(
     )?;
     summarize(&mut report, env, current.as_deref(), version);
     if dry_run {
-        return Ok(dry_run_report(&t, version, report, true));
+        return dry_run_report(&t, version, report, true);
     }
     let mut e = entry(
         cx,
@@ -355,6 +338,9 @@ pub fn rollback(
     restore_db: bool,
     yes: bool,
 ) -> Result<Report> {
+    if let Some(v) = to {
+        check_version(v)?;
+    }
     let (t, mut report, _lock, ledger, current) =
         begin(cx, env, "rollback", &format!("rollback {env}"), dry_run)?;
     let target_version = rollback_target(&ledger, env, to, current.as_deref())?;
@@ -367,8 +353,7 @@ pub fn rollback(
         );
     }
     if dry_run {
-        t.ensure_image(&target_version)?;
-        return Ok(dry_run_report(&t, &target_version, report, false));
+        return dry_run_report(&t, &target_version, report, false);
     }
     t.ensure_image(&target_version)?;
     let mut e = entry(
@@ -417,16 +402,18 @@ fn rollback_target(
     to: Option<&str>,
     current: Option<&str>,
 ) -> Result<String> {
-    match to {
-        Some(v) => Ok(v.to_string()),
+    let v = match to {
+        Some(v) => v.to_string(),
         None => match ledger.previous_good(current) {
-            Some(v) => Ok(v.to_string()),
+            Some(v) => v.to_string(),
             None => bail!(
                 "no earlier successful deploy of {env} in {}: pass --to VERSION",
                 ledger.path.display()
             ),
         },
-    }
+    };
+    check_version(&v).with_context(|| format!("rolling {env} back"))?;
+    Ok(v)
 }
 
 /// With `--restore-db`: the database backup taken before the deploy being undone, and when

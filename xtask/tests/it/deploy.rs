@@ -508,3 +508,168 @@ fn a_health_gate_timeout_names_the_last_docker_error() {
     );
     assert!(docker.calls().contains("docker inspect --format"));
 }
+
+/// A ledger line as the tool writes it.
+fn ledger_line(action: &str, version: &str, outcome: &str) -> String {
+    format!(
+        "{{\"time\":\"2026-01-01T00:00:00Z\",\"actor\":\"a\",\"environment\":\"staging\",\"action\":\"{action}\",\"version\":\"{version}\",\"previous\":null,\"commit\":null,\"outcome\":\"{outcome}\",\"checks\":[]}}\n"
+    )
+}
+
+#[test]
+fn a_dry_run_checks_the_registry_without_pulling_and_changes_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    // Nothing local; the registry has every version but v9.
+    let docker = FakeDocker::new(
+        root,
+        "'image inspect'*) exit 1;;\n'manifest inspect registry.invalid/app:v9') exit 1;;",
+    );
+    write(
+        root,
+        "maintenance.toml",
+        "[deploy]\nmigrate = [\"sh\", \"-c\", \"migrate --to \\\"$APP_TAG\\\"\"]\n\
+         [deploy.environments.staging]\nsmoke_script = \"scripts/smoke tests.sh\"\n",
+    );
+    write(
+        root,
+        "backups/deployments/staging.jsonl",
+        &format!(
+            "{}{}",
+            ledger_line("deploy", "v1", "succeeded"),
+            ledger_line("deploy", "v2", "succeeded")
+        ),
+    );
+    let before: Vec<String> = snapshot(root);
+
+    let run = docker.run(root, &["rollback", "staging", "--dry-run"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("v2 → v1"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("registry.invalid/app:v1 (in its registry: the deploy pulls it)"),
+        "{}",
+        run.stdout
+    );
+    let run = docker.run(root, &["deploy", "staging", "v3", "--dry-run"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    // The printed lines are what a shell would run: words quoted where needed.
+    assert!(
+        run.stdout
+            .contains("APP_TAG=v3 sh -c 'migrate --to \"$APP_TAG\"'"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(
+            "APP_TAG=v3 docker-compose -f docker-compose.staging.yml up -d --no-deps app"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("'scripts/smoke tests.sh' staging"),
+        "{}",
+        run.stdout
+    );
+    let run = docker.run(root, &["rollback", "staging", "--to", "v9", "--dry-run"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("not available"), "{}", run.stderr);
+
+    let calls = docker.calls();
+    assert!(
+        calls.contains("docker manifest inspect registry.invalid/app:v1"),
+        "{calls}"
+    );
+    for changes in ["pull", " up ", "rm", "run", "migrate"] {
+        assert!(
+            !calls.contains(changes),
+            "a dry run ran `{changes}`: {calls}"
+        );
+    }
+    let after: Vec<String> = snapshot(root)
+        .into_iter()
+        .filter(|p| p != "docker-calls")
+        .collect();
+    assert_eq!(after, before, "a dry run writes nothing");
+}
+
+#[test]
+fn versions_and_configured_paths_are_checked_before_anything_runs() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    let docker = FakeDocker::new(root, "");
+    for bad in [
+        "v1;reboot",
+        "v1 v2",
+        ".v1",
+        "-v1",
+        &"v".repeat(129),
+        "v1/../x",
+        "",
+    ] {
+        let run = docker.run(root, &["deploy", "staging", "--", bad]);
+        assert_eq!(run.code, 2, "{bad}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains("not an image tag"),
+            "{bad}: {}",
+            run.stderr
+        );
+        let to = format!("--to={bad}");
+        let run = docker.run(root, &["rollback", "staging", &to, "--dry-run"]);
+        assert!(
+            run.stderr.contains("not an image tag"),
+            "{bad}: {}",
+            run.stderr
+        );
+    }
+    let run = docker.run(root, &["deploy", "staging", &"v".repeat(128), "--dry-run"]);
+    assert_eq!(run.code, 0, "128 characters are allowed: {}", run.stderr);
+    assert!(run.stdout.contains(&"v".repeat(128)));
+    let plans = docker.calls();
+
+    // Paths from the config stay inside the root, like every other configured path.
+    let outside = tempfile::tempdir().unwrap();
+    write(outside.path(), "x.yml", "services: {}\n");
+    write(outside.path(), "smoke.sh", "#!/bin/sh\n");
+    std::os::unix::fs::symlink(outside.path().join("x.yml"), root.join("linked.yml")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("smoke.sh"), root.join("linked.sh")).unwrap();
+    let abs = outside.path().join("x.yml").display().to_string();
+    for (config, why) in [
+        ("[deploy]\ncompose_file = \"../x.yml\"\n", "no `..`"),
+        (
+            &*format!("[deploy]\ncompose_file = \"{abs}\"\n"),
+            "not absolute",
+        ),
+        ("[deploy]\ncompose_file = \"linked.yml\"\n", "resolves to"),
+        (
+            "[deploy.environments.staging]\nsmoke_script = \"../smoke.sh\"\n",
+            "must stay inside the root (no `..`)",
+        ),
+        (
+            "[deploy.environments.staging]\nsmoke_script = \"linked.sh\"\n",
+            "resolves to",
+        ),
+    ] {
+        let key = if config.contains("smoke") {
+            "deploy.environments.staging.smoke_script"
+        } else {
+            "deploy.compose_file"
+        };
+        write(root, "maintenance.toml", config);
+        for args in [
+            &["deploy", "staging", "v1"][..],
+            &["rollback", "staging", "--to", "v1", "--dry-run"],
+        ] {
+            let run = docker.run(root, args);
+            assert_eq!(run.code, 2, "{config}: {}{}", run.stdout, run.stderr);
+            assert!(
+                run.stderr.contains(why) && run.stderr.contains(key),
+                "{config}: {}",
+                run.stderr
+            );
+            assert!(run.stderr.contains("maintenance.toml"), "{}", run.stderr);
+        }
+    }
+    assert_eq!(docker.calls(), plans, "nothing ran for a refused command");
+}
