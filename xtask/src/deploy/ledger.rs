@@ -144,13 +144,30 @@ impl Ledger {
         self.entries.last().and_then(Entry::running)
     }
 
-    /// The newest version that deployed successfully and is not `current`.
-    pub fn previous_good(&self, current: Option<&str>) -> Option<&str> {
-        self.entries
+    /// The versions that deployed successfully, oldest first, as a stack that rollbacks
+    /// step back through: a successful rollback to a version returns the stack to where
+    /// that version was on top (a version not on it, a `--to` forward, is pushed).
+    fn good_history(&self) -> Vec<&str> {
+        let mut stack: Vec<&str> = Vec::new();
+        for e in self
+            .entries
             .iter()
-            .rev()
             .filter(|e| e.outcome == Outcome::Succeeded)
-            .map(|e| e.version.as_str())
+        {
+            match (e.action, stack.iter().rposition(|v| *v == e.version)) {
+                (Action::Rollback, Some(i)) => stack.truncate(i + 1),
+                _ => stack.push(&e.version),
+            }
+        }
+        stack
+    }
+
+    /// Where a rollback goes: the newest good version that is not `current`, stepping back
+    /// through the history, never forward to a version a rollback left.
+    pub fn previous_good(&self, current: Option<&str>) -> Option<&str> {
+        self.good_history()
+            .into_iter()
+            .rev()
             .find(|v| Some(*v) != current)
     }
 
@@ -276,5 +293,53 @@ mod tests {
         let (entries, bad) = parse(text.as_bytes());
         assert_eq!(entries.len(), 2);
         assert_eq!((bad[0].line, bad[0].torn), (2, true));
+    }
+
+    fn ledger_of(steps: &[(&str, &str, &str)]) -> Ledger {
+        let text: String = steps
+            .iter()
+            .map(|(action, version, outcome)| {
+                format!(
+                    r#"{{"time":"t","actor":"a","environment":"e","action":"{action}","version":"{version}","previous":null,"commit":null,"outcome":"{outcome}","rolled_back_to":"v1"}}"#
+                ) + "\n"
+            })
+            .collect();
+        let (entries, bad) = parse(text.as_bytes());
+        assert!(bad.is_empty());
+        Ledger {
+            path: PathBuf::from("e.jsonl"),
+            entries,
+            bad,
+            unterminated: false,
+        }
+    }
+
+    #[test]
+    fn rollbacks_step_back_through_the_good_versions_never_forward() {
+        let mut steps = vec![
+            ("deploy", "v1", "succeeded"),
+            ("deploy", "v2", "succeeded"),
+            ("deploy", "v3", "succeeded"),
+        ];
+        let next = |steps: &[(&str, &str, &str)]| {
+            let l = ledger_of(steps);
+            l.previous_good(l.current()).map(str::to_string)
+        };
+        assert_eq!(next(&steps).as_deref(), Some("v2"));
+        steps.push(("rollback", "v2", "succeeded"));
+        assert_eq!(next(&steps).as_deref(), Some("v1"), "not forward to v3");
+        steps.push(("rollback", "v1", "succeeded"));
+        assert_eq!(next(&steps), None, "nothing older than v1");
+        // `--to v3` goes forward on purpose; from there, back is where it came from.
+        steps.push(("rollback", "v3", "succeeded"));
+        assert_eq!(next(&steps).as_deref(), Some("v1"));
+        // Failed and rolled-back deploys are never targets; a failed rollback changes nothing.
+        steps.extend([
+            ("deploy", "v4", "succeeded"),
+            ("deploy", "v5", "rolled-back"),
+            ("rollback", "v3", "failed"),
+            ("deploy", "v6", "failed"),
+        ]);
+        assert_eq!(next(&steps).as_deref(), Some("v4"));
     }
 }

@@ -407,7 +407,7 @@ fn rollback_target(
         None => match ledger.previous_good(current) {
             Some(v) => v.to_string(),
             None => bail!(
-                "no earlier successful deploy of {env} in {}: pass --to VERSION",
+                "no earlier good version of {env} to roll back to in {} (a rollback never goes forward again): pass --to VERSION",
                 ledger.path.display()
             ),
         },

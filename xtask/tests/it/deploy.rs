@@ -442,7 +442,7 @@ impl FakeDocker {
         let calls = root.join("docker-calls");
         let log = calls.display();
         let compose = format!(
-            "#!/bin/sh\necho \"docker-compose $*\" >> '{log}'\ncase \"$*\" in\n\
+            "#!/bin/sh\necho \"APP_TAG=$APP_TAG docker-compose $*\" >> '{log}'\ncase \"$*\" in\n\
              version) exit 0;;\n\
              *' config') printf 'services:\\n  app:\\n    image: \"registry.invalid/app:%s\"\\n' \"$APP_TAG\";;\n\
              *' ps -q app') echo c0ffee;;\nesac\n"
@@ -672,4 +672,53 @@ fn versions_and_configured_paths_are_checked_before_anything_runs() {
         }
     }
     assert_eq!(docker.calls(), plans, "nothing ran for a refused command");
+}
+
+/// `docker` answers for a healthy engine where every image exists and every container is
+/// healthy.
+const HEALTHY: &str = "'inspect --format'*) echo 'healthy running';;";
+
+#[test]
+fn a_second_rollback_steps_further_back_never_forward() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    let docker = FakeDocker::new(root, HEALTHY);
+    for v in ["v1", "v2", "v3"] {
+        let run = docker.run(root, &["deploy", "staging", v]);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    }
+    let current = || {
+        docker
+            .run(root, &["--format", "json", "releases", "staging"])
+            .json()["current"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    for (from, to) in [("v3", "v2"), ("v2", "v1")] {
+        let run = docker.run(root, &["rollback", "staging"]);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout.contains(&format!("{from} → {to}")),
+            "{}",
+            run.stdout
+        );
+        assert_eq!(current(), to);
+    }
+    let run = docker.run(root, &["rollback", "staging"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("pass --to VERSION"), "{}", run.stderr);
+    assert_eq!(current(), "v1");
+    // Forward only when asked.
+    let run = docker.run(root, &["rollback", "staging", "--to", "v3"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(current(), "v3");
+    let ups: Vec<String> = docker
+        .calls()
+        .lines()
+        .filter(|l| l.contains(" up -d"))
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect();
+    let want = ["v1", "v2", "v3", "v2", "v1", "v3"].map(|v| format!("APP_TAG={v}"));
+    assert_eq!(ups, want);
 }
