@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result, bail};
 use xshell::{Shell, cmd};
 
 use super::ledger::Check;
-use super::smoke;
+use super::{signal, smoke};
 use crate::config::EnvironmentConfig;
 use crate::context::Context;
 use crate::util::sh;
@@ -213,28 +213,27 @@ impl Target<'_> {
         bail!("image {image} is not available locally and cannot be pulled: build or push it first")
     }
 
-    /// `up -d --no-deps SERVICE`, then the health gate, then the smoke checks.
-    pub fn roll_out(&self, version: &str, checks: &mut Vec<Check>) -> Result<bool> {
-        let up = self.up(version);
-        let ok = up.ok;
-        checks.push(up);
-        if !ok {
-            return Ok(false);
-        }
+    /// After `up`: the health gate, then the smoke checks. False when one failed, or when
+    /// a signal stopped them (the last check says so).
+    pub fn gate(&self, version: &str, checks: &mut Vec<Check>) -> bool {
         let health = self.health(version);
         let ok = health.ok;
         checks.push(health);
         if !ok {
-            return Ok(false);
+            return false;
+        }
+        if let Some(sig) = signal::received() {
+            checks.push(interrupted("smoke checks", sig));
+            return false;
         }
         let smoke = smoke::run_all(&self.sh, &self.cx.root, &self.env, &self.envcfg);
         let all = smoke.iter().all(|c| c.ok);
         checks.extend(smoke);
-        Ok(all)
+        all
     }
 
     /// `up -d --no-deps SERVICE` with the version in the compose file's variable.
-    fn up(&self, version: &str) -> Check {
+    pub fn up(&self, version: &str) -> Check {
         let svc = self.cx.config.deploy.service.clone();
         let up = self
             .compose(version, &["up", "-d", "--no-deps", &svc])
@@ -262,6 +261,9 @@ impl Target<'_> {
         let mut last = String::from("no container");
         let mut last_error: Option<String> = None;
         while Instant::now() < deadline {
+            if let Some(sig) = signal::received() {
+                return interrupted("health", sig);
+            }
             match self.state(version, &svc) {
                 Ok(None) => {}
                 Ok(Some((id, health, status))) => {
@@ -277,7 +279,7 @@ impl Target<'_> {
                 }
                 Err(e) => last_error = Some(e),
             }
-            std::thread::sleep(Duration::from_millis(500));
+            signal::sleep(Duration::from_millis(500));
         }
         let error = last_error.map_or(String::new(), |e| format!("; last docker error: {e}"));
         health_check(
@@ -307,7 +309,12 @@ impl Target<'_> {
 
     /// No healthcheck: running for two seconds is the gate.
     fn still_running(&self, id: &str) -> Check {
-        std::thread::sleep(Duration::from_secs(2));
+        if !signal::sleep(Duration::from_secs(2)) {
+            return interrupted(
+                "running (no healthcheck)",
+                signal::received().unwrap_or("a signal"),
+            );
+        }
         let sh = &self.sh;
         let fmt = "{{.State.Status}}";
         let (ok, detail) = match output(cmd!(sh, "docker inspect --format {fmt} {id}").quiet()) {
@@ -336,6 +343,15 @@ fn output(c: xshell::Cmd<'_>) -> Result<String, String> {
     } else {
         stderr.lines().last().unwrap_or(stderr).to_string()
     })
+}
+
+/// The check a signal stopped.
+pub fn interrupted(name: &str, signal: &str) -> Check {
+    Check {
+        name: name.into(),
+        ok: false,
+        detail: format!("interrupted by {signal}"),
+    }
 }
 
 fn health_check(ok: bool, detail: String) -> Check {

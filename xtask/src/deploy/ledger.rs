@@ -1,7 +1,14 @@
-//! The ledger (`<backup.dir>/deployments/<env>.jsonl`): one JSON line per deploy or
-//! rollback, only ever appended to. "current" is what the newest entry left running,
-//! "previous" the newest version that deployed successfully before it.
+//! The ledger (`<backup.dir>/deployments/<env>.jsonl`), only ever appended to. A deploy or
+//! rollback writes its entry when it starts (`started`), again before each `compose up`
+//! (with the version it brings up), and once more with its outcome; the lines of one
+//! operation share an `id`, and the reader keeps the last. An entry still `started` was
+//! cut off (kill -9, a crash): what it brought up may be running, unverified.
+//!
+//! "current" is what the newest entry left running; a rollback goes to the newest good
+//! version before it ([`Ledger::previous_good`]).
 
+use std::cell::Cell;
+use std::collections::HashMap;
 use std::fs;
 use std::path::PathBuf;
 
@@ -35,8 +42,14 @@ pub enum Outcome {
     Failed,
     /// The new version failed its checks and the previous one runs again.
     RolledBack,
-    /// The migration failed: nothing was deployed.
+    /// Nothing was deployed: the migration failed, or an error stopped the run before any
+    /// `compose up`.
     Aborted,
+    /// In progress; still so in the file when the process was cut off before its end.
+    Started,
+    /// Stopped by SIGTERM/SIGINT, or found `started` by a later run: what it brought up
+    /// (`brought_up`) may be running, unverified.
+    Interrupted,
 }
 
 impl Action {
@@ -55,12 +68,18 @@ impl Outcome {
             Outcome::Failed => "failed",
             Outcome::RolledBack => "rolled-back",
             Outcome::Aborted => "aborted",
+            Outcome::Started => "started",
+            Outcome::Interrupted => "interrupted",
         }
     }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {
+    /// Pairs the lines of one operation (absent in ledgers written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// When the operation started.
     pub time: String,
     pub actor: String,
     pub environment: String,
@@ -75,6 +94,9 @@ pub struct Entry {
     pub checks: Vec<Check>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub db_backup: Option<String>,
+    /// While in progress (and when interrupted): the version of the last `compose up`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brought_up: Option<String>,
 }
 
 impl Entry {
@@ -84,17 +106,23 @@ impl Entry {
             Outcome::RolledBack => self.rolled_back_to.as_deref(),
             Outcome::Aborted => self.previous.as_deref(),
             Outcome::Succeeded | Outcome::Failed => Some(&self.version),
+            Outcome::Started | Outcome::Interrupted => {
+                self.brought_up.as_deref().or(self.previous.as_deref())
+            }
         }
     }
 }
 
 pub struct Ledger {
     pub path: PathBuf,
+    /// One per operation, in the order they started: the last line of each.
     pub entries: Vec<Entry>,
+    /// The line each entry started on (for messages).
+    pub lines: Vec<usize>,
     /// Lines that are not valid entries, with their line numbers and why.
     pub bad: Vec<BadLine>,
     /// The file does not end with a newline (a write was cut short).
-    unterminated: bool,
+    unterminated: Cell<bool>,
 }
 
 /// A ledger line that is not an entry. It is reported and ignored; the rest is read.
@@ -118,12 +146,13 @@ impl Ledger {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
-        let (entries, bad) = parse(&bytes);
+        let (entries, lines, bad) = parse(&bytes);
         Ok(Ledger {
             path,
             entries,
+            lines,
             bad,
-            unterminated: bytes.last().is_some_and(|b| *b != b'\n'),
+            unterminated: Cell::new(bytes.last().is_some_and(|b| *b != b'\n')),
         })
     }
 
@@ -134,10 +163,21 @@ impl Ledger {
         let mut line = serde_json::to_string(e)?;
         line.push('\n');
         // Read under the environment's lock, so the file still ends as it did then.
-        if self.unterminated {
+        if self.unterminated.get() {
             line.insert(0, '\n');
         }
-        files::append(&self.path, line.as_bytes())
+        files::append(&self.path, line.as_bytes())?;
+        self.unterminated.set(false);
+        Ok(())
+    }
+
+    /// Entries still `started`, with the line each started on.
+    pub fn unfinished(&self) -> impl Iterator<Item = (usize, &Entry)> {
+        self.lines
+            .iter()
+            .copied()
+            .zip(&self.entries)
+            .filter(|(_, e)| e.outcome == Outcome::Started)
     }
 
     pub fn current(&self) -> Option<&str> {
@@ -198,10 +238,13 @@ impl Ledger {
     }
 }
 
-/// The entries of a ledger file, and the lines that are not entries. A line that is not
-/// UTF-8 or not an entry is reported on its own: every other line is still read.
-fn parse(bytes: &[u8]) -> (Vec<Entry>, Vec<BadLine>) {
-    let mut entries = Vec::new();
+/// The entries of a ledger file (the last line of each operation, with the line it started
+/// on), and the lines that are not entries. A line that is not UTF-8 or not an entry is
+/// reported on its own: every other line is still read.
+fn parse(bytes: &[u8]) -> (Vec<Entry>, Vec<usize>, Vec<BadLine>) {
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut starts = Vec::new();
+    let mut by_id: HashMap<String, usize> = HashMap::new();
     let mut bad = Vec::new();
     let unterminated = bytes.last().is_some_and(|b| *b != b'\n');
     let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
@@ -224,7 +267,16 @@ fn parse(bytes: &[u8]) -> (Vec<Entry>, Vec<BadLine>) {
             continue;
         }
         match serde_json::from_str::<Entry>(line) {
-            Ok(e) => entries.push(e),
+            Ok(e) => match e.id.as_ref().and_then(|id| by_id.get(id)) {
+                Some(&at) => entries[at] = e,
+                None => {
+                    if let Some(id) = &e.id {
+                        by_id.insert(id.clone(), entries.len());
+                    }
+                    entries.push(e);
+                    starts.push(i + 1);
+                }
+            },
             Err(e) => bad.push(BadLine {
                 line: i + 1,
                 torn: e.is_eof() || (last && unterminated),
@@ -232,7 +284,16 @@ fn parse(bytes: &[u8]) -> (Vec<Entry>, Vec<BadLine>) {
             }),
         }
     }
-    (entries, bad)
+    (entries, starts, bad)
+}
+
+/// Whether a deploy or rollback of `env` holds its lock now (so a `started` entry is in
+/// progress, not cut off). Only looks: creates nothing.
+pub fn in_progress(cx: &Context, env: &str) -> bool {
+    let Ok(f) = fs::File::open(dir(cx).join(format!("{env}.lock"))) else {
+        return false;
+    };
+    matches!(f.try_lock_shared(), Err(fs::TryLockError::WouldBlock))
 }
 
 #[cfg(test)]
@@ -277,7 +338,7 @@ mod tests {
         text.extend(b"\xff\xfe not utf-8\n");
         text.extend(format!("{}\n", line("v2")).as_bytes());
         text.extend(br#"{"time":"2026-01-0"#);
-        let (entries, bad) = parse(&text);
+        let (entries, _, bad) = parse(&text);
         let versions: Vec<&str> = entries.iter().map(|e| e.version.as_str()).collect();
         assert_eq!(versions, ["v1", "v2"]);
         let got: Vec<(usize, bool)> = bad.iter().map(|b| (b.line, b.torn)).collect();
@@ -290,7 +351,7 @@ mod tests {
     #[test]
     fn a_cut_json_line_closed_by_a_later_append_is_still_torn() {
         let text = format!("{}\n{{\"time\":\"20\n{}\n", line("v1"), line("v2"));
-        let (entries, bad) = parse(text.as_bytes());
+        let (entries, _, bad) = parse(text.as_bytes());
         assert_eq!(entries.len(), 2);
         assert_eq!((bad[0].line, bad[0].torn), (2, true));
     }
@@ -304,13 +365,14 @@ mod tests {
                 ) + "\n"
             })
             .collect();
-        let (entries, bad) = parse(text.as_bytes());
+        let (entries, lines, bad) = parse(text.as_bytes());
         assert!(bad.is_empty());
         Ledger {
             path: PathBuf::from("e.jsonl"),
             entries,
+            lines,
             bad,
-            unterminated: false,
+            unterminated: Cell::new(false),
         }
     }
 

@@ -2,13 +2,18 @@
 //! checks, automatic rollback, and an append-only ledger per environment.
 //!
 //! The ledger (`<backup.dir>/deployments/<env>.jsonl`, [`ledger`]) is the memory of what
-//! ran: "current" is what the newest entry left running, "previous" is the newest version
-//! that deployed successfully before it. A lock per environment keeps two deploys apart.
-//! [`compose`] rolls a version out and runs the health gate; [`smoke`] the checks after it.
+//! ran: "current" is what the newest entry left running, "previous" is the newest good
+//! version before it. A lock per environment keeps two deploys apart. A run writes its entry
+//! when it starts and as it goes ([`op`]), so that a run that was killed leaves a trace the
+//! next one reports; SIGTERM and SIGINT ([`signal`]) stop it cleanly with an `interrupted`
+//! outcome. [`compose`] brings a version up and runs the health gate; [`smoke`] the checks
+//! after it; [`plan`] is what a dry run prints.
 
 mod compose;
 mod ledger;
+mod op;
 mod plan;
+mod signal;
 mod smoke;
 
 use std::path::Path;
@@ -19,9 +24,9 @@ use xshell::cmd;
 use crate::context::Context;
 use crate::report::{Finding, Report, Severity, Table, codes};
 use crate::util::files;
-use crate::util::sh;
 use compose::Target;
 use ledger::{Action, Check, Entry, Ledger, Outcome};
+use op::Op;
 
 /// A version is an image tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`, nothing else.
 fn check_version(version: &str) -> Result<()> {
@@ -50,39 +55,6 @@ fn check_env(env: &str) -> Result<()> {
         bail!("environment `{env}`: use letters, digits, `-` and `_` only");
     }
     Ok(())
-}
-
-fn git_commit(cx: &Context) -> Option<String> {
-    let sh = sh::shell(&cx.root).ok()?;
-    cmd!(sh, "git rev-parse HEAD")
-        .quiet()
-        .ignore_stderr()
-        .read()
-        .ok()
-        .map(|s| s.trim().to_string())
-}
-
-fn entry(
-    cx: &Context,
-    env: &str,
-    action: Action,
-    version: &str,
-    previous: Option<&str>,
-    outcome: Outcome,
-) -> Entry {
-    Entry {
-        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        actor: crate::context::actor(),
-        environment: env.into(),
-        action,
-        version: version.into(),
-        previous: previous.map(Into::into),
-        commit: git_commit(cx),
-        outcome,
-        rolled_back_to: None,
-        checks: Vec::new(),
-        db_backup: None,
-    }
 }
 
 fn checks_table(checks: &[Check], title: &str) -> Table {
@@ -128,6 +100,7 @@ fn begin<'a>(
     };
     let ledger = Ledger::read(cx, env)?;
     ledger.bad_line_findings(&mut report);
+    op::unfinished(cx, env, &ledger, &mut report, lock.is_some())?;
     let current = ledger.current().map(str::to_string);
     Ok((t, report, lock, ledger, current))
 }
@@ -159,6 +132,14 @@ fn finish(mut report: Report, e: &Entry) -> Report {
     report
 }
 
+/// A signal arrived: the entry is completed as interrupted. True when the run must stop.
+fn stopped(op: &mut Op<'_>, report: &mut Report) -> Result<bool> {
+    match signal::received() {
+        Some(sig) => op.interrupted(report, sig).map(|()| true),
+        None => Ok(false),
+    }
+}
+
 /// `deploy ENV VERSION [--dry-run] [--no-auto-rollback]`.
 pub fn deploy(
     cx: &Context,
@@ -179,29 +160,53 @@ pub fn deploy(
     if dry_run {
         return dry_run_report(&t, version, report, true);
     }
-    let mut e = entry(
+    t.ensure_image(version)?;
+    let _signals = signal::install();
+    let mut op = Op::start(
         cx,
         env,
+        &ledger,
         Action::Deploy,
         version,
         current.as_deref(),
-        Outcome::Failed,
-    );
-    t.ensure_image(version)?;
+    )?;
+    let result = deploy_phases(cx, &t, &mut op, &mut report, auto_rollback);
+    op.close(result)?;
+    Ok(finish(report, &op.e))
+}
+
+/// Backup, migration, roll-out, and the rollback when the new version fails.
+fn deploy_phases(
+    cx: &Context,
+    t: &Target<'_>,
+    op: &mut Op<'_>,
+    report: &mut Report,
+    auto_rollback: bool,
+) -> Result<()> {
     if cx.config.deploy.backup_db {
-        pre_deploy_backup(cx, &mut report, &mut e)?;
+        pre_deploy_backup(cx, report, &mut op.e)?;
     }
-    if !migrate(&t, version, &mut e) {
-        return aborted(report, &ledger, e);
+    if stopped(op, report)? {
+        return Ok(());
     }
-    if t.roll_out(version, &mut e.checks)? {
-        e.outcome = Outcome::Succeeded;
-        ledger.append(&e)?;
-        report.summary("result", format!("{version} is live on {env}"));
-    } else {
-        failed(&t, &ledger, &mut e, &mut report, auto_rollback)?;
+    let migrated = migrate(t, &op.e.version.clone(), &mut op.e);
+    if stopped(op, report)? {
+        return Ok(());
     }
-    Ok(finish(report, &e))
+    if !migrated {
+        return aborted(report, op);
+    }
+    let version = op.e.version.clone();
+    let ok = op.bring_up(t, &version, "")?;
+    if stopped(op, report)? {
+        return Ok(());
+    }
+    if ok {
+        op.finish(Outcome::Succeeded)?;
+        report.summary("result", format!("{version} is live on {}", t.env));
+        return Ok(());
+    }
+    failed(t, op, report, auto_rollback)
 }
 
 /// The database backup before a deploy; its id goes into the entry.
@@ -244,10 +249,10 @@ fn migrate(t: &Target<'_>, version: &str, e: &mut Entry) -> bool {
 }
 
 /// The migration failed: nothing was deployed, the previous version keeps running.
-fn aborted(mut report: Report, ledger: &Ledger, mut e: Entry) -> Result<Report> {
-    e.outcome = Outcome::Aborted;
-    ledger.append(&e)?;
-    let restore = e
+fn aborted(report: &mut Report, op: &mut Op<'_>) -> Result<()> {
+    op.finish(Outcome::Aborted)?;
+    let restore = op
+        .e
         .db_backup
         .as_deref()
         .map_or("no backup was taken".to_string(), |b| {
@@ -258,43 +263,31 @@ fn aborted(mut report: Report, ledger: &Ledger, mut e: Entry) -> Result<Report> 
         Severity::High,
         format!("the migration failed: nothing was deployed; {restore}"),
     ));
-    report.tables.push(checks_table(&e.checks, "Checks"));
-    Ok(report)
+    Ok(())
 }
 
 /// The new version failed its checks: roll back to the newest good version (unless told
 /// not to), and record what was left running.
-fn failed(
-    t: &Target<'_>,
-    ledger: &Ledger,
-    e: &mut Entry,
-    report: &mut Report,
-    auto_rollback: bool,
-) -> Result<()> {
-    let (version, env) = (e.version.clone(), t.env.as_str());
-    let previous = ledger.previous_good(None).map(str::to_string);
-    let (code, severity, msg) = match (auto_rollback, previous) {
+fn failed(t: &Target<'_>, op: &mut Op<'_>, report: &mut Report, auto_rollback: bool) -> Result<()> {
+    let (version, env) = (op.e.version.clone(), t.env.as_str());
+    let previous = op.ledger().previous_good(None).map(str::to_string);
+    let (outcome, code, severity, msg) = match (auto_rollback, previous) {
         (true, Some(prev)) => {
-            let mut back = Vec::new();
-            let ok_back = t.roll_out(&prev, &mut back)?;
-            e.checks.extend(back.into_iter().map(|c| Check {
-                name: format!("rollback: {}", c.name),
-                ..c
-            }));
-            e.outcome = if ok_back {
-                Outcome::RolledBack
-            } else {
-                Outcome::Failed
-            };
-            e.rolled_back_to = ok_back.then(|| prev.clone());
+            let ok_back = op.bring_up(t, &prev, "rollback: ")?;
+            if stopped(op, report)? {
+                return Ok(());
+            }
+            op.e.rolled_back_to = ok_back.then(|| prev.clone());
             if ok_back {
                 (
+                    Outcome::RolledBack,
                     codes::DEPLOY_ROLLED_BACK,
                     Severity::High,
                     format!("{version} failed its checks on {env}: rolled back to {prev}"),
                 )
             } else {
                 (
+                    Outcome::Failed,
                     codes::ROLLBACK_FAILED,
                     Severity::Critical,
                     format!(
@@ -303,28 +296,24 @@ fn failed(
                 )
             }
         }
-        (true, None) => {
-            e.outcome = Outcome::Failed;
-            (
-                codes::DEPLOY_FAILED,
-                Severity::High,
-                format!(
-                    "{version} failed its checks on {env}; there is no earlier good version to roll back to"
-                ),
-            )
-        }
-        (false, _) => {
-            e.outcome = Outcome::Failed;
-            (
-                codes::DEPLOY_FAILED,
-                Severity::High,
-                format!(
-                    "{version} failed its checks on {env}; automatic rollback is off: `cargo xtask rollback {env}`"
-                ),
-            )
-        }
+        (true, None) => (
+            Outcome::Failed,
+            codes::DEPLOY_FAILED,
+            Severity::High,
+            format!(
+                "{version} failed its checks on {env}; there is no earlier good version to roll back to"
+            ),
+        ),
+        (false, _) => (
+            Outcome::Failed,
+            codes::DEPLOY_FAILED,
+            Severity::High,
+            format!(
+                "{version} failed its checks on {env}; automatic rollback is off: `cargo xtask rollback {env}`"
+            ),
+        ),
     };
-    ledger.append(e)?;
+    op.finish(outcome)?;
     report.push(Finding::new(code, severity, msg));
     Ok(())
 }
@@ -356,18 +345,32 @@ pub fn rollback(
         return dry_run_report(&t, &target_version, report, false);
     }
     t.ensure_image(&target_version)?;
-    let mut e = entry(
+    let _signals = signal::install();
+    let mut op = Op::start(
         cx,
         env,
+        &ledger,
         Action::Rollback,
         &target_version,
         current.as_deref(),
-        Outcome::Failed,
-    );
+    )?;
+    let result = rollback_phases(cx, &t, &mut op, &mut report, db_backup);
+    op.close(result)?;
+    Ok(finish(report, &op.e))
+}
+
+/// The database restore (with `--restore-db`), then the roll-out of the older version.
+fn rollback_phases(
+    cx: &Context,
+    t: &Target<'_>,
+    op: &mut Op<'_>,
+    report: &mut Report,
+    db_backup: Option<(String, String)>,
+) -> Result<()> {
     if let Some((b, _)) = db_backup {
         let r = crate::backup::db::restore(cx, &b, None, None, false, true)?;
         let ok = r.exit_code() == 0;
-        e.checks.push(Check {
+        op.e.checks.push(Check {
             name: "database restore".into(),
             ok,
             detail: b,
@@ -376,23 +379,29 @@ pub fn rollback(
             report.findings.extend(r.findings);
         }
     }
-    let ok = t.roll_out(&target_version, &mut e.checks)?;
-    e.outcome = if ok {
-        Outcome::Succeeded
+    if stopped(op, report)? {
+        return Ok(());
+    }
+    let version = op.e.version.clone();
+    let ok = op.bring_up(t, &version, "")?;
+    if stopped(op, report)? {
+        return Ok(());
+    }
+    if ok {
+        op.finish(Outcome::Succeeded)?;
+        report.summary("result", format!("{version} is live on {}", t.env));
     } else {
-        Outcome::Failed
-    };
-    ledger.append(&e)?;
-    if !ok {
+        op.finish(Outcome::Failed)?;
         report.push(Finding::new(
             codes::ROLLBACK_FAILED,
             Severity::Critical,
-            format!("{target_version} failed its checks on {env} after the rollback: act now"),
+            format!(
+                "{version} failed its checks on {} after the rollback: act now",
+                t.env
+            ),
         ));
-    } else {
-        report.summary("result", format!("{target_version} is live on {env}"));
     }
-    Ok(finish(report, &e))
+    Ok(())
 }
 
 /// `--to`, or the newest good version before the current one.
@@ -451,6 +460,7 @@ pub fn releases(cx: &Context, env: &str) -> Result<Report> {
     let ledger = Ledger::read(cx, env)?;
     let mut report = Report::new("releases");
     ledger.bad_line_findings(&mut report);
+    op::unfinished(cx, env, &ledger, &mut report, false)?;
     report.summary("environment", env);
     report.summary("current", ledger.current().unwrap_or("(none)").to_string());
     let mut t = Table::new(

@@ -6,13 +6,22 @@ use std::time::Duration;
 
 use xshell::{Shell, cmd};
 
+use super::compose::interrupted;
 use super::ledger::Check;
+use super::signal;
 use crate::config::{EnvironmentConfig, HttpCheck};
 use crate::util::http;
 
-/// Every smoke check of the environment, in order: HTTP checks, then the script.
+/// Every smoke check of the environment, in order: HTTP checks, then the script. A signal
+/// stops them (the caller sees it with [`signal::received`]).
 pub fn run_all(sh: &Shell, root: &Path, env: &str, envcfg: &EnvironmentConfig) -> Vec<Check> {
-    let mut checks: Vec<Check> = envcfg.smoke.iter().map(http_check).collect();
+    let mut checks = Vec::new();
+    for c in &envcfg.smoke {
+        checks.push(http_check(c));
+        if signal::received().is_some() {
+            return checks;
+        }
+    }
     if let Some(script) = &envcfg.smoke_script {
         checks.push(script_check(sh, root, script, env));
     }
@@ -24,7 +33,9 @@ fn http_check(c: &HttpCheck) -> Check {
     let mut detail = String::new();
     for attempt in 0..=c.retries {
         if attempt > 0 {
-            std::thread::sleep(delay);
+            if !signal::sleep(delay) {
+                break;
+            }
             delay = (delay * 2).min(Duration::from_secs(30));
         }
         match http::get(&c.url, c.timeout_secs) {
@@ -48,6 +59,9 @@ fn http_check(c: &HttpCheck) -> Check {
             }
             Err(e) => detail = format!("{e:#}"),
         }
+    }
+    if let Some(sig) = signal::received() {
+        return interrupted(&format!("GET {}", c.url), sig);
     }
     Check {
         name: format!("GET {}", c.url),

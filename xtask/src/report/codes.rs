@@ -174,6 +174,8 @@ codes! {
         "a deployment ledger line is incomplete (an interrupted write)";
     LEDGER_INVALID_LINE = "ledger-invalid-line", Medium,
         "a deployment ledger line is not a valid entry (not UTF-8, or not an entry): it is ignored";
+    DEPLOY_INTERRUPTED = "deploy-interrupted", High,
+        "a deploy or rollback did not finish (a signal, or the process was killed): what it brought up may run unverified";
 
     // checklist
     CHECKLIST_ITEM_FAILED = "checklist-item-failed", High,

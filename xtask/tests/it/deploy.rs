@@ -71,15 +71,17 @@ fn compose() -> Vec<&'static str> {
     }
 }
 
-/// Images `<repo>:v1` (healthy), `:v2` (health endpoint fails), `:v3` (healthy); removed on drop.
+/// Images `<repo>:v1` (healthy), `:v2` (health endpoint fails), `:v3` (healthy), `:v4`
+/// (health `starting` for a minute: its first check comes after 60 s); removed on drop.
 struct Images {
     repo: String,
     root: PathBuf,
 }
 
 impl Images {
-    fn build(work: &Path) -> Images {
-        let repo = format!("xtask-it-app-{}", std::process::id());
+    /// `name` keeps the images of tests running at the same time apart.
+    fn build(work: &Path, name: &str) -> Images {
+        let repo = format!("xtask-it-app-{}-{name}", std::process::id());
         let ctx = work.join("image");
         fs::create_dir_all(&ctx).unwrap();
         fs::write(ctx.join("server.rs"), SERVER).unwrap();
@@ -101,12 +103,12 @@ impl Images {
             "building the test server: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        for (v, healthy) in [("v1", 1), ("v2", 0), ("v3", 1)] {
+        for (v, healthy, interval) in [("v1", 1, 1), ("v2", 0, 1), ("v3", 1, 1), ("v4", 1, 60)] {
             fs::write(
                 ctx.join("Dockerfile"),
                 format!(
                     "FROM scratch\nCOPY server /server\nENV VERSION={v} HEALTHY={healthy}\n\
-                     HEALTHCHECK --interval=1s --timeout=2s --retries=2 CMD [\"/server\", \"check\"]\nENTRYPOINT [\"/server\"]\n"
+                     HEALTHCHECK --interval={interval}s --timeout=2s --retries=2 CMD [\"/server\", \"check\"]\nENTRYPOINT [\"/server\"]\n"
                 ),
             )
             .unwrap();
@@ -136,7 +138,7 @@ impl Drop for Images {
             .args(["-f", "docker-compose.staging.yml", "down", "-t", "1"])
             .current_dir(&self.root)
             .output();
-        for v in ["v1", "v2", "v3"] {
+        for v in ["v1", "v2", "v3", "v4"] {
             let _ = Command::new("docker")
                 .args(["rmi", "-f", &format!("{}:{v}", self.repo)])
                 .output();
@@ -172,7 +174,7 @@ fn deploy_fail_auto_rollback_then_manual_rollback() {
     }
     let t = tempfile::tempdir().unwrap();
     let root = t.path();
-    let images = Images::build(root);
+    let images = Images::build(root, "rollback");
     let port = free_port();
     write(
         root,
@@ -721,4 +723,267 @@ fn a_second_rollback_steps_further_back_never_forward() {
         .collect();
     let want = ["v1", "v2", "v3", "v2", "v1", "v3"].map(|v| format!("APP_TAG={v}"));
     assert_eq!(ups, want);
+}
+
+/// The version the service's container actually runs, from Docker itself.
+fn running_version(root: &Path) -> String {
+    let c = compose();
+    let out = Command::new(c[0])
+        .args(&c[1..])
+        .args(["-f", "docker-compose.staging.yml", "ps", "-q", "app"])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        !id.is_empty(),
+        "no container: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("docker")
+        .args(["inspect", "--format", "{{.Config.Image}}", &id])
+        .output()
+        .unwrap();
+    let image = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    image.rsplit(':').next().unwrap().to_string()
+}
+
+/// Start `deploy staging VERSION` and return once it is in the health gate: its ledger
+/// entry records that `compose up` of VERSION succeeded and it has no outcome yet.
+fn deploy_into_health_gate(root: &Path, version: &str) -> std::process::Child {
+    let ledger = root.join("backups/deployments/staging.jsonl");
+    let in_gate = |text: &str| {
+        text.lines()
+            .filter(|l| {
+                l.contains("\"outcome\":\"started\"")
+                    && l.contains(&format!("\"version\":\"{version}\""))
+                    && l.contains("\"name\":\"compose up\",\"ok\":true")
+            })
+            .count()
+    };
+    let before = in_gate(&fs::read_to_string(&ledger).unwrap_or_default());
+    let mut child = bin()
+        .arg("--root")
+        .arg(root)
+        .args(["--format", "json", "deploy", "staging", version])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A bound, not a timing assertion: compose up of a local image takes seconds.
+    for _ in 0..1200 {
+        if in_gate(&fs::read_to_string(&ledger).unwrap_or_default()) > before {
+            return child;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("deploy ended before its health gate: {status}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    panic!("deploy of {version} never reached its health gate");
+}
+
+fn releases(root: &Path) -> (i32, serde_json::Value) {
+    let run = xtask(root, &["--format", "json", "releases", "staging"]);
+    (run.code, run.json())
+}
+
+#[test]
+fn sigterm_and_kill_9_in_the_health_gate_leave_a_ledger_that_matches_what_runs() {
+    if !docker_available() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    let images = Images::build(root, "signals");
+    let port = free_port();
+    write(
+        root,
+        "docker-compose.staging.yml",
+        &format!(
+            "version: \"2.4\"\nservices:\n  app:\n    image: \"{}:${{APP_TAG}}\"\n    ports:\n      - \"127.0.0.1:{port}:8080\"\n",
+            images.repo
+        ),
+    );
+    write(
+        root,
+        "maintenance.toml",
+        "[deploy]\nhealth_timeout_secs = 300\n",
+    );
+    let run = xtask(root, &["deploy", "staging", "v1"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+
+    // SIGTERM: the run stops waiting, completes its entry and says what runs.
+    let child = deploy_into_health_gate(root, "v4");
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let run: Run = child.wait_with_output().unwrap().into();
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    let v = run.json();
+    assert_eq!(v["entry"]["outcome"], "interrupted", "{v:#}");
+    assert_eq!(v["entry"]["brought_up"], "v4");
+    let f = finding_with_code(&v, "deploy-interrupted");
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("SIGTERM after `health`"),
+        "{f:#}"
+    );
+    assert_eq!(running_version(root), "v4");
+    let (code, v) = releases(root);
+    assert_eq!(code, 0, "a finished entry needs no attention: {v:#}");
+    assert_eq!(v["current"], "v4", "what runs: {v:#}");
+    let dry = xtask(root, &["rollback", "staging", "--dry-run"]);
+    assert!(dry.stdout.contains("v4 → v1"), "{}", dry.stdout);
+    let log = fs::read_to_string(root.join("backups/audit.log")).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("deploy staging v4") && l.contains("exit 2")),
+        "{log}"
+    );
+
+    let run = xtask(root, &["rollback", "staging"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(running_version(root), "v1");
+
+    // kill -9: nothing can run, yet the ledger shows what was brought up.
+    let mut child = deploy_into_health_gate(root, "v4");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(running_version(root), "v4");
+    let ledger = root.join("backups/deployments/staging.jsonl");
+    let ledger_before = fs::read(&ledger).unwrap();
+    let (code, v) = releases(root);
+    assert_eq!(code, 1, "an unfinished deploy needs attention: {v:#}");
+    assert_eq!(v["current"], "v4", "what runs: {v:#}");
+    let f = finding_with_code(&v, "deploy-interrupted");
+    assert!(
+        f["message"].as_str().unwrap().contains("never finished")
+            && f["message"]
+                .as_str()
+                .unwrap()
+                .contains("v4 was brought up and may be running unverified"),
+        "{f:#}"
+    );
+    // Four lines per run (started, before and after `compose up`, outcome): the fourth run.
+    assert_eq!(
+        f["line"], 13,
+        "the line the killed deploy started on: {f:#}"
+    );
+    let dry = xtask(root, &["rollback", "staging", "--dry-run"]);
+    assert!(
+        dry.stdout.contains("v4 → v1") && dry.stdout.contains("deploy-interrupted"),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(
+        fs::read(&ledger).unwrap(),
+        ledger_before,
+        "a dry run writes nothing"
+    );
+
+    // The next real run completes the entry, in the ledger and the audit log.
+    let run = xtask(root, &["--format", "json", "rollback", "staging"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let f = finding_with_code(&run.json(), "deploy-interrupted").clone();
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("now recorded as interrupted"),
+        "{f:#}"
+    );
+    assert_eq!(running_version(root), "v1");
+    let (code, v) = releases(root);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["current"], "v1");
+    let steps: Vec<String> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{} {} {}", e["action"], e["version"], e["outcome"]).replace('"', ""))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "deploy v1 succeeded",
+            "deploy v4 interrupted",
+            "rollback v1 succeeded",
+            "deploy v4 interrupted",
+            "rollback v1 succeeded",
+        ]
+    );
+    let log = fs::read_to_string(root.join("backups/audit.log")).unwrap();
+    assert!(
+        log.contains("interrupted: it ended before writing its outcome"),
+        "{log}"
+    );
+}
+
+#[test]
+fn an_error_after_the_start_still_completes_the_entry() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    let docker = FakeDocker::new(root, HEALTHY);
+    let run = docker.run(root, &["deploy", "staging", "v1"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    // The pre-deploy backup fails: not a database.
+    write(root, "maintenance.toml", "[deploy]\nbackup_db = true\n");
+    write(
+        root,
+        "ai_knowledge_hub/knowledge_hub.db",
+        "not a database, just text\n",
+    );
+    let run = docker.run(root, &["deploy", "staging", "v2"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    let (code, v) = releases(root);
+    assert_eq!(code, 0, "nothing unfinished: {v:#}");
+    assert_eq!(v["current"], "v1", "nothing was brought up: {v:#}");
+    let last = &v["entries"][1];
+    assert_eq!(last["outcome"], "aborted", "{last:#}");
+    let error = &last["checks"][0];
+    assert_eq!(error["name"], "error", "{last:#}");
+    assert!(
+        run.stderr.contains(error["detail"].as_str().unwrap()),
+        "the ledger keeps the error the run printed: {}\n{last:#}",
+        run.stderr
+    );
+    assert!(
+        !docker
+            .calls()
+            .contains("APP_TAG=v2 docker-compose -f docker-compose.staging.yml up")
+    );
+}
+
+#[test]
+fn a_started_entry_is_in_progress_while_its_lock_is_held() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    let started = ledger_line("deploy", "v2", "started").replace(
+        "\"checks\":[]",
+        "\"checks\":[],\"id\":\"x-1\",\"brought_up\":\"v2\"",
+    );
+    write(
+        root,
+        "backups/deployments/staging.jsonl",
+        &format!("{}{started}", ledger_line("deploy", "v1", "succeeded")),
+    );
+    let held = hold_lock(
+        &root.join("backups/deployments/staging.lock"),
+        "`deploy staging v2` (pid 42)",
+    );
+    let (code, v) = releases(root);
+    assert_eq!(code, 0, "{v:#}");
+    assert!(v["findings"].as_array().unwrap().is_empty(), "{v:#}");
+    let table = xtask(root, &["releases", "staging"]).stdout;
+    assert!(
+        table.contains("in progress") && table.contains("deploy of v2"),
+        "{table}"
+    );
+    drop(held);
+    let (code, v) = releases(root);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(finding_with_code(&v, "deploy-interrupted")["line"], 2);
+    assert_eq!(v["current"], "v2", "it was brought up: {v:#}");
 }
