@@ -116,7 +116,7 @@ struct Probe {
     cold: bool,
 }
 
-/// [`measure`] for several commands at once, interleaved run by run so that every command
+/// Several commands measured together, interleaved run by run so that every command
 /// sees the same machine (a shared 2-core machine drifts by ±20% over a minute): median wall
 /// time, last stdout and peak RSS (KiB) of one extra run, per command.
 fn measure_side_by_side(

@@ -154,7 +154,7 @@ pub(super) fn real_lockfile(dir: &Path, extra_deps: &str) -> Result<PathBuf> {
     Ok(lock)
 }
 
-/// A command line as owned strings, for `measure`.
+/// A command line as owned strings (a probe of `bench audit`, a timed run).
 pub(super) fn owned(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
 }
