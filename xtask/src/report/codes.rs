@@ -182,6 +182,8 @@ codes! {
         "a checklist item could not run";
     NO_BACKUPS = "no-backups", High,
         "there is no backup to run the restore drill with";
+    CHECKLIST_REPORT_UNWRITTEN = "checklist-report-unwritten", High,
+        "the checklist's report file could not be written: the printed results are the only copy";
 }
 
 #[cfg(test)]
