@@ -987,3 +987,24 @@ fn a_started_entry_is_in_progress_while_its_lock_is_held() {
     assert_eq!(finding_with_code(&v, "deploy-interrupted")["line"], 2);
     assert_eq!(v["current"], "v2", "it was brought up: {v:#}");
 }
+
+#[test]
+fn a_line_that_is_not_utf8_is_reported_and_the_rest_is_read() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    let mut bytes = ledger_line("deploy", "v1", "succeeded").into_bytes();
+    bytes.extend(b"{\"time\":\"\xff\xfe\"}\n");
+    bytes.extend(ledger_line("deploy", "v2", "succeeded").into_bytes());
+    let path = write(root, "backups/deployments/staging.jsonl", "");
+    fs::write(&path, bytes).unwrap();
+    let (code, v) = releases(root);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(v["current"], "v2");
+    assert_eq!(v["entries"].as_array().unwrap().len(), 2);
+    let f = finding_with_code(&v, "ledger-invalid-line");
+    assert_eq!(f["line"], 2, "{f:#}");
+    assert!(
+        f["message"].as_str().unwrap().contains("not UTF-8"),
+        "{f:#}"
+    );
+}
