@@ -180,12 +180,18 @@ codes! {
         "the migration failed: nothing was deployed";
     LEDGER_TORN_LINE = "ledger-torn-line", Medium,
         "a deployment ledger line is incomplete (an interrupted write)";
+    LEDGER_INVALID_LINE = "ledger-invalid-line", Medium,
+        "a deployment ledger line is not a valid entry (not UTF-8, or not an entry): it is ignored";
+    DEPLOY_INTERRUPTED = "deploy-interrupted", High,
+        "a deploy or rollback did not finish (a signal, or the process was killed): what it brought up may run unverified";
 
     // checklist
     CHECKLIST_ITEM_FAILED = "checklist-item-failed", High,
         "a checklist item could not run";
     NO_BACKUPS = "no-backups", High,
         "there is no backup to run the restore drill with";
+    CHECKLIST_REPORT_UNWRITTEN = "checklist-report-unwritten", High,
+        "the checklist's report file could not be written: the printed results are the only copy";
 
     // workflows lint
     UNPINNED_USES = "unpinned-uses", Medium,

@@ -112,3 +112,111 @@ fn daily_checks_backups_and_every_environment() {
         "verify + two environments: {v:#}"
     );
 }
+
+#[test]
+fn findings_that_need_attention_fail_the_checklist_and_rows_name_their_environment() {
+    let t = sample_tree();
+    write(
+        t.path(),
+        "maintenance.toml",
+        "[deploy.environments.staging]\n[deploy.environments.production]\n",
+    );
+    assert_eq!(xtask(t.path(), &["backup", "config"]).code, 0);
+    // A torn ledger line: a medium finding, which `releases` itself fails on.
+    write(
+        t.path(),
+        "backups/deployments/production.jsonl",
+        "{\"time\":\"2026-01-0",
+    );
+    assert_eq!(xtask(t.path(), &["releases", "production"]).code, 1);
+    let run = checklist(t.path(), "daily", &[]);
+    let v = run.json();
+    let items: Vec<(String, String)> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["command"].as_str().unwrap().to_string(),
+                i["result"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        items[1..],
+        [
+            (
+                "releases production".to_string(),
+                "1 finding(s) need attention".to_string()
+            ),
+            ("releases staging".to_string(), "ok".to_string()),
+        ],
+        "{v:#}"
+    );
+    assert_eq!(run.code, 1, "an item needs attention: {v:#}");
+    finding_with_code(&v, "ledger-torn-line");
+}
+
+#[test]
+fn two_runs_in_the_same_second_keep_both_reports() {
+    let t = sample_tree();
+    assert_eq!(xtask(t.path(), &["backup", "config"]).code, 0);
+    // Reports of other runs already hold the names of this second and the next ones.
+    let reports = t.path().join("backups/reports");
+    let now = chrono::Utc::now();
+    let taken: Vec<std::path::PathBuf> = (0..30)
+        .map(|s| {
+            let stamp = (now + chrono::Duration::seconds(s)).format("%Y%m%d_%H%M%S");
+            write(
+                &reports,
+                &format!("checklist-daily-{stamp}.md"),
+                &format!("another run {s}\n"),
+            )
+        })
+        .collect();
+    let run = checklist(t.path(), "daily", &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let v = run.json();
+    let report = std::path::PathBuf::from(v["report"].as_str().unwrap());
+    assert!(!taken.contains(&report), "{}", report.display());
+    assert!(
+        report.display().to_string().ends_with("-2.md"),
+        "{}",
+        report.display()
+    );
+    assert!(
+        fs::read_to_string(&report)
+            .unwrap()
+            .contains("checklist daily")
+    );
+    for (s, p) in taken.iter().enumerate() {
+        assert_eq!(fs::read_to_string(p).unwrap(), format!("another run {s}\n"));
+    }
+    assert!(tmp_leftovers(&reports).is_empty());
+    let again = checklist(t.path(), "daily", &[]).json();
+    assert_ne!(again["report"], v["report"]);
+}
+
+#[test]
+fn an_unwritable_reports_folder_still_prints_the_results_then_fails() {
+    let t = sample_tree();
+    assert_eq!(xtask(t.path(), &["backup", "config"]).code, 0);
+    write(
+        t.path(),
+        "backups/reports",
+        "a file where the folder should be\n",
+    );
+    let run = checklist(t.path(), "daily", &[]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    let v = run.json();
+    assert_eq!(
+        v["items"][0]["result"], "ok",
+        "the results are printed: {v:#}"
+    );
+    let f = finding_with_code(&v, "checklist-report-unwritten");
+    assert!(
+        f["message"].as_str().unwrap().contains("backups/reports"),
+        "{f:#}"
+    );
+    assert!(v.get("report").is_none(), "{v:#}");
+}
