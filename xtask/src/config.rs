@@ -170,7 +170,7 @@ pub struct AuditConfig {
     /// Lowest severity that fails the run. A vulnerability without severity data counts as high.
     pub fail_on: crate::report::Severity,
     /// Informational kinds that count as failures: unmaintained, unsound, notice.
-    pub deny: Vec<String>,
+    pub deny: Vec<InformationalKind>,
     /// Warn when a database is older than this many days...
     pub stale_after_days: u32,
     /// ...and refuse (unless --allow-stale) past this many.
@@ -179,6 +179,15 @@ pub struct AuditConfig {
     pub ignore: Vec<AuditIgnore>,
     /// What `advisories update` fetches into the cache. Empty: RustSec (osv branch) and PyPA.
     pub sources: Vec<AdvisorySource>,
+}
+
+/// The informational advisory kinds `audit.deny` and `--deny` can make count as failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum InformationalKind {
+    Unmaintained,
+    Unsound,
+    Notice,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -373,13 +382,6 @@ impl Config {
                 );
             }
             redact::PgUrl::parse(url).context("database.url")?;
-        }
-        for kind in &self.audit.deny {
-            if !["unmaintained", "unsound", "notice"].contains(&kind.as_str()) {
-                bail!(
-                    "audit.deny: unknown kind `{kind}` (expected unmaintained, unsound or notice)"
-                );
-            }
         }
         for ig in &self.audit.ignore {
             if ig.reason.trim().is_empty() {

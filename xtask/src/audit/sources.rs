@@ -232,17 +232,15 @@ fn count_advisories(p: &Path) -> (usize, Option<String>) {
         .into_iter()
         .filter_entry(|e| !e.file_name().to_string_lossy().starts_with('.') || e.depth() == 0);
     for e in walk.flatten() {
-        let name = e.file_name().to_string_lossy();
-        let is_adv = name.ends_with(".json")
-            || name.ends_with(".yaml")
-            || name.ends_with(".yml")
-            || (name.starts_with("RUSTSEC-") && name.ends_with(".md"));
-        if name.ends_with(".zip") {
-            n += super::zip::entries(e.path()).map_or(0, |v| v.len());
-        } else if e.file_type().is_file() && is_adv {
-            n += 1;
-        } else {
-            continue;
+        // Links are not followed (WalkDir's default), nor counted: audits do not read them.
+        let kind = super::advisories::classify(&e.file_name().to_string_lossy());
+        match kind {
+            Some(_) if !e.file_type().is_file() => continue,
+            Some(super::advisories::FileKind::OsvZip) => {
+                n += super::zip::entries(e.path()).map_or(0, |v| v.len());
+            }
+            Some(_) => n += 1,
+            None => continue,
         }
         if let Ok(m) = e
             .metadata()

@@ -1,0 +1,192 @@
+//! OSV advisories, as JSON (RustSec's osv branch, osv.dev exports) or YAML (PyPA).
+
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{Unreadable, parse_time};
+use crate::audit::matching::cvss_score;
+use crate::audit::model::{Advisory, Affected, Range, Rule};
+use crate::deps::Ecosystem;
+
+// --- OSV as serde sees it (unknown fields tolerated) -------------------------------------
+
+#[derive(Deserialize)]
+struct OsvDoc {
+    id: String,
+    #[serde(default)]
+    modified: Option<String>,
+    #[serde(default)]
+    withdrawn: Option<String>,
+    #[serde(default)]
+    aliases: Vec<String>,
+    #[serde(default)]
+    summary: Option<String>,
+    #[serde(default)]
+    details: Option<String>,
+    #[serde(default)]
+    severity: Vec<OsvSeverity>,
+    #[serde(default)]
+    affected: Vec<OsvAffected>,
+    #[serde(default)]
+    database_specific: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct OsvSeverity {
+    #[serde(rename = "type")]
+    kind: String,
+    score: String,
+}
+
+#[derive(Deserialize)]
+struct OsvAffected {
+    package: Option<OsvPackage>,
+    #[serde(default)]
+    ranges: Vec<Range>,
+    #[serde(default)]
+    versions: Vec<Value>,
+    #[serde(default)]
+    database_specific: Option<Value>,
+    #[serde(default)]
+    severity: Vec<OsvSeverity>,
+}
+
+#[derive(Deserialize)]
+struct OsvPackage {
+    ecosystem: String,
+    name: String,
+}
+
+fn ecosystem(name: &str) -> Option<Ecosystem> {
+    match name {
+        "crates.io" => Some(Ecosystem::Crates),
+        "PyPI" => Some(Ecosystem::PyPI),
+        _ => None,
+    }
+}
+
+pub fn from_json(bytes: &[u8], source: &Path) -> Result<Advisory, Unreadable> {
+    let doc: OsvDoc = serde_json::from_slice(bytes).map_err(|e| Unreadable::new(e.to_string()))?;
+    Ok(to_advisory(doc, source))
+}
+
+pub fn from_yaml(text: &str, source: &Path) -> Result<Advisory, Unreadable> {
+    let docs =
+        yaml_rust2::YamlLoader::load_from_str(text).map_err(|e| Unreadable::new(e.to_string()))?;
+    let doc = docs
+        .into_iter()
+        .next()
+        .ok_or_else(|| Unreadable::new("an empty YAML document"))?;
+    let doc: OsvDoc =
+        serde_json::from_value(yaml_to_json(doc)).map_err(|e| Unreadable::new(e.to_string()))?;
+    Ok(to_advisory(doc, source))
+}
+
+fn yaml_to_json(y: yaml_rust2::Yaml) -> Value {
+    use yaml_rust2::Yaml;
+    match y {
+        Yaml::String(s) | Yaml::Real(s) => Value::String(s),
+        Yaml::Integer(i) => Value::String(i.to_string()),
+        Yaml::Boolean(b) => Value::Bool(b),
+        Yaml::Array(a) => Value::Array(a.into_iter().map(yaml_to_json).collect()),
+        Yaml::Hash(h) => Value::Object(
+            h.into_iter()
+                .filter_map(|(k, v)| {
+                    let k = match k {
+                        Yaml::String(s) | Yaml::Real(s) => s,
+                        Yaml::Integer(i) => i.to_string(),
+                        _ => return None,
+                    };
+                    Some((k, yaml_to_json(v)))
+                })
+                .collect(),
+        ),
+        _ => Value::Null,
+    }
+}
+
+fn cvss_of(list: &[OsvSeverity]) -> Option<String> {
+    // Prefer v3, then v4.
+    list.iter()
+        .find(|s| s.kind == "CVSS_V3")
+        .or_else(|| list.iter().find(|s| s.kind == "CVSS_V4"))
+        .map(|s| s.score.clone())
+}
+
+fn to_advisory(doc: OsvDoc, source: &Path) -> Advisory {
+    let mut affected = Vec::new();
+    let mut informational = None;
+    let mut cvss = cvss_of(&doc.severity);
+    for a in &doc.affected {
+        let Some(pkg) = &a.package else { continue };
+        let Some(eco) = ecosystem(&pkg.ecosystem) else {
+            continue;
+        };
+        if let Some(ds) = &a.database_specific {
+            if let Some(i) = ds.get("informational").and_then(|v| v.as_str()) {
+                informational = Some(i.to_string());
+            }
+            if cvss.is_none() {
+                cvss = ds.get("cvss").and_then(|v| v.as_str()).map(str::to_string);
+            }
+        }
+        if cvss.is_none() {
+            cvss = cvss_of(&a.severity);
+        }
+        let versions = a
+            .versions
+            .iter()
+            .filter_map(|v| match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+            .collect();
+        affected.push(Affected {
+            ecosystem: eco,
+            key: eco.key(&pkg.name),
+            rule: Rule::Osv {
+                versions,
+                ranges: a.ranges.clone(),
+            },
+        });
+    }
+    let severity_label = doc
+        .database_specific
+        .as_ref()
+        .and_then(|d| d.get("severity"))
+        .and_then(|s| s.as_str())
+        .map(str::to_string);
+    Advisory {
+        id: doc.id,
+        aliases: doc.aliases,
+        summary: summary(doc.summary, doc.details),
+        withdrawn: doc.withdrawn.is_some(),
+        informational,
+        cvss_score: cvss.as_deref().and_then(cvss_score),
+        cvss,
+        severity_label,
+        affected,
+        modified: doc.modified.as_deref().and_then(parse_time),
+        source: source.display().to_string(),
+    }
+}
+
+/// The summary, else the first line of the details (at most 160 characters).
+fn summary(summary: Option<String>, details: Option<String>) -> String {
+    summary
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            details.map(|d| {
+                d.lines()
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(160)
+                    .collect()
+            })
+        })
+        .unwrap_or_default()
+}

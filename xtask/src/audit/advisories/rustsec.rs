@@ -1,0 +1,82 @@
+//! RustSec's native advisory format: a ```toml front-matter block, then Markdown whose first
+//! heading is the title.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::{Unreadable, parse_time};
+use crate::audit::matching::cvss_score;
+use crate::audit::model::{Advisory, Affected, Rule};
+use crate::deps::Ecosystem;
+
+#[derive(Deserialize)]
+struct RustSecDoc {
+    advisory: RustSecAdvisory,
+    #[serde(default)]
+    versions: RustSecVersions,
+}
+
+#[derive(Deserialize)]
+struct RustSecAdvisory {
+    id: String,
+    package: String,
+    #[serde(default)]
+    date: Option<String>,
+    #[serde(default)]
+    aliases: Vec<String>,
+    #[serde(default)]
+    cvss: Option<String>,
+    #[serde(default)]
+    informational: Option<String>,
+    #[serde(default)]
+    withdrawn: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct RustSecVersions {
+    #[serde(default)]
+    patched: Vec<String>,
+    #[serde(default)]
+    unaffected: Vec<String>,
+}
+
+pub fn from_md(text: &str, source: &Path) -> Result<Advisory, Unreadable> {
+    let body = text
+        .trim_start()
+        .strip_prefix("```toml")
+        .ok_or_else(|| Unreadable::new("no ```toml front matter"))?;
+    let end = body
+        .find("\n```")
+        .ok_or_else(|| Unreadable::new("front matter is not closed with ```"))?;
+    let doc: RustSecDoc =
+        toml::from_str(&body[..end]).map_err(|e| Unreadable::new(e.to_string()))?;
+    let title = doc.advisory.title.clone().or_else(|| {
+        body[end + 4..]
+            .lines()
+            .find_map(|l| l.strip_prefix("# ").map(|t| t.trim().to_string()))
+    });
+    let a = doc.advisory;
+    Ok(Advisory {
+        id: a.id,
+        aliases: a.aliases,
+        summary: title.unwrap_or_default(),
+        withdrawn: a.withdrawn.is_some(),
+        informational: a.informational,
+        cvss_score: a.cvss.as_deref().and_then(cvss_score),
+        cvss: a.cvss,
+        severity_label: None,
+        affected: vec![Affected {
+            ecosystem: Ecosystem::Crates,
+            key: a.package,
+            rule: Rule::RustSec {
+                patched: doc.versions.patched,
+                unaffected: doc.versions.unaffected,
+            },
+        }],
+        modified: a.date.as_deref().and_then(parse_time),
+        source: source.display().to_string(),
+    })
+}
