@@ -133,7 +133,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     let (sources, from) = source_paths(cx, &opts.db)?;
     let (inputs, mut adb) = read(&files, &sources)?;
     report_inputs(cx, &inputs, &mut report);
-    report_malformed(&adb, &mut report);
+    report_malformed(&adb, &inputs, &mut report);
     let now = Utc::now();
     let db_rows = check_freshness(cfg, &adb, now, opts.allow_stale, &mut report)?;
     let hits = match_packages(cx, &inputs, &adb, &mut report);
@@ -254,17 +254,51 @@ fn report_inputs(cx: &Context, inputs: &Inputs, report: &mut Report) {
     }
 }
 
-/// Advisories that could not be read: warnings naming the file.
-fn report_malformed(adb: &db::Db, report: &mut Report) {
+/// Advisories that could not be read. One that may concern an audited package (it names
+/// one, sits in its folder, or names nothing readable) could say that package is
+/// vulnerable: the audit is incomplete. One for other packages only is a warning.
+fn report_malformed(adb: &db::Db, inputs: &Inputs, report: &mut Report) {
+    if adb.malformed().next().is_none() {
+        return;
+    }
+    let mut audited = Wanted::default();
+    for p in &inputs.packages {
+        audited.insert(p.ecosystem, p.ecosystem.key(&p.name));
+    }
     for m in adb.malformed() {
-        report.push(
-            Finding::new(
+        let concerned: Vec<&str> = m
+            .packages
+            .iter()
+            .filter(|p| audited.contains(p.ecosystem, &p.key))
+            .map(|p| p.key.as_str())
+            .collect();
+        let whom = match concerned.as_slice() {
+            [] if m.packages.is_empty() && !inputs.packages.is_empty() => Some(
+                "it names no package that could be read, so it may concern any audited one"
+                    .to_string(),
+            ),
+            [] => None,
+            names => Some(format!("it concerns {}, audited here", names.join(", "))),
+        };
+        let finding = match whom {
+            Some(whom) => {
+                report.incomplete = true;
+                Finding::new(
+                    codes::ADVISORY_MALFORMED,
+                    Severity::High,
+                    format!(
+                        "advisory not read: {}; {whom}: the audit is incomplete until the file is fixed or removed",
+                        m.message
+                    ),
+                )
+            }
+            None => Finding::new(
                 codes::ADVISORY_MALFORMED,
                 Severity::Low,
                 format!("advisory skipped: {}", m.message),
-            )
-            .at(m.file.display().to_string()),
-        );
+            ),
+        };
+        report.push(finding.at(m.file.display().to_string()));
     }
 }
 

@@ -138,6 +138,10 @@ impl std::fmt::Display for PackageKey {
 pub struct Malformed {
     pub file: PathBuf,
     pub message: String,
+    /// The packages it concerns, as far as its place in the source (a per-package folder)
+    /// or its readable part tells; empty when nothing tells (it may concern any package).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<PackageKey>,
 }
 
 /// A file's or folder's identity and times, as `stat` gives them.

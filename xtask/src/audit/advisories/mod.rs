@@ -51,16 +51,18 @@ pub fn classify(name: &str) -> Option<FileKind> {
     }
 }
 
-/// Why one advisory could not be read.
+/// Why one advisory could not be read, and the packages its readable part names.
 #[derive(Debug)]
 pub struct Unreadable {
     pub message: String,
+    pub packages: Vec<PackageKey>,
 }
 
 impl Unreadable {
     fn new(message: impl Into<String>) -> Unreadable {
         Unreadable {
             message: message.into(),
+            packages: Vec::new(),
         }
     }
 }
@@ -207,6 +209,7 @@ fn load_zip(
             return malformed.push(Malformed {
                 file: zip.to_path_buf(),
                 message: format!("{e:#}"),
+                packages: Vec::new(),
             });
         }
     };
@@ -219,6 +222,7 @@ fn load_zip(
             Err(e) => malformed.push(Malformed {
                 file: PathBuf::from(format!("{}!{name}", zip.display())),
                 message: e.message,
+                packages: e.packages,
             }),
         }
     }

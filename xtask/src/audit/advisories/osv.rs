@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::{Unreadable, parse_time};
 use crate::audit::matching::cvss_score;
-use crate::audit::model::{Advisory, Affected, Range, Rule};
+use crate::audit::model::{Advisory, Affected, PackageKey, Range, Rule};
 use crate::deps::Ecosystem;
 
 // --- OSV as serde sees it (unknown fields tolerated) -------------------------------------
@@ -68,8 +68,15 @@ fn ecosystem(name: &str) -> Option<Ecosystem> {
 }
 
 pub fn from_json(bytes: &[u8], source: &Path) -> Result<Advisory, Unreadable> {
-    let doc: OsvDoc = serde_json::from_slice(bytes).map_err(|e| Unreadable::new(e.to_string()))?;
-    Ok(to_advisory(doc, source))
+    match serde_json::from_slice::<OsvDoc>(bytes) {
+        Ok(doc) => Ok(to_advisory(doc, source)),
+        Err(e) => Err(Unreadable {
+            message: e.to_string(),
+            packages: serde_json::from_slice::<Value>(bytes)
+                .map(|v| packages_named(&v))
+                .unwrap_or_default(),
+        }),
+    }
 }
 
 pub fn from_yaml(text: &str, source: &Path) -> Result<Advisory, Unreadable> {
@@ -79,9 +86,31 @@ pub fn from_yaml(text: &str, source: &Path) -> Result<Advisory, Unreadable> {
         .into_iter()
         .next()
         .ok_or_else(|| Unreadable::new("an empty YAML document"))?;
-    let doc: OsvDoc =
-        serde_json::from_value(yaml_to_json(doc)).map_err(|e| Unreadable::new(e.to_string()))?;
-    Ok(to_advisory(doc, source))
+    let value = yaml_to_json(doc);
+    match serde_json::from_value::<OsvDoc>(value.clone()) {
+        Ok(doc) => Ok(to_advisory(doc, source)),
+        Err(e) => Err(Unreadable {
+            message: e.to_string(),
+            packages: packages_named(&value),
+        }),
+    }
+}
+
+/// The packages a document that is not a valid advisory still names.
+fn packages_named(v: &Value) -> Vec<PackageKey> {
+    let mut out: Vec<PackageKey> = v["affected"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| {
+            let eco = ecosystem(a["package"]["ecosystem"].as_str()?)?;
+            let name = a["package"]["name"].as_str()?;
+            Some(PackageKey::new(eco, eco.key(name)))
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn yaml_to_json(y: yaml_rust2::Yaml) -> Value {
@@ -189,4 +218,28 @@ fn summary(summary: Option<String>, details: Option<String>) -> String {
             })
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_advisory_still_names_its_packages() {
+        let e = from_json(
+            br#"{"id": "X", "affected": [{"package": {"ecosystem": "PyPI", "name": "Zope.Interface"}, "ranges": 5}]}"#,
+            Path::new("db"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.packages,
+            vec![PackageKey::new(Ecosystem::PyPI, "zope-interface")]
+        );
+        assert!(
+            from_json(b"{ not json", Path::new("db"))
+                .unwrap_err()
+                .packages
+                .is_empty()
+        );
+    }
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::{Unreadable, parse_time};
 use crate::audit::matching::cvss_score;
-use crate::audit::model::{Advisory, Affected, Rule};
+use crate::audit::model::{Advisory, Affected, PackageKey, Rule};
 use crate::deps::Ecosystem;
 
 #[derive(Deserialize)]
@@ -51,8 +51,11 @@ pub fn from_md(text: &str, source: &Path) -> Result<Advisory, Unreadable> {
     let end = body
         .find("\n```")
         .ok_or_else(|| Unreadable::new("front matter is not closed with ```"))?;
-    let doc: RustSecDoc =
-        toml::from_str(&body[..end]).map_err(|e| Unreadable::new(e.to_string()))?;
+    let front = &body[..end];
+    let doc: RustSecDoc = toml::from_str(front).map_err(|e| Unreadable {
+        message: e.to_string(),
+        packages: package_named(front).into_iter().collect(),
+    })?;
     let title = doc.advisory.title.clone().or_else(|| {
         body[end + 4..]
             .lines()
@@ -79,4 +82,26 @@ pub fn from_md(text: &str, source: &Path) -> Result<Advisory, Unreadable> {
         modified: a.date.as_deref().and_then(parse_time),
         source: source.display().to_string(),
     })
+}
+
+/// The crate a front matter that is not a valid advisory still names.
+fn package_named(front: &str) -> Option<PackageKey> {
+    let t: toml::Table = toml::from_str(front).ok()?;
+    let name = t.get("advisory")?.get("package")?.as_str()?;
+    Some(PackageKey::new(Ecosystem::Crates, name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_advisory_still_names_its_crate() {
+        let e = from_md(
+            "```toml\n[advisory]\nid = \"X\"\npackage = \"foo\"\ndate = 5\n```\n",
+            Path::new("db"),
+        )
+        .unwrap_err();
+        assert_eq!(e.packages, vec![PackageKey::new(Ecosystem::Crates, "foo")]);
+    }
 }

@@ -17,14 +17,23 @@ pub struct File {
     pub kind: FileKind,
     /// Its stamp's index in [`Walked::stamps`].
     pub stamp: Option<usize>,
+    /// The per-package folder it is in.
+    pub scope: Option<PackageKey>,
 }
 
 impl File {
     /// The record of this file failing to parse.
     pub fn malformed(&self, e: Unreadable) -> Malformed {
+        let mut packages = e.packages;
+        if let Some(s) = &self.scope
+            && !packages.contains(s)
+        {
+            packages.push(s.clone());
+        }
         Malformed {
             file: self.path.clone(),
             message: e.message,
+            packages,
         }
     }
 }
@@ -50,7 +59,7 @@ pub fn walk(root: &Path, wanted: Option<&Wanted>, stamps: bool) -> Walked {
         stamping: stamps,
         out: Walked::default(),
     };
-    let stamp = w.stamp(root, None);
+    let stamp = w.stamp(root, None, None);
     if root.is_file() {
         w.out.zips.push((root.to_path_buf(), stamp));
     } else {
@@ -67,9 +76,14 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    /// Stamp `p` under the package scope `scope` (none: checked on every run). Returns the
-    /// stamp's index.
-    fn stamp(&mut self, p: &Path, scope: Option<&PackageKey>) -> Option<usize> {
+    /// Stamp `p` under the package scope `scope` (none: checked on every run); `within` is
+    /// the package folder it is in, for a failure's record. Returns the stamp's index.
+    fn stamp(
+        &mut self,
+        p: &Path,
+        scope: Option<&PackageKey>,
+        within: Option<&PackageKey>,
+    ) -> Option<usize> {
         if !self.stamping {
             return None;
         }
@@ -88,16 +102,17 @@ impl Walk<'_> {
                 Some(self.out.stamps.len() - 1)
             }
             Err(e) => {
-                self.failed(p, format!("unreadable: {e}"));
+                self.failed(p, format!("unreadable: {e}"), within);
                 None
             }
         }
     }
 
-    fn failed(&mut self, p: &Path, message: String) {
+    fn failed(&mut self, p: &Path, message: String, within: Option<&PackageKey>) {
         self.out.malformed.push(Malformed {
             file: p.to_path_buf(),
             message,
+            packages: within.into_iter().cloned().collect(),
         });
     }
 
@@ -105,7 +120,7 @@ impl Walk<'_> {
     fn dir(&mut self, dir: &Path, scope: Option<&PackageKey>) {
         let rd = match fs::read_dir(dir) {
             Ok(rd) => rd,
-            Err(e) => return self.failed(dir, format!("unreadable: {e}")),
+            Err(e) => return self.failed(dir, format!("unreadable: {e}"), scope),
         };
         let parent = dir
             .file_name()
@@ -142,7 +157,7 @@ impl Walk<'_> {
             }
             let path = de.path();
             let within = scope.or(package.as_ref()).cloned();
-            self.stamp(&path, within.as_ref());
+            self.stamp(&path, within.as_ref(), within.as_ref());
             self.dir(&path, within.as_ref());
         }
     }
@@ -156,11 +171,16 @@ impl Walk<'_> {
         } else {
             scope
         };
-        let stamp = self.stamp(&path, stamp_scope);
+        let stamp = self.stamp(&path, stamp_scope, scope);
         if kind == FileKind::OsvZip {
             self.out.zips.push((path, stamp));
         } else {
-            self.out.files.push(File { path, kind, stamp });
+            self.out.files.push(File {
+                path,
+                kind,
+                stamp,
+                scope: scope.cloned(),
+            });
         }
     }
 }
