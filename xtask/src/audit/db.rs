@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use chrono::{DateTime, Utc};
 use rustc_hash::FxHashMap as FxMap;
 
@@ -32,9 +32,11 @@ pub struct SourceInfo {
     pub index: IndexState,
 }
 
-/// A source as loaded: where it is, and its index in `Db::indexes` if it has one.
+/// A source as loaded: where it is, where its index file goes, and its index in
+/// `Db::indexes` if it has one.
 struct Loaded {
     path: PathBuf,
+    file: PathBuf,
     index: Option<usize>,
 }
 
@@ -122,6 +124,7 @@ impl Db {
         }
         self.loaded.push(Loaded {
             path: path.to_path_buf(),
+            file: opened.file.clone(),
             index: None,
         });
         self.sources.push(SourceInfo {
@@ -184,20 +187,26 @@ impl Db {
 
     /// Load the advisories of more packages from the sources already loaded (when the
     /// packages to audit turn out to be more than those first asked for).
+    ///
+    /// An index found current for the first packages may not be for these (a change in one
+    /// of their per-package folders): the source is then parsed again and its index
+    /// rewritten, as on a first run, so that the cache never stays stale.
     pub fn extend(&mut self, more: &Wanted) -> Result<()> {
         for s in 0..self.loaded.len() {
             let path = self.loaded[s].path.clone();
             let before = self.advisories.len();
             match self.loaded[s].index {
-                Some(k) => {
-                    let found = self.indexes[k].lookup(&path, more)?.with_context(|| {
-                        format!(
-                            "advisory source {} changed during the audit: run it again",
-                            path.display()
-                        )
-                    })?;
-                    self.add_indexed(k, found, more);
-                }
+                Some(k) => match self.indexes[k].lookup(&path, more)? {
+                    Some(found) => self.add_indexed(k, found, more),
+                    None => {
+                        let fingerprint = index::fingerprint(&path);
+                        let file = self.loaded[s].file.clone();
+                        let answer =
+                            index::rebuild(&path, more, &fingerprint, &file, IndexState::Rebuilt)?;
+                        self.take(s, answer, more);
+                        continue; // `take` counted them
+                    }
+                },
                 None => {
                     // The whole source was parsed (and its malformed files kept) already.
                     let parsed = advisories::parse_source(&path, Some(more), false)?;

@@ -1,6 +1,8 @@
 //! Hostile and damaged advisory sources.
 
-use super::cargo_lock_v3;
+use std::fs;
+
+use super::{cargo_lock_v3, ids};
 use crate::support::*;
 
 /// The `advisory-malformed` findings of a JSON report, as "path: message".
@@ -12,6 +14,46 @@ fn malformed(v: &serde_json::Value) -> Vec<String> {
         .filter(|f| f["code"] == "advisory-malformed")
         .map(|f| format!("{}: {} ({})", f["path"], f["message"], f["severity"]))
         .collect()
+}
+
+// --- the cache never gets stuck ---------------------------------------------------------
+
+#[test]
+fn a_change_inside_a_package_folder_rebuilds_the_index_instead_of_failing_forever() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    write(r, "requirements.txt", "requests==2.30.0\n");
+    write(
+        r,
+        "plain/vulns/requests/PYSEC-2099-1.yaml",
+        "id: PYSEC-2099-1\nsummary: leak\nmodified: \"2099-01-04T00:00:00Z\"\naffected:\n- package:\n    name: requests\n    ecosystem: PyPI\n  ranges:\n  - type: ECOSYSTEM\n    events:\n    - introduced: \"0\"\n    - fixed: 2.31.0\n",
+    );
+    let cache = r.join("cache");
+    let env = [("XTASK_ADVISORY_CACHE", cache.to_str().unwrap())];
+    let args = [
+        "--format",
+        "json",
+        "audit",
+        "requirements.txt",
+        "--db",
+        "plain",
+        "--allow-stale",
+    ];
+    let run = || xtask_env(r, &env, &args);
+    let first = run();
+    assert_eq!(first.code, 1, "{}{}", first.stdout, first.stderr);
+    let want = ids(&first.json());
+    assert_eq!(want.len(), 1);
+    // A file added to the package's folder, then removed: the folder's times changed.
+    let extra = write(r, "plain/vulns/requests/notes.txt", "x");
+    fs::remove_file(extra).unwrap();
+    for n in 0..2 {
+        let again = run();
+        assert_eq!(again.code, 1, "run {n}: {}{}", again.stdout, again.stderr);
+        assert_eq!(ids(&again.json()), want);
+    }
+    let last = run().json();
+    assert_eq!(last["databases"][0]["index"], "reused", "{last:#}");
 }
 
 // --- unreadable advisories of audited packages -------------------------------------------
