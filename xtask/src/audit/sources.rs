@@ -237,7 +237,7 @@ fn count_advisories(p: &Path) -> (usize, Option<String>) {
         match kind {
             Some(_) if !e.file_type().is_file() => continue,
             Some(super::advisories::FileKind::OsvZip) => {
-                n += super::zip::entries(e.path()).map_or(0, |v| v.len());
+                n += super::zip::count(e.path()).unwrap_or(0);
             }
             Some(_) => n += 1,
             None => continue,

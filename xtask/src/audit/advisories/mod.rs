@@ -194,8 +194,8 @@ fn line_column(bytes: &[u8], at: usize) -> (usize, usize) {
     (line, column + 1)
 }
 
-/// Every `.json` member of an OSV zip export; a member that cannot be read is malformed,
-/// an archive that cannot be read is malformed as a whole.
+/// Every `.json` member of an OSV zip export, one at a time; a member that cannot be read
+/// is malformed, an archive that cannot be read is malformed as a whole.
 fn load_zip(
     zip: &Path,
     source: &Path,
@@ -203,21 +203,11 @@ fn load_zip(
     advisories: &mut Vec<(Advisory, Option<usize>)>,
     malformed: &mut Vec<Malformed>,
 ) {
-    let members = match super::zip::entries(zip) {
-        Ok(members) => members,
-        Err(e) => {
-            return malformed.push(Malformed {
-                file: zip.to_path_buf(),
-                message: format!("{e:#}"),
-                packages: Vec::new(),
-            });
+    let read = super::zip::for_each(zip, |name, bytes| {
+        if classify(name) != Some(FileKind::OsvJson) {
+            return;
         }
-    };
-    for (name, bytes) in members {
-        if classify(&name) != Some(FileKind::OsvJson) {
-            continue;
-        }
-        match osv::from_json(&bytes, source) {
+        match osv::from_json(bytes, source) {
             Ok(a) => advisories.push((a, stamp)),
             Err(e) => malformed.push(Malformed {
                 file: PathBuf::from(format!("{}!{name}", zip.display())),
@@ -225,6 +215,13 @@ fn load_zip(
                 packages: e.packages,
             }),
         }
+    });
+    if let Err(e) = read {
+        malformed.push(Malformed {
+            file: zip.to_path_buf(),
+            message: format!("{e:#}"),
+            packages: Vec::new(),
+        });
     }
 }
 

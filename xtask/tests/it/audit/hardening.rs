@@ -1,9 +1,196 @@
-//! Hostile and damaged advisory sources.
+//! Hostile and damaged advisory sources: zip exports that lie or bomb, a cache that must
+//! never get stuck, and advisories that cannot be read for a package being audited.
 
 use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use super::{cargo_lock_v3, ids};
 use crate::support::*;
+
+/// Virtual memory the binary may use in these tests (KiB): far above what an audit needs,
+/// far below the 4 GiB a lying or bombing zip would make it take.
+const MEMORY_LIMIT_KIB: u64 = 2 << 20;
+
+/// `xtask --root ROOT ARGS...` under [`MEMORY_LIMIT_KIB`], with its own advisory cache.
+fn limited(root: &Path, args: &[&str]) -> Run {
+    let cache = root.join("cache");
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg(format!("ulimit -v {MEMORY_LIMIT_KIB} && exec \"$@\""))
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_xtask"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env_remove("XTASK_ROOT")
+        .env_remove("XTASK_ADVISORY_DB")
+        .env("NO_COLOR", "1")
+        .env("XTASK_ADVISORY_CACHE", &cache)
+        .env("NO_PROXY", "127.0.0.1");
+    c.output().expect("running xtask").into()
+}
+
+/// A clean refusal: the tool failed (2), said so, and neither panicked nor was killed.
+fn assert_refused(run: &Run, what: &str) {
+    assert_eq!(
+        run.code, 2,
+        "{what}: expected a clean failure (2), got {}\nstdout: {}\nstderr: {}",
+        run.code, run.stdout, run.stderr
+    );
+    assert!(
+        !run.stderr.contains("panicked") && !run.stderr.contains("memory allocation"),
+        "{what}: {}",
+        run.stderr
+    );
+}
+
+// --- a zip writer for fixtures that lie -------------------------------------------------
+
+/// One member as the central directory describes it (the local header says the same).
+#[derive(Clone)]
+struct Member {
+    name: String,
+    method: u16,
+    crc: u32,
+    /// The deflated (or stored) bytes.
+    data: Vec<u8>,
+    /// The uncompressed size the headers declare.
+    size: u32,
+}
+
+fn deflate(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn crc(bytes: &[u8]) -> u32 {
+    let mut c = flate2::Crc::new();
+    c.update(bytes);
+    c.sum()
+}
+
+fn member(name: &str, content: &[u8]) -> Member {
+    Member {
+        name: name.into(),
+        method: 8,
+        crc: crc(content),
+        data: deflate(content),
+        size: content.len() as u32,
+    }
+}
+
+fn local_header(m: &Member) -> Vec<u8> {
+    let mut h = vec![0x50, 0x4b, 0x03, 0x04, 20, 0, 0, 0];
+    h.extend(m.method.to_le_bytes());
+    h.extend([0, 0, 0x21, 0]); // time, date
+    h.extend(m.crc.to_le_bytes());
+    h.extend((m.data.len() as u32).to_le_bytes());
+    h.extend(m.size.to_le_bytes());
+    h.extend((m.name.len() as u16).to_le_bytes());
+    h.extend(0u16.to_le_bytes());
+    h.extend(m.name.as_bytes());
+    h
+}
+
+fn central_header(m: &Member, offset: u32, name_len: u16) -> Vec<u8> {
+    let mut h = vec![0x50, 0x4b, 0x01, 0x02, 20, 3, 20, 0, 0, 0];
+    h.extend(m.method.to_le_bytes());
+    h.extend([0, 0, 0x21, 0]);
+    h.extend(m.crc.to_le_bytes());
+    h.extend((m.data.len() as u32).to_le_bytes());
+    h.extend(m.size.to_le_bytes());
+    h.extend(name_len.to_le_bytes());
+    h.extend([0; 8]); // extra and comment lengths, disk, internal attributes
+    h.extend([0, 0, 0xa4, 0x81]); // external attributes: a regular file, rw-r--r--
+    h.extend(offset.to_le_bytes());
+    h.extend(m.name.as_bytes());
+    h
+}
+
+fn end_of_central_directory(count: usize, cd_len: usize, cd_at: usize) -> Vec<u8> {
+    let mut e = vec![0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0];
+    e.extend((count as u16).to_le_bytes());
+    e.extend((count as u16).to_le_bytes());
+    e.extend((cd_len as u32).to_le_bytes());
+    e.extend((cd_at as u32).to_le_bytes());
+    e.extend([0, 0]);
+    e
+}
+
+/// A zip of `members`, each stored once, then listed by `listing` (indexes into `members`,
+/// repeats allowed: several directory entries for one member's bytes).
+fn zip_of(members: &[Member], listing: &[(usize, String)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut offsets = Vec::new();
+    for m in members {
+        offsets.push(out.len() as u32);
+        out.extend(local_header(m));
+        out.extend(&m.data);
+    }
+    let cd_at = out.len();
+    for (i, name) in listing {
+        let m = Member {
+            name: name.clone(),
+            ..members[*i].clone()
+        };
+        out.extend(central_header(&m, offsets[*i], name.len() as u16));
+    }
+    let cd_len = out.len() - cd_at;
+    out.extend(end_of_central_directory(listing.len(), cd_len, cd_at));
+    out
+}
+
+fn simple_zip(members: &[Member]) -> Vec<u8> {
+    let listing: Vec<_> = members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (i, m.name.clone()))
+        .collect();
+    zip_of(members, &listing)
+}
+
+/// A raw deflate stream of `chunks` MiB of zeros, built from one compressed MiB repeated:
+/// each copy ends in a full flush (byte-aligned, no reference to what came before), so the
+/// copies concatenate into one valid stream. 4500 copies: 4.4 GiB from 4.7 MB.
+fn zero_bomb(chunks: usize) -> Vec<u8> {
+    let mut c = flate2::Compress::new(flate2::Compression::best(), false);
+    let mut one = Vec::with_capacity(1 << 16);
+    c.compress_vec(&vec![0u8; 1 << 20], &mut one, flate2::FlushCompress::Full)
+        .unwrap();
+    let mut last = Vec::with_capacity(64);
+    c.compress_vec(&[], &mut last, flate2::FlushCompress::Finish)
+        .unwrap();
+    let mut out = Vec::with_capacity(one.len() * chunks + last.len());
+    for _ in 0..chunks {
+        out.extend(&one);
+    }
+    out.extend(last);
+    out
+}
+
+fn zip_fixture(root: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = root.join(name);
+    fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn audit_zip(root: &Path, zip: &Path) -> Run {
+    limited(
+        root,
+        &[
+            "--format",
+            "json",
+            "audit",
+            "Cargo.lock",
+            "--allow-stale",
+            "--db",
+            zip.to_str().unwrap(),
+        ],
+    )
+}
 
 /// The `advisory-malformed` findings of a JSON report, as "path: message".
 fn malformed(v: &serde_json::Value) -> Vec<String> {
@@ -14,6 +201,146 @@ fn malformed(v: &serde_json::Value) -> Vec<String> {
         .filter(|f| f["code"] == "advisory-malformed")
         .map(|f| format!("{}: {} ({})", f["path"], f["message"], f["severity"]))
         .collect()
+}
+
+const ADVISORY: &str = r#"{"id":"RUSTSEC-2099-0001","modified":"2099-01-01T00:00:00Z","summary":"bug",
+  "affected":[{"package":{"ecosystem":"crates.io","name":"foo"},
+  "ranges":[{"type":"SEMVER","events":[{"introduced":"0.5.0"},{"fixed":"1.2.3"}]}]}]}"#;
+
+#[test]
+fn zip_exports_that_lie_about_sizes_are_refused_without_reserving_memory() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    write(r, "Cargo.lock", &cargo_lock_v3());
+    // The real thing still works: one advisory, found.
+    let good = zip_fixture(
+        r,
+        "good.zip",
+        &simple_zip(&[member("a.json", ADVISORY.as_bytes())]),
+    );
+    let run = audit_zip(r, &good);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert_eq!(ids(&run.json()).len(), 1);
+
+    // 114 bytes claiming a 4 GiB member.
+    let mut lie = member("a.json", b"{}");
+    lie.size = 0xFFFF_FFF0;
+    let bytes = simple_zip(&[lie]);
+    assert_eq!(bytes.len(), 114);
+    let run = audit_zip(r, &zip_fixture(r, "lie.zip", &bytes));
+    assert_refused(&run, "size lie");
+    let m = malformed(&run.json());
+    assert!(
+        m.len() == 1 && m[0].contains("lie.zip") && m[0].contains("limit"),
+        "{m:?}"
+    );
+
+    // A name running past the end of the file.
+    let mut cut = simple_zip(&[member("a.json", ADVISORY.as_bytes())]);
+    let cd = cut.len() - 22 - (46 + 6);
+    cut[cd + 28..cd + 30].copy_from_slice(&0xFFFFu16.to_le_bytes());
+    let run = audit_zip(r, &zip_fixture(r, "cut.zip", &cut));
+    assert_refused(&run, "name past the end");
+    assert!(
+        malformed(&run.json())[0].contains("cut.zip"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn zip_bombs_are_stopped_while_inflating() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    write(r, "Cargo.lock", &cargo_lock_v3());
+
+    // 200 directory entries for the bytes of one 20 MiB member: 4 GB from 20 KB.
+    let zeros = vec![0u8; 20 << 20];
+    let one = member("a.json", &zeros);
+    let listing: Vec<_> = (0..200).map(|i| (0, format!("a{i:03}.json"))).collect();
+    let run = audit_zip(r, &zip_fixture(r, "overlap.zip", &zip_of(&[one], &listing)));
+    assert_refused(&run, "overlapping entries");
+    assert!(
+        malformed(&run.json())[0].contains("overlap"),
+        "{}",
+        run.stdout
+    );
+
+    // A 4.7 MB member inflating to 4.4 GiB, declaring its real size (which u32 cuts to
+    // nearly 4 GiB), then declaring a small one.
+    let bomb = zero_bomb(4500);
+    assert!(
+        bomb.len() > 4_000_000 && bomb.len() < 5_000_000,
+        "{}",
+        bomb.len()
+    );
+    for (name, size) in [("declared", 0xFFFF_FFFEu32), ("understated", 1000)] {
+        let m = Member {
+            name: "a.json".into(),
+            method: 8,
+            crc: 0,
+            data: bomb.clone(),
+            size,
+        };
+        let file = format!("bomb-{name}.zip");
+        let run = audit_zip(r, &zip_fixture(r, &file, &simple_zip(&[m])));
+        assert_refused(&run, &file);
+        assert!(malformed(&run.json())[0].contains(&file), "{}", run.stdout);
+    }
+
+    // Honest members that together inflate past the total limit (17 × 63 MiB > 1 GiB).
+    let big = member("x.json", &vec![b' '; 63 << 20]);
+    let members: Vec<_> = (0..17)
+        .map(|i| Member {
+            name: format!("m{i:02}.json"),
+            ..big.clone()
+        })
+        .collect();
+    let run = audit_zip(r, &zip_fixture(r, "total.zip", &simple_zip(&members)));
+    assert_refused(&run, "total");
+    assert!(
+        malformed(&run.json())[0].contains("limit"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn advisories_update_refuses_a_zip_bomb_and_leaves_no_temporary_folder() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    let good = simple_zip(&[member("a.json", ADVISORY.as_bytes())]);
+    let bomb = simple_zip(&[Member {
+        name: "a.json".into(),
+        method: 8,
+        crc: 0,
+        data: zero_bomb(4500),
+        size: 1000,
+    }]);
+    let server = TestServer::start(std::sync::Arc::new(move |path: &str, _: &str| match path {
+        "/good.zip" => (200, vec![], good.clone()),
+        "/bomb.zip" => (200, vec![], bomb.clone()),
+        _ => (404, vec![], vec![]),
+    }));
+    let config = |file: &str| {
+        format!(
+            "[audit]\nsources = [{{ name = \"zipped\", url = \"{}/{file}\" }}]\n",
+            server.url()
+        )
+    };
+    write(r, "maintenance.toml", &config("good.zip"));
+    let run = limited(r, &["advisories", "update"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    write(r, "maintenance.toml", &config("bomb.zip"));
+    let run = limited(r, &["advisories", "update"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("FAILED"), "{}", run.stdout);
+    assert_eq!(tmp_leftovers(&r.join("cache")), Vec::<String>::new());
+    assert_eq!(
+        fs::read(r.join("cache/zipped/all.zip")).unwrap().len(),
+        simple_zip(&[member("a.json", ADVISORY.as_bytes())]).len(),
+        "the old copy is kept"
+    );
 }
 
 // --- the cache never gets stuck ---------------------------------------------------------
