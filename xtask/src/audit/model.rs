@@ -133,7 +133,8 @@ impl std::fmt::Display for PackageKey {
     }
 }
 
-/// An advisory file (or zip member, or folder) that could not be read.
+/// An advisory file (or zip member, or folder) that could not be read. The message says
+/// where the parser stopped, never what the file holds: a source may hold anything.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Malformed {
     pub file: PathBuf,
@@ -144,7 +145,8 @@ pub struct Malformed {
     pub packages: Vec<PackageKey>,
 }
 
-/// A file's or folder's identity and times, as `stat` gives them.
+/// A file's or folder's identity and times, as `stat` gives them (of a link itself, never
+/// of what it points to).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sig([i64; 6]);
 

@@ -2,7 +2,9 @@
 //! native layout, into one [`Parsed`] per source. Only the per-package folders of wanted
 //! packages are opened where the layout has them (`crates/<name>/`, `vulns/<name>/`).
 //!
-//! An advisory that cannot be read is a [`Malformed`] naming the file, never a failed load.
+//! A source is untrusted input: links inside it are never followed, and an advisory that
+//! cannot be read is a [`Malformed`] naming the file and where the parser stopped, never
+//! echoing what the file holds.
 
 mod osv;
 mod rustsec;
@@ -10,6 +12,8 @@ mod walk;
 
 use std::collections::BTreeSet;
 use std::fs;
+use std::io::Read as _;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
@@ -51,7 +55,8 @@ pub fn classify(name: &str) -> Option<FileKind> {
     }
 }
 
-/// Why one advisory could not be read, and the packages its readable part names.
+/// Why one advisory could not be read: where the parser stopped (never the content), and
+/// the packages its readable part names.
 #[derive(Debug)]
 pub struct Unreadable {
     pub message: String,
@@ -165,9 +170,22 @@ fn scope_stamps(stamps: &mut [Stamp], advisories: &[(Advisory, Option<usize>)]) 
     }
 }
 
+/// Read one advisory file, never through a link (the walk saw a file; if a link took its
+/// place since, it is refused rather than followed).
+fn read_file(p: &Path) -> Result<Vec<u8>, Unreadable> {
+    let mut bytes = Vec::new();
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(p)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(|e| Unreadable::new(format!("unreadable: {e}")))?;
+    Ok(bytes)
+}
+
 /// Parse one advisory file.
 fn parse_file(p: &Path, kind: FileKind, source: &Path) -> Result<Advisory, Unreadable> {
-    let bytes = fs::read(p).map_err(|e| Unreadable::new(format!("unreadable: {e}")))?;
+    let bytes = read_file(p)?;
     match kind {
         FileKind::OsvJson => osv::from_json(&bytes, source),
         FileKind::OsvYaml => osv::from_yaml(text(&bytes)?, source),

@@ -71,7 +71,7 @@ pub fn from_json(bytes: &[u8], source: &Path) -> Result<Advisory, Unreadable> {
     match serde_json::from_slice::<OsvDoc>(bytes) {
         Ok(doc) => Ok(to_advisory(doc, source)),
         Err(e) => Err(Unreadable {
-            message: e.to_string(),
+            message: json_error(&e, "JSON"),
             packages: serde_json::from_slice::<Value>(bytes)
                 .map(|v| packages_named(&v))
                 .unwrap_or_default(),
@@ -80,8 +80,14 @@ pub fn from_json(bytes: &[u8], source: &Path) -> Result<Advisory, Unreadable> {
 }
 
 pub fn from_yaml(text: &str, source: &Path) -> Result<Advisory, Unreadable> {
-    let docs =
-        yaml_rust2::YamlLoader::load_from_str(text).map_err(|e| Unreadable::new(e.to_string()))?;
+    let docs = yaml_rust2::YamlLoader::load_from_str(text).map_err(|e| {
+        let m = e.marker();
+        Unreadable::new(format!(
+            "not valid YAML at line {}, column {}",
+            m.line(),
+            m.col() + 1
+        ))
+    })?;
     let doc = docs
         .into_iter()
         .next()
@@ -90,10 +96,37 @@ pub fn from_yaml(text: &str, source: &Path) -> Result<Advisory, Unreadable> {
     match serde_json::from_value::<OsvDoc>(value.clone()) {
         Ok(doc) => Ok(to_advisory(doc, source)),
         Err(e) => Err(Unreadable {
-            message: e.to_string(),
+            message: json_error(&e, "YAML"),
             packages: packages_named(&value),
         }),
     }
+}
+
+/// What went wrong, without the content serde quotes ("invalid type: string \"...\"").
+/// Field names come from the schema above, so a missing one is named.
+fn json_error(e: &serde_json::Error, format: &str) -> String {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Io => "unreadable".to_string(),
+        Category::Syntax => format!("not valid {format}"),
+        Category::Eof => format!("{format} cut short"),
+        Category::Data => match missing_field(&e.to_string()) {
+            Some(f) => format!("not an OSV advisory (missing field `{f}`)"),
+            None => "not an OSV advisory (a field has the wrong type or value)".to_string(),
+        },
+    };
+    // A value converted from YAML has no position.
+    if e.line() == 0 {
+        what
+    } else {
+        format!("{what} at line {}, column {}", e.line(), e.column())
+    }
+}
+
+/// The field named by serde's "missing field `x`" message.
+pub(super) fn missing_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("missing field `")?;
+    rest.split_once('`').map(|(f, _)| f)
 }
 
 /// The packages a document that is not a valid advisory still names.
@@ -223,6 +256,55 @@ fn summary(summary: Option<String>, details: Option<String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SECRET: &str = "hunter2-do-not-print";
+
+    #[test]
+    fn errors_name_the_place_never_the_content() {
+        let src = Path::new("db");
+        for (bytes, expect) in [
+            (
+                format!("\"{SECRET}\""),
+                "not an OSV advisory (a field has the wrong type or value) at line 1, column 22",
+            ),
+            (
+                format!("{{\"id\": 1, \"x\": \"{SECRET}\"}}"),
+                "not an OSV advisory (a field has the wrong type or value) at line 1, column 8",
+            ),
+            (
+                format!("{{\"summary\": \"{SECRET}\"}}"),
+                "not an OSV advisory (missing field `id`) at line 1, column 35",
+            ),
+            (
+                format!("{{\"id\": \"{SECRET}\"\n,,"),
+                "not valid JSON at line 2, column 2",
+            ),
+            (
+                format!("{{\"id\": \"{SECRET}"),
+                "JSON cut short at line 1, column 28",
+            ),
+        ] {
+            let e = from_json(bytes.as_bytes(), src).unwrap_err();
+            assert_eq!(e.message, expect, "{bytes}");
+        }
+        for (text, expect) in [
+            (
+                SECRET.to_string(),
+                "not an OSV advisory (a field has the wrong type or value)",
+            ),
+            (
+                format!("id: [{SECRET}\n"),
+                "not valid YAML at line 2, column 1",
+            ),
+            (
+                format!("summary: {SECRET}\n"),
+                "not an OSV advisory (missing field `id`)",
+            ),
+        ] {
+            let e = from_yaml(&text, src).unwrap_err();
+            assert_eq!(e.message, expect, "{text}");
+        }
+    }
 
     #[test]
     fn a_broken_advisory_still_names_its_packages() {

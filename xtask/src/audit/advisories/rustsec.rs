@@ -5,7 +5,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{Unreadable, parse_time};
+use super::osv::missing_field;
+use super::{Unreadable, line_column, parse_time};
 use crate::audit::matching::cvss_score;
 use crate::audit::model::{Advisory, Affected, PackageKey, Rule};
 use crate::deps::Ecosystem;
@@ -44,17 +45,25 @@ struct RustSecVersions {
 }
 
 pub fn from_md(text: &str, source: &Path) -> Result<Advisory, Unreadable> {
-    let body = text
-        .trim_start()
+    let trimmed = text.trim_start();
+    let body = trimmed
         .strip_prefix("```toml")
-        .ok_or_else(|| Unreadable::new("no ```toml front matter"))?;
+        .ok_or_else(|| Unreadable::new("no ```toml front matter at line 1, column 1"))?;
     let end = body
         .find("\n```")
-        .ok_or_else(|| Unreadable::new("front matter is not closed with ```"))?;
+        .ok_or_else(|| Unreadable::new("front matter is not closed with ``` (from line 1)"))?;
     let front = &body[..end];
-    let doc: RustSecDoc = toml::from_str(front).map_err(|e| Unreadable {
-        message: e.to_string(),
-        packages: package_named(front).into_iter().collect(),
+    let doc: RustSecDoc = toml::from_str(front).map_err(|e| {
+        let at = text.len() - body.len() + e.span().map_or(0, |s| s.start);
+        let (line, column) = line_column(text.as_bytes(), at);
+        let what = match missing_field(e.message()) {
+            Some(f) => format!("not a RustSec advisory (missing field `{f}`)"),
+            None => "front matter is not a valid RustSec advisory".to_string(),
+        };
+        Unreadable {
+            message: format!("{what} at line {line}, column {column}"),
+            packages: package_named(front).into_iter().collect(),
+        }
     })?;
     let title = doc.advisory.title.clone().or_else(|| {
         body[end + 4..]
@@ -96,7 +105,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_broken_advisory_still_names_its_crate() {
+    fn errors_name_the_place_never_the_content() {
+        let secret = "hunter2-do-not-print";
+        for (text, expect) in [
+            (
+                format!("```toml\n[advisory]\nid = {secret}\n```\n"),
+                "front matter is not a valid RustSec advisory at line 3, column 6",
+            ),
+            (
+                format!("```toml\n[advisory]\nid = \"{secret}\"\n```\n"),
+                "not a RustSec advisory (missing field `package`) at line 2, column 1",
+            ),
+            (
+                secret.to_string(),
+                "no ```toml front matter at line 1, column 1",
+            ),
+        ] {
+            let e = from_md(&text, Path::new("db")).unwrap_err();
+            assert_eq!(e.message, expect, "{text}");
+        }
         let e = from_md(
             "```toml\n[advisory]\nid = \"X\"\npackage = \"foo\"\ndate = 5\n```\n",
             Path::new("db"),

@@ -3,6 +3,10 @@
 //! Per-package folders (`crates/<name>`, `vulns/<name>`) of packages not wanted are never
 //! opened: deciding from the directory entry alone keeps a lockfile of 500 crates from
 //! opening the 900 folders of the RustSec database.
+//!
+//! Links inside a source are never followed (a link to `/usr` would be walked for ever, a
+//! link to a secret would be parsed and quoted): one named like an advisory, or pointing at
+//! a folder, is reported as not read. The source's own path is followed (the user named it).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -44,7 +48,7 @@ pub struct Walked {
     pub files: Vec<File>,
     /// Zip exports, each with its stamp.
     pub zips: Vec<(PathBuf, Option<usize>)>,
-    /// Folders that could not be read.
+    /// Folders that could not be read, links not followed.
     pub malformed: Vec<Malformed>,
     /// Every folder and advisory file visited (when asked for).
     pub stamps: Vec<Stamp>,
@@ -59,7 +63,7 @@ pub fn walk(root: &Path, wanted: Option<&Wanted>, stamps: bool) -> Walked {
         stamping: stamps,
         out: Walked::default(),
     };
-    let stamp = w.stamp(root, None, None);
+    let stamp = w.stamp(root, fs::metadata(root), None, None);
     if root.is_file() {
         w.out.zips.push((root.to_path_buf(), stamp));
     } else {
@@ -76,11 +80,13 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    /// Stamp `p` under the package scope `scope` (none: checked on every run); `within` is
-    /// the package folder it is in, for a failure's record. Returns the stamp's index.
+    /// Stamp `p` (its metadata as given) under the package scope `scope` (none: checked on
+    /// every run); `within` is the package folder it is in, for a failure's record. Returns
+    /// the stamp's index.
     fn stamp(
         &mut self,
         p: &Path,
+        meta: std::io::Result<fs::Metadata>,
         scope: Option<&PackageKey>,
         within: Option<&PackageKey>,
     ) -> Option<usize> {
@@ -92,7 +98,7 @@ impl Walk<'_> {
             .unwrap_or(p)
             .to_string_lossy()
             .into_owned();
-        match fs::metadata(p) {
+        match meta {
             Ok(m) => {
                 self.out.stamps.push(Stamp {
                     rel,
@@ -131,18 +137,13 @@ impl Walk<'_> {
             if name.starts_with('.') {
                 continue;
             }
-            let Ok(mut ft) = de.file_type() else { continue };
-            if ft.is_symlink() {
-                match fs::metadata(de.path()) {
-                    Ok(m) => ft = m.file_type(),
-                    Err(_) => continue,
-                }
-            }
+            // The entry itself: `file_type` never follows a link.
+            let Ok(ft) = de.file_type() else { continue };
             if ft.is_file() {
                 self.file(&de, &name, scope);
                 continue;
             }
-            if !ft.is_dir() {
+            if !ft.is_dir() && !ft.is_symlink() {
                 continue; // sockets, devices: never advisories
             }
             let package = match parent.as_str() {
@@ -157,8 +158,13 @@ impl Walk<'_> {
             }
             let path = de.path();
             let within = scope.or(package.as_ref()).cloned();
-            self.stamp(&path, within.as_ref(), within.as_ref());
-            self.dir(&path, within.as_ref());
+            if ft.is_symlink() {
+                self.link(&path, &name, within.as_ref());
+            } else {
+                let meta = fs::symlink_metadata(&path);
+                self.stamp(&path, meta, within.as_ref(), within.as_ref());
+                self.dir(&path, within.as_ref());
+            }
         }
     }
 
@@ -171,7 +177,7 @@ impl Walk<'_> {
         } else {
             scope
         };
-        let stamp = self.stamp(&path, stamp_scope, scope);
+        let stamp = self.stamp(&path, fs::symlink_metadata(&path), stamp_scope, scope);
         if kind == FileKind::OsvZip {
             self.out.zips.push((path, stamp));
         } else {
@@ -181,6 +187,19 @@ impl Walk<'_> {
                 stamp,
                 scope: scope.cloned(),
             });
+        }
+    }
+
+    /// A link: reported when it stands for advisories (named like one, or pointing at a
+    /// folder), never followed.
+    fn link(&mut self, path: &Path, name: &str, within: Option<&PackageKey>) {
+        let to_folder = fs::metadata(path).is_ok_and(|m| m.is_dir());
+        if to_folder || classify(name).is_some() {
+            self.failed(
+                path,
+                "a link: links inside an advisory source are not followed; put the advisories themselves there".into(),
+                within,
+            );
         }
     }
 }

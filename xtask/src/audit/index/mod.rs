@@ -440,10 +440,11 @@ impl Index {
             }
             buf.push(0);
             // SAFETY: `buf` is NUL-terminated, `st` is plain data the call fills, and `dir`
-            // stays open for the call.
+            // stays open for the call. A link is stamped as itself, never followed.
             let st = unsafe {
                 let mut st: libc::stat = std::mem::zeroed();
-                if libc::fstatat(dir.as_raw_fd(), buf.as_ptr().cast(), &mut st, 0) != 0 {
+                let flags = libc::AT_SYMLINK_NOFOLLOW;
+                if libc::fstatat(dir.as_raw_fd(), buf.as_ptr().cast(), &mut st, flags) != 0 {
                     return false;
                 }
                 st

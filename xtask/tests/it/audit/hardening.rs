@@ -1,12 +1,14 @@
-//! Hostile and damaged advisory sources: zip exports that lie or bomb, a cache that must
-//! never get stuck, and advisories that cannot be read for a package being audited.
+//! Hostile and damaged advisory sources: zip exports that lie or bomb, links inside a source,
+//! advisories that echo their content, a cache that must never get stuck, and advisories
+//! that cannot be read for a package being audited.
 
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use super::{cargo_lock_v3, ids};
+use super::{cargo_lock_v3, foo_advisory, ids};
 use crate::support::*;
 
 /// Virtual memory the binary may use in these tests (KiB): far above what an audit needs,
@@ -341,6 +343,188 @@ fn advisories_update_refuses_a_zip_bomb_and_leaves_no_temporary_folder() {
         simple_zip(&[member("a.json", ADVISORY.as_bytes())]).len(),
         "the old copy is kept"
     );
+}
+
+// --- links ------------------------------------------------------------------------------
+
+const SECRET: &str = "hunter2-SECRET-TOKEN";
+
+/// Run with a guard: a walk that never ends fails the test instead of hanging it.
+fn audit_guarded(root: &Path, db: &str) -> Run {
+    let mut child = bin()
+        .env("XTASK_ADVISORY_CACHE", root.join("cache"))
+        .arg("--root")
+        .arg(root)
+        .args([
+            "--format",
+            "json",
+            "audit",
+            "Cargo.lock",
+            "--allow-stale",
+            "--db",
+            db,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(120) {
+            child.kill().unwrap();
+            panic!("the audit of {db} walked on for two minutes: links were followed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap().into()
+}
+
+#[test]
+fn broken_advisories_are_named_never_quoted() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    write(r, "Cargo.lock", &cargo_lock_v3());
+    write(r, "secret.txt", SECRET);
+    write(
+        r,
+        "db/crates/foo/RUSTSEC-2099-0001.md",
+        &foo_advisory("RUSTSEC-2099-0001", ">= 1.2.3"),
+    );
+    // A link to a file outside the source, named like an advisory.
+    std::os::unix::fs::symlink(
+        r.join("secret.txt"),
+        r.join("db/crates/foo/RUSTSEC-2099-0002.yaml"),
+    )
+    .unwrap();
+    // Plain files whose content a parser's error would quote.
+    write(r, "db/crates/quux/RUSTSEC-2099-0003.yaml", SECRET);
+    write(
+        r,
+        "db/crates/quux/RUSTSEC-2099-0004.json",
+        &format!("\"{SECRET}\""),
+    );
+    write(
+        r,
+        "db/crates/quux/RUSTSEC-2099-0005.md",
+        &format!("```toml\n[advisory]\nid = {SECRET}\n```\n"),
+    );
+    let run = audit_guarded(r, "db");
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(!all.contains(SECRET), "content echoed: {all}");
+    let v = run.json();
+    assert_eq!(ids(&v).len(), 2, "the real advisory still counts: {v:#}");
+    let m = malformed(&v);
+    assert_eq!(m.len(), 4, "{m:?}");
+    let of = |name: &str| {
+        m.iter()
+            .find(|f| f.contains(name))
+            .unwrap_or_else(|| panic!("{name}: {m:?}"))
+    };
+    assert!(of("RUSTSEC-2099-0002.yaml").contains("a link"), "{m:?}");
+    assert!(
+        of("RUSTSEC-2099-0003.yaml").contains("not an OSV advisory"),
+        "{m:?}"
+    );
+    assert!(
+        of("RUSTSEC-2099-0004.json").contains("at line 1, column 22"),
+        "{m:?}"
+    );
+    assert!(
+        of("RUSTSEC-2099-0005.md").contains("at line 3, column 6"),
+        "{m:?}"
+    );
+    // The link sits in foo's folder and foo is audited: that audit is incomplete.
+    assert_eq!(run.code, 2, "{all}");
+}
+
+#[test]
+fn links_inside_a_source_are_not_followed() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    write(r, "Cargo.lock", &cargo_lock_v3());
+    write(
+        r,
+        "db/crates/foo/RUSTSEC-2099-0001.md",
+        &foo_advisory("RUSTSEC-2099-0001", ">= 1.2.3"),
+    );
+    // Links that, followed, make the walk endless (each leads back to the source twice),
+    // and one into the system.
+    std::os::unix::fs::symlink(".", r.join("db/a")).unwrap();
+    std::os::unix::fs::symlink(".", r.join("db/b")).unwrap();
+    std::os::unix::fs::symlink("/usr", r.join("db/usr")).unwrap();
+    let run = audit_guarded(r, "db");
+    let v = run.json();
+    assert_eq!(ids(&v).len(), 2, "{v:#}");
+    let m = malformed(&v);
+    assert_eq!(m.len(), 3, "{m:?}");
+    for name in ["db/a", "db/b", "db/usr"] {
+        assert!(
+            m.iter()
+                .any(|f| f.contains(&format!("{name}\"")) && f.contains("a link")),
+            "{name}: {m:?}"
+        );
+    }
+    // Links that may hold any package's advisories: the audit says it is incomplete.
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+}
+
+#[test]
+fn advisories_update_of_a_repository_with_links_finishes() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    let repo = r.join("upstream");
+    fs::create_dir_all(&repo).unwrap();
+    fs::write(repo.join("RUSTSEC-2099-0001.json"), ADVISORY).unwrap();
+    std::os::unix::fs::symlink(".", repo.join("a")).unwrap();
+    std::os::unix::fs::symlink(".", repo.join("b")).unwrap();
+    let git = |args: &[&str]| {
+        let s = Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(s.status.success(), "git {args:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "."]);
+    git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "-q",
+        "-m",
+        "links",
+    ]);
+    write(
+        r,
+        "maintenance.toml",
+        &format!(
+            "[audit]\nsources = [{{ name = \"linked\", git = \"{}\", branch = \"main\" }}]\n",
+            repo.display()
+        ),
+    );
+    let mut child = bin()
+        .env("XTASK_ADVISORY_CACHE", r.join("cache"))
+        .env_remove("XTASK_ADVISORY_DB")
+        .args(["--root", r.to_str().unwrap(), "--format", "json"])
+        .args(["advisories", "update"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(120) {
+            child.kill().unwrap();
+            panic!("advisories update walked on for two minutes: links were followed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let run: Run = child.wait_with_output().unwrap().into();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.json()["updated"][0]["indexed"], 1, "{}", run.stdout);
 }
 
 // --- the cache never gets stuck ---------------------------------------------------------
