@@ -7,6 +7,7 @@ use anyhow::{Context as _, Result};
 
 use crate::audit;
 use crate::backup;
+use crate::config::InformationalKind;
 use crate::context::Context;
 use crate::deploy;
 use crate::outdated;
@@ -41,7 +42,7 @@ type Item = (&'static str, String, Runner);
 fn items(cx: &Context, cadence: Cadence) -> Vec<Item> {
     let mut v: Vec<Item> = Vec::new();
     let envs: Vec<String> = cx.config.deploy.environments.keys().cloned().collect();
-    let audit_with = |fail_on: Option<Severity>, deny: Vec<String>| {
+    let audit_with = |fail_on: Option<Severity>, deny: Vec<InformationalKind>| {
         move |cx: &Context| {
             audit::run(
                 cx,
@@ -116,7 +117,7 @@ fn items(cx: &Context, cadence: Cadence) -> Vec<Item> {
                 "audit --fail-on low --deny unmaintained,unsound".into(),
                 Box::new(audit_with(
                     Some(Severity::Low),
-                    vec!["unmaintained".into(), "unsound".into()],
+                    vec![InformationalKind::Unmaintained, InformationalKind::Unsound],
                 )),
             ));
             v.push((

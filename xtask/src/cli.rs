@@ -79,8 +79,8 @@ pub enum Command {
         #[arg(long, value_enum, value_name = "LEVEL")]
         fail_on: Option<crate::report::Severity>,
         /// Informational kinds that also fail the run (unmaintained,unsound,notice)
-        #[arg(long, value_delimiter = ',', value_name = "KINDS")]
-        deny: Vec<String>,
+        #[arg(long, value_enum, value_delimiter = ',', value_name = "KINDS")]
+        deny: Vec<crate::config::InformationalKind>,
         /// Use a database older than audit.max_age_days (a warning instead of an error)
         #[arg(long)]
         allow_stale: bool,

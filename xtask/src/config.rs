@@ -173,7 +173,7 @@ pub struct AuditConfig {
     /// Lowest severity that fails the run. A vulnerability without severity data counts as high.
     pub fail_on: crate::report::Severity,
     /// Informational kinds that count as failures: unmaintained, unsound, notice.
-    pub deny: Vec<String>,
+    pub deny: Vec<InformationalKind>,
     /// Warn when a database is older than this many days...
     pub stale_after_days: u32,
     /// ...and refuse (unless --allow-stale) past this many.
@@ -185,6 +185,15 @@ pub struct AuditConfig {
     /// `advisories update` refuses a fetched copy holding fewer than this fraction of the
     /// advisories of the copy it would replace (`--allow-shrink` takes it anyway).
     pub min_update_fraction: f64,
+}
+
+/// The informational advisory kinds `audit.deny` and `--deny` can make count as failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum InformationalKind {
+    Unmaintained,
+    Unsound,
+    Notice,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -651,13 +660,6 @@ impl Config {
                 );
             }
             redact::PgUrl::parse(url).context("database.url")?;
-        }
-        for kind in &self.audit.deny {
-            if !["unmaintained", "unsound", "notice"].contains(&kind.as_str()) {
-                bail!(
-                    "audit.deny: unknown kind `{kind}` (expected unmaintained, unsound or notice)"
-                );
-            }
         }
         for ig in &self.audit.ignore {
             if ig.reason.trim().is_empty() {

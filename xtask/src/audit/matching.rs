@@ -1,11 +1,11 @@
 //! Does an advisory affect a version? OSV event semantics over SemVer (crates) or PEP 440
 //! (PyPI) ordering, explicit version lists, RustSec `patched`/`unaffected` requirements; and
-//! CVSS v3 base scores.
+//! CVSS base scores (by RustSec's `cvss` crate).
 
 use std::cmp::Ordering;
 use std::str::FromStr;
 
-use super::db::{Affected, Range, Rule};
+use super::model::{Affected, Range, Rule};
 use crate::deps::Ecosystem;
 use crate::report::Severity;
 
@@ -167,86 +167,11 @@ pub fn cvss_score(vector: &str) -> Option<f64> {
         let v: cvss::v4::Vector = vector.parse().ok()?;
         return Some(v.score().value());
     }
-    cvss3_score(vector)
-}
-
-/// CVSS v3.0/v3.1 base score of a vector, or `None` when the vector is not v3 or is broken.
-pub fn cvss3_score(vector: &str) -> Option<f64> {
-    let mut parts = vector.split('/');
-    let head = parts.next()?;
-    if head != "CVSS:3.0" && head != "CVSS:3.1" {
-        return None;
+    if vector.starts_with("CVSS:3.0/") || vector.starts_with("CVSS:3.1/") {
+        let v: cvss::v3::Vector = vector.parse().ok()?;
+        return Some(v.base_score().value());
     }
-    let mut m = std::collections::HashMap::new();
-    for p in parts {
-        let (k, v) = p.split_once(':')?;
-        m.insert(k, v);
-    }
-    let scope_changed = match *m.get("S")? {
-        "U" => false,
-        "C" => true,
-        _ => return None,
-    };
-    let av = match *m.get("AV")? {
-        "N" => 0.85,
-        "A" => 0.62,
-        "L" => 0.55,
-        "P" => 0.2,
-        _ => return None,
-    };
-    let ac = match *m.get("AC")? {
-        "L" => 0.77,
-        "H" => 0.44,
-        _ => return None,
-    };
-    let pr = match (*m.get("PR")?, scope_changed) {
-        ("N", _) => 0.85,
-        ("L", false) => 0.62,
-        ("L", true) => 0.68,
-        ("H", false) => 0.27,
-        ("H", true) => 0.5,
-        _ => return None,
-    };
-    let ui = match *m.get("UI")? {
-        "N" => 0.85,
-        "R" => 0.62,
-        _ => return None,
-    };
-    let cia = |k: &str| -> Option<f64> {
-        match *m.get(k)? {
-            "H" => Some(0.56),
-            "L" => Some(0.22),
-            "N" => Some(0.0),
-            _ => None,
-        }
-    };
-    let (c, i, a) = (cia("C")?, cia("I")?, cia("A")?);
-    let iss = 1.0 - (1.0 - c) * (1.0 - i) * (1.0 - a);
-    let impact = if scope_changed {
-        7.52 * (iss - 0.029) - 3.25 * (iss - 0.02f64).powi(15)
-    } else {
-        6.42 * iss
-    };
-    let exploitability = 8.22 * av * ac * pr * ui;
-    if impact <= 0.0 {
-        return Some(0.0);
-    }
-    let raw = if scope_changed {
-        1.08 * (impact + exploitability)
-    } else {
-        impact + exploitability
-    };
-    Some(roundup(raw.min(10.0)))
-}
-
-/// CVSS v3.1 Roundup: the smallest number with one decimal that is >= x.
-fn roundup(x: f64) -> f64 {
-    let i = (x * 100_000.0).round() as i64;
-    if i % 10_000 == 0 {
-        i as f64 / 100_000.0
-    } else {
-        ((i / 10_000) + 1) as f64 / 10.0
-    }
+    None
 }
 
 pub fn severity_of_score(score: f64) -> Severity {
@@ -272,7 +197,7 @@ pub fn severity_of_label(label: &str) -> Option<Severity> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::db::Event;
+    use crate::audit::model::Event;
 
     fn ev(i: Option<&str>, f: Option<&str>, l: Option<&str>) -> Event {
         Event {
@@ -405,37 +330,33 @@ mod tests {
     }
 
     #[test]
-    fn cvss3_base_scores() {
+    fn cvss3_base_scores_are_the_calculators() {
         // Reference scores from the CVSS v3.1 calculator.
         assert_eq!(
-            cvss3_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
+            cvss_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
             Some(9.8)
         );
         assert_eq!(
-            cvss3_score("CVSS:3.0/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H"),
+            cvss_score("CVSS:3.0/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H"),
             Some(8.1)
         );
         assert_eq!(
-            cvss3_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N"),
+            cvss_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N"),
             Some(6.1)
         );
         assert_eq!(
-            cvss3_score("CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:N/I:N/A:H"),
+            cvss_score("CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:N/I:N/A:H"),
             Some(5.5)
         );
         assert_eq!(
-            cvss3_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H"),
+            cvss_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H"),
             Some(10.0)
         );
         assert_eq!(
-            cvss3_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N"),
+            cvss_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N"),
             Some(0.0)
         );
-        assert_eq!(
-            cvss3_score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"),
-            None
-        );
-        assert_eq!(cvss3_score("CVSS:3.1/AV:X"), None);
+        assert_eq!(cvss_score("CVSS:3.1/AV:X"), None);
         assert_eq!(severity_of_score(9.8), Severity::Critical);
         assert_eq!(severity_of_score(6.1), Severity::Medium);
     }

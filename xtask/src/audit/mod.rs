@@ -1,9 +1,15 @@
 //! `audit`: offline vulnerability audit of Cargo.lock and Python requirements/lockfiles
 //! against local advisory databases; `advisories update|status` manage those databases.
+//!
+//! Modules, each using only those before it: `model` (the data), `matching` (does an
+//! advisory affect a version), `advisories` (reading sources), `index` (the pre-parsed
+//! index of a source), `db` (the advisories of one audit), then `run` here.
 
+pub mod advisories;
 pub mod db;
 pub mod index;
 pub mod matching;
+pub mod model;
 pub mod sources;
 pub mod zip;
 
@@ -11,22 +17,22 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use chrono::Utc;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 
+use crate::config::{AuditConfig, InformationalKind};
 use crate::context::Context;
-use crate::deps::{self as inputs, Ecosystem, Package};
+use crate::deps::{self as inputs, Ecosystem, Inputs, Package, Wanted};
 use crate::report::{Finding, Report, Severity, Table, codes};
 use matching::Ver;
 
-/// Written into a source folder by `advisories update`: when, from where, which commit.
-pub const FETCH_META: &str = ".xtask-source.json";
+pub use model::FETCH_META;
 
 pub struct Options {
     pub paths: Vec<PathBuf>,
     pub db: Vec<PathBuf>,
     pub fail_on: Option<Severity>,
-    pub deny: Vec<String>,
+    pub deny: Vec<InformationalKind>,
     pub allow_stale: bool,
 }
 
@@ -66,6 +72,46 @@ pub fn source_paths(cx: &Context, cli: &[PathBuf]) -> Result<(Vec<PathBuf>, &'st
     Ok((found, "cache"))
 }
 
+/// What an advisory says of a package: a vulnerability, or an informational kind (as the
+/// database spells it: RustSec knows three, any other counts as a notice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind<'a> {
+    Vulnerability,
+    Informational(InformationalKind),
+    Other(&'a str),
+}
+
+impl<'a> Kind<'a> {
+    fn of(adv: &'a model::Advisory) -> Kind<'a> {
+        match adv.informational.as_deref() {
+            None => Kind::Vulnerability,
+            Some("unmaintained") => Kind::Informational(InformationalKind::Unmaintained),
+            Some("unsound") => Kind::Informational(InformationalKind::Unsound),
+            Some("notice") => Kind::Informational(InformationalKind::Notice),
+            Some(other) => Kind::Other(other),
+        }
+    }
+
+    fn as_str(self) -> &'a str {
+        match self {
+            Kind::Vulnerability => "vulnerability",
+            Kind::Informational(InformationalKind::Unmaintained) => "unmaintained",
+            Kind::Informational(InformationalKind::Unsound) => "unsound",
+            Kind::Informational(InformationalKind::Notice) => "notice",
+            Kind::Other(s) => s,
+        }
+    }
+
+    fn code(self) -> codes::Code {
+        match self {
+            Kind::Vulnerability => codes::VULNERABILITY,
+            Kind::Informational(InformationalKind::Unmaintained) => codes::UNMAINTAINED,
+            Kind::Informational(InformationalKind::Unsound) => codes::UNSOUND,
+            Kind::Informational(InformationalKind::Notice) | Kind::Other(_) => codes::NOTICE,
+        }
+    }
+}
+
 /// One (package, version, advisory) hit, merged across input files.
 struct Hit {
     pkg: Package,
@@ -74,35 +120,85 @@ struct Hit {
     paths: BTreeSet<String>,
 }
 
+/// Hits by (ecosystem, package key, version, advisory id).
+type Hits = BTreeMap<(Ecosystem, String, String, String), Hit>;
+
 pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     let cfg = &cx.config.audit;
     let mut report = Report::new("audit");
     report.fail_on = opts.fail_on.unwrap_or(cfg.fail_on);
-    let deny: HashSet<String> = cfg.deny.iter().chain(&opts.deny).cloned().collect();
-    for d in &deny {
-        if !["unmaintained", "unsound", "notice"].contains(&d.as_str()) {
-            bail!("--deny: unknown kind `{d}` (expected unmaintained, unsound or notice)");
-        }
-    }
+    let deny: HashSet<InformationalKind> = cfg.deny.iter().chain(&opts.deny).copied().collect();
 
-    // 1. Inputs.
-    let paths = if opts.paths.is_empty() {
+    let files = discover(cx, &opts.paths)?;
+    let (sources, from) = source_paths(cx, &opts.db)?;
+    let (inputs, mut adb) = read(&cx.root, &files, &sources)?;
+    report_inputs(cx, &inputs, &mut report);
+    report_malformed(&adb, &inputs, &mut report);
+    let now = Utc::now();
+    let db_rows = check_freshness(cfg, &adb, now, opts.allow_stale, &mut report)?;
+    let hits = match_packages(cx, &inputs, &adb, &mut report);
+    for hit in hits.values() {
+        adb.complete(hit.adv)?;
+    }
+    let shown = report_hits(cx, cfg, &deny, &adb, &hits, now.date_naive(), &mut report);
+
+    report.summary(
+        "inputs",
+        format!("{} files, {} packages", files.len(), inputs.packages.len()),
+    );
+    report.summary("sources", format!("{} (from {from})", sources.len()));
+    report.summary(
+        "result",
+        format!(
+            "{} vulnerabilities, {} warnings, {} ignored (failing at {})",
+            shown.vulnerabilities,
+            shown.warnings,
+            shown.ignored.len(),
+            report.fail_on.as_str()
+        ),
+    );
+    report.tables.push(shown.table);
+    report.set(
+        "inputs",
+        files.iter().map(|f| cx.rel(f)).collect::<Vec<_>>(),
+    );
+    report.set("packages", inputs.packages.len());
+    report.set("databases", db_rows);
+    report.set("ignored", shown.ignored);
+    report.set("fail_on", report.fail_on.as_str());
+    // The process ends right after the report: freeing tens of thousands of small
+    // allocations (every package, advisory and index byte) one by one took 0.6 ms, a tenth
+    // of a whole audit, for memory the exit returns anyway.
+    std::mem::forget((inputs, adb, hits));
+    Ok(report)
+}
+
+/// The input files under the paths given (the root by default).
+fn discover(cx: &Context, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let paths = if paths.is_empty() {
         vec![cx.root.clone()]
     } else {
-        opts.paths.iter().map(|p| cx.cli_path(p)).collect()
+        paths.iter().map(|p| cx.cli_path(p)).collect()
     };
     let skip = vec![cx.store().dir];
-    let files = inputs::discover(&paths, &skip)?;
-    let (sources, from) = source_paths(cx, &opts.db)?;
-    // Two cores. This one finds the Cargo.lock registry packages by a quick search, hands them
-    // over, then parses the inputs in full; the other reads the advisory indexes meanwhile
-    // and looks those packages up. Packages the quick search did not find (Python inputs,
-    // unusual layouts) are looked up after.
+    inputs::discover(&paths, &skip)
+}
+
+/// Parse the inputs and look up the advisories of their packages, on two cores: this one
+/// finds the Cargo.lock registry packages by a quick search, hands them over, then parses
+/// the inputs in full; the other reads the advisory indexes meanwhile and looks those
+/// packages up. Packages the quick search did not find (Python inputs, unusual layouts)
+/// are looked up after.
+fn read(
+    root: &std::path::Path,
+    files: &[PathBuf],
+    sources: &[PathBuf],
+) -> Result<(Inputs, db::Db)> {
     let index_dir = crate::context::advisory_cache().join("index");
     let (inputs, looked_up) = std::thread::scope(|s| {
-        let (tx, rx) = std::sync::mpsc::channel::<db::Wanted>();
-        let (sources, index_dir) = (&sources, &index_dir);
-        let h = s.spawn(move || -> Result<(db::Db, db::Wanted)> {
+        let (tx, rx) = std::sync::mpsc::channel::<Wanted>();
+        let index_dir = &index_dir;
+        let h = s.spawn(move || -> Result<(db::Db, Wanted)> {
             let opened: Vec<_> = sources
                 .iter()
                 .map(|p| index::Opened::open(p, index_dir))
@@ -114,13 +210,13 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
             }
             Ok((adb, early))
         });
-        let (early, texts) = inputs::prescan_cargo_names(&files);
+        let (early, texts) = inputs::prescan_cargo_names(files);
         let _ = tx.send(early);
-        let inputs = inputs::load_read(&cx.root, &files, texts);
+        let inputs = inputs::load_read(root, files, texts);
         (inputs, h.join().expect("advisory reader panicked"))
     });
     let (mut adb, early) = looked_up?;
-    let mut rest = db::Wanted::default();
+    let mut rest = Wanted::default();
     for p in &inputs.packages {
         let key = p.ecosystem.key_of(&p.name);
         if !early.contains(p.ecosystem, &key) {
@@ -130,6 +226,11 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     if !rest.is_empty() {
         adb.extend(&rest)?;
     }
+    Ok((inputs, adb))
+}
+
+/// Inputs that could not be read (the audit is incomplete), notes, unpinned requirements.
+fn report_inputs(cx: &Context, inputs: &Inputs, report: &mut Report) {
     for (f, err) in &inputs.failed {
         report.incomplete = true;
         report.push(
@@ -155,26 +256,70 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
         .at_line(cx.rel(&u.file), u.line);
         report.push(f);
     }
+}
 
-    // 2. Advisories for exactly these packages (read above).
-    for (file, err) in &adb.malformed {
-        report.push(
-            Finding::new(
+/// Advisories that could not be read. One that may concern an audited package (it names
+/// one, sits in its folder, or names nothing readable) could say that package is
+/// vulnerable: the audit is incomplete. One for other packages only is a warning.
+fn report_malformed(adb: &db::Db, inputs: &Inputs, report: &mut Report) {
+    if adb.malformed().next().is_none() {
+        return;
+    }
+    let mut audited = Wanted::default();
+    for p in &inputs.packages {
+        audited.insert(p.ecosystem, p.ecosystem.key(&p.name));
+    }
+    for m in adb.malformed() {
+        let concerned: Vec<&str> = m
+            .packages
+            .iter()
+            .filter(|p| audited.contains(p.ecosystem, &p.key))
+            .map(|p| p.key.as_str())
+            .collect();
+        let whom = match concerned.as_slice() {
+            [] if m.packages.is_empty() && !inputs.packages.is_empty() => Some(
+                "it names no package that could be read, so it may concern any audited one"
+                    .to_string(),
+            ),
+            [] => None,
+            names => Some(format!("it concerns {}, audited here", names.join(", "))),
+        };
+        let finding = match whom {
+            Some(whom) => {
+                report.incomplete = true;
+                Finding::new(
+                    codes::ADVISORY_MALFORMED,
+                    Severity::High,
+                    format!(
+                        "advisory not read: {}; {whom}: the audit is incomplete until the file is fixed or removed",
+                        m.message
+                    ),
+                )
+            }
+            None => Finding::new(
                 codes::ADVISORY_MALFORMED,
                 Severity::Low,
-                format!("advisory skipped: {err}"),
-            )
-            .at(file.display().to_string()),
-        );
+                format!("advisory skipped: {}", m.message),
+            ),
+        };
+        report.push(finding.at(m.file.display().to_string()));
     }
+}
 
-    // 3. Staleness: always stated, warned, refused past the maximum.
-    let now = Utc::now();
+/// Staleness: always stated, warned, refused past the maximum. Returns the report's
+/// `databases` rows.
+fn check_freshness(
+    cfg: &AuditConfig,
+    adb: &db::Db,
+    now: DateTime<Utc>,
+    allow_stale: bool,
+    report: &mut Report,
+) -> Result<Vec<Value>> {
     let mut db_rows = Vec::new();
     for s in &adb.sources {
         let age = s.updated.map(|u| (now - u).num_days());
         match age {
-            Some(days) if days > i64::from(cfg.max_age_days) && !opts.allow_stale => bail!(
+            Some(days) if days > i64::from(cfg.max_age_days) && !allow_stale => bail!(
                 "advisory database {} is {days} days old (limit {}): run `cargo xtask advisories update`, or pass --allow-stale",
                 s.path,
                 cfg.max_age_days
@@ -195,7 +340,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
         }
         db_rows.push(json!({
             "path": s.path, "kind": s.kind, "advisories_matched": s.advisories,
-            "advisories_total": s.total, "index": s.index,
+            "advisories_total": s.total, "index": s.index.to_string(),
             "updated": s.updated.map(|u| u.to_rfc3339()), "updated_from": s.updated_from,
             "age_days": age,
         }));
@@ -210,9 +355,13 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
             ),
         );
     }
+    Ok(db_rows)
+}
 
-    // 4. Match.
-    let mut hits: BTreeMap<(Ecosystem, String, String, String), Hit> = BTreeMap::new();
+/// Every package against the advisories loaded for it; a version that cannot be compared
+/// is a finding.
+fn match_packages(cx: &Context, inputs: &Inputs, adb: &db::Db, report: &mut Report) -> Hits {
+    let mut hits = Hits::new();
     for p in &inputs.packages {
         let key = p.ecosystem.key_of(&p.name);
         let list = adb.advisories_of(p.ecosystem, &key);
@@ -264,28 +413,46 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
             hit.paths.extend(p.paths.iter().cloned());
         }
     }
+    hits
+}
 
-    for hit in hits.values() {
-        adb.complete(hit.adv)?;
-    }
+/// What [`report_hits`] showed.
+struct Shown {
+    table: Table,
+    vulnerabilities: usize,
+    warnings: usize,
+    ignored: Vec<Value>,
+}
 
-    // 5. Ignores (by id or alias), expiry, unused ones.
-    let today = now.date_naive();
+/// Each hit as a finding and a table row, unless ignored (by id or alias, until its
+/// expiry); ignores that matched nothing are findings too.
+fn report_hits(
+    cx: &Context,
+    cfg: &AuditConfig,
+    deny: &HashSet<InformationalKind>,
+    adb: &db::Db,
+    hits: &Hits,
+    today: NaiveDate,
+    report: &mut Report,
+) -> Shown {
     let mut used = vec![false; cfg.ignore.len()];
-    let mut ignored = Vec::new();
-    let mut table = Table::new(
-        "Advisories",
-        &[
-            "package",
-            "version",
-            "advisory",
-            "kind",
-            "severity",
-            "fix",
-            "pulled in by",
-        ],
-    );
-    let mut counted = BTreeMap::<&str, usize>::new();
+    let mut shown = Shown {
+        table: Table::new(
+            "Advisories",
+            &[
+                "package",
+                "version",
+                "advisory",
+                "kind",
+                "severity",
+                "fix",
+                "pulled in by",
+            ],
+        ),
+        vulnerabilities: 0,
+        warnings: 0,
+        ignored: Vec::new(),
+    };
     for hit in hits.values() {
         let adv = &adb.advisories[hit.adv];
         let names: Vec<&str> = std::iter::once(adv.id.as_str())
@@ -305,95 +472,29 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
                     format!("the ignore of {} expired on {until} (reason was: {}); it is reported again", ig.id, ig.reason),
                 )),
                 _ => {
-                    ignored.push(json!({"id": adv.id, "package": hit.pkg.name, "version": hit.pkg.version, "reason": ig.reason}));
+                    shown.ignored.push(json!({"id": adv.id, "package": hit.pkg.name, "version": hit.pkg.version, "reason": ig.reason}));
                     continue;
                 }
             }
         }
-        let kind = adv
-            .informational
-            .clone()
-            .unwrap_or_else(|| "vulnerability".into());
-        let score = adv.cvss_score;
-        let severity = if kind == "vulnerability" {
-            score
-                .map(matching::severity_of_score)
-                .or_else(|| {
-                    adv.severity_label
-                        .as_deref()
-                        .and_then(matching::severity_of_label)
-                })
-                .unwrap_or(Severity::High)
-        } else if deny.contains(&kind) {
-            report.fail_on
-        } else {
-            Severity::Info
+        let kind = Kind::of(adv);
+        let severity = match kind {
+            Kind::Vulnerability => {
+                shown.vulnerabilities += 1;
+                severity_of(adv)
+            }
+            Kind::Informational(k) if deny.contains(&k) => {
+                shown.warnings += 1;
+                report.fail_on
+            }
+            _ => {
+                shown.warnings += 1;
+                Severity::Info
+            }
         };
-        *counted
-            .entry(if kind == "vulnerability" {
-                "vulnerabilities"
-            } else {
-                "warnings"
-            })
-            .or_default() += 1;
-        let fix = if hit.fixes.is_empty() {
-            "no fixed version".to_string()
-        } else if hit
-            .fixes
-            .iter()
-            .all(|f| Ver::parse(hit.pkg.ecosystem, f).is_some())
-        {
-            format!("upgrade to >= {}", hit.fixes.iter().next().unwrap())
-        } else {
-            format!(
-                "upgrade to {}",
-                hit.fixes.iter().cloned().collect::<Vec<_>>().join(" or ")
-            )
-        };
-        let code = match kind.as_str() {
-            "vulnerability" => codes::VULNERABILITY,
-            "unmaintained" => codes::UNMAINTAINED,
-            "unsound" => codes::UNSOUND,
-            _ => codes::NOTICE,
-        };
-        let mut f = Finding::new(
-            code,
-            severity,
-            format!(
-                "{} {} {}: {} ({fix})",
-                hit.pkg.name, hit.pkg.version, adv.id, adv.summary
-            ),
-        )
-        .at_line(cx.rel(&hit.pkg.file), hit.pkg.line);
-        let paths: Vec<String> = hit.paths.iter().cloned().collect();
-        let extra = json!({
-            "kind": kind,
-            "ecosystem": hit.pkg.ecosystem.as_str(),
-            "package": hit.pkg.name,
-            "version": hit.pkg.version,
-            "id": adv.id,
-            "aliases": adv.aliases,
-            "summary": adv.summary,
-            "cvss": adv.cvss,
-            "cvss_score": score,
-            "fixed": hit.fixes.iter().collect::<Vec<_>>(),
-            "source": adv.source,
-            "paths": paths,
-            "markers": hit.pkg.markers,
-        });
-        if let Value::Object(m) = extra {
-            f.extra = m;
-        }
-        table.row(vec![
-            hit.pkg.name.clone(),
-            hit.pkg.version.clone(),
-            adv.id.clone(),
-            kind.clone(),
-            severity.as_str().into(),
-            fix,
-            paths.join(", "),
-        ]);
-        report.push(f);
+        let (finding, row) = hit_finding(cx, hit, adv, kind, severity);
+        shown.table.row(row);
+        report.push(finding);
     }
     for (n, ig) in cfg.ignore.iter().enumerate() {
         if !used[n] {
@@ -407,34 +508,84 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
             ));
         }
     }
+    shown
+}
 
-    report.summary(
-        "inputs",
-        format!("{} files, {} packages", files.len(), inputs.packages.len()),
-    );
-    report.summary("sources", format!("{} (from {from})", sources.len()));
-    report.summary(
-        "result",
+/// A vulnerability's severity: from its CVSS score, else the database's label, else high.
+fn severity_of(adv: &model::Advisory) -> Severity {
+    adv.cvss_score
+        .map(matching::severity_of_score)
+        .or_else(|| {
+            adv.severity_label
+                .as_deref()
+                .and_then(matching::severity_of_label)
+        })
+        .unwrap_or(Severity::High)
+}
+
+/// How to get rid of a hit.
+fn fix_of(hit: &Hit) -> String {
+    if hit.fixes.is_empty() {
+        "no fixed version".to_string()
+    } else if hit
+        .fixes
+        .iter()
+        .all(|f| Ver::parse(hit.pkg.ecosystem, f).is_some())
+    {
+        format!("upgrade to >= {}", hit.fixes.iter().next().unwrap())
+    } else {
         format!(
-            "{} vulnerabilities, {} warnings, {} ignored (failing at {})",
-            counted.get("vulnerabilities").unwrap_or(&0),
-            counted.get("warnings").unwrap_or(&0),
-            ignored.len(),
-            report.fail_on.as_str()
+            "upgrade to {}",
+            hit.fixes.iter().cloned().collect::<Vec<_>>().join(" or ")
+        )
+    }
+}
+
+/// One hit's finding and table row.
+fn hit_finding(
+    cx: &Context,
+    hit: &Hit,
+    adv: &model::Advisory,
+    kind: Kind<'_>,
+    severity: Severity,
+) -> (Finding, Vec<String>) {
+    let fix = fix_of(hit);
+    let mut f = Finding::new(
+        kind.code(),
+        severity,
+        format!(
+            "{} {} {}: {} ({fix})",
+            hit.pkg.name, hit.pkg.version, adv.id, adv.summary
         ),
-    );
-    report.tables.push(table);
-    report.set(
-        "inputs",
-        files.iter().map(|f| cx.rel(f)).collect::<Vec<_>>(),
-    );
-    report.set("packages", inputs.packages.len());
-    report.set("databases", db_rows);
-    report.set("ignored", ignored);
-    report.set("fail_on", report.fail_on.as_str());
-    // The process ends right after the report: freeing tens of thousands of small
-    // allocations (every package, advisory and index byte) one by one took 0.6 ms, a tenth
-    // of a whole audit, for memory the exit returns anyway.
-    std::mem::forget((inputs, adb, hits));
-    Ok(report)
+    )
+    .at_line(cx.rel(&hit.pkg.file), hit.pkg.line);
+    let paths: Vec<String> = hit.paths.iter().cloned().collect();
+    let extra = json!({
+        "kind": kind.as_str(),
+        "ecosystem": hit.pkg.ecosystem.as_str(),
+        "package": hit.pkg.name,
+        "version": hit.pkg.version,
+        "id": adv.id,
+        "aliases": adv.aliases,
+        "summary": adv.summary,
+        "cvss": adv.cvss,
+        "cvss_score": adv.cvss_score,
+        "fixed": hit.fixes.iter().collect::<Vec<_>>(),
+        "source": adv.source,
+        "paths": paths,
+        "markers": hit.pkg.markers,
+    });
+    if let Value::Object(m) = extra {
+        f.extra = m;
+    }
+    let row = vec![
+        hit.pkg.name.clone(),
+        hit.pkg.version.clone(),
+        adv.id.clone(),
+        kind.as_str().to_string(),
+        severity.as_str().into(),
+        fix,
+        paths.join(", "),
+    ];
+    (f, row)
 }

@@ -302,7 +302,8 @@ fn download_zip(tmp: &Path, target: &str, loc: SourceLocation) -> Result<()> {
 /// advisories, at least `policy.min_fraction` as many as the current copy, and none older
 /// than the current copy's newest (unless `policy.allow_shrink`). Its stats when it may.
 fn check_replacement(tmp: &Path, dest: &Path, policy: &Policy) -> Result<Stats> {
-    let parsed = super::db::parse_source(tmp, None, false).context("reading the fetched copy")?;
+    let parsed =
+        super::advisories::parse_source(tmp, None, false).context("reading the fetched copy")?;
     let new = Stats {
         advisories: parsed.advisories.len(),
         newest: parsed.newest,
@@ -356,7 +357,7 @@ fn stats_of_copy(dest: &Path) -> Option<Stats> {
                 .map(|d| d.with_timezone(&Utc)),
         });
     }
-    let parsed = super::db::parse_source(dest, None, false).ok()?;
+    let parsed = super::advisories::parse_source(dest, None, false).ok()?;
     Some(Stats {
         advisories: parsed.advisories.len(),
         newest: parsed.newest,
@@ -423,17 +424,15 @@ fn count_advisories(p: &Path) -> (usize, Option<String>) {
         .into_iter()
         .filter_entry(|e| !e.file_name().to_string_lossy().starts_with('.') || e.depth() == 0);
     for e in walk.flatten() {
-        let name = e.file_name().to_string_lossy();
-        let is_adv = name.ends_with(".json")
-            || name.ends_with(".yaml")
-            || name.ends_with(".yml")
-            || (name.starts_with("RUSTSEC-") && name.ends_with(".md"));
-        if name.ends_with(".zip") {
-            n += super::zip::entries(e.path()).map_or(0, |v| v.len());
-        } else if e.file_type().is_file() && is_adv {
-            n += 1;
-        } else {
-            continue;
+        // Links are not followed (WalkDir's default), nor counted: audits do not read them.
+        let kind = super::advisories::classify(&e.file_name().to_string_lossy());
+        match kind {
+            Some(_) if !e.file_type().is_file() => continue,
+            Some(super::advisories::FileKind::OsvZip) => {
+                n += super::zip::count(e.path()).unwrap_or(0);
+            }
+            Some(_) => n += 1,
+            None => continue,
         }
         if let Ok(m) = e
             .metadata()

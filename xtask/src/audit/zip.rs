@@ -1,91 +1,122 @@
-//! Just enough of the zip format to read osv.dev's `all.zip` exports: the central directory,
-//! stored and deflated members, CRC-checked. (No zip64, encryption or multi-disk archives.)
+//! OSV `all.zip` exports, read with the `zip` crate (deflate only) as untrusted input.
+//!
+//! Before a byte is inflated, the archive's structure is checked: no two entries may share
+//! bytes (a few kilobytes listed hundreds of times make gigabytes), and the sizes the
+//! entries declare must stay under [`MAX_MEMBER`] each and [`MAX_TOTAL`] in all, far above
+//! a real export (osv.dev's whole PyPI export inflates to about 100 MB). The crate then
+//! refuses to inflate a member past its declared size, and members are handed over one at
+//! a time, never all held at once.
 
-use std::fs;
-use std::io::Read;
+use std::fs::File;
+use std::io::{BufReader, Read as _};
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
+use zip::ZipArchive;
 
-fn u16_at(b: &[u8], i: usize) -> usize {
-    u16::from_le_bytes([b[i], b[i + 1]]) as usize
-}
+/// The most one member may inflate to.
+pub const MAX_MEMBER: u64 = 64 << 20;
+/// The most all members together may inflate to.
+pub const MAX_TOTAL: u64 = 1 << 30;
 
-fn u32_at(b: &[u8], i: usize) -> usize {
-    u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]) as usize
-}
+type Archive = ZipArchive<BufReader<File>>;
 
-/// Every member as (name, content).
-pub fn entries(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
-    let data = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let bad = |what: &str| anyhow::anyhow!("{}: not a readable zip file ({what})", path.display());
-    if data.len() < 22 {
-        return Err(bad("too short"));
-    }
-    let floor = data.len().saturating_sub(22 + 65535);
-    let eocd = (floor..=data.len() - 22)
-        .rev()
-        .find(|&i| data[i..i + 4] == [0x50, 0x4b, 0x05, 0x06])
-        .ok_or_else(|| bad("no end of central directory"))?;
-    let count = u16_at(&data, eocd + 10);
-    let cd_offset = u32_at(&data, eocd + 16);
-    if count == 0xFFFF || cd_offset == 0xFFFF_FFFF {
+/// Open `path` and check its structure (see the module's documentation).
+fn open(path: &Path) -> Result<Archive> {
+    let file = File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut zip = ZipArchive::new(BufReader::new(file))
+        .with_context(|| format!("{}: not a readable zip file", path.display()))?;
+    let overlap = zip
+        .has_overlapping_entries()
+        .with_context(|| format!("{}: not a readable zip file", path.display()))?;
+    if overlap {
         bail!(
-            "{}: zip64 archives are not supported; unpack it and pass the folder to --db",
+            "{}: entries overlap (the same bytes listed as several members, as zip bombs do); refused",
             path.display()
         );
     }
-    let mut out = Vec::with_capacity(count);
-    let mut at = cd_offset;
-    for _ in 0..count {
-        if at + 46 > data.len() || data[at..at + 4] != [0x50, 0x4b, 0x01, 0x02] {
-            return Err(bad("broken central directory"));
-        }
-        let method = u16_at(&data, at + 10);
-        let crc = u32_at(&data, at + 16) as u32;
-        let csize = u32_at(&data, at + 20);
-        let usize_ = u32_at(&data, at + 24);
-        let (n, e, c) = (
-            u16_at(&data, at + 28),
-            u16_at(&data, at + 30),
-            u16_at(&data, at + 32),
-        );
-        let local = u32_at(&data, at + 42);
-        let name = String::from_utf8_lossy(&data[at + 46..at + 46 + n]).into_owned();
-        at += 46 + n + e + c;
-        if name.ends_with('/') {
-            continue;
-        }
-        if local + 30 > data.len() || data[local..local + 4] != [0x50, 0x4b, 0x03, 0x04] {
-            return Err(bad("broken local header"));
-        }
-        let start = local + 30 + u16_at(&data, local + 26) + u16_at(&data, local + 28);
-        let raw = data
-            .get(start..start + csize)
-            .ok_or_else(|| bad("member runs past the end"))?;
-        let content = match method {
-            0 => raw.to_vec(),
-            8 => {
-                let mut v = Vec::with_capacity(usize_);
-                flate2::read::DeflateDecoder::new(raw)
-                    .read_to_end(&mut v)
-                    .with_context(|| format!("{}: member {name} is damaged", path.display()))?;
-                v
-            }
-            m => bail!(
-                "{}: member {name} uses compression method {m}; only stored and deflate are supported",
-                path.display()
-            ),
-        };
-        let mut check = flate2::Crc::new();
-        check.update(&content);
-        if check.sum() != crc || content.len() != usize_ {
+    let mut total = 0u64;
+    for i in 0..zip.len() {
+        let e = zip
+            .by_index_data(i)
+            .with_context(|| format!("{}: entry {i} is damaged", path.display()))?;
+        if e.size() > MAX_MEMBER {
             bail!(
-                "{}: member {name} fails its CRC check: the download is damaged",
-                path.display()
+                "{}: member {} declares {} bytes, over the limit of {} per member; refused",
+                path.display(),
+                String::from_utf8_lossy(e.name_raw()),
+                e.size(),
+                crate::report::human_bytes(MAX_MEMBER)
             );
         }
-        out.push((name, content));
+        total = total.saturating_add(e.size());
     }
+    if total > MAX_TOTAL {
+        bail!(
+            "{}: members declare {total} bytes in all, over the limit of {}; refused",
+            path.display(),
+            crate::report::human_bytes(MAX_TOTAL)
+        );
+    }
+    Ok(zip)
+}
+
+/// Hand every file member, inflated and CRC-checked, to `f` as (name, content), one at a
+/// time; returns how many there were.
+pub fn for_each(path: &Path, mut f: impl FnMut(&str, &[u8])) -> Result<usize> {
+    let mut zip = open(path)?;
+    let mut buf = Vec::new();
+    let mut n = 0;
+    for i in 0..zip.len() {
+        let mut m = zip
+            .by_index(i)
+            .with_context(|| format!("{}: entry {i} is damaged", path.display()))?;
+        if m.is_dir() {
+            continue;
+        }
+        let name = String::from_utf8_lossy(m.name_raw()).into_owned();
+        buf.clear();
+        // The declared size was checked and the reader stops there; the limit is kept a
+        // second time here all the same.
+        (&mut m)
+            .take(MAX_MEMBER + 1)
+            .read_to_end(&mut buf)
+            .with_context(|| {
+                format!(
+                    "{}: member {name} is damaged (the download may be incomplete)",
+                    path.display()
+                )
+            })?;
+        if buf.len() as u64 > MAX_MEMBER {
+            bail!(
+                "{}: member {name} inflates past the limit of {} per member; refused",
+                path.display(),
+                crate::report::human_bytes(MAX_MEMBER)
+            );
+        }
+        f(&name, &buf);
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Every file member as (name, content), all read and checked (see [`for_each`]).
+pub fn entries(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut out = Vec::new();
+    for_each(path, |name, bytes| {
+        out.push((name.to_string(), bytes.to_vec()))
+    })?;
     Ok(out)
+}
+
+/// How many file members the archive lists, its structure checked but nothing inflated.
+pub fn count(path: &Path) -> Result<usize> {
+    let zip = open(path)?;
+    let mut n = 0;
+    for i in 0..zip.len() {
+        if !zip.by_index_data(i).is_ok_and(|e| e.is_dir()) {
+            n += 1;
+        }
+    }
+    Ok(n)
 }

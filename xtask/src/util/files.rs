@@ -251,63 +251,22 @@ impl Lock {
 ///
 /// Only for files replaced by rename, never rewritten in place (our own caches): a file
 /// truncated while mapped would fault on access.
-pub struct Mapped {
-    ptr: *mut libc::c_void,
-    len: usize,
-}
-
-// SAFETY: the mapping is read-only and owned by this value; sharing `&[u8]` is fine.
-unsafe impl Send for Mapped {}
-unsafe impl Sync for Mapped {}
+pub struct Mapped(memmap2::Mmap);
 
 impl Mapped {
     pub fn open(path: &Path) -> io::Result<Mapped> {
-        use std::os::fd::AsRawFd;
         let file = File::open(path)?;
-        let len = usize::try_from(file.metadata()?.len()).map_err(io::Error::other)?;
-        if len == 0 {
-            return Ok(Mapped {
-                ptr: std::ptr::null_mut(),
-                len: 0,
-            });
-        }
-        // SAFETY: a private read-only mapping of an open file, checked for failure; the
-        // file descriptor may close afterwards, the mapping stays valid.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ,
-                libc::MAP_PRIVATE,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(Mapped { ptr, len })
+        // SAFETY: the mapping is read-only and private, and the files mapped here are only
+        // ever replaced by rename (see above), never truncated or written in place, so the
+        // bytes stay valid for as long as the mapping lives.
+        let map = unsafe { memmap2::Mmap::map(&file)? };
+        Ok(Mapped(map))
     }
 }
 
 impl std::ops::Deref for Mapped {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        if self.len == 0 {
-            return &[];
-        }
-        // SAFETY: `ptr` maps `len` readable bytes for as long as `self` lives.
-        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
-    }
-}
-
-impl Drop for Mapped {
-    fn drop(&mut self) {
-        if self.len > 0 {
-            // SAFETY: unmapping exactly what `open` mapped, once.
-            unsafe {
-                libc::munmap(self.ptr, self.len);
-            }
-        }
+        &self.0
     }
 }

@@ -65,9 +65,10 @@ patched = []
 # Withdrawn: was a false report
 "#,
     );
+    // Malformed advisories of a package no test audits: warnings, not an incomplete audit.
     write(
         root,
-        "db/native/crates/foo/broken/RUSTSEC-2099-0099.md",
+        "db/native/crates/quux/broken/RUSTSEC-2099-0099.md",
         "no front matter here\n",
     );
     // The same advisories as OSV JSON (the RustSec osv branch layout).
@@ -99,7 +100,7 @@ patched = []
     write(
         root,
         "db/osv/crates/RUSTSEC-2099-0098.json",
-        "{ this is not json",
+        r#"{"id":"RUSTSEC-2099-0098","affected":[{"package":{"ecosystem":"crates.io","name":"quux"},"ranges":"not a list"}]}"#,
     );
     // PyPA layout (OSV YAML): ECOSYSTEM ranges and explicit versions.
     write(
@@ -1056,3 +1057,5 @@ fn packages_the_quick_search_misses_are_still_audited() {
         normal["databases"][0]["advisories_matched"]
     );
 }
+
+mod hardening;

@@ -28,66 +28,27 @@
 //! A `p` record exists for every package an advisory affects and every per-package folder;
 //! its stamps are checked only when that package is audited.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod build;
+mod light;
+
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, anyhow, bail, ensure};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::db::{Advisory, Parsed, Wanted};
-use crate::deps::Ecosystem;
+use super::advisories::{self, Parsed};
+use super::model::{Advisory, FETCH_META, Malformed, Sig};
+use crate::deps::Wanted;
+use crate::util::files;
 
 const MAGIC: &str = "xtask-advisory-index";
 /// From this many stamps to check, they are checked on a thread of their own while the
 /// advisories are read (measured: checking them serially made the audit 8% slower).
 const STAMPS_PER_THREAD: usize = 64;
-const FORMAT: u32 = 1;
-
-/// A file's or folder's identity and times, as `stat` gives them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sig([i64; 6]);
-
-impl Sig {
-    pub fn of(m: &fs::Metadata) -> Sig {
-        // Inode numbers and sizes fit i64 on every file system this runs on; wrapping
-        // would only ever cause a spurious rebuild.
-        Sig([
-            m.ino() as i64,
-            m.size() as i64,
-            m.mtime(),
-            m.mtime_nsec(),
-            m.ctime(),
-            m.ctime_nsec(),
-        ])
-    }
-
-    fn parse(s: &str) -> Option<Sig> {
-        let mut out = [0i64; 6];
-        let mut it = s.split(':');
-        for v in &mut out {
-            *v = it.next()?.parse().ok()?;
-        }
-        it.next().is_none().then_some(Sig(out))
-    }
-
-    fn write(&self, out: &mut String) {
-        use std::fmt::Write as _;
-        let [a, b, c, d, e, f] = self.0;
-        let _ = write!(out, "{a}:{b}:{c}:{d}:{e}:{f}");
-    }
-}
-
-/// One stamped folder or file of a source. `scopes` empty: checked on every run; else only
-/// when one of these packages (`c:<crate>`, `p:<name>`) is audited.
-#[derive(Debug, Clone)]
-pub struct Stamp {
-    pub rel: String,
-    pub scopes: Vec<String>,
-    pub sig: Sig,
-}
+/// 2: malformed advisories are records of their own.
+const FORMAT: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct Header {
@@ -97,7 +58,8 @@ struct Header {
     total: usize,
     updated: Option<DateTime<Utc>>,
     updated_from: String,
-    malformed: Vec<(PathBuf, String)>,
+    /// Advisories that could not be read, named relative to the source.
+    malformed: Vec<Malformed>,
     /// Bytes of the offsets line and the stamp and package records, then of the body.
     records_len: usize,
     body_len: usize,
@@ -122,7 +84,7 @@ pub fn fingerprint(path: &Path) -> Fingerprint {
         }
         return Fingerprint { id, stamped: false };
     }
-    if let Ok(meta) = fs::read_to_string(path.join(super::FETCH_META)) {
+    if let Ok(meta) = fs::read_to_string(path.join(FETCH_META)) {
         return Fingerprint {
             id: format!("update:{meta}"),
             stamped: false,
@@ -182,8 +144,8 @@ fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
     h
 }
 
-/// Which parser wrote an index: a hash of the advisory parsing and scoring source code and
-/// the crate version, computed at compile time.
+/// Which parser wrote an index: a hash of the advisory parsing, scoring and indexing source
+/// code and the crate version, computed at compile time.
 fn parser_id() -> String {
     const fn fnv_const(mut h: u64, bytes: &[u8]) -> u64 {
         let mut i = 0;
@@ -194,131 +156,28 @@ fn parser_id() -> String {
         }
         h
     }
+    const SOURCES: [&str; 10] = [
+        include_str!("../model.rs"),
+        include_str!("../matching.rs"),
+        include_str!("../advisories/mod.rs"),
+        include_str!("../advisories/osv.rs"),
+        include_str!("../advisories/rustsec.rs"),
+        include_str!("../advisories/walk.rs"),
+        include_str!("../zip.rs"),
+        include_str!("mod.rs"),
+        include_str!("build.rs"),
+        include_str!("light.rs"),
+    ];
     const ID: u64 = {
-        let mut h = fnv_const(0xcbf2_9ce4_8422_2325, include_str!("db.rs").as_bytes());
-        h = fnv_const(h, include_str!("index.rs").as_bytes());
-        h = fnv_const(h, include_str!("matching.rs").as_bytes());
+        let mut h = 0xcbf2_9ce4_8422_2325;
+        let mut i = 0;
+        while i < SOURCES.len() {
+            h = fnv_const(h, SOURCES[i].as_bytes());
+            i += 1;
+        }
         fnv_const(h, env!("CARGO_PKG_VERSION").as_bytes())
     };
     format!("{ID:016x}")
-}
-
-fn eco_tag(e: Ecosystem) -> char {
-    match e {
-        Ecosystem::Crates => 'c',
-        Ecosystem::PyPI => 'p',
-    }
-}
-
-/// Serialise a parsed source into index bytes. Fails only on names the layout cannot hold
-/// (a tab, newline, `|` or `;` in a file or package name); the caller then goes without.
-pub fn build(
-    source: &Path,
-    fingerprint: &Fingerprint,
-    parsed: &Parsed,
-    updated: Option<DateTime<Utc>>,
-    updated_from: &str,
-) -> Result<Vec<u8>> {
-    use std::fmt::Write as _;
-    let plain = |s: &str| -> Result<()> {
-        ensure!(
-            !s.contains(['\t', '\n', '|', ';', ',']),
-            "a name the index cannot hold: {s:?}"
-        );
-        Ok(())
-    };
-    let mut body = String::new();
-    let mut offsets = Vec::with_capacity(parsed.advisories.len() + 1);
-    // Per package: advisory numbers, stamp numbers.
-    type Entry = (BTreeSet<usize>, BTreeSet<usize>);
-    let mut packages: BTreeMap<(char, String), Entry> = BTreeMap::new();
-    for (i, (a, _)) in parsed.advisories.iter().enumerate() {
-        offsets.push(body.len());
-        // What matching needs first, then the whole advisory: most advisories read for a
-        // lockfile concern other versions and are never read in full.
-        light::write(&mut body, a)?;
-        body.push('\t');
-        body.push_str(&serde_json::to_string(a)?);
-        body.push('\n');
-        for af in &a.affected {
-            plain(&af.key)?;
-            let e = packages
-                .entry((eco_tag(af.ecosystem), af.key.clone()))
-                .or_default();
-            e.0.insert(i);
-        }
-    }
-    offsets.push(body.len());
-    let mut records = String::from("o\t");
-    for (i, o) in offsets.iter().enumerate() {
-        if i > 0 {
-            records.push(',');
-        }
-        let _ = write!(records, "{o}");
-    }
-    records.push('\n');
-    if fingerprint.stamped {
-        for (i, st) in parsed.stamps.iter().enumerate() {
-            plain(&st.rel)?;
-            if st.scopes.is_empty() {
-                records.push_str("g\t");
-                records.push_str(&st.rel);
-                records.push('\t');
-                st.sig.write(&mut records);
-                records.push('\n');
-            }
-            for sc in &st.scopes {
-                let (tag, name) = sc.split_once(':').context("scope")?;
-                let tag = tag.chars().next().context("scope")?;
-                packages
-                    .entry((tag, name.to_string()))
-                    .or_default()
-                    .1
-                    .insert(i);
-            }
-        }
-    }
-    for ((tag, name), (advs, stamps)) in &packages {
-        let _ = write!(records, "p\t{tag}\t{name}\t");
-        for (j, a) in advs.iter().enumerate() {
-            if j > 0 {
-                records.push(',');
-            }
-            let _ = write!(records, "{a}");
-        }
-        records.push('\t');
-        for (j, &si) in stamps.iter().enumerate() {
-            if j > 0 {
-                records.push(';');
-            }
-            let st = &parsed.stamps[si];
-            records.push_str(&st.rel);
-            records.push('|');
-            st.sig.write(&mut records);
-        }
-        records.push('\n');
-    }
-    let header = Header {
-        source: source.display().to_string(),
-        kind: parsed.kind.clone(),
-        fingerprint: fingerprint.clone(),
-        total: parsed.advisories.len(),
-        updated,
-        updated_from: updated_from.to_string(),
-        malformed: parsed
-            .malformed
-            .iter()
-            .map(|(p, m)| (p.strip_prefix(source).unwrap_or(p).to_path_buf(), m.clone()))
-            .collect(),
-        records_len: records.len(),
-        body_len: body.len(),
-    };
-    let mut out = format!("{MAGIC} {FORMAT} {}\n", parser_id());
-    out.push_str(&serde_json::to_string(&header)?);
-    out.push('\n');
-    out.push_str(&records);
-    out.push_str(&body);
-    Ok(out.into_bytes())
 }
 
 /// A source's index as found before the audited packages are known (so that it can be
@@ -365,7 +224,7 @@ pub struct Index {
 
 /// An index's bytes: mapped from its file, or just built.
 pub enum Bytes {
-    Mapped(crate::util::files::Mapped),
+    Mapped(files::Mapped),
     Owned(Vec<u8>),
 }
 
@@ -401,13 +260,15 @@ pub struct Selection<'a> {
 
 impl Index {
     pub fn open_file(file: &Path, fingerprint: &Fingerprint) -> Result<Index> {
-        let bytes = match crate::util::files::Mapped::open(file) {
+        let bytes = match files::Mapped::open(file) {
             Ok(b) => Bytes::Mapped(b),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!("no index yet"),
-            Err(e) => bail!("index {} unreadable: {e}", file.display()),
+            Err(e) => {
+                return Err(e).with_context(|| format!("index {} unreadable", file.display()));
+            }
         };
         Index::parse(bytes, fingerprint)
-            .map_err(|e| anyhow!("index {} unusable: {e:#}", file.display()))
+            .with_context(|| format!("index {} unusable", file.display()))
     }
 
     /// Check the shape, the parser and the fingerprint; errors say why the index is unusable.
@@ -535,7 +396,7 @@ impl Index {
             }
         }
         for (e, name) in wanted.iter() {
-            let tag = eco_tag(e) as u8;
+            let tag = build::eco_tag(e) as u8;
             // Package records are sorted by (tag, name): binary search, no table to build.
             let Ok(i) = self
                 .packages
@@ -579,22 +440,16 @@ impl Index {
             }
             buf.push(0);
             // SAFETY: `buf` is NUL-terminated, `st` is plain data the call fills, and `dir`
-            // stays open for the call.
+            // stays open for the call. A link is stamped as itself, never followed.
             let st = unsafe {
                 let mut st: libc::stat = std::mem::zeroed();
-                if libc::fstatat(dir.as_raw_fd(), buf.as_ptr().cast(), &mut st, 0) != 0 {
+                let flags = libc::AT_SYMLINK_NOFOLLOW;
+                if libc::fstatat(dir.as_raw_fd(), buf.as_ptr().cast(), &mut st, flags) != 0 {
                     return false;
                 }
                 st
             };
-            let now = Sig([
-                st.st_ino as i64,
-                st.st_size,
-                st.st_mtime,
-                st.st_mtime_nsec,
-                st.st_ctime,
-                st.st_ctime_nsec,
-            ]);
+            let now = Sig::of_stat(&st);
             Sig::parse(sig) == Some(now)
         })
     }
@@ -700,282 +555,166 @@ impl Index {
         &self.header.updated_from
     }
     /// Advisories that could not be read, named under the source as given now.
-    pub fn malformed(&self, source: &Path) -> Vec<(PathBuf, String)> {
+    pub fn malformed(&self, source: &Path) -> Vec<Malformed> {
         self.header
             .malformed
             .iter()
-            .map(|(p, m)| (source.join(p), m.clone()))
+            .map(|m| Malformed {
+                // The source itself (a zip) is kept as an empty path.
+                file: if m.file.as_os_str().is_empty() {
+                    source.to_path_buf()
+                } else {
+                    source.join(&m.file)
+                },
+                ..m.clone()
+            })
             .collect()
     }
+}
+
+/// What became of a source's index in a run (the report's `index` of a database).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexState {
+    Reused,
+    /// There was none that could be used: why.
+    Built {
+        why: String,
+    },
+    /// The source changed since it was written.
+    Rebuilt,
+    /// Built, but it could not be written: the next run parses the source again.
+    NotSaved {
+        error: String,
+    },
+    /// It could not be built: the run answers from a parse.
+    NotBuilt {
+        error: String,
+    },
+}
+
+impl std::fmt::Display for IndexState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IndexState::Reused => f.write_str("reused"),
+            IndexState::Built { why } => write!(f, "built: {why}"),
+            IndexState::Rebuilt => f.write_str("rebuilt: the source changed"),
+            IndexState::NotSaved { error } => write!(
+                f,
+                "not saved ({error}): the next run parses the source again"
+            ),
+            IndexState::NotBuilt { error } => write!(f, "not built: {error}"),
+        }
+    }
+}
+
+/// A source answered for some packages.
+pub enum Answer {
+    /// From its index: each advisory's number in it, with its matching view.
+    Indexed {
+        index: Index,
+        found: Vec<(usize, Advisory)>,
+        state: IndexState,
+    },
+    /// From a parse of the whole source, when no index could be built.
+    Parsed {
+        parsed: Parsed,
+        updated: Option<DateTime<Utc>>,
+        updated_from: String,
+        state: IndexState,
+    },
+}
+
+/// Answer for the `wanted` packages of the source at `path` from its index (opened
+/// beforehand) while the index is valid for them; otherwise the source is parsed once and
+/// the index (re)written.
+pub fn answer(path: &Path, wanted: &Wanted, opened: Opened) -> Result<Answer> {
+    let Opened {
+        fingerprint,
+        file,
+        index,
+    } = opened;
+    let why = match index.and_then(|ix| Ok((ix.lookup(path, wanted)?, ix))) {
+        Ok((Some(found), index)) => {
+            return Ok(Answer::Indexed {
+                index,
+                found,
+                state: IndexState::Reused,
+            });
+        }
+        Ok((None, _)) => IndexState::Rebuilt,
+        Err(e) => IndexState::Built {
+            why: format!("{e:#}"),
+        },
+    };
+    rebuild(path, wanted, &fingerprint, &file, why)
+}
+
+/// Parse the whole source at `path`, write its index to `file` (atomically) and answer for
+/// `wanted` from it; `why` is the state to report when all goes well.
+pub fn rebuild(
+    path: &Path,
+    wanted: &Wanted,
+    fingerprint: &Fingerprint,
+    file: &Path,
+    why: IndexState,
+) -> Result<Answer> {
+    let parsed = advisories::parse_source(path, None, true)?;
+    let (updated, updated_from) = match advisories::freshness(path) {
+        Some((t, how)) => (Some(t), how),
+        None => (parsed.newest, "newest advisory".to_string()),
+    };
+    let built =
+        build::build(path, fingerprint, &parsed, updated, &updated_from).and_then(|bytes| {
+            let saved = save(file, &bytes);
+            let index = Index::parse(bytes, fingerprint)?;
+            let found = index.lookup(path, wanted)?.context("index just built")?;
+            Ok((index, found, saved))
+        });
+    Ok(match built {
+        Ok((index, found, saved)) => Answer::Indexed {
+            index,
+            found,
+            state: match saved {
+                Ok(()) => why,
+                Err(e) => IndexState::NotSaved {
+                    error: format!("{e:#}"),
+                },
+            },
+        },
+        Err(e) => Answer::Parsed {
+            parsed,
+            updated,
+            updated_from,
+            state: IndexState::NotBuilt {
+                error: format!("{e:#}"),
+            },
+        },
+    })
+}
+
+fn save(file: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = file.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    files::write_atomic(file, bytes, 0o644)
 }
 
 /// Build (or refresh) the index of one source now: what `advisories update` does after a
 /// fetch, so the first audit is already fast. Returns how many advisories it holds.
 pub fn refresh(index_dir: &Path, source: &Path) -> Result<usize> {
-    let mut db = super::db::Db::default();
-    let opened = Opened::open(source, index_dir);
-    db.load_source(source, &Wanted::default(), opened)?;
-    let ix = Index::open_file(&file_for(index_dir, source), &fingerprint(source))?;
-    Ok(ix.total())
-}
-
-/// The matching view of an advisory (id, withdrawn, affected) as a flat list of fields
-/// separated by U+001F: several times cheaper to read than JSON, and read for every advisory
-/// of every audited package. `T` starts it; an advisory with a field that holds U+001F, a
-/// tab or a newline is written as `J` and JSON instead.
-mod light {
-    use std::fmt::Write as _;
-
-    use anyhow::{Context as _, Result, bail};
-
-    use crate::audit::db::{Advisory, Affected, Event, Range, Rule};
-    use crate::deps::Ecosystem;
-
-    const SEP: char = '\u{1f}';
-
-    #[derive(serde::Serialize, serde::Deserialize)]
-    struct Json {
-        id: String,
-        #[serde(default)]
-        withdrawn: bool,
-        affected: Vec<Affected>,
+    if !source.exists() {
+        bail!("no advisory database at {}", source.display());
     }
-
-    /// The fields being written, and whether all of them can be (no separator inside).
-    struct Writer {
-        t: String,
-        plain: bool,
-    }
-
-    impl Writer {
-        fn put(&mut self, s: &str) {
-            self.plain &= !s.contains([SEP, '\t', '\n']);
-            self.t.push(SEP);
-            self.t.push_str(s);
+    match answer(source, &Wanted::default(), Opened::open(source, index_dir))? {
+        Answer::Indexed {
+            state: IndexState::NotSaved { error },
+            ..
         }
-
-        fn list(&mut self, l: &[String]) {
-            self.put(&l.len().to_string());
-            l.iter().for_each(|v| self.put(v));
-        }
-    }
-
-    pub fn write(out: &mut String, a: &Advisory) -> Result<()> {
-        let mut w = Writer {
-            t: String::from("T"),
-            plain: true,
-        };
-        w.put(&a.id);
-        w.put(if a.withdrawn { "1" } else { "0" });
-        w.put(&a.affected.len().to_string());
-        for af in &a.affected {
-            w.put(if af.ecosystem == Ecosystem::PyPI {
-                "p"
-            } else {
-                "c"
-            });
-            w.put(&af.key);
-            match &af.rule {
-                Rule::RustSec {
-                    patched,
-                    unaffected,
-                } => {
-                    w.put("R");
-                    w.list(patched);
-                    w.list(unaffected);
-                }
-                Rule::Osv { versions, ranges } => {
-                    w.put("O");
-                    w.list(versions);
-                    w.put(&ranges.len().to_string());
-                    for r in ranges {
-                        w.put(&r.kind);
-                        w.put(&r.events.len().to_string());
-                        for e in &r.events {
-                            match (&e.introduced, &e.fixed, &e.last_affected) {
-                                (Some(v), None, None) => (w.put("i"), w.put(v)),
-                                (None, Some(v), None) => (w.put("f"), w.put(v)),
-                                (None, None, Some(v)) => (w.put("l"), w.put(v)),
-                                // An event naming several things at once: JSON keeps it.
-                                _ => (w.plain = false, ()),
-                            };
-                        }
-                    }
-                }
-            }
-        }
-        if w.plain {
-            out.push_str(&w.t);
-        } else {
-            let j = Json {
-                id: a.id.clone(),
-                withdrawn: a.withdrawn,
-                affected: a.affected.clone(),
-            };
-            let _ = write!(out, "J{}", serde_json::to_string(&j)?);
-        }
-        Ok(())
-    }
-
-    /// The fields being read.
-    struct Fields<'a>(std::str::Split<'a, char>);
-
-    impl<'a> Fields<'a> {
-        fn next(&mut self) -> Result<&'a str> {
-            self.0.next().context("damaged matching record")
-        }
-
-        fn count(&mut self) -> Result<usize> {
-            self.next()?.parse().context("damaged matching record")
-        }
-
-        fn list(&mut self) -> Result<Vec<String>> {
-            let n = self.count()?;
-            (0..n).map(|_| self.next().map(str::to_string)).collect()
-        }
-    }
-
-    pub fn read(bytes: &[u8]) -> Result<(String, bool, Vec<Affected>)> {
-        match bytes.first() {
-            Some(b'J') => {
-                let j: Json = serde_json::from_slice(&bytes[1..])?;
-                return Ok((j.id, j.withdrawn, j.affected));
-            }
-            Some(b'T') => {}
-            _ => bail!("damaged matching record"),
-        }
-        let text = std::str::from_utf8(&bytes[1..]).context("damaged matching record")?;
-        let mut f = Fields(text.split(SEP));
-        f.next()?; // before the first separator: nothing
-        let id = f.next()?.to_string();
-        let withdrawn = f.next()? == "1";
-        let n = f.count()?;
-        let mut affected = Vec::with_capacity(n);
-        for _ in 0..n {
-            let ecosystem = if f.next()? == "p" {
-                Ecosystem::PyPI
-            } else {
-                Ecosystem::Crates
-            };
-            let key = f.next()?.to_string();
-            let rule = match f.next()? {
-                "R" => {
-                    let patched = f.list()?;
-                    let unaffected = f.list()?;
-                    Rule::RustSec {
-                        patched,
-                        unaffected,
-                    }
-                }
-                "O" => {
-                    let versions = f.list()?;
-                    let nr = f.count()?;
-                    let mut ranges = Vec::with_capacity(nr);
-                    for _ in 0..nr {
-                        let kind = f.next()?.to_string();
-                        let ne = f.count()?;
-                        let mut events = Vec::with_capacity(ne);
-                        for _ in 0..ne {
-                            let (k, v) = (f.next()?, f.next()?.to_string());
-                            let mut e = Event::default();
-                            match k {
-                                "i" => e.introduced = Some(v),
-                                "f" => e.fixed = Some(v),
-                                "l" => e.last_affected = Some(v),
-                                _ => bail!("damaged matching record"),
-                            }
-                            events.push(e);
-                        }
-                        ranges.push(Range { kind, events });
-                    }
-                    Rule::Osv { versions, ranges }
-                }
-                _ => bail!("damaged matching record"),
-            };
-            affected.push(Affected {
-                ecosystem,
-                key,
-                rule,
-            });
-        }
-        Ok((id, withdrawn, affected))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::db::{Advisory, Affected, Event, Range, Rule};
-    use super::light;
-    use crate::deps::Ecosystem;
-
-    fn advisory(affected: Vec<Affected>) -> Advisory {
-        Advisory::for_matching("PYSEC-1".into(), true, affected, String::new())
-    }
-
-    #[test]
-    fn matching_records_round_trip_and_fall_back_to_json() {
-        let ev = |i: Option<&str>, f: Option<&str>, l: Option<&str>| Event {
-            introduced: i.map(Into::into),
-            fixed: f.map(Into::into),
-            last_affected: l.map(Into::into),
-        };
-        let a = advisory(vec![
-            Affected {
-                ecosystem: Ecosystem::PyPI,
-                key: "django".into(),
-                rule: Rule::Osv {
-                    versions: vec!["1.0".into(), "1.0.1".into()],
-                    ranges: vec![Range {
-                        kind: "ECOSYSTEM".into(),
-                        events: vec![ev(Some("0"), None, None), ev(None, Some("2.0"), None)],
-                    }],
-                },
-            },
-            Affected {
-                ecosystem: Ecosystem::Crates,
-                key: "foo".into(),
-                rule: Rule::RustSec {
-                    patched: vec![">= 1.2.3, < 2".into(), "^2.1".into()],
-                    unaffected: vec![],
-                },
-            },
-        ]);
-        let mut out = String::new();
-        light::write(&mut out, &a).unwrap();
-        assert!(out.starts_with('T'), "{out:?}");
-        let (id, withdrawn, affected) = light::read(out.as_bytes()).unwrap();
-        assert_eq!((id.as_str(), withdrawn), ("PYSEC-1", true));
-        assert_eq!(format!("{affected:?}"), format!("{:?}", a.affected));
-
-        // A field holding the separator, and an event naming two things: JSON, same answer.
-        for odd in [
-            advisory(vec![Affected {
-                ecosystem: Ecosystem::Crates,
-                key: "a\u{1f}b".into(),
-                rule: Rule::RustSec {
-                    patched: vec![],
-                    unaffected: vec![],
-                },
-            }]),
-            advisory(vec![Affected {
-                ecosystem: Ecosystem::Crates,
-                key: "x".into(),
-                rule: Rule::Osv {
-                    versions: vec![],
-                    ranges: vec![Range {
-                        kind: "SEMVER".into(),
-                        events: vec![ev(Some("1"), Some("2"), None)],
-                    }],
-                },
-            }]),
-        ] {
-            let mut out = String::new();
-            light::write(&mut out, &odd).unwrap();
-            assert!(out.starts_with('J'), "{out:?}");
-            let (_, _, affected) = light::read(out.as_bytes()).unwrap();
-            assert_eq!(format!("{affected:?}"), format!("{:?}", odd.affected));
-        }
-        assert!(light::read(b"T\x1fid\x1f0\x1f5").is_err(), "truncated");
-        assert!(light::read(b"X").is_err());
+        | Answer::Parsed {
+            state: IndexState::NotBuilt { error } | IndexState::NotSaved { error },
+            ..
+        } => bail!("{error}"),
+        Answer::Indexed { index, .. } => Ok(index.total()),
+        Answer::Parsed { state, .. } => bail!("{state}"),
     }
 }
