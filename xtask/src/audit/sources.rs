@@ -69,6 +69,7 @@ pub fn update(cx: &Context, allow_shrink: bool) -> Result<Report> {
     let cache = crate::context::advisory_cache();
     files::create_private_dir(&cache)?;
     let _lock = files::Lock::acquire(&cache.join(".xtask.lock"), "advisories update")?;
+    sweep_aborted(&cache);
     let policy = Policy {
         min_fraction: cx.config.audit.min_update_fraction,
         allow_shrink,
@@ -125,6 +126,23 @@ pub fn update(cx: &Context, allow_shrink: bool) -> Result<Report> {
     report.tables.push(t);
     report.set("updated", rows);
     Ok(report)
+}
+
+/// Remove the fetch folders (`.tmp-<source>-<pid>`) of updates that were killed: under the
+/// update lock no other update is running, so every one of them is left over.
+fn sweep_aborted(cache: &Path) {
+    let Ok(entries) = fs::read_dir(cache) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name()
+            .to_string_lossy()
+            .starts_with(files::TMP_PREFIX)
+            && e.file_type().is_ok_and(|t| t.is_dir())
+        {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// Index a source just swapped in: the number of advisories, or `None` (and a finding) when

@@ -387,3 +387,25 @@ fn source_names_are_distinct_folders_and_never_the_index() {
         );
     }
 }
+
+/// A fetch folder left by a killed update (`.tmp-<source>-<pid>`, possibly huge) is removed
+/// by the next update, which holds the update lock.
+#[test]
+fn folders_left_by_a_killed_update_are_swept() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    let cache = root.join("cache");
+    Repo::new(&root.join("mirror/db")).commit(&advisories(2, 2099));
+    let left = cache.join(".tmp-local-999999");
+    fs::create_dir_all(left.join("crates")).unwrap();
+    fs::write(left.join("crates/partial.json"), "{").unwrap();
+    config(
+        root,
+        "{ name = \"local\", git = \"mirror/db\", branch = \"main\" },",
+        "",
+    );
+    let run = update(root, &cache, &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(!left.exists(), "the aborted fetch folder is gone");
+    assert_eq!(cached(&cache, "local"), 2);
+}
