@@ -170,6 +170,14 @@ pub enum Command {
         #[command(subcommand)]
         command: BenchCmd,
     },
+    /// Test coverage against the runbook's 80%: Cobertura XML, lcov, coverage.py JSON
+    #[command(
+        after_help = "Examples:\n  cargo xtask coverage check\n  cargo xtask coverage check coverage.xml --min 85\n  cargo xtask coverage check lcov.info --diff origin/main --format json"
+    )]
+    Coverage {
+        #[command(subcommand)]
+        command: CoverageCmd,
+    },
 }
 
 impl Command {
@@ -370,6 +378,24 @@ pub enum BenchCmd {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum CoverageCmd {
+    /// Total coverage as coverage.py computes it, the least-covered files, changed lines
+    #[command(
+        after_help = "Examples:\n  cargo xtask coverage check\n  cargo xtask coverage check coverage.xml lcov.info --min 80\n  cargo xtask coverage check coverage.json --diff origin/main"
+    )]
+    Check {
+        /// Coverage reports [default: coverage.xml, lcov.info, coverage.json under the root]
+        files: Vec<PathBuf>,
+        /// Lowest total in percent [default: coverage.min, 80]
+        #[arg(long, value_name = "PCT")]
+        min: Option<f64>,
+        /// Also the coverage of lines changed since this git revision
+        #[arg(long, value_name = "BASE")]
+        diff: Option<String>,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,6 +422,7 @@ mod tests {
         assert!(audited(&["rollback", "production"]));
         assert!(!audited(&["audit"]));
         assert!(!audited(&["releases", "production"]));
+        assert!(!audited(&["coverage", "check"]));
     }
 
     use clap::CommandFactory;

@@ -23,6 +23,7 @@ pub struct Config {
     pub audit: AuditConfig,
     pub deploy: DeployConfig,
     pub outdated: OutdatedConfig,
+    pub coverage: CoverageConfig,
     /// True when `pipeline.paths` was set in the file (missing paths then matter more).
     #[serde(skip)]
     pub pipeline_paths_explicit: bool,
@@ -246,6 +247,28 @@ impl Default for OutdatedConfig {
     }
 }
 
+/// `coverage check`: the runbook's "Maintain 80%+ test coverage".
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CoverageConfig {
+    /// Lowest total coverage in percent, compared like coverage.py's `fail_under`.
+    pub min: f64,
+    /// Decimals the total is shown and compared with (coverage.py's `[report] precision`).
+    pub precision: u32,
+    /// How many of the least-covered files the report lists (0: none).
+    pub least_covered: usize,
+}
+
+impl Default for CoverageConfig {
+    fn default() -> Self {
+        CoverageConfig {
+            min: 80.0,
+            precision: 3,
+            least_covered: 10,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeployConfig {
@@ -415,6 +438,13 @@ impl Config {
         if self.backup.dir.as_os_str().is_empty() {
             bail!("backup.dir is empty: remove the key for the default `backups`");
         }
+        let c = &self.coverage;
+        if !(0.0..=100.0).contains(&c.min) {
+            bail!("coverage.min = {}: use a percentage from 0 to 100", c.min);
+        }
+        if c.precision > 10 {
+            bail!("coverage.precision = {}: use 0 to 10 decimals", c.precision);
+        }
         let r = &self.backup.retention;
         if r.keep_days == 0 && r.keep_last == 0 && r.daily == 0 && r.weekly == 0 && r.monthly == 0 {
             bail!(
@@ -536,6 +566,14 @@ health_timeout_secs = 60
 # [deploy.environments.staging]
 # smoke = [{ url = "http://127.0.0.1:8080/health", status = 200, body = "ok", timeout_secs = 5, retries = 3 }]
 # smoke_script = "scripts/smoke-tests.sh"
+
+[coverage]
+# `cargo xtask coverage check`: the runbook's "Maintain 80%+ test coverage". The total is
+# computed as coverage.py does and compared like its fail_under, rounded to `precision`
+# decimals (3: a true 79.995 fails 80; coverage.py's precision 2 would round it to 80.00).
+min = 80
+precision = 3
+least_covered = 10   # least-covered files listed with their missing lines
 "#;
 
 pub fn show(cx: &Context) -> Result<Report> {
@@ -647,6 +685,19 @@ mod tests {
     fn a_request_without_deadline_is_refused() {
         let err = Config::parse("[outdated]\ntimeout_secs = 0\n").unwrap_err();
         assert!(err.to_string().contains("deadline"), "{err}");
+    }
+
+    #[test]
+    fn coverage_min_is_a_percentage() {
+        assert_eq!(
+            Config::parse("[coverage]\nmin = 85\n")
+                .unwrap()
+                .coverage
+                .min,
+            85.0
+        );
+        let err = Config::parse("[coverage]\nmin = 180\n").unwrap_err();
+        assert!(err.to_string().contains("0 to 100"), "{err}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod checklist;
 mod cli;
 mod config;
 mod context;
+mod coverage;
 mod deploy;
 mod deps;
 mod outdated;
@@ -217,6 +218,7 @@ fn dispatch(cx: &Context, command: Command) -> Result<Option<Report>> {
             AdvisoriesCmd::Update => audit::sources::update(cx)?,
             AdvisoriesCmd::Status => audit::sources::status(cx)?,
         },
+        Command::Coverage { command } => coverage::run(cx, command)?,
     };
 
     Ok(Some(report))

@@ -178,6 +178,12 @@ codes! {
         "a checklist item could not run";
     NO_BACKUPS = "no-backups", High,
         "there is no backup to run the restore drill with";
+
+    // coverage check
+    COVERAGE_BELOW_THRESHOLD = "coverage-below-threshold", High,
+        "a coverage report's total is below coverage.min (--min), compared like coverage.py's fail_under";
+    DIFF_COVERAGE_BELOW_THRESHOLD = "diff-coverage-below-threshold", High,
+        "the coverage of the lines changed since --diff BASE is below the minimum";
 }
 
 #[cfg(test)]

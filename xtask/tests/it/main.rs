@@ -4,6 +4,7 @@ mod audit;
 mod backup_config;
 mod checklist;
 mod cli;
+mod coverage;
 mod db;
 mod deploy;
 mod outdated;
