@@ -178,6 +178,14 @@ pub enum Command {
         #[command(subcommand)]
         command: CoverageCmd,
     },
+    /// Test results from JUnit XML: failures, slowest and flaky tests
+    #[command(
+        after_help = "Examples:\n  cargo xtask tests report junit.xml\n  cargo xtask tests report artifacts/ --format markdown"
+    )]
+    Tests {
+        #[command(subcommand)]
+        command: TestsCmd,
+    },
 }
 
 impl Command {
@@ -393,6 +401,18 @@ pub enum CoverageCmd {
         /// Also the coverage of lines changed since this git revision
         #[arg(long, value_name = "BASE")]
         diff: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TestsCmd {
+    /// Totals, failing tests, slowest tests; flaky tests and duration trend across runs
+    #[command(
+        after_help = "Examples:\n  cargo xtask tests report junit.xml\n  cargo xtask tests report ci-artifacts/ --format json"
+    )]
+    Report {
+        /// JUnit XML files or folders of them, one file per run [default: tests.reports]
+        files: Vec<PathBuf>,
     },
 }
 

@@ -24,6 +24,7 @@ pub struct Config {
     pub deploy: DeployConfig,
     pub outdated: OutdatedConfig,
     pub coverage: CoverageConfig,
+    pub tests: TestsConfig,
     /// True when `pipeline.paths` was set in the file (missing paths then matter more).
     #[serde(skip)]
     pub pipeline_paths_explicit: bool,
@@ -269,6 +270,30 @@ impl Default for CoverageConfig {
     }
 }
 
+/// `tests report`: JUnit XML results.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TestsConfig {
+    /// Globs (relative to the root) of the JUnit files read when no FILE is given.
+    pub reports: Vec<String>,
+    /// How many of the slowest tests the report lists (0: none).
+    pub slowest: usize,
+    /// A test that both failed and passed within the newest N runs is flaky.
+    pub flaky_runs: usize,
+}
+
+impl Default for TestsConfig {
+    fn default() -> Self {
+        TestsConfig {
+            reports: ["**/junit*.xml", "**/TEST-*.xml", "**/test-results/**/*.xml"]
+                .map(String::from)
+                .to_vec(),
+            slowest: 10,
+            flaky_runs: 10,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeployConfig {
@@ -445,6 +470,12 @@ impl Config {
         if c.precision > 10 {
             bail!("coverage.precision = {}: use 0 to 10 decimals", c.precision);
         }
+        for p in &self.tests.reports {
+            check_relative(p).with_context(|| format!("tests.reports `{p}`"))?;
+        }
+        if self.tests.flaky_runs < 2 {
+            bail!("tests.flaky_runs must be at least 2: flakiness needs two runs to compare");
+        }
         let r = &self.backup.retention;
         if r.keep_days == 0 && r.keep_last == 0 && r.daily == 0 && r.weekly == 0 && r.monthly == 0 {
             bail!(
@@ -574,6 +605,12 @@ health_timeout_secs = 60
 min = 80
 precision = 3
 least_covered = 10   # least-covered files listed with their missing lines
+
+[tests]
+# `cargo xtask tests report`: JUnit files read when none is given (globs under the root).
+reports = ["**/junit*.xml", "**/TEST-*.xml", "**/test-results/**/*.xml"]
+slowest = 10         # slowest tests listed
+flaky_runs = 10      # a test failing and passing within the newest N runs is flaky
 "#;
 
 pub fn show(cx: &Context) -> Result<Report> {

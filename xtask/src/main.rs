@@ -16,6 +16,7 @@ mod deploy;
 mod deps;
 mod outdated;
 mod report;
+mod test_report;
 mod util;
 
 use std::io::{IsTerminal, Write};
@@ -219,6 +220,7 @@ fn dispatch(cx: &Context, command: Command) -> Result<Option<Report>> {
             AdvisoriesCmd::Status => audit::sources::status(cx)?,
         },
         Command::Coverage { command } => coverage::run(cx, command)?,
+        Command::Tests { command } => test_report::run(cx, command)?,
     };
 
     Ok(Some(report))

@@ -184,6 +184,14 @@ codes! {
         "a coverage report's total is below coverage.min (--min), compared like coverage.py's fail_under";
     DIFF_COVERAGE_BELOW_THRESHOLD = "diff-coverage-below-threshold", High,
         "the coverage of the lines changed since --diff BASE is below the minimum";
+
+    // tests report
+    TEST_FAILED = "test-failed", High,
+        "a test failed in its newest run";
+    TEST_ERROR = "test-error", High,
+        "a test errored in its newest run (setup, teardown or collection failed)";
+    TEST_FLAKY = "test-flaky", Medium,
+        "a test both failed and passed on the same commit or within the newest tests.flaky_runs runs";
 }
 
 #[cfg(test)]

@@ -11,3 +11,4 @@ mod outdated;
 mod postgres;
 mod restore;
 mod support;
+mod test_report;
