@@ -186,6 +186,14 @@ pub enum Command {
         #[command(subcommand)]
         command: TestsCmd,
     },
+    /// Python requirements: pin requirements*.in into .txt files (the runbook's pip-compile)
+    #[command(
+        after_help = "Examples:\n  cargo xtask deps lock\n  cargo xtask deps lock --check\n  cargo xtask deps lock --upgrade requests"
+    )]
+    Deps {
+        #[command(subcommand)]
+        command: DepsCmd,
+    },
 }
 
 impl Command {
@@ -202,6 +210,9 @@ impl Command {
                 RestoreCmd::Config { dry_run, .. } | RestoreCmd::Db { dry_run, .. } => !dry_run,
             },
             Command::Deploy { dry_run, .. } | Command::Rollback { dry_run, .. } => !dry_run,
+            Command::Deps {
+                command: DepsCmd::Lock { check, .. },
+            } => !check,
             _ => false,
         }
     }
@@ -416,6 +427,22 @@ pub enum TestsCmd {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum DepsCmd {
+    /// Compile each requirements*.in into its pinned .txt with uv or pip-compile
+    #[command(
+        after_help = "Examples:\n  cargo xtask deps lock\n  cargo xtask deps lock --check\n  cargo xtask deps lock --upgrade\n  cargo xtask deps lock --upgrade requests idna"
+    )]
+    Lock {
+        /// Write nothing: exit 1 naming each pin that is missing, extra, different or outside its range
+        #[arg(long)]
+        check: bool,
+        /// Upgrade every pin, or only these packages
+        #[arg(long, num_args = 0.., value_name = "PKG", conflicts_with = "check")]
+        upgrade: Option<Vec<String>>,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,6 +469,8 @@ mod tests {
         assert!(audited(&["rollback", "production"]));
         assert!(!audited(&["audit"]));
         assert!(!audited(&["releases", "production"]));
+        assert!(audited(&["deps", "lock", "--upgrade", "requests"]));
+        assert!(!audited(&["deps", "lock", "--check"]));
         assert!(!audited(&["coverage", "check"]));
     }
 

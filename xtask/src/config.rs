@@ -25,6 +25,7 @@ pub struct Config {
     pub outdated: OutdatedConfig,
     pub coverage: CoverageConfig,
     pub tests: TestsConfig,
+    pub deps: DepsConfig,
     /// True when `pipeline.paths` was set in the file (missing paths then matter more).
     #[serde(skip)]
     pub pipeline_paths_explicit: bool,
@@ -294,6 +295,22 @@ impl Default for TestsConfig {
     }
 }
 
+/// `deps lock`: the runbook's `pip-compile requirements.in`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DepsConfig {
+    /// Globs (relative to the root) of the pip-compile inputs; each `X.in` is locked to `X.txt`.
+    pub inputs: Vec<String>,
+}
+
+impl Default for DepsConfig {
+    fn default() -> Self {
+        DepsConfig {
+            inputs: vec!["**/requirements*.in".into()],
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeployConfig {
@@ -476,6 +493,9 @@ impl Config {
         if self.tests.flaky_runs < 2 {
             bail!("tests.flaky_runs must be at least 2: flakiness needs two runs to compare");
         }
+        for p in &self.deps.inputs {
+            check_relative(p).with_context(|| format!("deps.inputs `{p}`"))?;
+        }
         let r = &self.backup.retention;
         if r.keep_days == 0 && r.keep_last == 0 && r.daily == 0 && r.weekly == 0 && r.monthly == 0 {
             bail!(
@@ -611,6 +631,10 @@ least_covered = 10   # least-covered files listed with their missing lines
 reports = ["**/junit*.xml", "**/TEST-*.xml", "**/test-results/**/*.xml"]
 slowest = 10         # slowest tests listed
 flaky_runs = 10      # a test failing and passing within the newest N runs is flaky
+
+[deps]
+# `cargo xtask deps lock`: pip-compile inputs; each X.in is locked to X.txt beside it.
+inputs = ["**/requirements*.in"]
 "#;
 
 pub fn show(cx: &Context) -> Result<Report> {

@@ -14,6 +14,7 @@ mod context;
 mod coverage;
 mod deploy;
 mod deps;
+mod deps_lock;
 mod outdated;
 mod report;
 mod test_report;
@@ -221,6 +222,7 @@ fn dispatch(cx: &Context, command: Command) -> Result<Option<Report>> {
         },
         Command::Coverage { command } => coverage::run(cx, command)?,
         Command::Tests { command } => test_report::run(cx, command)?,
+        Command::Deps { command } => deps_lock::run(cx, command)?,
     };
 
     Ok(Some(report))

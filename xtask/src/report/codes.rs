@@ -192,6 +192,16 @@ codes! {
         "a test errored in its newest run (setup, teardown or collection failed)";
     TEST_FLAKY = "test-flaky", Medium,
         "a test both failed and passed on the same commit or within the newest tests.flaky_runs runs";
+
+    // deps lock
+    LOCK_OUT_OF_DATE = "lock-out-of-date", High,
+        "a pin of the committed .txt is missing, extra or different from what the compiler gives";
+    PIN_OUTSIDE_RANGE = "pin-outside-range", High,
+        "a pin of X.txt does not satisfy the range X.in gives it";
+    PIN_MISSING = "pin-missing", High,
+        "a requirement of X.in has no pin in X.txt (or X.txt does not exist)";
+    LOCK_COMPILER_MISSING = "lock-compiler-missing", Low,
+        "neither uv nor pip-compile is on PATH: only the offline range check ran";
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod cli;
 mod coverage;
 mod db;
 mod deploy;
+mod deps_lock;
 mod outdated;
 mod postgres;
 mod restore;
