@@ -192,6 +192,30 @@ pub enum Command {
         #[command(subcommand)]
         command: BenchCmd,
     },
+    /// Test coverage against the runbook's 80%: Cobertura XML, lcov, coverage.py JSON
+    #[command(
+        after_help = "Examples:\n  cargo xtask coverage check\n  cargo xtask coverage check coverage.xml --min 85\n  cargo xtask coverage check lcov.info --diff origin/main --format json"
+    )]
+    Coverage {
+        #[command(subcommand)]
+        command: CoverageCmd,
+    },
+    /// Test results from JUnit XML: failures, slowest and flaky tests
+    #[command(
+        after_help = "Examples:\n  cargo xtask tests report junit.xml\n  cargo xtask tests report artifacts/ --format markdown"
+    )]
+    Tests {
+        #[command(subcommand)]
+        command: TestsCmd,
+    },
+    /// Python requirements: pin requirements*.in into .txt files (the runbook's pip-compile)
+    #[command(
+        after_help = "Examples:\n  cargo xtask deps lock\n  cargo xtask deps lock --check\n  cargo xtask deps lock --upgrade requests"
+    )]
+    Deps {
+        #[command(subcommand)]
+        command: DepsCmd,
+    },
 }
 
 impl Command {
@@ -208,6 +232,9 @@ impl Command {
                 RestoreCmd::Config { dry_run, .. } | RestoreCmd::Db { dry_run, .. } => !dry_run,
             },
             Command::Deploy { dry_run, .. } | Command::Rollback { dry_run, .. } => !dry_run,
+            Command::Deps {
+                command: DepsCmd::Lock { check, .. },
+            } => !check,
             // Not a mistyped `NAME=value`: the audit log records the command line.
             Command::Secrets { command } => match command {
                 SecretsCmd::Rotated { name, .. } => crate::secrets::valid_name(name),
@@ -460,6 +487,52 @@ pub enum BenchCmd {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum CoverageCmd {
+    /// Total coverage as coverage.py computes it, the least-covered files, changed lines
+    #[command(
+        after_help = "Examples:\n  cargo xtask coverage check\n  cargo xtask coverage check coverage.xml lcov.info --min 80\n  cargo xtask coverage check coverage.json --diff origin/main"
+    )]
+    Check {
+        /// Coverage reports [default: coverage.xml, lcov.info, coverage.json under the root]
+        files: Vec<PathBuf>,
+        /// Lowest total in percent [default: coverage.min, 80]
+        #[arg(long, value_name = "PCT")]
+        min: Option<f64>,
+        /// Also the coverage of lines changed since this git revision
+        #[arg(long, value_name = "BASE")]
+        diff: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TestsCmd {
+    /// Totals, failing tests, slowest tests; flaky tests and duration trend across runs
+    #[command(
+        after_help = "Examples:\n  cargo xtask tests report junit.xml\n  cargo xtask tests report ci-artifacts/ --format json"
+    )]
+    Report {
+        /// JUnit XML files or folders of them, one file per run [default: tests.reports]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DepsCmd {
+    /// Compile each requirements*.in into its pinned .txt with uv or pip-compile
+    #[command(
+        after_help = "Examples:\n  cargo xtask deps lock\n  cargo xtask deps lock --check\n  cargo xtask deps lock --upgrade\n  cargo xtask deps lock --upgrade requests idna"
+    )]
+    Lock {
+        /// Write nothing: exit 1 naming each pin that is missing, extra, different or outside its range
+        #[arg(long)]
+        check: bool,
+        /// Upgrade every pin, or only these packages
+        #[arg(long, num_args = 0.., value_name = "PKG", conflicts_with = "check")]
+        upgrade: Option<Vec<String>>,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -486,6 +559,9 @@ mod tests {
         assert!(audited(&["rollback", "production"]));
         assert!(!audited(&["audit"]));
         assert!(!audited(&["releases", "production"]));
+        assert!(audited(&["deps", "lock", "--upgrade", "requests"]));
+        assert!(!audited(&["deps", "lock", "--check"]));
+        assert!(!audited(&["coverage", "check"]));
         assert!(audited(&["secrets", "rotated", "DB_PASSWORD"]));
         assert!(!audited(&["secrets", "check"]));
         assert!(

@@ -23,6 +23,9 @@ pub struct Config {
     pub audit: AuditConfig,
     pub deploy: DeployConfig,
     pub outdated: OutdatedConfig,
+    pub coverage: CoverageConfig,
+    pub tests: TestsConfig,
+    pub deps: DepsConfig,
     pub workflows: WorkflowsConfig,
     pub secrets: SecretsConfig,
     pub scan_config: ScanConfigConfig,
@@ -160,6 +163,68 @@ impl Default for DatabaseConfig {
             max_restarts: 3,
             compression_level: 5,
             upload: None,
+        }
+    }
+}
+
+/// `coverage check`: the runbook's "Maintain 80%+ test coverage".
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CoverageConfig {
+    /// Lowest total coverage in percent, compared like coverage.py's `fail_under`.
+    pub min: f64,
+    /// Decimals the total is shown and compared with (coverage.py's `[report] precision`).
+    pub precision: u32,
+    /// How many of the least-covered files the report lists (0: none).
+    pub least_covered: usize,
+}
+
+impl Default for CoverageConfig {
+    fn default() -> Self {
+        CoverageConfig {
+            min: 80.0,
+            precision: 3,
+            least_covered: 10,
+        }
+    }
+}
+
+/// `tests report`: JUnit XML results.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TestsConfig {
+    /// Globs (relative to the root) of the JUnit files read when no FILE is given.
+    pub reports: Vec<String>,
+    /// How many of the slowest tests the report lists (0: none).
+    pub slowest: usize,
+    /// A test that both failed and passed within the newest N runs is flaky.
+    pub flaky_runs: usize,
+}
+
+impl Default for TestsConfig {
+    fn default() -> Self {
+        TestsConfig {
+            reports: ["**/junit*.xml", "**/TEST-*.xml", "**/test-results/**/*.xml"]
+                .map(String::from)
+                .to_vec(),
+            slowest: 10,
+            flaky_runs: 10,
+        }
+    }
+}
+
+/// `deps lock`: the runbook's `pip-compile requirements.in`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DepsConfig {
+    /// Globs (relative to the root) of the pip-compile inputs; each `X.in` is locked to `X.txt`.
+    pub inputs: Vec<String>,
+}
+
+impl Default for DepsConfig {
+    fn default() -> Self {
+        DepsConfig {
+            inputs: vec!["**/requirements*.in".into()],
         }
     }
 }
@@ -696,6 +761,22 @@ impl Config {
         if self.backup.dir.as_os_str().is_empty() {
             bail!("backup.dir is empty: remove the key for the default `backups`");
         }
+        let c = &self.coverage;
+        if !(0.0..=100.0).contains(&c.min) {
+            bail!("coverage.min = {}: use a percentage from 0 to 100", c.min);
+        }
+        if c.precision > 10 {
+            bail!("coverage.precision = {}: use 0 to 10 decimals", c.precision);
+        }
+        for p in &self.tests.reports {
+            check_relative(p).with_context(|| format!("tests.reports `{p}`"))?;
+        }
+        if self.tests.flaky_runs < 2 {
+            bail!("tests.flaky_runs must be at least 2: flakiness needs two runs to compare");
+        }
+        for p in &self.deps.inputs {
+            check_relative(p).with_context(|| format!("deps.inputs `{p}`"))?;
+        }
         let r = &self.backup.retention;
         if r.keep_days == 0 && r.keep_last == 0 && r.daily == 0 && r.weekly == 0 && r.monthly == 0 {
             bail!(
@@ -897,6 +978,24 @@ bandit = ["bandit.yaml", ".bandit"]
 exclude_ok = ["test", "tests", "test_*", "*_test", "*_tests", "testing", "venv", ".venv",
               "env", ".env", ".tox", ".nox", "node_modules", "build", "dist", ".git",
               "__pycache__", "site-packages", "docs"]
+
+[coverage]
+# `cargo xtask coverage check`: the runbook's "Maintain 80%+ test coverage". The total is
+# computed as coverage.py does and compared like its fail_under, rounded to `precision`
+# decimals (3: a true 79.995 fails 80; coverage.py's precision 2 would round it to 80.00).
+min = 80
+precision = 3
+least_covered = 10   # least-covered files listed with their missing lines
+
+[tests]
+# `cargo xtask tests report`: JUnit files read when none is given (globs under the root).
+reports = ["**/junit*.xml", "**/TEST-*.xml", "**/test-results/**/*.xml"]
+slowest = 10         # slowest tests listed
+flaky_runs = 10      # a test failing and passing within the newest N runs is flaky
+
+[deps]
+# `cargo xtask deps lock`: pip-compile inputs; each X.in is locked to X.txt beside it.
+inputs = ["**/requirements*.in"]
 "#;
 
 pub fn show(cx: &Context) -> Result<Report> {
@@ -1066,6 +1165,19 @@ mod tests {
             Config::parse("[audit]\nmin_update_fraction = 1.5\n").unwrap_err()
         );
         assert!(err.contains("min_update_fraction"), "{err}");
+    }
+
+    #[test]
+    fn coverage_min_is_a_percentage() {
+        assert_eq!(
+            Config::parse("[coverage]\nmin = 85\n")
+                .unwrap()
+                .coverage
+                .min,
+            85.0
+        );
+        let err = Config::parse("[coverage]\nmin = 180\n").unwrap_err();
+        assert!(err.to_string().contains("0 to 100"), "{err}");
     }
 
     #[test]

@@ -11,12 +11,15 @@ mod checklist;
 mod cli;
 mod config;
 mod context;
+mod coverage;
 mod deploy;
 mod deps;
+mod deps_lock;
 mod outdated;
 mod report;
 mod scan_config;
 mod secrets;
+mod test_report;
 mod util;
 mod workflows;
 
@@ -223,6 +226,9 @@ fn dispatch(cx: &Context, command: Command) -> Result<Option<Report>> {
             AdvisoriesCmd::Update { allow_shrink } => audit::sources::update(cx, allow_shrink)?,
             AdvisoriesCmd::Status => audit::sources::status(cx)?,
         },
+        Command::Coverage { command } => coverage::run(cx, command)?,
+        Command::Tests { command } => test_report::run(cx, command)?,
+        Command::Deps { command } => deps_lock::run(cx, command)?,
     };
 
     Ok(Some(report))

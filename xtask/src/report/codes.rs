@@ -240,6 +240,30 @@ codes! {
         "a scanner exception (.trivyignore entry, bandit skip) has no reason beside it";
     SCAN_EXCLUDES_CODE = "scan-excludes-code", Medium,
         "bandit's `exclude_dirs` leaves application code (not tests or a virtualenv) unscanned";
+
+    // coverage check
+    COVERAGE_BELOW_THRESHOLD = "coverage-below-threshold", High,
+        "a coverage report's total is below coverage.min (--min), compared like coverage.py's fail_under";
+    DIFF_COVERAGE_BELOW_THRESHOLD = "diff-coverage-below-threshold", High,
+        "the coverage of the lines changed since --diff BASE is below the minimum";
+
+    // tests report
+    TEST_FAILED = "test-failed", High,
+        "a test failed in its newest run";
+    TEST_ERROR = "test-error", High,
+        "a test errored in its newest run (setup, teardown or collection failed)";
+    TEST_FLAKY = "test-flaky", Medium,
+        "a test both failed and passed on the same commit or within the newest tests.flaky_runs runs";
+
+    // deps lock
+    LOCK_OUT_OF_DATE = "lock-out-of-date", High,
+        "a pin of the committed .txt is missing, extra or different from what the compiler gives";
+    PIN_OUTSIDE_RANGE = "pin-outside-range", High,
+        "a pin of X.txt does not satisfy the range X.in gives it";
+    PIN_MISSING = "pin-missing", High,
+        "a requirement of X.in has no pin in X.txt (or X.txt does not exist)";
+    LOCK_COMPILER_MISSING = "lock-compiler-missing", Low,
+        "neither uv nor pip-compile is on PATH: only the offline range check ran";
 }
 
 #[cfg(test)]

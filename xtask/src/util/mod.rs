@@ -8,3 +8,5 @@ pub mod http;
 pub mod progress;
 pub mod redact;
 pub mod sh;
+pub mod walk;
+pub mod xml;
