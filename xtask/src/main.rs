@@ -29,7 +29,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use clap::Parser;
 
-use cli::{AdvisoriesCmd, BackupCmd, Cli, Command, ConfigCmd, RestoreCmd};
+use cli::{AdvisoriesCmd, Cli, Command, ConfigCmd};
 use context::{Context, workspace_root};
 use report::{Report, Style};
 use util::files;
@@ -131,38 +131,8 @@ fn dispatch(cx: &Context, command: Command) -> Result<Option<Report>> {
         Command::Backup {
             command,
             if_changed,
-        } => match command {
-            None => backup::all(cx, if_changed)?,
-            Some(BackupCmd::Config { if_changed: ic }) => {
-                backup::pipeline::run(cx, ic || if_changed)?
-            }
-            Some(BackupCmd::Db { database, upload }) => {
-                backup::db::run(cx, database.as_deref(), upload.as_deref())?
-            }
-            Some(BackupCmd::List) => backup::list(cx)?,
-            Some(BackupCmd::Verify { archive, all }) => {
-                backup::verify(cx, archive.as_deref(), all)?
-            }
-            Some(BackupCmd::Prune { dry_run }) => backup::prune(cx, dry_run)?,
-        },
-        Command::Restore { command } => match command {
-            RestoreCmd::Config {
-                archive,
-                to,
-                dry_run,
-                force,
-            } => backup::restore::config::run(cx, &archive, to.as_deref(), dry_run, force)?,
-            RestoreCmd::Db {
-                backup,
-                to,
-                database,
-                dry_run,
-                yes,
-            } => {
-                let (to, db) = (to.as_deref(), database.as_deref());
-                backup::restore::db::run(cx, &backup, to, db, dry_run, yes)?
-            }
-        },
+        } => backup::dispatch(cx, command, if_changed)?,
+        Command::Restore { command } => backup::restore::dispatch(cx, command)?,
         Command::Config { command } => match command {
             ConfigCmd::Show => config::show(cx)?,
             ConfigCmd::Init { stdout, force } => {

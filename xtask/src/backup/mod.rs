@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
+use crate::cli::BackupCmd;
 use crate::config::IntegrityCheck;
 use crate::context::Context;
 use crate::report::{Finding, Report, Severity, Table, codes, human_bytes};
@@ -327,6 +328,20 @@ fn verify_targets(store: &Store, arg: Option<&str>, all: bool) -> Result<Vec<(Ki
         );
     }
     Ok(targets)
+}
+
+/// `backup [SUBCOMMAND]`: every kind (then prune) without a subcommand.
+pub fn dispatch(cx: &Context, command: Option<BackupCmd>, if_changed: bool) -> Result<Report> {
+    match command {
+        None => all(cx, if_changed),
+        Some(BackupCmd::Config { if_changed: ic }) => pipeline::run(cx, ic || if_changed),
+        Some(BackupCmd::Db { database, upload }) => {
+            db::run(cx, database.as_deref(), upload.as_deref())
+        }
+        Some(BackupCmd::List) => list(cx),
+        Some(BackupCmd::Verify { archive, all }) => verify(cx, archive.as_deref(), all),
+        Some(BackupCmd::Prune { dry_run }) => prune(cx, dry_run),
+    }
 }
 
 #[cfg(test)]

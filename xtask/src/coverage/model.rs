@@ -168,22 +168,24 @@ impl Threshold {
         self.precision.max(decimals)
     }
 
-    /// Does `total` fail? 100 must really be 100; otherwise the total rounded to the
-    /// effective precision is compared.
+    /// Does `total` fail? A true total below the minimum always fails: unlike coverage.py's
+    /// `should_fail_under`, which compares the total rounded to `precision` (and so passes
+    /// a true 79.995 against 80 at precision 2), rounding only decides how it is shown.
     pub fn fails(&self, total: f64) -> bool {
-        if self.min == 100.0 && total != 100.0 {
-            return true;
-        }
-        round_py(total, self.effective_precision()) < self.min
+        total < self.min
     }
 
-    /// The total as the comparison saw it (coverage.py's `format_fail_under_msg`).
+    /// The total as the message shows it: at the effective precision, with more decimals
+    /// when fewer would round a failing total up to the minimum (never "80.00 < 80").
     pub fn shown(&self, total: f64) -> String {
-        let p = self.effective_precision();
-        if self.min == 100.0 && total != 100.0 {
-            display_covered(total, p)
-        } else {
-            format!("{:.*}", p as usize, round_py(total, p))
+        let mut p = self.effective_precision();
+        loop {
+            let text = display_covered(total, p);
+            let shown_fails = text.parse::<f64>().is_ok_and(|v| v < self.min);
+            if !self.fails(total) || shown_fails || p >= 10 {
+                return text;
+            }
+            p += 1;
         }
     }
 
@@ -261,23 +263,27 @@ mod tests {
         }
     }
 
-    /// `should_fail_under` and `display_covered` of coverage.py 7.17.5 on the same values.
+    /// `display_covered` of coverage.py 7.17.5 on the same values; the strict comparison.
     #[test]
     fn fail_under_is_coverage_pys() {
         let t = |min, precision| Threshold { min, precision };
         let true_79_995 = 100.0 * 15999.0 / 20000.0;
-        // coverage.py: precision 0 and 2 round 79.995 up to 80 and pass it; 3 fails it.
-        assert!(!t(80.0, 0).fails(true_79_995));
-        assert!(!t(80.0, 2).fails(true_79_995));
-        assert!(t(80.0, 3).fails(true_79_995));
-        assert!(t(80.0, 2).fails(79.9949));
-        assert!(!t(80.0, 2).fails(79.9951));
+        // coverage.py rounds 79.995 up to 80 at precision 0 and 2 and passes it; a true
+        // total below the minimum fails here at every precision.
+        for p in [0, 2, 3] {
+            assert!(t(80.0, p).fails(true_79_995), "precision {p}");
+        }
+        assert!(t(80.0, 2).fails(79.9999));
+        assert!(!t(80.0, 2).fails(80.0));
+        assert_eq!(t(80.0, 2).shown(true_79_995), "79.995");
+        assert_eq!(t(80.0, 0).shown(79.4), "79");
         assert_eq!(display_covered(true_79_995, 3), "79.995");
         assert_eq!(display_covered(true_79_995, 2), "80.00");
         // A threshold with decimals compares with at least that many.
         assert_eq!(t(79.5, 0).effective_precision(), 1);
         assert!(t(79.5, 0).fails(79.44));
-        assert!(!t(79.5, 0).fails(79.46));
+        assert!(t(79.5, 0).fails(79.46));
+        assert!(!t(79.5, 0).fails(79.5));
         // 100 must be 100; display never rounds to 0 or 100.
         assert!(t(100.0, 0).fails(99.999));
         assert!(!t(100.0, 0).fails(100.0));
@@ -286,6 +292,7 @@ mod tests {
         assert_eq!(display_covered(0.0, 2), "0.00");
         assert_eq!(t(80.0, 3).shown(true_79_995), "79.995");
         assert_eq!(t(100.0, 0).shown(99.7), "99");
+        assert_eq!(t(100.0, 2).shown(99.9999), "99.99");
     }
 
     #[test]
