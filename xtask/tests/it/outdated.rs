@@ -375,8 +375,9 @@ fn a_given_cargo_lock_is_checked_against_the_index() {
 /// The real registries: run by .ci/run (XTASK_TEST_NETWORK=1); skipped elsewhere.
 #[test]
 fn real_crates_io_index_and_pypi() {
-    if std::env::var("XTASK_TEST_NETWORK").as_deref() != Ok("1") {
-        eprintln!("skipped: set XTASK_TEST_NETWORK=1 to query crates.io and PyPI");
+    // The network is a service like the others: skipped locally unless XTASK_TEST_NETWORK
+    // is set, a failure when XTASK_REQUIRE_SERVICES=1 (.ci/run sets both).
+    if service("XTASK_TEST_NETWORK", "the real crates.io index and PyPI").is_none() {
         return;
     }
     let t = tempfile::tempdir().unwrap();

@@ -13,7 +13,9 @@ struct Pg {
 
 fn pg() -> Option<Pg> {
     let base = service("XTASK_TEST_PG_URL", "a PostgreSQL server")?;
-    let password = std::env::var("XTASK_TEST_PGPASSWORD").unwrap_or_default();
+    // The server scripts/test.sh starts always has a password (scram-sha-256): a missing
+    // one is a broken setup, under the same rule as the server itself.
+    let password = service("XTASK_TEST_PGPASSWORD", "the PostgreSQL test password")?;
     Some(Pg {
         base: base.trim_end_matches('/').to_string(),
         password,
