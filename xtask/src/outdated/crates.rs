@@ -309,14 +309,18 @@ fn lookup<'a>(
         .iter()
         .map(|n| format!("{}{}", out.index, index_path(n)))
         .collect();
-    let answers = scope.client().fetch_all(&urls)?;
+    let client = scope.client();
+    let answers = client.fetch_all(&urls)?;
     out.http.add(&answers);
     let mut versions = BTreeMap::new();
-    for (n, a) in names.into_iter().zip(&answers) {
+    for ((n, a), url) in names.into_iter().zip(&answers).zip(&urls) {
         let vs = match &a.body {
             Some(b) => Some(parse_index(b))
                 .filter(|vs| !vs.is_empty())
-                .ok_or_else(|| Missing::Failed("no versions in the index's answer".into())),
+                .ok_or_else(|| {
+                    client.forget(url);
+                    Missing::Failed("no versions in the index's answer".into())
+                }),
             None => Err(Missing::of(a)),
         };
         if let Err(why) = &vs {

@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::context::Context;
 use crate::deps as inputs;
 use crate::report::{Finding, Report, Severity, Table, codes};
-use crate::util::http;
+use crate::util::{files, http};
 
 pub struct Options {
     pub paths: Vec<PathBuf>,
@@ -282,15 +282,69 @@ struct Scope<'a> {
     cx: &'a Context,
     ignore: BTreeSet<&'a str>,
     offline: bool,
+    /// The HTTP cache, or a private scratch folder (removed at the end) when it cannot be
+    /// written: the run goes on without a cache rather than losing its report.
+    cache: HttpCache,
+}
+
+enum HttpCache {
+    Shared(PathBuf),
+    Scratch(PathBuf),
+}
+
+impl HttpCache {
+    fn dir(&self) -> &Path {
+        match self {
+            HttpCache::Shared(p) | HttpCache::Scratch(p) => p,
+        }
+    }
+
+    /// The configured cache when a file can be created in it, else a scratch folder (and a
+    /// finding saying why).
+    fn open(out: &mut Outdated) -> HttpCache {
+        let dir = crate::context::http_cache();
+        let probe = dir.join(format!("{}probe.{}", files::TMP_PREFIX, std::process::id()));
+        let usable = std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(&probe, b""))
+            .and_then(|()| std::fs::remove_file(&probe));
+        match usable {
+            Ok(()) => HttpCache::Shared(dir),
+            Err(e) => {
+                let scratch = std::env::temp_dir().join(format!(
+                    "{}xtask-http.{}",
+                    files::TMP_PREFIX,
+                    std::process::id()
+                ));
+                out.push(Finding::new(
+                    codes::HTTP_CACHE_UNUSABLE,
+                    Severity::Medium,
+                    format!(
+                        "the HTTP cache {} cannot be written ({e}): answers are not cached this run; fix its permissions or set XTASK_HTTP_CACHE",
+                        dir.display()
+                    ),
+                ));
+                HttpCache::Scratch(scratch)
+            }
+        }
+    }
+}
+
+impl Drop for HttpCache {
+    fn drop(&mut self) {
+        if let HttpCache::Scratch(p) = self {
+            let _ = std::fs::remove_dir_all(p);
+        }
+    }
 }
 
 impl<'a> Scope<'a> {
-    fn new(cx: &'a Context, offline: bool) -> Scope<'a> {
+    fn new(cx: &'a Context, offline: bool, out: &mut Outdated) -> Scope<'a> {
         let ignore = cx.config.outdated.ignore.iter().map(String::as_str);
         Scope {
             cx,
             ignore: ignore.collect(),
             offline,
+            cache: HttpCache::open(out),
         }
     }
 
@@ -302,7 +356,7 @@ impl<'a> Scope<'a> {
     fn client(&self) -> http::Client {
         let c = &self.cx.config.outdated;
         http::Client {
-            cache_dir: crate::context::http_cache(),
+            cache_dir: self.cache.dir().to_path_buf(),
             offline: self.offline,
             parallel: c.parallel,
             timeout_secs: c.timeout_secs,
@@ -363,8 +417,8 @@ impl Tree {
 // --- the command ---------------------------------------------------------------------------
 
 pub fn run(cx: &Context, opts: Options) -> Result<Report> {
-    let scope = Scope::new(cx, opts.offline);
     let mut out = Outdated::default();
+    let scope = Scope::new(cx, opts.offline, &mut out);
     let (locks, files) = inputs_under(cx, &opts.paths)?;
     let named_locks = if opts.paths.is_empty() {
         None

@@ -248,8 +248,17 @@ fn lookup<'a>(
         .iter()
         .map(|n| format!("{base}/{}/json", segment(n)))
         .collect();
-    let answers = scope.client().fetch_all(&urls)?;
+    let client = scope.client();
+    let answers = client.fetch_all(&urls)?;
     out.http.add(&answers);
+    // An answer that is not JSON (cut off, a proxy's error page) is not kept in the cache.
+    for (a, url) in answers.iter().zip(&urls) {
+        if let Some(b) = &a.body
+            && serde_json::from_slice::<serde::de::IgnoredAny>(b).is_err()
+        {
+            client.forget(url);
+        }
+    }
     Ok(names.into_iter().zip(answers).collect())
 }
 

@@ -156,6 +156,8 @@ codes! {
         "the locked version was yanked from its registry";
     REGISTRY_UNREACHABLE = "registry-unreachable", Medium,
         "a registry or API could not be asked: those packages were not checked";
+    HTTP_CACHE_UNUSABLE = "http-cache-unusable", Medium,
+        "the HTTP cache cannot be written: the run went on without caching answers";
     UNPINNED_ACTION = "unpinned-action", Low,
         "a GitHub Action is referenced by tag, not by full commit SHA";
     MUTABLE_ACTION_REF = "mutable-action-ref", Medium,

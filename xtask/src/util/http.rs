@@ -213,6 +213,14 @@ impl Client {
         std::fs::read(self.entry(url).body).ok()
     }
 
+    /// Drop the cache entry of `url` (its body did not parse): the next run asks again
+    /// instead of revalidating a broken answer forever.
+    pub fn forget(&self, url: &str) {
+        let e = self.entry(url);
+        let _ = std::fs::remove_file(e.body);
+        let _ = std::fs::remove_file(e.etag);
+    }
+
     fn fresh(&self, url: &str) -> bool {
         std::fs::metadata(self.entry(url).body)
             .and_then(|m| m.modified())

@@ -823,3 +823,62 @@ fn requirements_that_pin_nothing_are_listed_with_a_note() {
     );
     assert_eq!((r.code, &v["behind"]), (0, &0.into()), "{v:#}");
 }
+
+/// An answer that does not parse (a proxy's error page with an ETag) is not kept: the next
+/// run asks again instead of revalidating the broken body forever (#18.6).
+#[test]
+fn an_answer_that_does_not_parse_is_not_revalidated_forever() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "requirements.txt", "attrs==21.0.0\n");
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let server = TestServer::start(Arc::new(move |path: &str, headers: &str| {
+        if path != "/pypi/attrs/json" {
+            return (404, vec![], b"not found".to_vec());
+        }
+        if headers.contains("If-None-Match: \"broken\"") {
+            return (304, vec!["ETag: \"broken\"".into()], vec![]);
+        }
+        if c.fetch_add(1, Ordering::SeqCst) == 0 {
+            let page = b"<html>proxy error</html>".to_vec();
+            return (200, vec!["ETag: \"broken\"".into()], page);
+        }
+        let body =
+            br#"{"releases": {"21.0.0": [{"yanked": false}], "22.2.0": [{"yanked": false}]}}"#;
+        (200, vec![], body.to_vec())
+    }));
+    let cache = tempfile::tempdir().unwrap();
+    let cfg = cache.path().join("always-revalidate.toml");
+    std::fs::write(&cfg, "[outdated]\ncache_max_age_secs = 0\n").unwrap();
+    let mut env = pypi_env(&server, cache.path());
+    env.push(("CONFIG", cfg.display().to_string()));
+    let first = run(t.path(), &env, &[]);
+    assert_eq!(
+        first.code, 2,
+        "an unreadable answer leaves attrs unchecked: {}",
+        first.stdout
+    );
+    let second = run(t.path(), &env, &[]);
+    assert_eq!(second.code, 0, "{}{}", second.stdout, second.stderr);
+    assert_eq!(pkg(&second.json(), "PyPI", "attrs")["latest"], "22.2.0");
+}
+
+/// An HTTP cache that cannot be written does not lose the report: the run goes on without
+/// caching and says so (#18.14).
+#[test]
+fn an_unwritable_http_cache_degrades_to_no_cache_with_a_finding() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "requirements.txt", "six==1.0.0\n");
+    let server = fake_pypi(&[("six", &["1.0.0", "1.16.0"])]);
+    let cache = tempfile::tempdir().unwrap();
+    // A file where the cache folder should be: no permission bits stop root, this does.
+    let blocked = write(cache.path(), "not-a-dir", "");
+    let v = run(t.path(), &pypi_env(&server, &blocked.join("http")), &[]).json();
+    assert_eq!(pkg(&v, "PyPI", "six")["latest"], "1.16.0", "{v:#}");
+    let f = finding_with_code(&v, "http-cache-unusable");
+    assert!(
+        f["message"].as_str().unwrap().contains("XTASK_HTTP_CACHE"),
+        "{f}"
+    );
+    assert_eq!(v["exit_code"], 0, "the report is complete: {v:#}");
+}
