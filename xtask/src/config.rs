@@ -9,7 +9,6 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::context::Context;
 use crate::report::{Report, Table};
 use crate::util::files;
 use crate::util::redact;
@@ -999,21 +998,22 @@ flaky_runs = 10      # a test failing and passing within the newest N runs is fl
 inputs = ["**/requirements*.in"]
 "#;
 
-pub fn show(cx: &Context) -> Result<Report> {
+/// `config show`: the effective configuration (`config_path` may not exist: defaults).
+pub fn show(root: &Path, config_path: &Path, config: &Config) -> Result<Report> {
     let mut report = Report::new("config show");
-    report.summary("root", cx.root.display().to_string());
-    let source = if cx.config_path.exists() {
-        cx.config_path.display().to_string()
+    report.summary("root", root.display().to_string());
+    let source = if config_path.exists() {
+        config_path.display().to_string()
     } else {
-        format!("{} (not present: defaults)", cx.config_path.display())
+        format!("{} (not present: defaults)", config_path.display())
     };
     report.summary("config", source);
-    let text = toml::to_string(&cx.config).context("rendering config")?;
+    let text = toml::to_string(config).context("rendering config")?;
     let mut t = Table::new("Effective configuration", &["key", "value"]);
     flatten("", &toml::from_str::<toml::Table>(&text)?, &mut t);
     report.tables.push(t);
-    report.set("config", &cx.config);
-    report.set("config_path", cx.config_path.display().to_string());
+    report.set("config", config);
+    report.set("config_path", config_path.display().to_string());
     Ok(report)
 }
 
@@ -1031,21 +1031,22 @@ fn flatten(prefix: &str, table: &toml::Table, out: &mut Table) {
     }
 }
 
-pub fn init(cx: &Context, stdout: bool, force: bool) -> Result<Report> {
+/// `config init`: write the commented example (never over an existing file unless `force`).
+pub fn init(config_path: &Path, stdout: bool, force: bool) -> Result<Report> {
     let mut report = Report::new("config init");
     if stdout {
         print!("{EXAMPLE}");
         return Ok(report);
     }
-    if cx.config_path.exists() && !force {
+    if config_path.exists() && !force {
         bail!(
             "{} already exists: pass --force to replace it, or --stdout to print the example",
-            cx.config_path.display()
+            config_path.display()
         );
     }
-    files::write_atomic(&cx.config_path, EXAMPLE.as_bytes(), 0o644)?;
-    report.summary("wrote", cx.config_path.display().to_string());
-    report.set("path", cx.config_path.display().to_string());
+    files::write_atomic(config_path, EXAMPLE.as_bytes(), 0o644)?;
+    report.summary("wrote", config_path.display().to_string());
+    report.set("path", config_path.display().to_string());
     Ok(report)
 }
 

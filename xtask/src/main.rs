@@ -134,9 +134,9 @@ fn dispatch(cx: &Context, command: Command) -> Result<Option<Report>> {
         } => backup::dispatch(cx, command, if_changed)?,
         Command::Restore { command } => backup::restore::dispatch(cx, command)?,
         Command::Config { command } => match command {
-            ConfigCmd::Show => config::show(cx)?,
+            ConfigCmd::Show => config::show(&cx.root, &cx.config_path, &cx.config)?,
             ConfigCmd::Init { stdout, force } => {
-                let r = config::init(cx, stdout, force)?;
+                let r = config::init(&cx.config_path, stdout, force)?;
                 if stdout {
                     return Ok(None);
                 }

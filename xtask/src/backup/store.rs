@@ -47,6 +47,18 @@ pub struct Store {
     pub dir: PathBuf,
 }
 
+// Defined here, not in context.rs, so that the context does not depend on the backup
+// module (which depends on it).
+impl crate::context::Context {
+    /// The backup store (`backup.dir` under the root): also where ledgers, reports, the
+    /// audit log and other state of the toolkit live.
+    pub fn store(&self) -> Store {
+        Store {
+            dir: self.root.join(&self.config.backup.dir),
+        }
+    }
+}
+
 impl Store {
     pub fn kind_dir(&self, kind: Kind) -> PathBuf {
         self.dir.join(kind.dir())

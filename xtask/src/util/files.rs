@@ -237,7 +237,7 @@ impl Lock {
         let info = format!(
             "`{what}` (pid {}, user {}, since {})",
             std::process::id(),
-            crate::context::actor(),
+            super::actor::actor(),
             chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
         );
         file.set_len(0)?;

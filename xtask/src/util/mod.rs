@@ -1,6 +1,7 @@
 //! Shared plumbing below every command: files, processes, HTTP, hashing, globbing, the
 //! progress line and credential redaction. Nothing here knows about a command.
 
+pub mod actor;
 pub mod files;
 pub mod glob;
 pub mod hash;
