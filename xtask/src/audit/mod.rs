@@ -26,50 +26,12 @@ use crate::deps::{self as inputs, Ecosystem, Inputs, Package, Wanted};
 use crate::report::{Finding, Report, Severity, Table, codes};
 use matching::Ver;
 
-pub use model::FETCH_META;
-
 pub struct Options {
     pub paths: Vec<PathBuf>,
     pub db: Vec<PathBuf>,
     pub fail_on: Option<Severity>,
     pub deny: Vec<InformationalKind>,
     pub allow_stale: bool,
-}
-
-/// Advisory sources in order of precedence: --db, XTASK_ADVISORY_DB, config, default cache.
-pub fn source_paths(cx: &Context, cli: &[PathBuf]) -> Result<(Vec<PathBuf>, &'static str)> {
-    if !cli.is_empty() {
-        return Ok((cli.iter().map(|p| cx.cli_path(p)).collect(), "--db"));
-    }
-    if let Ok(env) = std::env::var("XTASK_ADVISORY_DB") {
-        let v: Vec<PathBuf> = env
-            .split(':')
-            .filter(|s| !s.is_empty())
-            .map(PathBuf::from)
-            .collect();
-        if !v.is_empty() {
-            return Ok((v, "XTASK_ADVISORY_DB"));
-        }
-    }
-    if !cx.config.audit.db.is_empty() {
-        return Ok((
-            cx.config.audit.db.iter().map(|p| cx.root.join(p)).collect(),
-            "config",
-        ));
-    }
-    let cache = crate::context::advisory_cache();
-    let found: Vec<PathBuf> = sources::configured(cx)
-        .iter()
-        .map(|s| cache.join(&s.name))
-        .filter(|p| p.exists())
-        .collect();
-    if found.is_empty() {
-        bail!(
-            "no advisory database: run `cargo xtask advisories update`, pass --db PATH, or set XTASK_ADVISORY_DB (looked in {})",
-            cache.display()
-        );
-    }
-    Ok((found, "cache"))
 }
 
 /// What an advisory says of a package: a vulnerability, or an informational kind (as the
@@ -130,7 +92,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     let deny: HashSet<InformationalKind> = cfg.deny.iter().chain(&opts.deny).copied().collect();
 
     let files = discover(cx, &opts.paths)?;
-    let (sources, from) = source_paths(cx, &opts.db)?;
+    let (sources, from) = sources::paths(cx, &opts.db)?;
     let (inputs, mut adb) = read(&cx.root, &files, &sources)?;
     report_inputs(cx, &inputs, &mut report);
     report_malformed(&adb, &inputs, &mut report);

@@ -8,7 +8,7 @@
 //! or killed update leaves the old one.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail, ensure};
 use chrono::{DateTime, Utc};
@@ -16,7 +16,7 @@ use serde_json::json;
 use walkdir::WalkDir;
 use xshell::cmd;
 
-use super::FETCH_META;
+use super::model::FETCH_META;
 use crate::config::{AdvisorySource, SourceLocation};
 use crate::context::Context;
 use crate::report::{Finding, Report, Severity, Table, codes};
@@ -43,6 +43,42 @@ pub fn configured(cx: &Context) -> Vec<AdvisorySource> {
             url: None,
         },
     ]
+}
+
+/// Advisory sources in order of precedence: --db, XTASK_ADVISORY_DB, config, default cache.
+pub fn paths(cx: &Context, cli: &[PathBuf]) -> Result<(Vec<PathBuf>, &'static str)> {
+    if !cli.is_empty() {
+        return Ok((cli.iter().map(|p| cx.cli_path(p)).collect(), "--db"));
+    }
+    if let Ok(env) = std::env::var("XTASK_ADVISORY_DB") {
+        let v: Vec<PathBuf> = env
+            .split(':')
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .collect();
+        if !v.is_empty() {
+            return Ok((v, "XTASK_ADVISORY_DB"));
+        }
+    }
+    if !cx.config.audit.db.is_empty() {
+        return Ok((
+            cx.config.audit.db.iter().map(|p| cx.root.join(p)).collect(),
+            "config",
+        ));
+    }
+    let cache = crate::context::advisory_cache();
+    let found: Vec<PathBuf> = configured(cx)
+        .iter()
+        .map(|s| cache.join(&s.name))
+        .filter(|p| p.exists())
+        .collect();
+    if found.is_empty() {
+        bail!(
+            "no advisory database: run `cargo xtask advisories update`, pass --db PATH, or set XTASK_ADVISORY_DB (looked in {})",
+            cache.display()
+        );
+    }
+    Ok((found, "cache"))
 }
 
 /// What a fetched copy must hold to replace the current one.
@@ -385,7 +421,7 @@ fn stats_of_copy(dest: &Path) -> Option<Stats> {
 pub fn status(cx: &Context) -> Result<Report> {
     let cache = crate::context::advisory_cache();
     let mut report = Report::new("advisories status");
-    let (paths, from) = match super::source_paths(cx, &[]) {
+    let (paths, from) = match paths(cx, &[]) {
         Ok(v) => v,
         Err(e) => {
             report.push(Finding::new(
