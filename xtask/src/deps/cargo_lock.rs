@@ -11,8 +11,8 @@ use anyhow::{Context as _, Result, bail};
 use rustc_hash::FxHashMap as FxMap;
 
 use super::{
-    CRATE_NAME_BYTE, Ecosystem, Inputs, MAX_CRATE_NAME, Package, VERSION_BYTE, Wanted,
-    toml_headers, toml_lines, valid_version,
+    CRATE_NAME_BYTE, Ecosystem, Inputs, MAX_CRATE_NAME, Package, VERSION_BYTE, Wanted, line_at,
+    valid_version,
 };
 
 /// The registry packages of the Cargo.lock files among `files`, found by a quick search
@@ -294,12 +294,9 @@ pub(super) fn scan(path: &Path, text: String, inputs: &mut Inputs) -> Result<Car
     #[derive(serde::Deserialize)]
     struct Lock {
         #[serde(default)]
-        package: Vec<LockPackage>,
+        package: Vec<toml::Spanned<LockPackage>>,
     }
     let lock: Lock = toml::from_str(&text).with_context(|| path.display().to_string())?;
-    let headers = toml_headers(&text, "[[package]]");
-    let by_header = headers.len() == lock.package.len();
-    let lines = toml_lines(&text, "[[package]]");
     let mut own = String::new();
     let mut put = |s: &str| {
         let start = own.len();
@@ -309,14 +306,10 @@ pub(super) fn scan(path: &Path, text: String, inputs: &mut Inputs) -> Result<Car
     let mut deps = Vec::new();
     let mut pkgs = Vec::new();
     let mut refused = vec![false; lock.package.len()];
-    for (i, p) in lock.package.iter().enumerate() {
-        let line = match by_header {
-            true => headers[i],
-            false => lines
-                .get(&(p.name.clone(), p.version.clone()))
-                .copied()
-                .unwrap_or(1),
-        };
+    for (i, spanned) in lock.package.iter().enumerate() {
+        // The span of an array-of-tables entry starts at its `[[package]]` header.
+        let line = line_at(&text, spanned.span().start);
+        let p = spanned.get_ref();
         let problem = if !Ecosystem::Crates.valid_name(&p.name) {
             Some(Ecosystem::Crates.name_rule())
         } else if !valid_version(&p.version) {

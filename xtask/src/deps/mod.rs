@@ -10,7 +10,7 @@
 mod cargo_lock;
 pub mod python;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read as _;
 use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
@@ -430,40 +430,33 @@ pub(crate) fn parse_toml(path: &Path, text: &str) -> Result<toml::Table> {
     toml::from_str(text).with_context(|| path.display().to_string())
 }
 
-/// Line (1-based) of the `[[package]]` header whose `name`/`version` lines match.
-pub(crate) fn toml_lines(text: &str, header: &str) -> HashMap<(String, String), usize> {
-    let mut out = HashMap::new();
-    let mut start = 0;
-    let mut name = None;
-    let unquote = |l: &str| {
-        l.split_once('=')
-            .map(|(_, v)| v.trim().trim_matches('"').to_string())
-    };
-    for (i, line) in text.lines().enumerate() {
-        let l = line.trim();
-        if l == header {
-            start = i + 1;
-            name = None;
-        } else if l.starts_with("name =") || l.starts_with("name=") {
-            name = unquote(l);
-        } else if (l.starts_with("version =") || l.starts_with("version="))
-            && start > 0
-            && let (Some(n), Some(v)) = (name.take(), unquote(l))
-        {
-            out.entry((n, v)).or_insert(start);
-        }
-    }
-    out
+/// The 1-based line of byte `offset` of `text`.
+pub(crate) fn line_at(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
-/// Line (1-based) of each `header` line (`[[package]]`), in order: the line of the n-th
-/// entry of that array of tables, when the counts agree.
-pub(crate) fn toml_headers(text: &str, header: &str) -> Vec<usize> {
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| l.trim() == header)
-        .map(|(i, _)| i + 1)
-        .collect()
+/// The 1-based line of each entry of the lockfile's array of tables (`[[package]]`, or
+/// `[[packages]]` in pylock.toml), in order, from toml's spans (an entry's span starts at its
+/// header). Empty when the text does not parse (the caller has reported that).
+pub(crate) fn toml_entry_lines(text: &str) -> Vec<usize> {
+    #[derive(serde::Deserialize)]
+    struct Entries {
+        #[serde(default, alias = "packages")]
+        package: Vec<toml::Spanned<serde::de::IgnoredAny>>,
+    }
+    toml::from_str::<Entries>(text).map_or_else(
+        |_| Vec::new(),
+        |e| {
+            e.package
+                .iter()
+                .map(|p| line_at(text, p.span().start))
+                .collect()
+        },
+    )
 }
 
 pub(crate) fn file_label(p: &Path) -> String {
@@ -476,6 +469,18 @@ pub(crate) fn file_label(p: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lines come from toml's spans, whatever the entries' layout (keys in any order, inline
+    /// tables, comments, the same name twice).
+    #[test]
+    fn lockfile_entry_lines_from_spans() {
+        let text = "# lock\n[[package]]\nversion = \"1\"\nname = \"a\"\n\n  [[package]] # b\nname = \"a\"\nversion = \"2\"\n[package.source]\nregistry = \"x\"\n[[package]]\nname = \"c\"\n";
+        assert_eq!(toml_entry_lines(text), [2, 6, 11]);
+        let pylock = "lock-version = \"1.0\"\n[[packages]]\nname = \"a\"\n";
+        assert_eq!(toml_entry_lines(pylock), [2]);
+        assert!(toml_entry_lines("[[package]\n").is_empty());
+        assert_eq!(line_at("a\nb\nc", 4), 3);
+    }
 
     #[test]
     fn pep503_names() {

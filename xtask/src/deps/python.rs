@@ -8,7 +8,7 @@ use std::str::FromStr as _;
 use anyhow::{Context as _, Result, bail};
 
 use super::{
-    Ecosystem, Inputs, Package, Unpinned, file_label, parse_toml, read, toml_headers, toml_lines,
+    Ecosystem, Inputs, Package, Unpinned, file_label, parse_toml, read, toml_entry_lines,
     valid_version,
 };
 
@@ -30,15 +30,13 @@ pub(super) fn toml_packages(path: &Path, key: &str, inputs: &mut Inputs) -> Resu
     let text = read(path)?;
     let doc = parse_toml(path, &text)?;
     let header = format!("[[{key}]]");
-    let headers = toml_headers(&text, &header);
-    let lines = toml_lines(&text, &header);
+    let lines = toml_entry_lines(&text);
     let Some(toml::Value::Array(pkgs)) = doc.get(key) else {
         bail!(
             "{}: no `{header}` tables: is this really a Python lockfile?",
             path.display()
         );
     };
-    let by_header = headers.len() == pkgs.len();
     for (i, p) in pkgs.iter().enumerate() {
         let name = p.get("name").and_then(|v| v.as_str());
         let version = p.get("version").and_then(|v| v.as_str());
@@ -46,18 +44,7 @@ pub(super) fn toml_packages(path: &Path, key: &str, inputs: &mut Inputs) -> Resu
             .get("marker")
             .or_else(|| p.get("markers"))
             .and_then(|m| m.as_str());
-        let line = match (by_header, name, version) {
-            (true, ..) => headers[i],
-            (false, Some(n), Some(v)) => lines
-                .get(&(n.to_string(), v.to_string()))
-                .copied()
-                .unwrap_or(1),
-            (false, Some(n), None) => lines
-                .iter()
-                .find(|((k, _), _)| k == n)
-                .map_or(1, |(_, l)| *l),
-            (false, None, _) => 1,
-        };
+        let line = lines.get(i).copied().unwrap_or(1);
         let refuse = |inputs: &mut Inputs, problem: &str| {
             let msg = format!(
                 "{}:{line}: the `{header}` entry is refused, {problem}",
