@@ -237,7 +237,7 @@ impl Command {
             } => !check,
             // Not a mistyped `NAME=value`: the audit log records the command line.
             Command::Secrets { command } => match command {
-                SecretsCmd::Rotated { name, .. } => crate::secrets::valid_name(name),
+                SecretsCmd::Rotated { name, .. } => crate::util::redact::is_secret_name(name),
                 SecretsCmd::Check { .. } => false,
             },
             _ => false,

@@ -43,11 +43,4 @@ pub fn read(path: &Path) -> Result<(BTreeMap<String, NaiveDate>, Vec<usize>)> {
     Ok((latest, bad))
 }
 
-/// A secret's name: letters, digits, `_`, `-`, `.`; no wildcard, no `=` (not a value).
-pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 200
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-}
+pub use crate::util::redact::is_secret_name as valid_name;

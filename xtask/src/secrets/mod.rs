@@ -10,8 +10,6 @@ mod certs;
 mod inventory;
 mod log;
 
-pub use log::valid_name;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

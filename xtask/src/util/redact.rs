@@ -107,6 +107,16 @@ fn percent_decode(s: &str) -> Option<String> {
         .map(|c| c.into_owned())
 }
 
+/// A secret's name (letters, digits, `_`, `-`, `.`; no wildcard, no `=`): what may be logged
+/// of a command that names a secret, as opposed to a mistyped `NAME=value`.
+pub fn is_secret_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 200
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
