@@ -752,6 +752,8 @@ fn a_terminal_gets_a_progress_line_per_command() {
     let run: Run = std::process::Command::new("script")
         .args(["-qec", &line, "/dev/null"])
         .env("NO_COLOR", "1")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("XTASK_ROOT")
         .output()
         .unwrap()
         .into();
