@@ -28,6 +28,7 @@ pub struct Config {
     pub workflows: WorkflowsConfig,
     pub secrets: SecretsConfig,
     pub scan_config: ScanConfigConfig,
+    pub checklist: ChecklistConfig,
     /// True when `pipeline.paths` was set in the file (missing paths then matter more).
     #[serde(skip)]
     pub pipeline_paths_explicit: bool,
@@ -670,6 +671,173 @@ fn default_retries() -> u32 {
     3
 }
 
+/// `checklist CADENCE`: the runbook's checklists, item by item, in its wording. A list
+/// given in maintenance.toml replaces that cadence's whole list.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChecklistConfig {
+    pub daily: Vec<ChecklistItem>,
+    pub weekly: Vec<ChecklistItem>,
+    pub monthly: Vec<ChecklistItem>,
+    pub quarterly: Vec<ChecklistItem>,
+}
+
+/// One item of a checklist: done by its commands (`run`), by hand (no `run`), or partly
+/// (`run` and `by_hand`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ChecklistItem {
+    /// The runbook's wording.
+    pub item: String,
+    /// The runbook heading it is under.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub section: String,
+    /// The commands that do it, in order; none: a box to tick by hand.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub run: Vec<ChecklistTask>,
+    /// What a person still does (shown as a box); with `run`, the item is partly automated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_hand: Option<String>,
+    /// Threshold of audit, workflows-lint, secrets-check and scan-config-check (their
+    /// `--fail-on`); default: each command's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_on: Option<crate::report::Severity>,
+    /// Informational advisory kinds that fail `audit` (its `--deny`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deny: Vec<InformationalKind>,
+}
+
+/// A command a checklist item runs (in-process, read-only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChecklistTask {
+    /// `backup verify`: the newest backup of each kind.
+    BackupVerify,
+    /// `backup verify --all`.
+    BackupVerifyAll,
+    /// The newest backups restored into a scratch folder, then removed.
+    RestoreDrill,
+    /// `releases ENV` for every `[deploy.environments.ENV]`.
+    Releases,
+    Audit,
+    Outdated,
+    /// `outdated --all`.
+    OutdatedAll,
+    WorkflowsLint,
+    SecretsCheck,
+    ScanConfigCheck,
+    TestsReport,
+    /// `deps lock --check`.
+    DepsLockCheck,
+    CoverageCheck,
+}
+
+impl ChecklistTask {
+    /// Its name in maintenance.toml.
+    pub fn id(self) -> &'static str {
+        match self {
+            ChecklistTask::BackupVerify => "backup-verify",
+            ChecklistTask::BackupVerifyAll => "backup-verify-all",
+            ChecklistTask::RestoreDrill => "restore-drill",
+            ChecklistTask::Releases => "releases",
+            ChecklistTask::Audit => "audit",
+            ChecklistTask::Outdated => "outdated",
+            ChecklistTask::OutdatedAll => "outdated-all",
+            ChecklistTask::WorkflowsLint => "workflows-lint",
+            ChecklistTask::SecretsCheck => "secrets-check",
+            ChecklistTask::ScanConfigCheck => "scan-config-check",
+            ChecklistTask::TestsReport => "tests-report",
+            ChecklistTask::DepsLockCheck => "deps-lock-check",
+            ChecklistTask::CoverageCheck => "coverage-check",
+        }
+    }
+
+    /// Whether the command takes `--fail-on` (an item's `fail_on`).
+    pub fn takes_fail_on(self) -> bool {
+        matches!(
+            self,
+            ChecklistTask::Audit
+                | ChecklistTask::WorkflowsLint
+                | ChecklistTask::SecretsCheck
+                | ChecklistTask::ScanConfigCheck
+        )
+    }
+}
+
+/// The runbook's checklists as `[checklist]` items: the defaults, and the end of [`EXAMPLE`]
+/// (one text, so that the two cannot differ).
+macro_rules! checklist_defaults {
+    () => {
+        r#"daily = [
+  { item = "Pipeline execution monitoring", section = "Automated Tasks", by_hand = "failed, cancelled and queued runs in the Actions tab" },
+  { item = "Test result verification", section = "Automated Tasks", run = ["tests-report"] },
+  { item = "Deployment status checks", section = "Automated Tasks", run = ["releases"] },
+  { item = "Security scan reviews", section = "Automated Tasks", run = ["scan-config-check", "workflows-lint"], by_hand = "read the scanners' new results in code scanning" },
+  { item = "Review failed builds", section = "Manual Tasks" },
+  { item = "Check resource utilization", section = "Manual Tasks" },
+  { item = "Monitor pipeline performance metrics", section = "Manual Tasks" },
+  { item = "Verify the newest backups", section = "Backup Strategies", run = ["backup-verify"] },
+]
+weekly = [
+  { item = "Update Python dependencies", section = "Dependency Management", run = ["audit"] },
+  { item = "Check for outdated packages", section = "Dependency Management", run = ["outdated"] },
+  { item = "Update requirements files", section = "Dependency Management", run = ["deps-lock-check"] },
+  { item = "Analyze build times", section = "Pipeline Performance Review" },
+  { item = "Review test execution duration", section = "Pipeline Performance Review", run = ["tests-report"], by_hand = "compare the duration trend and the slowest tests with last week's" },
+  { item = "Check cache hit rates", section = "Pipeline Performance Review" },
+  { item = "Optimize slow stages", section = "Pipeline Performance Review" },
+  { item = "Review security scan results", section = "Security Review", run = ["workflows-lint", "scan-config-check"], by_hand = "read the scanners' own results (Trivy, Bandit, code scanning)" },
+  { item = "Update base Docker images", section = "Security Review", run = ["outdated"] },
+  { item = "Check for new security advisories", section = "Security Review", run = ["audit"] },
+  { item = "Validate secret rotation schedule", section = "Security Review", run = ["secrets-check"] },
+]
+monthly = [
+  { item = "Update GitHub Actions runners", section = "Infrastructure Updates", run = ["workflows-lint"] },
+  { item = "Review and update Docker base images", section = "Infrastructure Updates", run = ["outdated-all"] },
+  { item = "Update CI/CD tools and actions", section = "Infrastructure Updates", run = ["outdated-all"] },
+  { item = "Performance benchmarking", section = "Infrastructure Updates" },
+  { item = "Update maintenance procedures", section = "Documentation Updates" },
+  { item = "Review and update runbooks", section = "Documentation Updates" },
+  { item = "Update deployment documentation", section = "Documentation Updates" },
+  { item = "Review disaster recovery procedures", section = "Documentation Updates", run = ["backup-verify-all", "restore-drill"], by_hand = "read the recovery procedures against what the drill did" },
+]
+quarterly = [
+  { item = "Full pipeline architecture review", section = "Comprehensive Review" },
+  { item = "Security posture assessment", section = "Comprehensive Review", run = ["audit", "workflows-lint", "secrets-check", "scan-config-check"], by_hand = "weigh the findings together: what changed since last quarter", fail_on = "low", deny = ["unmaintained", "unsound"] },
+  { item = "Performance optimization analysis", section = "Comprehensive Review" },
+  { item = "Cost optimization review", section = "Comprehensive Review" },
+  { item = "Test coverage analysis", section = "Testing Strategy Review", run = ["coverage-check"] },
+  { item = "Performance test thresholds review", section = "Testing Strategy Review" },
+  { item = "Integration test effectiveness", section = "Testing Strategy Review" },
+  { item = "Security test enhancement", section = "Testing Strategy Review" },
+]
+"#
+    };
+}
+
+impl Default for ChecklistConfig {
+    /// The runbook's four lists: the `[checklist]` section of [`EXAMPLE`].
+    fn default() -> Self {
+        // Every list is required here (a `default` would come back to this function).
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Shipped {
+            daily: Vec<ChecklistItem>,
+            weekly: Vec<ChecklistItem>,
+            monthly: Vec<ChecklistItem>,
+            quarterly: Vec<ChecklistItem>,
+        }
+        let s: Shipped = toml::from_str(checklist_defaults!())
+            .expect("the shipped [checklist] parses (a test checks it)");
+        ChecklistConfig {
+            daily: s.daily,
+            weekly: s.weekly,
+            monthly: s.monthly,
+            quarterly: s.quarterly,
+        }
+    }
+}
+
 impl Config {
     /// Load `path`; a missing file gives the defaults only when `required` is false.
     pub fn load(path: &Path, required: bool) -> Result<Config> {
@@ -749,6 +917,7 @@ impl Config {
             bail!("audit.min_update_fraction must be between 0 and 1 (0.5: half), not {f}");
         }
         self.validate_security()?;
+        self.validate_checklist()?;
         if self.audit.stale_after_days > self.audit.max_age_days {
             bail!("audit.stale_after_days must not exceed audit.max_age_days");
         }
@@ -820,6 +989,49 @@ impl Config {
     }
 }
 
+impl Config {
+    /// `[checklist]`: every item named, once per cadence; options only where a command takes them.
+    fn validate_checklist(&self) -> Result<()> {
+        let c = &self.checklist;
+        let lists = [
+            ("daily", &c.daily),
+            ("weekly", &c.weekly),
+            ("monthly", &c.monthly),
+            ("quarterly", &c.quarterly),
+        ];
+        for (cadence, items) in lists {
+            let mut seen = std::collections::BTreeSet::new();
+            for it in items {
+                let key = format!("checklist.{cadence} item `{}`", it.item);
+                if it.item.trim().is_empty() {
+                    bail!(
+                        "checklist.{cadence}: an item has no text: give `item` the runbook's wording"
+                    );
+                }
+                if !seen.insert(it.item.as_str()) {
+                    bail!("{key} is listed twice: merge the two");
+                }
+                if it.by_hand.as_deref().is_some_and(|b| b.trim().is_empty()) {
+                    bail!("{key}: by_hand is empty: say what a person does, or remove the key");
+                }
+                let mut tasks = std::collections::BTreeSet::new();
+                if let Some(t) = it.run.iter().find(|t| !tasks.insert(**t)) {
+                    bail!("{key}: `{}` is in run twice", t.id());
+                }
+                if it.fail_on.is_some() && !it.run.iter().any(|t| t.takes_fail_on()) {
+                    bail!(
+                        "{key}: fail_on applies to audit, workflows-lint, secrets-check and scan-config-check only, and run has none of them"
+                    );
+                }
+                if !it.deny.is_empty() && !it.run.contains(&ChecklistTask::Audit) {
+                    bail!("{key}: deny applies to audit only, and run has no audit");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 fn check_relative(p: &str) -> Result<()> {
     let path = Path::new(p);
     if p.is_empty() {
@@ -835,7 +1047,8 @@ fn check_relative(p: &str) -> Result<()> {
 }
 
 /// The commented example written by `config init`; a test parses it.
-pub const EXAMPLE: &str = r#"# maintenance.toml: configuration of `cargo xtask`.
+pub const EXAMPLE: &str = concat!(
+    r#"# maintenance.toml: configuration of `cargo xtask`.
 # Every key is optional; the values below are the defaults, which follow the runbook.
 # Unknown keys are an error. Show the effective config with `cargo xtask config show`.
 
@@ -996,7 +1209,20 @@ flaky_runs = 10      # a test failing and passing within the newest N runs is fl
 [deps]
 # `cargo xtask deps lock`: pip-compile inputs; each X.in is locked to X.txt beside it.
 inputs = ["**/requirements*.in"]
-"#;
+
+[checklist]
+# `cargo xtask checklist CADENCE`: the runbook's checklists, item by item, in its wording
+# (`section`: its heading). An item with `run` is done by those commands, each reported as
+# ok, findings, failed or not configured (nothing to look at); an item without is a box to
+# tick by hand; `by_hand` is what a person still does (a box too: the item is then partly
+# automated). Commands: backup-verify, backup-verify-all, restore-drill, releases (every
+# [deploy.environments]), audit, outdated, outdated-all, workflows-lint, secrets-check,
+# scan-config-check, tests-report, deps-lock-check, coverage-check. `fail_on` is the
+# threshold of audit, workflows-lint, secrets-check and scan-config-check; `deny` the
+# informational advisory kinds that fail audit. A list given here replaces the cadence's list.
+"#,
+    checklist_defaults!()
+);
 
 /// `config show`: the effective configuration (`config_path` may not exist: defaults).
 pub fn show(root: &Path, config_path: &Path, config: &Config) -> Result<Report> {
@@ -1180,6 +1406,35 @@ mod tests {
         );
         let err = Config::parse("[coverage]\nmin = 180\n").unwrap_err();
         assert!(err.to_string().contains("0 to 100"), "{err}");
+    }
+
+    #[test]
+    fn checklist_options_only_where_a_command_takes_them() {
+        let c = Config::parse(
+            "[checklist]\nweekly = [{ item = \"Audit hard\", run = [\"audit\", \"tests-report\"], fail_on = \"low\", deny = [\"notice\"] }]\n",
+        )
+        .unwrap();
+        assert_eq!(c.checklist.weekly.len(), 1);
+        assert_eq!(c.checklist.daily, ChecklistConfig::default().daily);
+        for (body, says) in [
+            (
+                r#"{ item = "x", run = ["workflows-lint"], deny = ["unsound"] }"#,
+                "deny applies to audit only",
+            ),
+            (r#"{ item = "x", fail_on = "low" }"#, "fail_on applies to"),
+            (r#"{ item = " " }"#, "has no text"),
+            (r#"{ item = "x", by_hand = "" }"#, "by_hand is empty"),
+            (
+                r#"{ item = "x", run = ["audit", "audit"] }"#,
+                "`audit` is in run twice",
+            ),
+        ] {
+            let err = format!(
+                "{:#}",
+                Config::parse(&format!("[checklist]\ndaily = [{body}]\n")).unwrap_err()
+            );
+            assert!(err.contains(says), "{body}: {err}");
+        }
     }
 
     #[test]

@@ -130,14 +130,7 @@ fn inputs(cx: &Context, files: &[PathBuf]) -> Result<Vec<PathBuf>> {
     if !files.is_empty() {
         return Ok(files.iter().map(|f| cx.cli_path(f)).collect());
     }
-    let skip = [cx.store().dir];
-    let found: Vec<PathBuf> = walk::files_under(&cx.root, crate::deps::SKIP_DIRS, &skip)?
-        .into_iter()
-        .filter(|f| {
-            f.file_name()
-                .is_some_and(|n| DEFAULT_NAMES.contains(&n.to_string_lossy().as_ref()))
-        })
-        .collect();
+    let found = found(cx)?;
     if found.is_empty() {
         bail!(
             "no coverage report under {} (coverage.xml, lcov.info or coverage.json): run `coverage xml` after the tests, or pass FILE",
@@ -145,6 +138,27 @@ fn inputs(cx: &Context, files: &[PathBuf]) -> Result<Vec<PathBuf>> {
         );
     }
     Ok(found)
+}
+
+/// The coverage reports under the root with a default name.
+fn found(cx: &Context) -> Result<Vec<PathBuf>> {
+    let skip = [cx.store().dir];
+    let mut found = walk::files_under(&cx.root, crate::deps::SKIP_DIRS, &skip)?;
+    found.retain(|f| {
+        f.file_name()
+            .is_some_and(|n| DEFAULT_NAMES.contains(&n.to_string_lossy().as_ref()))
+    });
+    Ok(found)
+}
+
+/// Why `coverage check` without FILE has nothing to read (for `checklist`), or None.
+pub fn nothing_to_check(cx: &Context) -> Result<Option<String>> {
+    Ok(found(cx)?.is_empty().then(|| {
+        format!(
+            "no coverage report ({}) under the root",
+            DEFAULT_NAMES.join(", ")
+        )
+    }))
 }
 
 fn load(cx: &Context, path: &Path) -> Result<Loaded> {

@@ -140,12 +140,7 @@ fn finish(
 /// The pip-compile inputs under the root that `deps.inputs` matches.
 fn inputs(cx: &Context) -> Result<Vec<PathBuf>> {
     let globs = &cx.config.deps.inputs;
-    let found: Vec<PathBuf> =
-        walk::files_under(&cx.root, crate::deps::SKIP_DIRS, &[cx.store().dir])?
-            .into_iter()
-            .filter(|f| f.extension().is_some_and(|e| e == "in"))
-            .filter(|f| globs.iter().any(|g| glob::matches(g, &cx.rel(f))))
-            .collect();
+    let found = found(cx)?;
     if found.is_empty() {
         bail!(
             "no pip-compile input under {} matches deps.inputs ({}): create requirements.in, or set [deps] inputs in maintenance.toml",
@@ -154,6 +149,27 @@ fn inputs(cx: &Context) -> Result<Vec<PathBuf>> {
         );
     }
     Ok(order::ordered(found))
+}
+
+/// The `.in` files under the root that `deps.inputs` matches, in no particular order.
+fn found(cx: &Context) -> Result<Vec<PathBuf>> {
+    let globs = &cx.config.deps.inputs;
+    let mut found = walk::files_under(&cx.root, crate::deps::SKIP_DIRS, &[cx.store().dir])?;
+    found.retain(|f| {
+        f.extension().is_some_and(|e| e == "in")
+            && globs.iter().any(|g| glob::matches(g, &cx.rel(f)))
+    });
+    Ok(found)
+}
+
+/// Why `deps lock` has nothing to lock (for `checklist`), or None.
+pub fn nothing_to_check(cx: &Context) -> Result<Option<String>> {
+    Ok(found(cx)?.is_empty().then(|| {
+        format!(
+            "no pip-compile input matches deps.inputs (`{}`)",
+            cx.config.deps.inputs.join("`, `")
+        )
+    }))
 }
 
 /// A temporary file that is removed however the compile ends.

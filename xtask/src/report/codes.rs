@@ -194,6 +194,8 @@ codes! {
         "there is no backup to run the restore drill with";
     CHECKLIST_REPORT_UNWRITTEN = "checklist-report-unwritten", High,
         "the checklist's report file could not be written: the printed results are the only copy";
+    CHECKLIST_SUMMARY_UNWRITTEN = "checklist-summary-unwritten", High,
+        "the checklist's report could not be appended to the job summary ($GITHUB_STEP_SUMMARY)";
 
     // workflows lint
     UNPINNED_USES = "unpinned-uses", Medium,

@@ -181,6 +181,8 @@ pub struct Report {
     /// Short key/value lines shown above the tables.
     pub summary: Vec<(String, String)>,
     pub tables: Vec<Table>,
+    /// What a person has to do, shown after the tables as unchecked boxes (`- [ ]`).
+    pub todo: Vec<String>,
     pub findings: Vec<Finding>,
     /// Top-level fields of the JSON rendering (besides `findings`).
     pub data: Map<String, Value>,
@@ -217,6 +219,7 @@ impl Report {
             command: command.into(),
             summary: Vec::new(),
             tables: Vec::new(),
+            todo: Vec::new(),
             findings: Vec::new(),
             data: Map::new(),
             fail_on: Severity::Medium,
@@ -377,6 +380,13 @@ impl Report {
             }
             s.push('\n');
         }
+        if !self.todo.is_empty() {
+            s.push_str("### By hand\n\n");
+            for t in &self.todo {
+                let _ = writeln!(s, "- [ ] {}", t.replace('\n', " "));
+            }
+            s.push('\n');
+        }
         if self.findings.is_empty() {
             s.push_str("No findings.\n");
         } else {
@@ -421,6 +431,15 @@ impl Report {
                 let _ = writeln!(s, "{}", style.bold(&t.title));
             }
             s.push_str(&text_table(&t.headers, &t.rows));
+        }
+        if !self.todo.is_empty() {
+            if !s.is_empty() {
+                s.push('\n');
+            }
+            let _ = writeln!(s, "{}", style.bold("By hand"));
+            for t in &self.todo {
+                let _ = writeln!(s, "[ ] {t}");
+            }
         }
         if !self.findings.is_empty() {
             if !s.is_empty() {
@@ -570,6 +589,24 @@ mod tests {
         assert!(md.contains("| a\\|b | 1 |"), "{md}");
         let txt = r.render(Format::Table, Style::default());
         assert!(txt.contains("name  size\na|b   1\n"), "{txt}");
+    }
+
+    #[test]
+    fn todo_items_are_unchecked_boxes() {
+        let mut r = Report::new("demo");
+        r.todo.push("Review failed builds".into());
+        let md = r.render(Format::Markdown, Style::default());
+        assert!(
+            md.contains("### By hand\n\n- [ ] Review failed builds\n"),
+            "{md}"
+        );
+        let txt = r.render(Format::Table, Style::default());
+        assert!(txt.contains("By hand\n[ ] Review failed builds\n"), "{txt}");
+        let quiet = Style {
+            quiet: true,
+            ..Style::default()
+        };
+        assert_eq!(r.render(Format::Table, quiet), "");
     }
 
     #[test]

@@ -73,6 +73,26 @@ pub fn run(cx: &Context, fail_on: Option<Severity>) -> Result<Report> {
     Ok(report)
 }
 
+/// Why `scan-config check` has nothing to check (for `checklist`), or None: no scanner
+/// configuration file exists and `[audit] ignore` is empty.
+pub fn nothing_to_check(cx: &Context) -> Option<String> {
+    let cfg = &cx.config.scan_config;
+    let mut files = cfg.trivyignore.iter().chain(&cfg.bandit);
+    let none = !files.any(|rel| cx.root.join(rel).symlink_metadata().is_ok());
+    (none && cx.config.audit.ignore.is_empty()).then(|| {
+        let names: Vec<&str> = cfg
+            .trivyignore
+            .iter()
+            .chain(&cfg.bandit)
+            .map(String::as_str)
+            .collect();
+        format!(
+            "no scanner configuration ({}) and no [audit] ignore",
+            names.join(", ")
+        )
+    })
+}
+
 /// The file's text, or None when it does not exist (an unreadable one is an input error).
 fn read(cx: &Context, rel: &str, report: &mut Report) -> Option<String> {
     match std::fs::read_to_string(cx.root.join(rel)) {

@@ -119,6 +119,23 @@ pub fn check(cx: &Context, opts: Options) -> Result<Report> {
     Ok(report)
 }
 
+/// Why `secrets check` without `--github-secrets` has nothing to check (for `checklist`), or
+/// None: no secret named in the inventory, no rotation log, no certificate configured.
+pub fn nothing_to_check(cx: &Context) -> Result<Option<String>> {
+    let cfg = &cx.config.secrets;
+    let (rotations, bad_lines) = log::read(&log::path(cx))?;
+    let named = cfg
+        .inventory
+        .keys()
+        .any(|n| !crate::util::glob::has_wildcard(n));
+    let none = rotations.is_empty() && bad_lines.is_empty() && !named && cfg.certs.is_empty();
+    Ok(none.then(|| {
+        "no secret named in [secrets.inventory], no rotation recorded, no [secrets] certs: \
+         `secrets check --github-secrets FILE` takes a `gh secret list` export"
+            .to_string()
+    }))
+}
+
 /// Every known secret (GitHub export, literal inventory names, rotation log) with its
 /// kind, policy and age.
 fn assess(

@@ -49,18 +49,7 @@ fn inputs(cx: &Context, given: &[PathBuf]) -> Result<(Vec<PathBuf>, usize)> {
     let mut files = Vec::new();
     let mut skipped = 0;
     if given.is_empty() {
-        for f in files_in(&cx.root, cx)? {
-            let rel = cx.rel(&f);
-            if cx
-                .config
-                .tests
-                .reports
-                .iter()
-                .any(|g| glob::matches(g, &rel))
-            {
-                files.push(f);
-            }
-        }
+        files = configured(cx)?;
         if files.is_empty() {
             bail!(
                 "no JUnit XML under {} matches tests.reports: run the tests with `pytest --junitxml=junit.xml`, or pass FILE",
@@ -93,6 +82,24 @@ fn inputs(cx: &Context, given: &[PathBuf]) -> Result<(Vec<PathBuf>, usize)> {
         }
     }
     Ok((files, skipped))
+}
+
+/// The files under the root that `tests.reports` matches.
+fn configured(cx: &Context) -> Result<Vec<PathBuf>> {
+    let globs = &cx.config.tests.reports;
+    let mut files = files_in(&cx.root, cx)?;
+    files.retain(|f| globs.iter().any(|g| glob::matches(g, &cx.rel(f))));
+    Ok(files)
+}
+
+/// Why `tests report` without FILE has nothing to read (for `checklist`), or None.
+pub fn nothing_to_check(cx: &Context) -> Result<Option<String>> {
+    Ok(configured(cx)?.is_empty().then(|| {
+        format!(
+            "no JUnit XML matches tests.reports (`{}`)",
+            cx.config.tests.reports.join("`, `")
+        )
+    }))
 }
 
 /// Every file below `dir`, without build output, VCS data, virtualenvs or the backup store.

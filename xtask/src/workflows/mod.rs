@@ -73,6 +73,16 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     Ok(report)
 }
 
+/// Why `workflows lint` without PATH has nothing to lint (for `checklist`), or None.
+pub fn nothing_to_check(cx: &Context) -> Result<Option<String>> {
+    Ok(discover(cx, &[])?.is_empty().then(|| {
+        format!(
+            "no workflow or action file under workflows.paths (`{}`)",
+            cx.config.workflows.paths.join("`, `")
+        )
+    }))
+}
+
 /// The files named on the command line, else the configured paths (missing ones skipped).
 /// A folder gives its `*.yml`/`*.yaml` files; `action.yml` anywhere is a local action.
 fn discover(cx: &Context, cli: &[PathBuf]) -> Result<Vec<Input>> {
