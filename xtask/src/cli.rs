@@ -154,7 +154,7 @@ pub enum Command {
     )]
     Checklist {
         #[arg(value_enum)]
-        cadence: crate::checklist::Cadence,
+        cadence: Cadence,
     },
     /// Show or create maintenance.toml
     #[command(after_help = "Example:\n  cargo xtask config show --format json")]
@@ -216,6 +216,26 @@ pub enum Command {
         #[command(subcommand)]
         command: DepsCmd,
     },
+}
+
+/// A checklist cadence of the runbook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Cadence {
+    Daily,
+    Weekly,
+    Monthly,
+    Quarterly,
+}
+
+impl Cadence {
+    pub fn name(self) -> &'static str {
+        match self {
+            Cadence::Daily => "daily",
+            Cadence::Weekly => "weekly",
+            Cadence::Monthly => "monthly",
+            Cadence::Quarterly => "quarterly",
+        }
+    }
 }
 
 impl Command {

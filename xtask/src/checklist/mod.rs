@@ -23,24 +23,10 @@ use crate::context::Context;
 use crate::report::{Finding, Report, Severity, Table, codes};
 use items::Step;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Cadence {
-    Daily,
-    Weekly,
-    Monthly,
-    Quarterly,
-}
+pub use crate::cli::Cadence;
 
+// Defined with the command line; its items are the checklist's business.
 impl Cadence {
-    fn name(self) -> &'static str {
-        match self {
-            Cadence::Daily => "daily",
-            Cadence::Weekly => "weekly",
-            Cadence::Monthly => "monthly",
-            Cadence::Quarterly => "quarterly",
-        }
-    }
-
     fn items(self, cx: &Context) -> &[ChecklistItem] {
         let c = &cx.config.checklist;
         match self {

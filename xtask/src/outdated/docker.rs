@@ -6,36 +6,9 @@ use std::fs;
 use std::path::PathBuf;
 
 use super::eol::EolTable;
+pub use super::image::{ImageUse, parse_image};
 use super::{Ecosystem, Kind, Outdated, Pkg, Scope, Tree, yaml_scalar};
 use crate::report::{Finding, Severity, codes};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageRef {
-    pub image: String,
-    pub tag: Option<String>,
-    pub digest: Option<String>,
-}
-
-pub fn parse_image(s: &str) -> ImageRef {
-    let (rest, digest) = match s.split_once('@') {
-        Some((r, d)) => (r, Some(d.to_string())),
-        None => (s, None),
-    };
-    // A tag follows the last ':' after the last '/' (a ':' before it is a registry port).
-    let slash = rest.rfind('/').map_or(0, |i| i + 1);
-    match rest[slash..].rfind(':') {
-        Some(i) => ImageRef {
-            image: rest[..slash + i].to_string(),
-            tag: Some(rest[slash + i + 1..].to_string()),
-            digest,
-        },
-        None => ImageRef {
-            image: rest.to_string(),
-            tag: None,
-            digest,
-        },
-    }
-}
 
 /// Base images of a Dockerfile: `FROM` lines, as written and with `ARG` defaults
 /// substituted (`None`: an argument without a default, set at build time); stages that name
@@ -160,17 +133,6 @@ pub fn workflow_images(text: &str) -> Vec<(usize, String)> {
     out
 }
 
-/// An image reference and where it is written.
-#[derive(Debug, Clone)]
-pub struct ImageUse {
-    pub file: PathBuf,
-    pub line: usize,
-    /// As written.
-    pub written: String,
-    /// With its variables' values or defaults; `None`: set at build or deploy time.
-    pub resolved: Option<String>,
-}
-
 /// The images of the tree's Dockerfiles, compose files and workflows, in that order.
 pub(super) fn images(tree: &Tree) -> Vec<ImageUse> {
     let mut images = Vec::new();
@@ -292,6 +254,7 @@ pub(super) fn check(scope: &Scope, images: Vec<ImageUse>, eols: &EolTable, out: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outdated::image::ImageRef;
 
     #[test]
     fn image_references() {

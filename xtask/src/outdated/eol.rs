@@ -7,7 +7,7 @@ use std::fmt;
 use anyhow::Result;
 use chrono::NaiveDate;
 
-use super::docker::{ImageUse, parse_image};
+use super::image::{ImageUse, parse_image};
 use super::{Outdated, Scope, Tree, segment};
 
 /// End-of-life dates of runtime release cycles (from endoflife.date, shipped with the tool).

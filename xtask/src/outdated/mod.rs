@@ -7,11 +7,12 @@ mod actions;
 mod crates;
 mod docker;
 mod eol;
+mod image;
 mod pypi;
 
 // Shared with `workflows lint`: one end-of-life table and one image-reference parser.
-pub use docker::parse_image;
 pub use eol::EolTable;
+pub use image::parse_image;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
