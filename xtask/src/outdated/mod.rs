@@ -32,7 +32,7 @@ pub struct Options {
 }
 
 /// Where a package comes from (JSON `ecosystem`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum Ecosystem {
     #[serde(rename = "crates.io")]
     Crates,
@@ -53,7 +53,7 @@ impl Ecosystem {
         Ecosystem::Docker,
     ];
 
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Ecosystem::Crates => "crates.io",
             Ecosystem::PyPI => "PyPI",
@@ -124,6 +124,23 @@ pub struct Pkg {
     pub notes: Vec<String>,
 }
 
+/// How far behind a package is: a newer version its requirement allows (`compatible`), or
+/// only newer versions outside it (`major`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Update {
+    Major,
+    Compatible,
+}
+
+impl Update {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Update::Major => "major",
+            Update::Compatible => "compatible",
+        }
+    }
+}
+
 /// Registry requests of a run.
 #[derive(Debug, Default)]
 pub struct HttpStats {
@@ -143,8 +160,10 @@ impl HttpStats {
 pub struct Outdated {
     pub packages: Vec<Pkg>,
     pub findings: Vec<Finding>,
-    /// Packages with a newer version than the current one.
+    /// Packages with a newer version than the current one...
     pub behind: usize,
+    /// ...by ecosystem and how far behind (for `metrics`).
+    pub behind_by: std::collections::BTreeMap<(Ecosystem, Update), usize>,
     /// An input could not be read or parsed.
     pub input_failed: bool,
     /// Packages whose registry lookup failed: not checked, so the report is incomplete.
@@ -159,6 +178,12 @@ pub struct Outdated {
 impl Outdated {
     fn push(&mut self, f: Finding) {
         self.findings.push(f);
+    }
+
+    /// One more package behind.
+    fn count_behind(&mut self, ecosystem: Ecosystem, update: Update) {
+        self.behind += 1;
+        *self.behind_by.entry((ecosystem, update)).or_default() += 1;
     }
 
     /// A package row's note for a lookup that gave no versions; a failed one is counted as
@@ -363,6 +388,12 @@ impl Tree {
 // --- the command ---------------------------------------------------------------------------
 
 pub fn run(cx: &Context, opts: Options) -> Result<Report> {
+    let exit_code = opts.exit_code;
+    Ok(compute(cx, opts)?.report(exit_code))
+}
+
+/// What `outdated` finds, typed (for `metrics`, which presents it otherwise).
+pub fn compute(cx: &Context, opts: Options) -> Result<Outdated> {
     let scope = Scope::new(cx, opts.offline);
     let mut out = Outdated::default();
     let (locks, files) = inputs_under(cx, &opts.paths)?;
@@ -378,7 +409,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     let eols = eol::table(&scope, &images, &tree, &mut out)?;
     actions::check(&scope, &tree, &eols, &mut out)?;
     docker::check(&scope, images, &eols, &mut out);
-    Ok(out.report(opts.exit_code))
+    Ok(out)
 }
 
 /// Dependency inputs under the root (or the PATHs given): Cargo.lock files, and the others.
