@@ -10,6 +10,7 @@ mod db;
 mod deploy;
 mod deps;
 mod deps_lock;
+mod metrics;
 mod outdated;
 mod postgres;
 mod restore;
