@@ -80,10 +80,10 @@ fn verify(memo: &Mutex<Memo>, kind: Kind, path: &Path, cx: &Context) -> Result<O
         // Damaged, or unreadable: either way it is not a backup to rely on.
         Ok(Verdict::Problems(_)) | Err(_) => false,
     };
-    memo.lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .verified
-        .insert(key, ok);
+    let mut memo = memo.lock().unwrap_or_else(PoisonError::into_inner);
+    // Verdicts of pruned backups go: the memo holds at most what the store holds.
+    memo.verified.retain(|(p, _, _), _| p.exists());
+    memo.verified.insert(key, ok);
     Ok(Some(ok))
 }
 

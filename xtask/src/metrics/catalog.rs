@@ -106,6 +106,20 @@ defs! {
 mod tests {
     use super::*;
 
+    /// The README's table of metrics names every metric.
+    #[test]
+    fn the_readme_lists_every_metric() {
+        let readme = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+        let text = std::fs::read_to_string(readme).unwrap();
+        for d in ALL {
+            assert!(
+                text.contains(&format!("`{}`", d.name)),
+                "README.md does not list {}",
+                d.name
+            );
+        }
+    }
+
     #[test]
     fn names_are_unique_snake_case_with_their_type_suffix() {
         let mut seen = std::collections::BTreeSet::new();
