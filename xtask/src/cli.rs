@@ -208,6 +208,15 @@ pub enum Command {
         #[command(subcommand)]
         command: TestsCmd,
     },
+    /// Prometheus metrics of backups, audit, outdated, deploys, secrets, checklists; alert rules; a Grafana dashboard
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "Examples:\n  cargo xtask metrics | promtool check metrics\n  cargo xtask metrics --textfile /var/lib/prometheus/node-exporter\n  cargo xtask metrics push http://pushgateway.example:9091\n  cargo xtask metrics serve --listen 127.0.0.1:9184\n  cargo xtask metrics rules /etc/prometheus/rules/xtask.yml"
+    )]
+    Metrics {
+        #[command(flatten)]
+        command: MetricsArgs,
+    },
     /// Python requirements: pin requirements*.in into .txt files (the runbook's pip-compile)
     #[command(
         after_help = "Examples:\n  cargo xtask deps lock\n  cargo xtask deps lock --check\n  cargo xtask deps lock --upgrade requests"
@@ -534,6 +543,65 @@ pub enum TestsCmd {
     Report {
         /// JUnit XML files or folders of them, one file per run [default: tests.reports]
         files: Vec<PathBuf>,
+    },
+}
+
+/// `metrics` without a subcommand: the exposition (standard output or --textfile).
+#[derive(Debug, clap::Args)]
+pub struct MetricsArgs {
+    #[command(subcommand)]
+    pub command: Option<MetricsCmd>,
+    /// OpenMetrics 1.0 instead of the Prometheus text format (standard output only: the
+    /// textfile collector and the Pushgateway read the text format)
+    #[arg(long, conflicts_with = "textfile")]
+    pub openmetrics: bool,
+    /// Write DIR/xtask.prom atomically, for node_exporter's textfile collector
+    #[arg(long, value_name = "DIR")]
+    pub textfile: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MetricsCmd {
+    /// Push the metrics to a Prometheus Pushgateway (PUT: replaces the job/instance group)
+    #[command(
+        after_help = "Examples:\n  cargo xtask metrics push http://pushgateway.example:9091\n  XTASK_PUSHGATEWAY_URL=https://user:pw@pg.example cargo xtask metrics push --instance ci-1"
+    )]
+    Push {
+        /// The Pushgateway's base URL (a password in it never reaches curl's argv or output)
+        #[arg(env = "XTASK_PUSHGATEWAY_URL", hide_env_values = true)]
+        url: String,
+        /// The job label [default: metrics.job, xtask]
+        #[arg(long)]
+        job: Option<String>,
+        /// The instance label [default: this host's name]
+        #[arg(long)]
+        instance: Option<String>,
+    },
+    /// Serve /metrics over HTTP for Prometheus, computed on scrape (reused for metrics.cache_secs)
+    #[command(
+        after_help = "Examples:\n  cargo xtask metrics serve --listen 127.0.0.1:9184\n  cargo xtask metrics serve --listen 0.0.0.0:9184 --cache-secs 300"
+    )]
+    Serve {
+        /// Address and port to listen on (port 0: any free port, printed on standard error)
+        #[arg(long, value_name = "ADDR")]
+        listen: String,
+        /// Reuse a computation for this many seconds [default: metrics.cache_secs, 60]
+        #[arg(long, value_name = "SECS")]
+        cache_secs: Option<u64>,
+    },
+    /// Prometheus alerting rules for the runbook's alerts and the toolkit's duties
+    #[command(
+        after_help = "Examples:\n  cargo xtask metrics rules /etc/prometheus/rules/xtask.yml\n  cargo xtask metrics rules | promtool check rules /dev/stdin"
+    )]
+    Rules {
+        /// Write the rules here (atomically) instead of standard output
+        file: Option<PathBuf>,
+    },
+    /// A Grafana dashboard (JSON model) with a panel for each metric
+    #[command(after_help = "Example:\n  cargo xtask metrics dashboard xtask-dashboard.json")]
+    Dashboard {
+        /// Write the dashboard here (atomically) instead of standard output
+        file: Option<PathBuf>,
     },
 }
 

@@ -29,6 +29,7 @@ pub struct Config {
     pub secrets: SecretsConfig,
     pub scan_config: ScanConfigConfig,
     pub checklist: ChecklistConfig,
+    pub metrics: MetricsConfig,
     /// True when `pipeline.paths` was set in the file (missing paths then matter more).
     #[serde(skip)]
     pub pipeline_paths_explicit: bool,
@@ -596,6 +597,38 @@ pub const DEFAULT_EXCLUDE_OK: &[&str] = &[
     "docs",
 ];
 
+/// `metrics`: the Prometheus exposition, its alert rules, `serve` and `push`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Alert when the newest database backup is older than this many hours (a daily
+    /// backup, with slack), or when the pipeline configuration has differed from its newest
+    /// archive for that long.
+    pub backup_max_age_hours: u32,
+    /// Alert when the exposition (textfile, Pushgateway) was computed longer ago than this.
+    pub stale_after_minutes: u32,
+    /// `metrics serve`: a computation is reused for this many seconds.
+    pub cache_secs: u64,
+    /// `metrics push`: the `job` label of the Pushgateway group.
+    pub job: String,
+    /// A `gh secret list --json name,updatedAt` export (relative to the root) for the ages of
+    /// GitHub secrets; none: the inventory and the rotation log only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub github_secrets: Option<String>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            backup_max_age_hours: 26,
+            stale_after_minutes: 120,
+            cache_secs: 60,
+            job: "xtask".into(),
+            github_secrets: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeployConfig {
@@ -985,6 +1018,31 @@ impl Config {
         if [m.api_key, m.db_password, m.ssh_key].contains(&0) {
             bail!("secrets.max_age_days: 0 days would always be overdue; use at least 1");
         }
+        self.validate_metrics()
+    }
+
+    /// `[metrics]`.
+    fn validate_metrics(&self) -> Result<()> {
+        let m = &self.metrics;
+        if m.backup_max_age_hours == 0 || m.stale_after_minutes == 0 {
+            bail!(
+                "metrics.backup_max_age_hours and metrics.stale_after_minutes must be at least 1 (0 would always alert)"
+            );
+        }
+        let label_value = |v: &str| {
+            !v.is_empty()
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        };
+        if !label_value(&m.job) {
+            bail!(
+                "metrics.job `{}`: use letters, digits, `_`, `-` and `.` (it is the Pushgateway's job label)",
+                m.job.escape_debug()
+            );
+        }
+        if let Some(p) = &m.github_secrets {
+            check_relative(p).with_context(|| format!("metrics.github_secrets `{p}`"))?;
+        }
         Ok(())
     }
 }
@@ -1209,6 +1267,16 @@ flaky_runs = 10      # a test failing and passing within the newest N runs is fl
 [deps]
 # `cargo xtask deps lock`: pip-compile inputs; each X.in is locked to X.txt beside it.
 inputs = ["**/requirements*.in"]
+
+[metrics]
+# `cargo xtask metrics`: Prometheus metrics, alert rules (`metrics rules`), a Grafana
+# dashboard (`metrics dashboard`).
+backup_max_age_hours = 26   # alert: newest database backup older (a daily backup, with slack)
+stale_after_minutes = 120   # alert: textfile/Pushgateway metrics not refreshed for this long
+cache_secs = 60             # `metrics serve`: reuse a computation for this many seconds
+job = "xtask"               # `metrics push`: the Pushgateway job label (instance: the host name)
+# A `gh secret list --json name,updatedAt` export, for the ages of GitHub secrets:
+# github_secrets = "backups/secrets/github.json"
 
 [checklist]
 # `cargo xtask checklist CADENCE`: the runbook's checklists, item by item, in its wording

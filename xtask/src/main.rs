@@ -15,6 +15,7 @@ mod coverage;
 mod deploy;
 mod deps;
 mod deps_lock;
+mod metrics;
 mod outdated;
 mod report;
 mod scan_config;
@@ -199,6 +200,7 @@ fn dispatch(cx: &Context, command: Command) -> Result<Option<Report>> {
         Command::Coverage { command } => coverage::run(cx, command)?,
         Command::Tests { command } => test_report::run(cx, command)?,
         Command::Deps { command } => deps_lock::run(cx, command)?,
+        Command::Metrics { command } => return metrics::run(cx, command),
     };
 
     Ok(Some(report))

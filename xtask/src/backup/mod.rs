@@ -193,7 +193,7 @@ pub fn resolve(store: &Store, kind: Kind, arg: &str) -> Result<PathBuf> {
 }
 
 /// Was this database backup taken by `restore db` before it replaced the live database?
-fn is_safety_backup(kind: Kind, path: &Path) -> bool {
+pub fn is_safety_backup(kind: Kind, path: &Path) -> bool {
     kind != Kind::Pipeline
         && db::read_manifest(path).is_ok_and(|m| m.reason == Some(db::Reason::SafetyBeforeRestore))
 }

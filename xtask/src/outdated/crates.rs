@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use xshell::cmd;
 
-use super::{Ecosystem, Kind, Missing, Outdated, Pkg, Scope, segment};
+use super::{Ecosystem, Kind, Missing, Outdated, Pkg, Scope, Update, segment};
 use crate::context::Context;
 use crate::deps::{self as inputs, Ecosystem as InputEcosystem};
 use crate::report::{Finding, Severity, codes};
@@ -380,7 +380,12 @@ fn compare(d: &RustDep, vs: &Versions, msrv: Option<&semver::Version>, out: &mut
     if let (Some(c), Some(l)) = (&cur, latest)
         && l.version > *c
     {
-        out.behind += 1;
+        let update = if compatible.is_some_and(|cv| cv.version > *c) {
+            Update::Compatible
+        } else {
+            Update::Major
+        };
+        out.count_behind(Ecosystem::Crates, update);
         if let Some(req) = d.req.as_ref().filter(|r| !r.matches(&l.version))
             && d.direct
         {

@@ -33,7 +33,7 @@ pub struct Options {
 }
 
 /// Where a package comes from (JSON `ecosystem`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum Ecosystem {
     #[serde(rename = "crates.io")]
     Crates,
@@ -54,7 +54,7 @@ impl Ecosystem {
         Ecosystem::Docker,
     ];
 
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Ecosystem::Crates => "crates.io",
             Ecosystem::PyPI => "PyPI",
@@ -125,6 +125,23 @@ pub struct Pkg {
     pub notes: Vec<String>,
 }
 
+/// How far behind a package is: a newer version its requirement allows (`compatible`), or
+/// only newer versions outside it (`major`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Update {
+    Major,
+    Compatible,
+}
+
+impl Update {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Update::Major => "major",
+            Update::Compatible => "compatible",
+        }
+    }
+}
+
 /// Registry requests of a run.
 #[derive(Debug, Default)]
 pub struct HttpStats {
@@ -144,8 +161,10 @@ impl HttpStats {
 pub struct Outdated {
     pub packages: Vec<Pkg>,
     pub findings: Vec<Finding>,
-    /// Packages with a newer version than the current one.
+    /// Packages with a newer version than the current one...
     pub behind: usize,
+    /// ...by ecosystem and how far behind (for `metrics`).
+    pub behind_by: std::collections::BTreeMap<(Ecosystem, Update), usize>,
     /// An input could not be read or parsed.
     pub input_failed: bool,
     /// Packages whose registry lookup failed: not checked, so the report is incomplete.
@@ -160,6 +179,12 @@ pub struct Outdated {
 impl Outdated {
     fn push(&mut self, f: Finding) {
         self.findings.push(f);
+    }
+
+    /// One more package behind.
+    fn count_behind(&mut self, ecosystem: Ecosystem, update: Update) {
+        self.behind += 1;
+        *self.behind_by.entry((ecosystem, update)).or_default() += 1;
     }
 
     /// A package row's note for a lookup that gave no versions; a failed one is counted as
@@ -418,6 +443,12 @@ impl Tree {
 // --- the command ---------------------------------------------------------------------------
 
 pub fn run(cx: &Context, opts: Options) -> Result<Report> {
+    let exit_code = opts.exit_code;
+    Ok(compute(cx, opts)?.report(exit_code))
+}
+
+/// What `outdated` finds, typed (for `metrics`, which presents it otherwise).
+pub fn compute(cx: &Context, opts: Options) -> Result<Outdated> {
     let mut out = Outdated::default();
     let scope = Scope::new(cx, opts.offline, &mut out);
     let (locks, files) = inputs_under(cx, &opts.paths)?;
@@ -433,7 +464,7 @@ pub fn run(cx: &Context, opts: Options) -> Result<Report> {
     let eols = eol::table(&scope, &images, &tree, &mut out)?;
     actions::check(&scope, &tree, &eols, &mut out)?;
     docker::check(&scope, images, &eols, &mut out);
-    Ok(out.report(opts.exit_code))
+    Ok(out)
 }
 
 /// Dependency inputs under the root (or the PATHs given): Cargo.lock files, and the others.

@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use anyhow::Result;
 
-use super::{Ecosystem, Kind, Missing, Outdated, Pkg, Scope, segment};
+use super::{Ecosystem, Kind, Missing, Outdated, Pkg, Scope, Update, segment};
 use crate::deps::{self as inputs, Ecosystem as InputEcosystem, python};
 use crate::report::{Finding, Severity, codes};
 use crate::util::http;
@@ -374,7 +374,11 @@ fn compare(
     if l <= c {
         return;
     }
-    out.behind += 1;
+    let update = match range {
+        Some(r) if r.contains(&l) => Update::Compatible,
+        _ => Update::Major,
+    };
+    out.count_behind(Ecosystem::PyPI, update);
     let f = match range {
         Some(r) if r.contains(&l) => Finding::new(
             codes::OUTDATED_COMPATIBLE,

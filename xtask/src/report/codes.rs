@@ -268,6 +268,10 @@ codes! {
         "a requirement of X.in has no pin in X.txt (or X.txt does not exist)";
     LOCK_COMPILER_MISSING = "lock-compiler-missing", Low,
         "neither uv nor pip-compile is on PATH: only the offline range check ran";
+
+    // metrics
+    METRICS_COLLECTOR_FAILED = "metrics-collector-failed", High,
+        "a metrics collector failed: its metrics are missing and xtask_collector_success is 0 for it";
 }
 
 #[cfg(test)]

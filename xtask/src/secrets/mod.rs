@@ -6,7 +6,7 @@
 //! Only names, dates and certificate metadata are read into the report: never a secret's
 //! value or key material.
 
-mod certs;
+pub mod certs;
 mod inventory;
 mod log;
 
@@ -44,20 +44,20 @@ enum Source {
 
 /// One secret, with what is known about its rotation.
 #[derive(Debug, Serialize)]
-struct Secret {
-    name: String,
-    kind: &'static str,
+pub struct Secret {
+    pub name: String,
+    pub kind: &'static str,
     owner: Option<String>,
-    last_rotated: Option<NaiveDate>,
+    pub last_rotated: Option<NaiveDate>,
     source: Source,
     age_days: Option<i64>,
-    policy_days: Option<u32>,
-    status: Status,
+    pub policy_days: Option<u32>,
+    pub status: Status,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
-enum Status {
+pub enum Status {
     Ok,
     DueSoon,
     Overdue,
@@ -134,6 +134,45 @@ pub fn nothing_to_check(cx: &Context) -> Result<Option<String>> {
          `secrets check --github-secrets FILE` takes a `gh secret list` export"
             .to_string()
     }))
+}
+
+/// What `secrets check` assesses, typed (for `metrics`): every known secret with its
+/// rotation state, and the certificates of `secrets.certs`.
+pub struct State {
+    pub secrets: Vec<Secret>,
+    pub certs: Vec<certs::Cert>,
+}
+
+/// The secrets (from the inventory, the rotation log and `github_secrets`, a `gh secret
+/// list` export) and certificates `secrets check` would assess. An input that cannot be
+/// read is an error naming it, never a shorter list.
+pub fn state(cx: &Context, github_secrets: Option<&Path>) -> Result<State> {
+    let github = match github_secrets {
+        Some(p) => github_export(p)?,
+        None => BTreeMap::new(),
+    };
+    let (rotations, bad_lines) = log::read(&log::path(cx))?;
+    if let Some(line) = bad_lines.first() {
+        bail!(
+            "{}: line {line} is not a rotation record: fix or remove it",
+            cx.rel(&log::path(cx))
+        );
+    }
+    let secrets = assess(cx, &github, &rotations, Utc::now().date_naive());
+    let paths: Vec<PathBuf> = cx
+        .config
+        .secrets
+        .certs
+        .iter()
+        .map(|c| cx.root.join(c))
+        .collect();
+    let mut read = Report::new("secrets check");
+    let certs = read_certs(cx, &paths, &mut read);
+    if read.incomplete {
+        let why: Vec<&str> = read.findings.iter().map(|f| f.message.as_str()).collect();
+        bail!("certificates not read: {}", why.join("; "));
+    }
+    Ok(State { secrets, certs })
 }
 
 /// Every known secret (GitHub export, literal inventory names, rotation log) with its

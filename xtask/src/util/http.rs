@@ -78,6 +78,70 @@ pub fn get(url: &str, timeout_secs: u64) -> Result<(u16, String)> {
     Ok((status, body.to_string()))
 }
 
+/// PUT `body` to `url` (a Pushgateway replacing a group): (status, answer). The URL (it may
+/// hold a password) and the headers reach curl through its standard input, never its argv;
+/// the body through a private temporary file, removed afterwards.
+pub fn put(url: &str, body: &[u8], content_type: &str, timeout_secs: u64) -> Result<(u16, String)> {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    need_curl("to send metrics")?;
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp =
+        std::env::temp_dir().join(format!("{TMP_PREFIX}xtask-put-{}-{n}", std::process::id()));
+    let written = {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(body))
+            .with_context(|| format!("writing {}", tmp.display()))
+    };
+    let answer = written.and_then(|()| {
+        let t = timeout_secs.max(1);
+        let mut cfg = CurlConfig::default();
+        cfg.option("url", url)?
+            .option("request", "PUT")?
+            .option("header", &format!("Content-Type: {content_type}"))?
+            .option("data-binary", &format!("@{}", tmp.display()))?
+            .option("connect-timeout", &CONNECT_TIMEOUT_SECS.min(t).to_string())?
+            .option("max-time", &t.to_string())?
+            .option("output", "-")?;
+        cfg.flag("silent").flag("show-error");
+        cfg.line(r#"write-out = "\n%{http_code}""#);
+        let sh = sh::shell(Path::new("."))?;
+        let out = cmd!(sh, "curl --config -")
+            .stdin(cfg.as_bytes())
+            .quiet()
+            .ignore_status()
+            .output()
+            .context("running curl")?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (answer, code) = text.rsplit_once('\n').unwrap_or(("", text.as_str()));
+        let status: u16 = code.trim().parse().unwrap_or(0);
+        if status == 0 {
+            let err = String::from_utf8_lossy(&out.stderr);
+            bail!("{}", err.trim().trim_start_matches("curl: "));
+        }
+        Ok((status, answer.to_string()))
+    });
+    let _ = std::fs::remove_file(&tmp);
+    answer.with_context(|| format!("PUT {}", without_credentials(url)))
+}
+
+/// `url` as it may be shown: without its user name and password.
+pub fn without_credentials(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.has_host() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        _ => crate::util::redact::redact(url),
+    }
+}
+
 fn refuse_control(value: &str, what: &str) -> Result<()> {
     if let Some(c) = value.chars().find(|c| c.is_control()) {
         bail!(
@@ -548,6 +612,21 @@ mod tests {
         let r = &c.fetch_all(std::slice::from_ref(&url)).unwrap()[0];
         assert!(r.body.is_none());
         assert!(r.error.is_some(), "{r:?}");
+    }
+
+    #[test]
+    fn urls_are_shown_without_credentials() {
+        assert_eq!(
+            without_credentials(
+                "https://u:s3cr3t@pg.example:9091/metrics/job/x/instance@base64/YQ=="
+            ),
+            "https://pg.example:9091/metrics/job/x/instance@base64/YQ=="
+        );
+        assert_eq!(
+            without_credentials("http://TOKEN@127.0.0.1:1/a"),
+            "http://127.0.0.1:1/a"
+        );
+        assert!(!without_credentials("http://u:s3cr3t@").contains("s3cr3t"));
     }
 
     #[test]

@@ -56,12 +56,22 @@ fn crate_paths(code: &str) -> Vec<Vec<String>> {
             })
             .unwrap_or(rest.len());
         let path = &rest[..end];
+        // `crate::{a, b as c}`: a group right after `crate::`.
+        let path = path
+            .strip_prefix('{')
+            .map_or(path.to_string(), |g| format!("::{{{g}"));
+        let path = path.as_str();
         match path.split_once("::{") {
             Some((head, group)) => {
                 let group = group.split('}').next().unwrap_or_default();
                 for item in group.split(',') {
-                    let mut p: Vec<String> = head.split("::").map(str::to_string).collect();
-                    p.extend(item.trim().split("::").map(|s| s.trim().to_string()));
+                    let item = item.trim().split(" as ").next().unwrap_or_default();
+                    let mut p: Vec<String> = head
+                        .split("::")
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect();
+                    p.extend(item.split("::").map(|s| s.trim().to_string()));
                     out.push(p);
                 }
             }

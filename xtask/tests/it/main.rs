@@ -11,6 +11,7 @@ mod deploy;
 mod deps;
 mod deps_lock;
 mod layering;
+mod metrics;
 mod outdated;
 mod postgres;
 mod restore;
