@@ -211,7 +211,17 @@ fn deploy_phases(
 fn pre_deploy_backup(cx: &Context, report: &mut Report, e: &mut Entry) -> Result<()> {
     let store = cx.store();
     let _l = store.lock("deploy: pre-deploy backup")?;
-    let b = crate::backup::db::create_configured(cx, &store)?;
+    let b = crate::backup::db::create_configured(cx, &store, false)?;
+    if let crate::backup::db::DbRun::NoDatabase {
+        path,
+        configured: true,
+    } = &b
+    {
+        bail!(
+            "the pre-deploy backup found no database at {} (database.path)",
+            path.display()
+        );
+    }
     let id = b.backup().map(|b| b.id());
     report.summary(
         "database backup",
