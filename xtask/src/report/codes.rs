@@ -184,6 +184,8 @@ codes! {
         "a deployment ledger line is not a valid entry (not UTF-8, or not an entry): it is ignored";
     DEPLOY_INTERRUPTED = "deploy-interrupted", High,
         "a deploy or rollback did not finish (a signal, or the process was killed): what it brought up may run unverified";
+    NO_SMOKE_CHECKS = "no-smoke-checks", Medium,
+        "the environment has no smoke checks: only the container's health decides whether a deploy worked";
 
     // checklist
     CHECKLIST_ITEM_FAILED = "checklist-item-failed", High,
