@@ -234,6 +234,7 @@ pub(super) fn check(scope: &Scope, images: Vec<ImageUse>, eols: &EolTable, out: 
                     kind: Kind::Tag,
                     direct: true,
                     source: at,
+                    line: Some(line),
                     notes: vec![format!("`{written}`: set at build or deploy time")],
                 });
             }
@@ -284,6 +285,7 @@ pub(super) fn check(scope: &Scope, images: Vec<ImageUse>, eols: &EolTable, out: 
             },
             direct: true,
             source: at,
+            line: Some(line),
             notes,
         });
     }

@@ -315,6 +315,7 @@ fn pin_row(
         kind: Kind::Pinned,
         direct: true,
         source: at,
+        line: Some(p.line),
         notes,
     });
 }
@@ -342,6 +343,7 @@ fn loose_row(
         kind: l.kind,
         direct: true,
         source: scope.cx.rel(&l.file),
+        line: None,
         notes,
     });
 }
