@@ -6,14 +6,41 @@ use clap::{Parser, Subcommand};
 
 use crate::report::Format;
 
+/// `--help`'s list of the commands by the runbook's cadence (docs/runbook.md has every item).
+const BY_CADENCE: &str = "\
+Commands by the runbook's cadence (docs/runbook.md maps every item):
+  daily      backup --if-changed (cron), backup verify, releases ENV, tests report,
+             metrics --textfile DIR (cron) or metrics serve, checklist daily
+  weekly     advisories update, audit, outdated, deps lock, workflows lint,
+             scan-config check, secrets check, checklist weekly
+  monthly    outdated, workflows lint, bench, checklist monthly (restore drill)
+  quarterly  audit --fail-on low, coverage check, secrets check --fail-on low,
+             checklist quarterly
+  deploys    deploy ENV VERSION [--dry-run], rollback ENV, releases ENV
+  DR         backup list, backup verify --all, restore config, restore db,
+             rollback ENV --restore-db
+  setup      config init, config show, completions SHELL, metrics rules, metrics dashboard";
+
+/// Exit codes and the example, after `-h` and `--help`.
+const EXIT_CODES: &str = "Exit codes: 0 clean, 1 findings at or above the threshold, 2 the tool \
+                          failed, 3 another run holds the lock.\n\nExample:\n  cargo xtask backup --if-changed";
+
+/// The version and the commit it was built from (`build.rs`; `unknown` without git).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("XTASK_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "cargo xtask",
     bin_name = "cargo xtask",
     about = "The CI/CD maintenance runbook as commands",
-    after_help = "Exit codes: 0 clean, 1 findings at or above the threshold, 2 the tool failed, \
-                  3 another run holds the lock.\n\nExample:\n  cargo xtask backup --if-changed",
-    version
+    after_help = EXIT_CODES,
+    after_long_help = format!("{BY_CADENCE}\n\n{EXIT_CODES}"),
+    version = VERSION
 )]
 pub struct Cli {
     /// Project tree to maintain [default: this workspace]
@@ -224,6 +251,14 @@ pub enum Command {
     Deps {
         #[command(subcommand)]
         command: DepsCmd,
+    },
+    /// Shell completions for the installed `xtask` (bash, zsh, fish, elvish, powershell)
+    #[command(
+        after_help = "Examples (after `cargo install --path xtask`):\n  xtask completions bash > ~/.local/share/bash-completion/completions/xtask\n  xtask completions zsh > ~/.zfunc/_xtask\n  cargo xtask completions fish > ~/.config/fish/completions/xtask.fish"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
 }
 

@@ -33,6 +33,9 @@ pub struct Config {
     /// True when `pipeline.paths` was set in the file (missing paths then matter more).
     #[serde(skip)]
     pub pipeline_paths_explicit: bool,
+    /// True when `database.path` was set in the file (a missing database is then a failure).
+    #[serde(skip)]
+    pub database_path_explicit: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -896,6 +899,7 @@ impl Config {
         let mut config: Config = toml::from_str(text)?;
         let raw: toml::Table = toml::from_str(text)?;
         config.pipeline_paths_explicit = raw.get("pipeline").and_then(|p| p.get("paths")).is_some();
+        config.database_path_explicit = raw.get("database").and_then(|d| d.get("path")).is_some();
         config.validate()?;
         Ok(config)
     }
@@ -1353,6 +1357,7 @@ mod tests {
         let parsed = Config::parse(EXAMPLE).unwrap();
         let defaults = Config {
             pipeline_paths_explicit: true,
+            database_path_explicit: true,
             ..Config::default()
         };
         assert_eq!(parsed, defaults);

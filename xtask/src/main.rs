@@ -59,7 +59,23 @@ fn main() -> ExitCode {
     }
 }
 
+/// `completions SHELL`: the script for the installed binary, `xtask`.
+fn completions(shell: clap_complete::Shell) {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    // Into memory first: clap_complete panics on a write error, and a closed pipe
+    // (`| head`) is not a failure of the command.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "xtask", &mut script);
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(&script).and_then(|()| out.flush());
+}
+
 fn run(cli: Cli) -> Result<u8> {
+    // Needs no tree: it works wherever the binary is installed.
+    if let Command::Completions { shell } = cli.command {
+        completions(shell);
+        return Ok(0);
+    }
     let root = cli.root.clone().unwrap_or_else(workspace_root);
     let root = root
         .canonicalize()
@@ -201,6 +217,10 @@ fn dispatch(cx: &Context, command: Command) -> Result<Option<Report>> {
         Command::Tests { command } => test_report::run(cx, command)?,
         Command::Deps { command } => deps_lock::run(cx, command)?,
         Command::Metrics { command } => return metrics::run(cx, command),
+        Command::Completions { shell } => {
+            completions(shell);
+            return Ok(None);
+        }
     };
 
     Ok(Some(report))

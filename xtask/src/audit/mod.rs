@@ -548,6 +548,87 @@ fn fix_of(hit: &Hit) -> String {
     }
 }
 
+/// Does the advisory say how severe it is (a CVSS score, or a label we understand)?
+fn scored(adv: &model::Advisory) -> bool {
+    adv.cvss_score.is_some()
+        || adv
+            .severity_label
+            .as_deref()
+            .and_then(matching::severity_of_label)
+            .is_some()
+}
+
+/// The id as shown: with its CVE alias beside it, when it has one and is not one.
+fn shown_id(adv: &model::Advisory) -> String {
+    match adv.aliases.iter().find(|a| a.starts_with("CVE-")) {
+        Some(cve) if !adv.id.starts_with("CVE-") => format!("{} ({cve})", adv.id),
+        _ => adv.id.clone(),
+    }
+}
+
+/// Longest summary a finding line shows.
+const SUMMARY_CHARS: usize = 120;
+
+/// Summaries read from `details` are stored cut at this many characters (see
+/// `advisories::osv`): one that long may end mid-word.
+const STORED_SUMMARY_CHARS: usize = 160;
+
+/// What a finding line says of an advisory: its first sentence, without the description of
+/// the package many PyPI advisories start with ("aiohttp is an asynchronous HTTP
+/// client/server framework…"), cut at a word with `…` when it is long or was cut.
+fn short_summary(package: &str, summary: &str) -> String {
+    let text = summary.split_whitespace().collect::<Vec<_>>().join(" ");
+    let possibly_cut = summary.chars().count() >= STORED_SUMMARY_CHARS;
+    let mut sentences = sentences(&text);
+    let describes_package = |s: &str| {
+        let lower = s.to_lowercase();
+        let pkg = package.to_lowercase();
+        lower.starts_with(&format!("{pkg} is ")) || lower.starts_with(&format!("{pkg} (the "))
+    };
+    if sentences.len() > 1 && describes_package(sentences[0].0) {
+        sentences.remove(0);
+    }
+    let Some(&(first, complete)) = sentences.first() else {
+        return String::new();
+    };
+    let cut = !complete && possibly_cut;
+    if first.chars().count() <= SUMMARY_CHARS && !cut {
+        return first.to_string();
+    }
+    let limit = first
+        .char_indices()
+        .nth(SUMMARY_CHARS)
+        .map_or(first.len(), |(i, _)| i);
+    // The last whole word within the limit (the stored text may end in half a word).
+    let head = match first[..limit].rfind(' ') {
+        Some(i) if limit < first.len() || cut => &first[..i],
+        _ => &first[..limit],
+    };
+    format!("{}…", head.trim_end_matches([',', ';', ':', ' ', '.']))
+}
+
+/// The sentences of `text`, each with whether it ends (a sentence ends at `.`, `!` or `?`
+/// followed by a space and a capital letter, or at the end of the text).
+fn sentences(text: &str) -> Vec<(&str, bool)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let bytes = text.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        let ends = matches!(b, b'.' | b'!' | b'?')
+            && bytes.get(i + 1) == Some(&b' ')
+            && bytes.get(i + 2).is_some_and(u8::is_ascii_uppercase);
+        if ends {
+            out.push((text[start..=i].trim(), true));
+            start = i + 2;
+        }
+    }
+    let rest = text[start..].trim();
+    if !rest.is_empty() {
+        out.push((rest, rest.ends_with(['.', '!', '?'])));
+    }
+    out
+}
+
 /// One hit's finding and table row.
 fn hit_finding(
     cx: &Context,
@@ -557,12 +638,20 @@ fn hit_finding(
     severity: Severity,
 ) -> (Finding, Vec<String>) {
     let fix = fix_of(hit);
+    let id = shown_id(adv);
+    let unscored = kind == Kind::Vulnerability && !scored(adv);
+    let unknown = if unscored {
+        "; severity unknown: counted as high"
+    } else {
+        ""
+    };
+    let summary = short_summary(&hit.pkg.name, &adv.summary);
     let mut f = Finding::new(
         kind.code(),
         severity,
         format!(
-            "{} {} {}: {} ({fix})",
-            hit.pkg.name, hit.pkg.version, adv.id, adv.summary
+            "{} {}: {id}: {summary} ({fix}{unknown})",
+            hit.pkg.name, hit.pkg.version
         ),
     )
     .at_line(cx.rel(&hit.pkg.file), hit.pkg.line);
@@ -585,14 +674,65 @@ fn hit_finding(
     if let Value::Object(m) = extra {
         f.extra = m;
     }
+    let shown_severity = if unscored {
+        format!("{} (unknown)", severity.as_str())
+    } else {
+        severity.as_str().to_string()
+    };
     let row = vec![
         hit.pkg.name.clone(),
         hit.pkg.version.clone(),
-        adv.id.clone(),
+        id,
         kind.as_str().to_string(),
-        severity.as_str().into(),
+        shown_severity,
         fix,
         paths.join(", "),
     ];
     (f, row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_show_the_point_cut_at_a_word() {
+        // A PyPI advisory's details, cut at 160 characters when parsed.
+        let stored = "aiohttp is an asynchronous HTTP client/server framework for asyncio and Python. The HTTP parser in AIOHTTP has numerous problems with header parsing, which coul";
+        assert_eq!(stored.chars().count(), STORED_SUMMARY_CHARS);
+        assert_eq!(
+            short_summary("aiohttp", stored),
+            "The HTTP parser in AIOHTTP has numerous problems with header parsing, which…"
+        );
+        // A whole first sentence is shown as it is, the next ones are not.
+        assert_eq!(
+            short_summary(
+                "aiohttp",
+                "In aiohttp before version 3.7.4 there is an open redirect vulnerability. A maliciously crafted link"
+            ),
+            "In aiohttp before version 3.7.4 there is an open redirect vulnerability."
+        );
+        // An OSV summary: unchanged; the package's description alone is kept.
+        assert_eq!(
+            short_summary(
+                "rsa",
+                "Marvin Attack: potential key recovery through timing sidechannels"
+            ),
+            "Marvin Attack: potential key recovery through timing sidechannels"
+        );
+        assert_eq!(short_summary("x", "x is a library."), "x is a library.");
+        // Too long: the last whole word within the limit, no trailing comma.
+        let long = format!("{} end, and more", "word ".repeat(30));
+        let shown = short_summary("p", &long);
+        assert!(
+            shown.ends_with("word…") && shown.chars().count() <= SUMMARY_CHARS + 1,
+            "{shown}"
+        );
+        // "e.g. lowercase" and versions do not end a sentence.
+        assert_eq!(
+            sentences("Use e.g. requests 2.3.1. Then stop"),
+            [("Use e.g. requests 2.3.1.", true), ("Then stop", false)]
+        );
+        assert_eq!(short_summary("p", ""), "");
+    }
 }

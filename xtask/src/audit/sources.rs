@@ -120,7 +120,7 @@ pub fn update(cx: &Context, allow_shrink: bool) -> Result<Report> {
                 .or(src.url.as_deref())
                 .unwrap_or_default(),
         );
-        let had_copy = cache.join(&src.name).exists();
+        let kept = kept_copy(&cache.join(&src.name));
         match update_one(cx, &cache, &src, &policy, &mut report) {
             Ok(Fetched { commit }) => {
                 // Index now, so the first audit after an update is already fast.
@@ -144,16 +144,33 @@ pub fn update(cx: &Context, allow_shrink: bool) -> Result<Report> {
             Err(e) => {
                 // A source not brought up to date is part of the work not done: exit 2.
                 report.incomplete = true;
-                let kept = if had_copy {
-                    "FAILED (old copy kept)"
-                } else {
-                    "FAILED (no copy)"
+                let what = e.downcast_ref::<Stage>().map_or("failed", Stage::as_str);
+                let (state, then) = match &kept {
+                    Some(when) => (
+                        "old copy kept",
+                        format!("the copy fetched {when} is kept; audits go on using it"),
+                    ),
+                    None => (
+                        "no copy",
+                        format!(
+                            "there is no copy of {} in the cache: audits cannot use it until an update succeeds",
+                            src.name
+                        ),
+                    ),
                 };
-                t.row(vec![src.name.clone(), from, kept.into()]);
+                t.row(vec![
+                    src.name.clone(),
+                    from,
+                    format!("FAILED ({state}): {what}"),
+                ]);
                 report.push(Finding::new(
                     codes::ADVISORY_UPDATE_FAILED,
                     Severity::High,
-                    redact(&format!("{}: {e:#}", src.name)),
+                    redact(&format!(
+                        "{}: {e:#}{}; {then}",
+                        src.name,
+                        offline_hint(&format!("{e:#}"))
+                    )),
                 ));
             }
         }
@@ -162,6 +179,65 @@ pub fn update(cx: &Context, allow_shrink: bool) -> Result<Report> {
     report.tables.push(t);
     report.set("updated", rows);
     Ok(report)
+}
+
+/// Where an update failed: fetching, or checking what it fetched (which was not taken).
+#[derive(Debug, Clone, Copy)]
+enum Stage {
+    Fetch,
+    Check,
+}
+
+impl Stage {
+    fn as_str(&self) -> &'static str {
+        match self {
+            Stage::Fetch => "could not fetch",
+            Stage::Check => "fetched copy not taken",
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The current copy of a source, if there is one: when it was fetched (`date unknown` for
+/// a copy without its fetch record).
+fn kept_copy(dest: &Path) -> Option<String> {
+    if !dest.exists() {
+        return None;
+    }
+    let meta: serde_json::Value = fs::read_to_string(dest.join(FETCH_META))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    Some(
+        meta["updated"]
+            .as_str()
+            .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
+            .map_or("at an unknown date".to_string(), |d| {
+                d.with_timezone(&Utc)
+                    .format("%Y-%m-%d %H:%M UTC")
+                    .to_string()
+            }),
+    )
+}
+
+/// A hint when the error says the network is not there (curl's and git's words for it).
+fn offline_hint(error: &str) -> &'static str {
+    let offline = [
+        "Could not resolve host",
+        "Failed to connect",
+        "Network is unreachable",
+        "Couldn't resolve host",
+    ];
+    if offline.iter().any(|w| error.contains(w)) {
+        " (no network: is this machine offline?)"
+    } else {
+        ""
+    }
 }
 
 /// Remove the fetch folders (`.tmp-<source>-<pid>`) of updates that were killed: under the
@@ -253,19 +329,17 @@ fn fetch(
     let _ = fs::remove_dir_all(&tmp);
     let result = (|| -> Result<Fetched> {
         let commit = match &src.git {
-            Some(_) => Some(git_clone(
-                cache,
-                &tmp,
-                target,
-                src.branch.as_deref().unwrap_or("main"),
-            )?),
+            Some(_) => Some(
+                git_clone(cache, &tmp, target, src.branch.as_deref().unwrap_or("main"))
+                    .context(Stage::Fetch)?,
+            ),
             None => {
-                download_zip(&tmp, target, loc)?;
+                download_zip(&tmp, target, loc).context(Stage::Fetch)?;
                 None
             }
         };
         let dest = cache.join(&src.name);
-        let stats = check_replacement(&tmp, &dest, policy)?;
+        let stats = check_replacement(&tmp, &dest, policy).context(Stage::Check)?;
         let meta = json!({
             "updated": Utc::now().to_rfc3339(),
             "from": redact(src.git.as_deref().or(src.url.as_deref()).unwrap_or_default()),
@@ -504,4 +578,35 @@ fn count_advisories(p: &Path) -> (usize, Option<String>) {
                 .to_string()
         }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_without_network_gets_a_hint() {
+        for offline in [
+            "fatal: unable to access 'https://github.com/rustsec/advisory-db/': Could not resolve host: github.com",
+            "curl: (7) Failed to connect to 10.0.0.1 port 443",
+        ] {
+            assert_eq!(
+                offline_hint(offline),
+                " (no network: is this machine offline?)"
+            );
+        }
+        assert_eq!(offline_hint("fatal: repository not found"), "");
+    }
+
+    #[test]
+    fn a_kept_copy_says_when_it_was_fetched() {
+        let t = tempfile::tempdir().unwrap();
+        assert_eq!(kept_copy(&t.path().join("none")), None);
+        std::fs::write(
+            t.path().join(FETCH_META),
+            r#"{"updated": "2026-11-20T06:00:00+00:00"}"#,
+        )
+        .unwrap();
+        assert_eq!(kept_copy(t.path()).as_deref(), Some("2026-11-20 06:00 UTC"));
+    }
 }

@@ -90,11 +90,18 @@ pub fn all(cx: &Context, if_changed: bool) -> Result<Report> {
     let _lock = store.lock("backup")?;
     let mut report = Report::new("backup");
     store.clean_stale(Kind::Pipeline)?;
-    report.absorb(pipeline::create(cx, &store, if_changed)?.report());
-    report.absorb(db::create_configured(cx, &store)?.report());
+    // One labelled block per kind: each has its own archive, size and sha256 lines.
+    report.absorb_as(
+        "config backup",
+        pipeline::create(cx, &store, if_changed)?.report(),
+    );
+    report.absorb_as(
+        "database backup",
+        db::create_configured(cx, &store, if_changed)?.report(cx),
+    );
     // Only prune when every backup of this run succeeded.
     if report.exit_code() == 0 {
-        report.absorb(prune_kinds(cx, &store, false)?);
+        report.absorb_as("retention", prune_kinds(cx, &store, false)?);
     }
     Ok(report)
 }

@@ -89,6 +89,8 @@ fn begin<'a>(
     let mut report = Report::dry(command, dry_run);
     report.fail_on = Severity::High;
     let lock = if dry_run {
+        // The real run would stop here: so does its dry run.
+        refuse_while_in_progress(cx, env)?;
         None
     } else {
         Some(files::Lock::acquire(
@@ -101,6 +103,61 @@ fn begin<'a>(
     op::unfinished(cx, env, &ledger, &mut report, lock.is_some())?;
     let current = ledger.current().map(str::to_string);
     Ok((t, report, lock, ledger, current))
+}
+
+/// Another deploy or rollback of `env` holds its lock: what the real run's lock says.
+fn refuse_while_in_progress(cx: &Context, env: &str) -> Result<()> {
+    if !ledger::in_progress(cx, env) {
+        return Ok(());
+    }
+    let path = ledger::dir(cx).join(format!("{env}.lock"));
+    let holder = std::fs::read_to_string(&path).unwrap_or_default();
+    Err(files::LockBusy { path, holder }.into())
+}
+
+/// What a deploy (`with_backup`) or rollback checks before it changes anything; its dry run
+/// checks the same, so that both end alike. The image is checked after this (pulled, or for
+/// a dry run only looked up). Errors refuse the run; a missing smoke check is a warning.
+fn preconditions(
+    cx: &Context,
+    t: &Target<'_>,
+    report: &mut Report,
+    with_backup: bool,
+) -> Result<()> {
+    let env = &t.env;
+    if let Some(script) = &t.envcfg.smoke_script {
+        let path = cx.root.join(script);
+        let executable = std::fs::metadata(&path).is_ok_and(|m| {
+            m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
+        });
+        if !executable {
+            bail!(
+                "deploy.environments.{env}.smoke_script `{script}` is not an executable file: create it (chmod +x) or fix the path in {}; nothing was deployed",
+                cx.config_path.display()
+            );
+        }
+    }
+    if t.envcfg.smoke.is_empty() && t.envcfg.smoke_script.is_none() {
+        report.push(Finding::new(
+            codes::NO_SMOKE_CHECKS,
+            Severity::Medium,
+            format!(
+                "{env} has no smoke checks: only the container's health decides; the runbook requires smoke tests after every deploy (add deploy.environments.{env}.smoke or smoke_script)"
+            ),
+        ));
+    }
+    if with_backup
+        && cx.config.deploy.backup_db
+        && let Some((path, true)) = crate::backup::db::missing_database(cx)
+    {
+        bail!(
+            "deploy.backup_db is on but database.path `{}` ({}) does not exist: the pre-deploy backup cannot be taken; fix database.path in {}; nothing was deployed",
+            cx.config.database.path,
+            path.display(),
+            cx.config_path.display()
+        );
+    }
+    Ok(())
 }
 
 /// The environment and "current → target" lines every deploy and rollback report starts with.
@@ -155,6 +212,7 @@ pub fn deploy(
         dry_run,
     )?;
     summarize(&mut report, env, current.as_deref(), version);
+    preconditions(cx, &t, &mut report, true)?;
     if dry_run {
         return dry_run_report(&t, version, report, true);
     }
@@ -211,7 +269,17 @@ fn deploy_phases(
 fn pre_deploy_backup(cx: &Context, report: &mut Report, e: &mut Entry) -> Result<()> {
     let store = cx.store();
     let _l = store.lock("deploy: pre-deploy backup")?;
-    let b = crate::backup::db::create_configured(cx, &store)?;
+    let b = crate::backup::db::create_configured(cx, &store, false)?;
+    if let crate::backup::db::DbRun::NoDatabase {
+        path,
+        configured: true,
+    } = &b
+    {
+        bail!(
+            "the pre-deploy backup found no database at {} (database.path)",
+            path.display()
+        );
+    }
     let id = b.backup().map(|b| b.id());
     report.summary(
         "database backup",
@@ -333,6 +401,7 @@ pub fn rollback(
             "--restore-db replaces the database with {b} (taken {when}); writes made since are lost: add --yes to confirm"
         );
     }
+    preconditions(cx, &t, &mut report, false)?;
     if dry_run {
         return dry_run_report(&t, &target_version, report, false);
     }

@@ -37,7 +37,13 @@ pub fn plan(
         format!("{} ({})", image.0, image.1.describe()),
     ]);
     if with_backup && cfg.backup_db {
-        steps.row(vec!["backup".into(), "cargo xtask backup db".into()]);
+        // As the real run: no database at the default path, no backup (a configured path
+        // that is missing refused the run before this).
+        let what = match crate::backup::db::missing_database(t.cx) {
+            Some((path, _)) => format!("none: no database at {}", t.cx.rel(&path)),
+            None => "cargo xtask backup db".into(),
+        };
+        steps.row(vec!["backup".into(), what]);
     }
     if !cfg.migrate.is_empty() && with_backup {
         steps.row(vec![
@@ -62,6 +68,12 @@ pub fn plan(
                 "GET {} expecting {} (timeout {} s, {} retries)",
                 c.url, c.status, c.timeout_secs, c.retries
             ),
+        ]);
+    }
+    if t.envcfg.smoke.is_empty() && t.envcfg.smoke_script.is_none() {
+        steps.row(vec![
+            "smoke".into(),
+            "none configured: only the health gate decides".into(),
         ]);
     }
     if let Some(s) = &t.envcfg.smoke_script {

@@ -118,7 +118,7 @@ pub(super) fn check(scope: &Scope, tree: &Tree, eols: &EolTable, out: &mut Outda
             Ok(tag) => (Some(tag.clone()), vec![]),
             Err(why) => (None, vec![format!("latest unknown: {why}")]),
         };
-        for (wf, _, r, version) in uses {
+        for (wf, line, r, version) in uses {
             let current = if is_sha(r) {
                 version.clone().or_else(|| Some(r[..12].to_string()))
             } else {
@@ -139,6 +139,7 @@ pub(super) fn check(scope: &Scope, tree: &Tree, eols: &EolTable, out: &mut Outda
                 },
                 direct: true,
                 source: scope.cx.rel(wf),
+                line: Some(*line),
                 notes: notes.clone(),
             });
         }

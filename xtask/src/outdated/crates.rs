@@ -134,6 +134,9 @@ pub(super) fn check(
         deps.extend(locked_deps(cx, locks, out));
     }
     deps.retain(|d| !scope.ignored(&d.name));
+    if deps.is_empty() {
+        return Ok(());
+    }
     out.index = crates_index(&cx.root);
     let versions = lookup(scope, &deps, out)?;
     for d in &deps {
@@ -427,6 +430,7 @@ fn compare(d: &RustDep, vs: &Versions, msrv: Option<&semver::Version>, out: &mut
         } else {
             d.members.iter().cloned().collect::<Vec<_>>().join(", ")
         },
+        line: None,
         notes,
     });
 }

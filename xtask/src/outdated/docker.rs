@@ -196,6 +196,7 @@ pub(super) fn check(scope: &Scope, images: Vec<ImageUse>, eols: &EolTable, out: 
                     kind: Kind::Tag,
                     direct: true,
                     source: at,
+                    line: Some(line),
                     notes: vec![format!("`{written}`: set at build or deploy time")],
                 });
             }
@@ -246,6 +247,7 @@ pub(super) fn check(scope: &Scope, images: Vec<ImageUse>, eols: &EolTable, out: 
             },
             direct: true,
             source: at,
+            line: Some(line),
             notes,
         });
     }

@@ -54,12 +54,23 @@ impl Ecosystem {
         Ecosystem::Docker,
     ];
 
+    /// Its JSON spelling (also the `ecosystem` label of metrics).
     pub fn as_str(self) -> &'static str {
         match self {
             Ecosystem::Crates => "crates.io",
             Ecosystem::PyPI => "PyPI",
             Ecosystem::Actions => "github-actions",
             Ecosystem::Docker => "docker",
+        }
+    }
+
+    /// The heading of its table.
+    fn title(self) -> &'static str {
+        match self {
+            Ecosystem::Crates => "Rust crates (crates.io)",
+            Ecosystem::PyPI => "Python packages (PyPI)",
+            Ecosystem::Actions => "GitHub Actions",
+            Ecosystem::Docker => "Docker images",
         }
     }
 }
@@ -122,6 +133,9 @@ pub struct Pkg {
     pub kind: Kind,
     pub direct: bool,
     pub source: String,
+    /// The line of `source` that names it, where there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
     pub notes: Vec<String>,
 }
 
@@ -210,7 +224,10 @@ impl Outdated {
         for eco in Ecosystem::ALL {
             report.tables.push(table(eco, &self.packages));
         }
-        report.summary("index", self.index.clone());
+        // Only when crates were looked up: a tree without Rust has no use for the line.
+        if !self.index.is_empty() {
+            report.summary("index", self.index.clone());
+        }
         report.summary(
             "http",
             format!(
@@ -275,9 +292,11 @@ impl Missing {
     }
 }
 
+/// One ecosystem's table: one row per package and version, with every place that names it
+/// (`Dockerfile:1, Dockerfile:7`), so that an image used twice is listed once.
 fn table(eco: Ecosystem, pkgs: &[Pkg]) -> Table {
     let mut t = Table::new(
-        eco.as_str(),
+        eco.title(),
         &[
             "name",
             "current",
@@ -288,17 +307,32 @@ fn table(eco: Ecosystem, pkgs: &[Pkg]) -> Table {
             "notes",
         ],
     );
+    let o = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let mut rows: Vec<(Vec<String>, Vec<String>)> = Vec::new();
     for p in pkgs.iter().filter(|p| p.ecosystem == eco) {
-        let o = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-        t.row(vec![
+        let at = match p.line {
+            Some(l) => format!("{}:{l}", p.source),
+            None => p.source.clone(),
+        };
+        let row = vec![
             p.name.clone(),
             o(&p.current),
             o(&p.compatible),
             o(&p.latest),
             p.kind.as_str().to_string(),
-            p.source.clone(),
             p.notes.join("; "),
-        ]);
+        ];
+        match rows.iter_mut().find(|(r, _)| *r == row) {
+            Some((_, places)) if !places.contains(&at) => places.push(at),
+            Some(_) => {}
+            None => rows.push((row, vec![at])),
+        }
+    }
+    for (mut row, places) in rows {
+        let notes = row.pop().unwrap_or_default();
+        row.push(places.join(", "));
+        row.push(notes);
+        t.row(row);
     }
     t
 }

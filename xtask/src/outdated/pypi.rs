@@ -324,6 +324,7 @@ fn pin_row(
         kind: Kind::Pinned,
         direct: true,
         source: at,
+        line: Some(p.line),
         notes,
     });
 }
@@ -351,6 +352,7 @@ fn loose_row(
         kind: l.kind,
         direct: true,
         source: scope.cx.rel(&l.file),
+        line: None,
         notes,
     });
 }

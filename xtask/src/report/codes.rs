@@ -68,8 +68,8 @@ codes! {
     // backup config, backup db, verify, prune, restore
     PIPELINE_EMPTY = "pipeline-empty", High,
         "no pipeline configuration was found under the root: nothing was backed up";
-    PIPELINE_PATH_MISSING = "pipeline-path-missing", Info,
-        "a configured pipeline path matched nothing (medium when set explicitly)";
+    PIPELINE_PATH_MISSING = "pipeline-path-missing", Medium,
+        "a pipeline path the config names matched nothing (default paths that do not exist are not reported)";
     SECRET_EXCLUDED = "secret-excluded", Info,
         "a file that looks like a secret was left out of the archive";
     SYMLINK_OUTSIDE_TREE = "symlink-outside-tree", Low,
@@ -77,7 +77,7 @@ codes! {
     UNSUPPORTED_FILE_TYPE = "unsupported-file-type", Low,
         "a socket, FIFO or device was left out of the archive";
     DATABASE_MISSING = "database-missing", Info,
-        "there is no database at the configured path: no database backup was made";
+        "there is no database at the database path: no database backup was made (high when database.path is set in the config)";
     BACKUP_FELL_BACK_TO_VACUUM = "backup-fell-back-to-vacuum", Info,
         "writers kept restarting the online backup, so VACUUM INTO made the copy";
     UPLOAD_FAILED = "upload-failed", High,
@@ -186,6 +186,8 @@ codes! {
         "a deployment ledger line is not a valid entry (not UTF-8, or not an entry): it is ignored";
     DEPLOY_INTERRUPTED = "deploy-interrupted", High,
         "a deploy or rollback did not finish (a signal, or the process was killed): what it brought up may run unverified";
+    NO_SMOKE_CHECKS = "no-smoke-checks", Medium,
+        "the environment has no smoke checks: only the container's health decides whether a deploy worked";
 
     // checklist
     CHECKLIST_ITEM_FAILED = "checklist-item-failed", High,

@@ -174,12 +174,23 @@ impl Table {
     }
 }
 
+/// A labelled group of summary lines and tables: one step of a command that does several
+/// (`backup`: one block per kind).
+#[derive(Debug, Clone, Default)]
+pub struct Block {
+    pub title: String,
+    pub summary: Vec<(String, String)>,
+    pub tables: Vec<Table>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Report {
     /// The command that made the report, e.g. `backup config`.
     pub command: String,
     /// Short key/value lines shown above the tables.
     pub summary: Vec<(String, String)>,
+    /// Labelled groups shown after the summary, before the tables.
+    pub blocks: Vec<Block>,
     pub tables: Vec<Table>,
     /// What a person has to do, shown after the tables as unchecked boxes (`- [ ]`).
     pub todo: Vec<String>,
@@ -218,6 +229,7 @@ impl Report {
         Report {
             command: command.into(),
             summary: Vec::new(),
+            blocks: Vec::new(),
             tables: Vec::new(),
             todo: Vec::new(),
             findings: Vec::new(),
@@ -241,10 +253,16 @@ impl Report {
         self.findings.push(finding);
     }
 
-    /// Merge another report (e.g. one step of `backup`) into this one.
-    pub fn absorb(&mut self, other: Report) {
-        self.summary.extend(other.summary);
-        self.tables.extend(other.tables);
+    /// Merge another report (one step of `backup`) as a block labelled `title`: its summary
+    /// lines and tables stay together under the label; its findings join this report's, its
+    /// JSON data goes under its command's name (`backup_config`).
+    pub fn absorb_as(&mut self, title: &str, other: Report) {
+        self.blocks.push(Block {
+            title: title.to_string(),
+            summary: other.summary,
+            tables: other.tables,
+        });
+        self.blocks.extend(other.blocks);
         self.findings.extend(other.findings);
         let key = other.command.replace(' ', "_");
         self.data.insert(key, Value::Object(other.data));
@@ -359,27 +377,13 @@ impl Report {
     fn render_markdown(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "## cargo xtask {}\n", self.command);
-        for (k, v) in &self.summary {
-            let _ = writeln!(s, "- **{k}**: {}", md_escape(v));
+        md_summary(&mut s, &self.summary);
+        for b in &self.blocks {
+            let _ = writeln!(s, "### {}\n", b.title);
+            md_summary(&mut s, &b.summary);
+            md_tables(&mut s, &b.tables, "####");
         }
-        if !self.summary.is_empty() {
-            s.push('\n');
-        }
-        for t in &self.tables {
-            if t.rows.is_empty() {
-                continue;
-            }
-            if !t.title.is_empty() {
-                let _ = writeln!(s, "### {}\n", t.title);
-            }
-            let _ = writeln!(s, "| {} |", t.headers.join(" | "));
-            let _ = writeln!(s, "|{}", "---|".repeat(t.headers.len()));
-            for r in &t.rows {
-                let cells: Vec<String> = r.iter().map(|c| md_escape(c)).collect();
-                let _ = writeln!(s, "| {} |", cells.join(" | "));
-            }
-            s.push('\n');
-        }
+        md_tables(&mut s, &self.tables, "###");
         if !self.todo.is_empty() {
             s.push_str("### By hand\n\n");
             for t in &self.todo {
@@ -416,22 +420,16 @@ impl Report {
             }
             return s;
         }
-        let width = self.summary.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-        for (k, v) in &self.summary {
-            let _ = writeln!(s, "{k:>width$}: {v}");
-        }
-        for t in &self.tables {
-            if t.rows.is_empty() {
-                continue;
-            }
+        summary_lines(&mut s, &self.summary, "");
+        for b in &self.blocks {
             if !s.is_empty() {
                 s.push('\n');
             }
-            if !t.title.is_empty() {
-                let _ = writeln!(s, "{}", style.bold(&t.title));
-            }
-            s.push_str(&text_table(&t.headers, &t.rows));
+            let _ = writeln!(s, "{}", style.bold(&b.title));
+            summary_lines(&mut s, &b.summary, "  ");
+            table_texts(&mut s, &b.tables, style);
         }
+        table_texts(&mut s, &self.tables, style);
         if !self.todo.is_empty() {
             if !s.is_empty() {
                 s.push('\n');
@@ -453,6 +451,30 @@ impl Report {
     }
 }
 
+/// `key: value` lines, keys right-aligned, each line after `indent`.
+fn summary_lines(s: &mut String, lines: &[(String, String)], indent: &str) {
+    let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (k, v) in lines {
+        let _ = writeln!(s, "{indent}{k:>width$}: {v}");
+    }
+}
+
+/// Each table with rows, after a blank line, under its title.
+fn table_texts(s: &mut String, tables: &[Table], style: Style) {
+    for t in tables {
+        if t.rows.is_empty() {
+            continue;
+        }
+        if !s.is_empty() {
+            s.push('\n');
+        }
+        if !t.title.is_empty() {
+            let _ = writeln!(s, "{}", style.bold(&t.title));
+        }
+        s.push_str(&text_table(&t.headers, &t.rows));
+    }
+}
+
 fn location(f: &Finding) -> String {
     match (&f.path, f.line) {
         (Some(p), Some(l)) => format!("{p}:{l}"),
@@ -468,6 +490,34 @@ fn finding_line(f: &Finding, style: Style) -> String {
         format!("{sev}[{}]: {}\n", f.code, f.message)
     } else {
         format!("{sev}[{}]: {} ({loc})\n", f.code, f.message)
+    }
+}
+
+fn md_summary(s: &mut String, lines: &[(String, String)]) {
+    for (k, v) in lines {
+        let _ = writeln!(s, "- **{k}**: {}", md_escape(v));
+    }
+    if !lines.is_empty() {
+        s.push('\n');
+    }
+}
+
+/// Each table with rows as a Markdown table under a `heading` of its title.
+fn md_tables(s: &mut String, tables: &[Table], heading: &str) {
+    for t in tables {
+        if t.rows.is_empty() {
+            continue;
+        }
+        if !t.title.is_empty() {
+            let _ = writeln!(s, "{heading} {}\n", t.title);
+        }
+        let _ = writeln!(s, "| {} |", t.headers.join(" | "));
+        let _ = writeln!(s, "|{}", "---|".repeat(t.headers.len()));
+        for r in &t.rows {
+            let cells: Vec<String> = r.iter().map(|c| md_escape(c)).collect();
+            let _ = writeln!(s, "| {} |", cells.join(" | "));
+        }
+        s.push('\n');
     }
 }
 

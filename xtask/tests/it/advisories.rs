@@ -409,3 +409,87 @@ fn folders_left_by_a_killed_update_are_swept() {
     assert!(!left.exists(), "the aborted fetch folder is gone");
     assert_eq!(cached(&cache, "local"), 2);
 }
+
+/// Offline (a host that does not resolve): the table says what happened and what the cache
+/// holds now, for a source never fetched and for one with a copy; the finding has git's
+/// reason and the same state in words. Exit 2 either way.
+#[test]
+fn an_offline_update_says_what_happened_and_what_the_cache_holds() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    let cache = root.join("cache");
+    let run = |format: &str| -> Run {
+        let env = [
+            ("XTASK_ADVISORY_CACHE", cache.to_str().unwrap()),
+            ("XTASK_ADVISORY_DB", ""),
+            ("http_proxy", ""),
+            ("HTTP_PROXY", ""),
+            ("all_proxy", ""),
+            ("ALL_PROXY", ""),
+        ];
+        xtask_env(root, &env, &["--format", format, "advisories", "update"])
+    };
+    let unreachable = "http://no-such-host.invalid/db.git";
+    let row = |run: &Run, source: &str| -> String {
+        run.stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{source} ")) && l.contains(unreachable))
+            .unwrap_or_else(|| panic!("no row for {source}: {}", run.stdout))
+            .split_whitespace()
+            .skip(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+
+    // Never fetched: no copy.
+    config(
+        root,
+        &format!("{{ name = \"fresh\", git = \"{unreachable}\" }}"),
+        "",
+    );
+    let table = run("table");
+    assert_eq!(table.code, 2, "{}{}", table.stdout, table.stderr);
+    assert_eq!(row(&table, "fresh"), "FAILED (no copy): could not fetch");
+    let json = run("json");
+    assert_eq!(json.code, 2);
+    let why = failure(&json);
+    assert!(
+        why.starts_with(&format!(
+            "fresh: could not fetch: git clone {unreachable} (branch main) failed: "
+        )) && why.ends_with(
+            "; there is no copy of fresh in the cache: audits cannot use it until an update succeeds"
+        ),
+        "{why}"
+    );
+    if why.contains("Could not resolve host") {
+        assert!(
+            why.contains(" (no network: is this machine offline?); "),
+            "{why}"
+        );
+    }
+
+    // Fetched once, then offline: the old copy is kept and audits go on using it.
+    let repo = Repo::new(&root.join("upstream"));
+    repo.commit(&advisories(2, 2099));
+    config(
+        root,
+        &format!("{{ name = \"db\", git = \"{}\" }}", repo.dir.display()),
+        "",
+    );
+    assert_eq!(run("json").code, 0);
+    config(
+        root,
+        &format!("{{ name = \"db\", git = \"{unreachable}\" }}"),
+        "",
+    );
+    let table = run("table");
+    assert_eq!(table.code, 2, "{}{}", table.stdout, table.stderr);
+    assert_eq!(row(&table, "db"), "FAILED (old copy kept): could not fetch");
+    let why = failure(&run("json"));
+    assert!(
+        why.contains("; the copy fetched 20")
+            && why.ends_with(" UTC is kept; audits go on using it"),
+        "{why}"
+    );
+    assert_eq!(cached(&cache, "db"), 2, "the old copy is still there");
+}

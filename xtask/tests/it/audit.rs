@@ -703,7 +703,7 @@ fn sarif_markdown_and_output_file() {
     .stdout;
     assert!(
         md.contains(
-            "| foo | 1.0.0 | RUSTSEC-2099-0001 | vulnerability | critical | upgrade to >= 1.2.3 |"
+            "| foo | 1.0.0 | RUSTSEC-2099-0001 (CVE-2099-1111) | vulnerability | critical | upgrade to >= 1.2.3 |"
         ),
         "{md}"
     );
@@ -1059,3 +1059,72 @@ fn packages_the_quick_search_misses_are_still_audited() {
 }
 
 mod hardening;
+
+/// A finding line shows the advisory's point (not the package's description many PyPI
+/// advisories start with), cut at a word with `…`, the CVE beside the id, and says when an
+/// advisory has no severity and is counted as high.
+#[test]
+fn finding_lines_are_readable() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    write(root, "requirements.txt", "aiohttp==3.8.1\n");
+    write(
+        root,
+        "db/pypa/vulns/aiohttp/PYSEC-2099-246.yaml",
+        r#"id: PYSEC-2099-246
+details: aiohttp is an asynchronous HTTP client/server framework for asyncio and Python.
+  The HTTP parser in AIOHTTP has numerous problems with header parsing, which could
+  lead to request smuggling. This parser is only used when AIOHTTP_NO_EXTENSIONS is
+  enabled (or not using a prebuilt wheel).
+aliases:
+- GHSA-gfw2-4jvh-wgfg
+- CVE-2099-47627
+modified: "2099-01-04T00:00:00Z"
+affected:
+- package:
+    name: aiohttp
+    ecosystem: PyPI
+  ranges:
+  - type: ECOSYSTEM
+    events:
+    - introduced: "0"
+    - fixed: 3.8.6
+"#,
+    );
+    write(
+        root,
+        "db/pypa/.xtask-source.json",
+        &format!("{{\"updated\": \"{}\"}}", chrono::Utc::now().to_rfc3339()),
+    );
+    let run = xtask(root, &["audit", "requirements.txt", "--db", "db/pypa"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        lines.contains(
+            &"high[vulnerability]: aiohttp 3.8.1: PYSEC-2099-246 (CVE-2099-47627): The HTTP parser in AIOHTTP has numerous problems with header parsing, which… (upgrade to >= 3.8.6; severity unknown: counted as high) (requirements.txt:1)"
+        ),
+        "{}",
+        run.stdout
+    );
+    let row = lines
+        .iter()
+        .find(|l| l.starts_with("aiohttp "))
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    let cells: Vec<&str> = row
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(
+        cells,
+        [
+            "aiohttp",
+            "3.8.1",
+            "PYSEC-2099-246 (CVE-2099-47627)",
+            "vulnerability",
+            "high (unknown)",
+            "upgrade to >= 3.8.6",
+            "requirements.txt"
+        ]
+    );
+}

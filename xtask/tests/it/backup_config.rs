@@ -472,3 +472,99 @@ fn empty_tree_is_a_finding_not_an_empty_archive() {
             || snapshot(&t.path().join("backups/pipeline")).len() <= 1
     );
 }
+
+/// `backup` shows one labelled block per kind, each with its own `sha256:` line.
+#[test]
+fn plain_backup_prints_one_labelled_block_per_kind() {
+    let t = sample_tree();
+    let db = t.path().join("ai_knowledge_hub/knowledge_hub.db");
+    fs::create_dir_all(db.parent().unwrap()).unwrap();
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('x');")
+        .unwrap();
+    let run = xtask(t.path(), &["backup"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    // Blocks are separated by blank lines and start with their label.
+    let blocks: Vec<Vec<&str>> = run
+        .stdout
+        .split("\n\n")
+        .map(|b| b.lines().collect())
+        .collect();
+    let block = |label: &str| {
+        blocks
+            .iter()
+            .find(|b| b.first() == Some(&label))
+            .unwrap_or_else(|| panic!("no `{label}` block: {}", run.stdout))
+    };
+    let sha_lines = |b: &Vec<&str>| {
+        b.iter()
+            .filter(|l| l.trim_start().starts_with("sha256: "))
+            .count()
+    };
+    let config = block("config backup");
+    assert_eq!(sha_lines(config), 1, "{config:?}");
+    assert!(
+        config
+            .iter()
+            .any(|l| l.trim_start() == "secrets left out: 3"),
+        "{config:?}"
+    );
+    let database = block("database backup");
+    assert_eq!(sha_lines(database), 1, "{database:?}");
+    assert!(
+        database
+            .iter()
+            .any(|l| l.trim_start() == "check: integrity_check: ok"),
+        "{database:?}"
+    );
+    let retention = block("retention");
+    assert_eq!(
+        retention[1..],
+        ["  config: 1 kept, 0 deleted", "      db: 1 kept, 0 deleted"]
+    );
+    // Nowhere else: no unlabelled sha256 line before the first block.
+    assert!(
+        blocks[0].first() == Some(&"config backup"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// The runbook's default pipeline paths are optional: one that does not exist is not
+/// reported; a path the user added that matches nothing is.
+#[test]
+fn only_configured_pipeline_paths_are_reported_missing() {
+    let t = sample_tree();
+    // The sample tree has neither azure-pipelines.yml nor .trivyignore (both defaults).
+    let (_, v) = backup(t.path());
+    let missing: Vec<&serde_json::Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "pipeline-path-missing")
+        .collect();
+    assert!(missing.is_empty(), "{missing:?}");
+    write(
+        t.path(),
+        "maintenance.toml",
+        "[pipeline]\npaths = [\".github/workflows\", \"azure-pipelines.yml\", \"ci/jenkins\"]\n",
+    );
+    let run = xtask(t.path(), &["backup", "config"]);
+    assert_eq!(
+        run.code, 1,
+        "medium fails a backup: {}{}",
+        run.stdout, run.stderr
+    );
+    let lines: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains("pipeline-path-missing"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "medium[pipeline-path-missing]: `ci/jenkins` (pipeline.paths) matched nothing under the root"
+        ]
+    );
+}

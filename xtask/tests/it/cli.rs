@@ -185,3 +185,112 @@ fn database_passwords_are_redacted_everywhere() {
     );
     assert!(log.contains("app:***@127.0.0.1"), "{log}");
 }
+
+/// The installed binary (`cargo install --path xtask`) runs against a tree elsewhere, from
+/// any directory: `--root DIR`, or `XTASK_ROOT` (what cron and systemd use); `--root` wins.
+#[test]
+fn runs_against_a_tree_elsewhere_by_root_or_xtask_root() {
+    let t = sample_tree();
+    let other = sample_tree();
+    let cwd = tempfile::tempdir().unwrap();
+    let archive_of = |run: Run| -> std::path::PathBuf {
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        run.json()["archive"].as_str().unwrap().into()
+    };
+    let store = t.path().canonicalize().unwrap().join("backups/pipeline");
+    let by_root = bin()
+        .current_dir(cwd.path())
+        .arg("--root")
+        .arg(t.path())
+        .args(["--format", "json", "backup", "config"])
+        .output()
+        .unwrap();
+    assert_eq!(archive_of(by_root.into()).parent().unwrap(), store);
+    let by_env = bin()
+        .current_dir(cwd.path())
+        .env("XTASK_ROOT", t.path())
+        .args(["--format", "json", "backup", "config"])
+        .output()
+        .unwrap();
+    assert_eq!(archive_of(by_env.into()).parent().unwrap(), store);
+    let both = bin()
+        .current_dir(cwd.path())
+        .env("XTASK_ROOT", other.path())
+        .arg("--root")
+        .arg(t.path())
+        .args(["--format", "json", "backup", "config"])
+        .output()
+        .unwrap();
+    assert_eq!(archive_of(both.into()).parent().unwrap(), store);
+    assert!(!other.path().join("backups").exists(), "--root wins");
+    assert!(
+        snapshot(cwd.path()) == [""],
+        "nothing written in the working directory"
+    );
+    let missing = bin()
+        .current_dir(cwd.path())
+        .env("XTASK_ROOT", "/nonexistent/tree")
+        .args(["backup", "list"])
+        .output()
+        .unwrap();
+    let missing: Run = missing.into();
+    assert_eq!(missing.code, 2);
+    assert_eq!(
+        missing.stderr,
+        "error: --root /nonexistent/tree: no such directory: No such file or directory (os error 2)\n"
+    );
+}
+
+/// `--version`: the version and the commit the binary was built from (`unknown` when it
+/// was built without git).
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let run: Run = bin().arg("--version").output().unwrap().into();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or("unknown".to_string(), |o| {
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+        });
+    assert_eq!(
+        run.stdout,
+        format!(
+            "cargo xtask {} (commit {commit})\n",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+}
+
+/// Completion scripts need no tree; `--help` lists the commands by the runbook's cadence.
+#[test]
+fn completions_and_help_by_cadence() {
+    for (shell, marker) in [
+        ("bash", "complete -F _xtask"),
+        ("zsh", "#compdef xtask"),
+        ("fish", "complete -c xtask"),
+    ] {
+        let run: Run = bin()
+            .args(["--root", "/nonexistent/tree", "completions", shell])
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(run.code, 0, "{shell}: {}", run.stderr);
+        assert!(run.stdout.contains(marker), "{shell}: {}", run.stdout);
+        assert!(run.stdout.contains("advisories"), "{shell}");
+    }
+    let help = String::from_utf8(bin().arg("--help").output().unwrap().stdout).unwrap();
+    let cadences: Vec<&str> = help
+        .lines()
+        .filter_map(|l| l.strip_prefix("  ")?.split_whitespace().next())
+        .filter(|w| ["daily", "weekly", "monthly", "quarterly", "DR"].contains(w))
+        .collect();
+    assert_eq!(
+        cadences,
+        ["daily", "weekly", "monthly", "quarterly", "DR"],
+        "{help}"
+    );
+}

@@ -792,3 +792,92 @@ fn upload_copies_and_verifies_off_site() {
         0
     );
 }
+
+/// A database path set in the config that does not exist fails the run, also under `-q`
+/// (cron): the one line printed names the key, the config file and the path. Only the
+/// runbook's default path may be missing quietly, and then the report says so in words.
+#[test]
+fn a_configured_database_that_is_missing_fails_even_quietly() {
+    let t = sample_tree();
+    let root = t.path().canonicalize().unwrap();
+    write(
+        &root,
+        "maintenance.toml",
+        "[database]\npath = \"data/app.db\"\n",
+    );
+    let run = xtask(&root, &["-q", "backup"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let r = root.display();
+    assert_eq!(
+        run.stdout,
+        format!(
+            "high[database-missing]: database.path `data/app.db` (set in {r}/maintenance.toml) does not exist: no database backed up; fix the path, or remove the key if this tree has no database ({r}/data/app.db)\n"
+        )
+    );
+    // No database: nothing to prune against, so nothing is pruned.
+    let v = xtask(&root, &["--format", "json", "backup"]).json();
+    assert_eq!(v["exit_code"], 1);
+    assert!(v.get("backup_prune").is_none(), "{v:#}");
+
+    // The runbook's default, unconfigured: a note, exit 0, and the summary says it.
+    fs::remove_file(root.join("maintenance.toml")).unwrap();
+    let run = xtask(&root, &["-q", "backup"]);
+    assert_eq!((run.code, run.stdout.as_str()), (0, ""), "{}", run.stderr);
+    let run = xtask(&root, &["backup"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.lines().any(|l| l
+            == "  database: no database backed up (nothing at the default path ai_knowledge_hub/knowledge_hub.db)"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// `backup --if-changed` skips a database whose snapshot holds what the newest backup holds
+/// (same content hash), with a line saying so; a change makes a new backup.
+#[test]
+fn if_changed_skips_a_database_backup_identical_to_the_newest() {
+    let t = sample_tree();
+    let db = make_db(t.path(), 10, 10);
+    let run = xtask(t.path(), &["--format", "json", "backup", "--if-changed"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let first = run.json();
+    assert_eq!(first["backup_db"]["skipped"], false, "{first:#}");
+    let newest = first["backup_db"]["backup"].as_str().unwrap().to_string();
+    let name = Path::new(&newest).file_name().unwrap().to_str().unwrap();
+
+    let run = xtask(t.path(), &["backup", "--if-changed"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.lines().any(|l| l
+            == format!(
+                "  unchanged: {name} already holds this content (the database is unchanged)"
+            )),
+        "{}",
+        run.stdout
+    );
+    let backups = |root: &Path| -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(root.join("backups/db"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sqlite.gz"))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(backups(t.path()), [name], "nothing new was written");
+    let run = xtask(t.path(), &["--format", "json", "backup", "--if-changed"]);
+    let v = run.json();
+    assert_eq!(v["backup_db"]["skipped"], true, "{v:#}");
+    assert_eq!(v["backup_db"]["backup"], newest.as_str());
+
+    // Without the flag, and after a change, a new backup is written.
+    Connection::open(&db)
+        .unwrap()
+        .execute("INSERT INTO items (body) VALUES ('new')", [])
+        .unwrap();
+    let run = xtask(t.path(), &["--format", "json", "backup", "--if-changed"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.json()["backup_db"]["skipped"], false);
+    assert_eq!(backups(t.path()).len(), 2);
+}

@@ -533,6 +533,8 @@ fn a_dry_run_checks_the_registry_without_pulling_and_changes_nothing() {
         "[deploy]\nmigrate = [\"sh\", \"-c\", \"migrate --to \\\"$APP_TAG\\\"\"]\n\
          [deploy.environments.staging]\nsmoke_script = \"scripts/smoke tests.sh\"\n",
     );
+    let smoke = write(root, "scripts/smoke tests.sh", "#!/bin/sh\n");
+    chmod(&smoke, 0o755);
     write(
         root,
         "backups/deployments/staging.jsonl",
@@ -1007,4 +1009,109 @@ fn a_line_that_is_not_utf8_is_reported_and_the_rest_is_read() {
         f["message"].as_str().unwrap().contains("not UTF-8"),
         "{f:#}"
     );
+}
+
+/// A dry run checks every precondition the real run checks, and ends as it would: the same
+/// warning without smoke checks (exit 0), the same refusal (exit 2) for a smoke script that
+/// is not there, a configured database that is missing with `backup_db`, or an image that
+/// cannot be had, and exit 3 while another deploy holds the environment's lock.
+#[test]
+fn a_dry_run_ends_as_the_real_run_would() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().canonicalize().unwrap();
+    let root = root.as_path();
+    let docker = FakeDocker::new(root, &format!("'image inspect'*) exit 0;;\n{HEALTHY}"));
+    let both = |args: &[&str]| -> [Run; 2] {
+        let mut dry = args.to_vec();
+        dry.push("--dry-run");
+        [docker.run(root, &dry), docker.run(root, args)]
+    };
+
+    // No smoke check: a warning in both; the plan says so.
+    let no_smoke = "medium[no-smoke-checks]: staging has no smoke checks: only the container's health decides; the runbook requires smoke tests after every deploy (add deploy.environments.staging.smoke or smoke_script)";
+    let [dry, real] = both(&["deploy", "staging", "v1"]);
+    for run in [&dry, &real] {
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        assert!(run.stdout.lines().any(|l| l == no_smoke), "{}", run.stdout);
+    }
+    assert!(
+        dry.stdout
+            .lines()
+            .any(|l| l == "smoke   none configured: only the health gate decides"),
+        "{}",
+        dry.stdout
+    );
+
+    let config = root.join("maintenance.toml").display().to_string();
+    let refusals = [
+        (
+            "[deploy.environments.staging]\nsmoke_script = \"scripts/smoke.sh\"\n".to_string(),
+            format!(
+                "error: deploy.environments.staging.smoke_script `scripts/smoke.sh` is not an executable file: create it (chmod +x) or fix the path in {config}; nothing was deployed\n"
+            ),
+        ),
+        (
+            "[database]\npath = \"data/app.db\"\n[deploy]\nbackup_db = true\n[deploy.environments.staging]\nsmoke_script = \"smoke.sh\"\n".to_string(),
+            format!(
+                "error: deploy.backup_db is on but database.path `data/app.db` ({}/data/app.db) does not exist: the pre-deploy backup cannot be taken; fix database.path in {config}; nothing was deployed\n",
+                root.display()
+            ),
+        ),
+    ];
+    let smoke = write(root, "smoke.sh", "#!/bin/sh\nexit 0\n");
+    chmod(&smoke, 0o755);
+    for (toml, error) in &refusals {
+        write(root, "maintenance.toml", toml);
+        for run in both(&["deploy", "staging", "v2"]) {
+            assert_eq!(run.code, 2, "{toml}: {}{}", run.stdout, run.stderr);
+            assert_eq!(&run.stderr, error);
+        }
+    }
+    assert!(
+        !docker
+            .calls()
+            .contains("APP_TAG=v2 docker-compose -f docker-compose.staging.yml up"),
+        "nothing was deployed: {}",
+        docker.calls()
+    );
+
+    // An image that is neither local nor in a registry: the same refusal.
+    write(
+        root,
+        "maintenance.toml",
+        "[deploy.environments.staging]\nsmoke_script = \"smoke.sh\"\n",
+    );
+    let missing = FakeDocker::new(
+        root,
+        &format!(
+            "'image inspect'*) exit 1;;\n'manifest inspect'*) exit 1;;\n'pull'*) exit 1;;\n{HEALTHY}"
+        ),
+    );
+    for dry_run in [true, false] {
+        let mut args = vec!["deploy", "staging", "v3"];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        let run = missing.run(root, &args);
+        assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+        assert_eq!(
+            run.stderr,
+            "error: image registry.invalid/app:v3 is not available locally and cannot be pulled: build or push it first\n"
+        );
+    }
+
+    // Another deploy holds the lock: the dry run stops where the real run would.
+    let _held = hold_lock(
+        &root.join("backups/deployments/staging.lock"),
+        "`deploy staging v9` (pid 42)",
+    );
+    for run in both(&["deploy", "staging", "v1"]) {
+        assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr
+                .contains("is locked by `deploy staging v9` (pid 42)"),
+            "{}",
+            run.stderr
+        );
+    }
 }

@@ -335,7 +335,10 @@ fn python_actions_and_docker_against_local_servers() {
         .output()
         .unwrap();
     let md = String::from_utf8_lossy(&md.stdout);
-    assert!(md.contains("### PyPI") && md.contains("### docker"), "{md}");
+    assert!(
+        md.contains("### Python packages (PyPI)") && md.contains("### Docker images"),
+        "{md}"
+    );
 }
 
 #[test]
@@ -881,4 +884,68 @@ fn an_unwritable_http_cache_degrades_to_no_cache_with_a_finding() {
         "{f}"
     );
     assert_eq!(v["exit_code"], 0, "the report is complete: {v:#}");
+}
+
+/// Without noise: no crates index line for a tree without Rust; an image used twice is one
+/// row naming both lines; section titles styled alike.
+#[test]
+fn the_table_names_sections_alike_and_lists_an_image_once_with_its_lines() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "Dockerfile",
+        "FROM python:3.9-slim AS build\nRUN true\nFROM python:3.9-slim\n",
+    );
+    write(t.path(), "requirements.txt", "six==1.0.0\n");
+    let server = fake_pypi(&[("six", &["1.0.0"])]);
+    let cache = tempfile::tempdir().unwrap();
+    let run = run_as("table", t.path(), &pypi_env(&server, cache.path()), &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        !lines.iter().any(|l| l.trim_start().starts_with("index: ")),
+        "{}",
+        run.stdout
+    );
+    for title in ["Python packages (PyPI)", "Docker images"] {
+        assert!(lines.contains(&title), "{title}: {}", run.stdout);
+    }
+    for old in ["PyPI", "docker", "github-actions", "crates.io"] {
+        assert!(!lines.contains(&old), "{old}: {}", run.stdout);
+    }
+    let python: Vec<&&str> = lines.iter().filter(|l| l.starts_with("python ")).collect();
+    assert_eq!(python.len(), 1, "{}", run.stdout);
+    let cells: Vec<&str> = python[0]
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(
+        cells[..6],
+        [
+            "python",
+            "3.9-slim",
+            "-",
+            "-",
+            "tag",
+            "Dockerfile:1, Dockerfile:3"
+        ],
+        "{}",
+        run.stdout
+    );
+    // JSON keeps one entry per place, with its line.
+    let v = run_as("json", t.path(), &pypi_env(&server, cache.path()), &[]).json();
+    let places: Vec<(String, u64)> = v["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"] == "python")
+        .map(|p| {
+            (
+                p["source"].as_str().unwrap().into(),
+                p["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(places, [("Dockerfile".into(), 1), ("Dockerfile".into(), 3)]);
 }

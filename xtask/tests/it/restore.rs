@@ -538,3 +538,63 @@ fn malicious_archives_are_refused_with_nothing_written_outside() {
         assert!(run.stdout.contains(code), "{label}: {}", run.stdout);
     }
 }
+
+/// A restore says which files the archive does not hold on purpose: the secrets left out at
+/// backup time (and what `pipeline.exclude` left out), so nobody looks for them in it.
+#[test]
+fn restore_names_the_files_left_out_at_backup_time() {
+    let t = sample_tree();
+    write(
+        t.path(),
+        "maintenance.toml",
+        "[pipeline]\nexclude = [\"*.log\"]\n",
+    );
+    write(t.path(), "config/debug.log", "noise\n");
+    backup(t.path());
+    let out = tempfile::tempdir().unwrap();
+    let to = out.path().join("restored");
+    let run = xtask(
+        t.path(),
+        &["restore", "config", "latest", "--to", to.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        lines.contains(
+            &"not in the archive: 4 files left out at backup time, 3 of them secrets: restore separately"
+        ),
+        "{}",
+        run.stdout
+    );
+    let i = lines
+        .iter()
+        .position(|l| *l == "Left out at backup time")
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    assert_eq!(
+        lines[i + 1..i + 6],
+        [
+            "path                   why",
+            "config/.env            excluded as a secret at backup time: restore it from your secret store",
+            "config/debug.log       excluded by pipeline.exclude at backup time",
+            "config/tls/server.pem  excluded as a secret at backup time: restore it from your secret store",
+            "scripts/id_rsa         excluded as a secret at backup time: restore it from your secret store",
+        ]
+    );
+    assert!(!to.join("config/.env").exists());
+    let v = xtask(
+        t.path(),
+        &[
+            "--format",
+            "json",
+            "restore",
+            "config",
+            "latest",
+            "--to",
+            out.path().join("again").to_str().unwrap(),
+        ],
+    )
+    .json();
+    assert_eq!(v["left_out"][0]["path"], "config/.env");
+    assert_eq!(v["left_out"][0]["why"], "secret");
+    assert_eq!(v["left_out"][1]["why"], "excluded");
+}

@@ -295,11 +295,15 @@ impl DbBackup {
     }
 }
 
-/// What `backup db` did: a backup and its off-site copy, or nothing (no database).
+/// What `backup db` did: a backup and its off-site copy, or nothing (no database, or the
+/// newest backup already holds this content).
 #[derive(Debug)]
 pub enum DbRun {
-    /// The default SQLite database does not exist: nothing to back up.
-    NoDatabase(PathBuf),
+    /// There is no SQLite database at `path`: nothing was backed up. `configured`: the
+    /// path is set in the config (a failure); else it is the runbook's default (a note).
+    NoDatabase { path: PathBuf, configured: bool },
+    /// `--if-changed`: the snapshot's content equals that of `newest`; nothing was written.
+    Unchanged { newest: PathBuf, raw_sha256: String },
     Made {
         backup: Box<DbBackup>,
         upload: Option<Upload>,
@@ -310,31 +314,79 @@ impl DbRun {
     /// The backup made, if any.
     pub fn backup(&self) -> Option<&DbBackup> {
         match self {
-            DbRun::NoDatabase(_) => None,
+            DbRun::NoDatabase { .. } | DbRun::Unchanged { .. } => None,
             DbRun::Made { backup, .. } => Some(backup),
         }
     }
 
     /// The report of `backup db`.
-    pub fn report(&self) -> Report {
+    pub fn report(&self, cx: &Context) -> Report {
         let mut report = Report::new("backup db");
         match self {
-            DbRun::NoDatabase(p) => report.push(Finding::new(
-                codes::DATABASE_MISSING,
-                Severity::Info,
-                format!(
-                    "no SQLite database at {}: database backup skipped",
-                    p.display()
-                ),
-            )),
+            DbRun::NoDatabase { path, configured } => {
+                let why = if *configured {
+                    format!("database.path {} does not exist", cx.rel(path))
+                } else {
+                    format!("nothing at the default path {}", cx.rel(path))
+                };
+                report.summary("database", format!("no database backed up ({why})"));
+                report.set("skipped", true);
+                report.push(missing_finding(cx, path, *configured));
+            }
+            DbRun::Unchanged { newest, raw_sha256 } => {
+                let name = newest.file_name().unwrap_or_default().to_string_lossy();
+                report.summary(
+                    "unchanged",
+                    format!("{name} already holds this content (the database is unchanged)"),
+                );
+                report.set("backup", newest.display().to_string());
+                report.set("raw_sha256", raw_sha256);
+                report.set("skipped", true);
+            }
             DbRun::Made { backup, upload } => {
                 describe(&mut report, backup);
+                report.set("skipped", false);
                 if let Some(upload) = upload {
                     upload.describe(&mut report, &backup.path);
                 }
             }
         }
         report
+    }
+}
+
+/// No database at `path`: high when the config names the path (a typo or a lost mount
+/// must not pass silently, even under `-q`), a note for the runbook's default.
+fn missing_finding(cx: &Context, path: &Path, configured: bool) -> Finding {
+    if configured {
+        Finding::new(
+            codes::DATABASE_MISSING,
+            Severity::High,
+            format!(
+                "database.path `{}` (set in {}) does not exist: no database backed up; fix the path, or remove the key if this tree has no database",
+                cx.config.database.path,
+                cx.config_path.display()
+            ),
+        )
+        .at(path.display().to_string())
+    } else {
+        Finding::new(
+            codes::DATABASE_MISSING,
+            Severity::Info,
+            format!(
+                "no SQLite database at the default path {}: no database backed up (set database.path or database.url in maintenance.toml if there is one)",
+                cx.rel(path)
+            ),
+        )
+    }
+}
+
+/// The configured SQLite database, when it does not exist: its path, and whether the config
+/// names it (`database.path` set) or it is the runbook's default.
+pub fn missing_database(cx: &Context) -> Option<(PathBuf, bool)> {
+    match Source::resolve(cx, None) {
+        Source::Sqlite(p) if !p.exists() => Some((p, cx.config.database_path_explicit)),
+        _ => None,
     }
 }
 
@@ -364,19 +416,17 @@ pub fn run(cx: &Context, database: Option<&str>, upload: Option<&str>) -> Result
     }
     let store = cx.store();
     let _lock = store.lock("backup db")?;
-    Ok(create_and_upload(cx, &store, &source, upload)?.report())
+    Ok(create_and_upload(cx, &store, &source, upload, false)?.report(cx))
 }
 
-/// Part of plain `backup` (and of `deploy`): a missing default SQLite database is a note,
-/// not a failure. The caller holds the store lock.
-pub fn create_configured(cx: &Context, store: &Store) -> Result<DbRun> {
-    let source = Source::resolve(cx, None);
-    if let Source::Sqlite(p) = &source
-        && !p.exists()
-    {
-        return Ok(DbRun::NoDatabase(p.clone()));
+/// Part of plain `backup` (and of `deploy`): a missing database is reported, not an error
+/// (high when the config names it). With `if_changed`, a snapshot whose content equals the
+/// newest backup's is not published. The caller holds the store lock.
+pub fn create_configured(cx: &Context, store: &Store, if_changed: bool) -> Result<DbRun> {
+    if let Some((path, configured)) = missing_database(cx) {
+        return Ok(DbRun::NoDatabase { path, configured });
     }
-    create_and_upload(cx, store, &source, None)
+    create_and_upload(cx, store, &Source::resolve(cx, None), None, if_changed)
 }
 
 /// Back up, then copy off-site when a remote is given or configured. Holds no lock itself.
@@ -385,18 +435,54 @@ fn create_and_upload(
     store: &Store,
     source: &Source,
     upload: Option<&str>,
+    if_changed: bool,
 ) -> Result<DbRun> {
     let remote = upload.or(cx.config.database.upload.as_deref());
     if let Some(remote) = remote {
         upload::check_remote(remote)?;
     }
     store.clean_stale(source.kind())?;
-    let backup = create(cx, store, source, None)?;
+    let newest = match source {
+        Source::Sqlite(path) if if_changed => {
+            newest_backup(store, Kind::Sqlite, &path.display().to_string())?
+        }
+        _ => None,
+    };
+    let backup = match (source, newest) {
+        (Source::Sqlite(path), Some((newest, raw_sha256))) => {
+            match sqlite::create_unless_same(cx, store, path, &raw_sha256)? {
+                Some(b) => b,
+                None => return Ok(DbRun::Unchanged { newest, raw_sha256 }),
+            }
+        }
+        _ => create(cx, store, source, None)?,
+    };
     let upload = remote.map(|remote| upload::upload(&backup.path, remote));
     Ok(DbRun::Made {
         backup: Box::new(backup),
         upload,
     })
+}
+
+/// The newest backup of `kind` made from `source` by a backup run (not a safety backup),
+/// with its content hash, when its checksum is intact: what `--if-changed` compares with.
+fn newest_backup(store: &Store, kind: Kind, source: &str) -> Result<Option<(PathBuf, String)>> {
+    for e in store.list(kind)? {
+        let Ok(m) = read_manifest(&e.path) else {
+            continue;
+        };
+        if m.reason.is_some() || m.source != source {
+            continue;
+        }
+        let intact = super::store::checksum_state(&e.path) == super::store::ChecksumState::Ok
+            && super::store::read_sidecar(&e.path)
+                .ok()
+                .flatten()
+                .as_deref()
+                == Some(&m.sha256);
+        return Ok(intact.then_some((e.path, m.raw_sha256)));
+    }
+    Ok(None)
 }
 
 /// Publish a finished backup: its manifest, its sidecar, then the backup itself.

@@ -269,77 +269,128 @@ pub fn check_is_database(db: &Path) -> Result<()> {
 
 /// `backup db` of a SQLite database; the caller holds the store lock.
 pub fn create(cx: &Context, store: &Store, db: &Path, reason: Option<Reason>) -> Result<DbBackup> {
-    check_is_database(db)?;
-    let started = now_rfc3339();
-    let dest = store.new_path(Kind::Sqlite)?;
-    let tmp = temp_db(&store.kind_dir(Kind::Sqlite), "snapshot");
-    let size = fs::metadata(db)
-        .with_context(|| format!("reading {}", db.display()))?
-        .len();
-    let cfg = &cx.config.database;
-    let mut progress = Progress::new("snapshot", size, cx.style.quiet);
-    let (method, restarts) = snapshot(db, &tmp.0, cfg.step_pages, cfg.max_restarts, &mut progress)?;
-    drop(progress);
+    let snap = Snapshot::take(cx, store, db)?;
+    snap.publish(cx, db, reason)
+}
 
-    // The integrity check runs beside the compression; nothing is published unless it passes.
-    let raw_size = fs::metadata(&tmp.0)?.len();
-    let mut out = files::AtomicFile::create(&dest, 0o600)?;
-    let (facts, compressed) = std::thread::scope(|s| {
-        let checker = s.spawn(|| inspect(&tmp.0, cfg.check));
-        let compressed = compress(cx, &tmp.0, raw_size, out.file(), &dest);
-        (
-            checker.join().expect("integrity check thread panicked"),
-            compressed,
-        )
-    });
-    let facts = facts?;
-    if !facts.ok() {
-        bail!(
-            "the snapshot of {} failed PRAGMA {}: {}; nothing was published — the live database may be damaged, run the check on it",
-            db.display(),
-            cfg.check.pragma(),
-            facts
-                .check
-                .iter()
-                .take(5)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
+/// `backup --if-changed`: like [`create`], but nothing is published (`None`) when the
+/// snapshot's sha256 is `same_as` (the newest backup's content hash).
+pub fn create_unless_same(
+    cx: &Context,
+    store: &Store,
+    db: &Path,
+    same_as: &str,
+) -> Result<Option<DbBackup>> {
+    let snap = Snapshot::take(cx, store, db)?;
+    let (sha, _) = hash::hash_file(&snap.tmp.0)?;
+    if sha == same_as {
+        return Ok(None);
     }
-    if facts.tables.is_empty() {
-        bail!(
-            "{} holds no tables: nothing to back up (a backup of it could not be told from one of an empty file); check database.path",
-            db.display()
-        );
-    }
-    let c = compressed?;
-    drop(tmp);
+    snap.publish(cx, db, None).map(Some)
+}
 
-    let manifest = DbManifest {
-        format: FORMAT.into(),
-        engine: Engine::Sqlite,
-        source: db.display().to_string(),
-        reason,
-        started,
-        finished: now_rfc3339(),
-        method,
-        restarts,
-        raw_bytes: c.raw_bytes,
-        raw_sha256: c.raw_sha256,
-        bytes: c.bytes,
-        sha256: c.sha256,
-        page_size: Some(facts.page_size),
-        page_count: Some(facts.page_count),
-        sqlite_version: Some(facts.sqlite_version),
-        tables: facts.tables,
-        check: cfg.check.into(),
-    };
-    publish(out, &dest, &manifest)?;
-    Ok(DbBackup {
-        path: dest,
-        manifest,
-    })
+/// A consistent copy of the database in a scratch file beside the store, not yet checked.
+struct Snapshot {
+    /// Where the backup will be published (named when the snapshot started).
+    dest: PathBuf,
+    tmp: TempDb,
+    started: String,
+    method: Method,
+    restarts: u32,
+}
+
+impl Snapshot {
+    fn take(cx: &Context, store: &Store, db: &Path) -> Result<Snapshot> {
+        check_is_database(db)?;
+        let started = now_rfc3339();
+        let dest = store.new_path(Kind::Sqlite)?;
+        let tmp = temp_db(&store.kind_dir(Kind::Sqlite), "snapshot");
+        let size = fs::metadata(db)
+            .with_context(|| format!("reading {}", db.display()))?
+            .len();
+        let cfg = &cx.config.database;
+        let mut progress = Progress::new("snapshot", size, cx.style.quiet);
+        let (method, restarts) =
+            snapshot(db, &tmp.0, cfg.step_pages, cfg.max_restarts, &mut progress)?;
+        Ok(Snapshot {
+            dest,
+            tmp,
+            started,
+            method,
+            restarts,
+        })
+    }
+
+    /// Check, compress and publish the snapshot as a new backup.
+    fn publish(self, cx: &Context, db: &Path, reason: Option<Reason>) -> Result<DbBackup> {
+        let Snapshot {
+            dest,
+            tmp,
+            started,
+            method,
+            restarts,
+        } = self;
+        let cfg = &cx.config.database;
+        // The integrity check runs beside the compression; nothing is published unless it passes.
+        let raw_size = fs::metadata(&tmp.0)?.len();
+        let mut out = files::AtomicFile::create(&dest, 0o600)?;
+        let (facts, compressed) = std::thread::scope(|s| {
+            let checker = s.spawn(|| inspect(&tmp.0, cfg.check));
+            let compressed = compress(cx, &tmp.0, raw_size, out.file(), &dest);
+            (
+                checker.join().expect("integrity check thread panicked"),
+                compressed,
+            )
+        });
+        let facts = facts?;
+        if !facts.ok() {
+            bail!(
+                "the snapshot of {} failed PRAGMA {}: {}; nothing was published — the live database may be damaged, run the check on it",
+                db.display(),
+                cfg.check.pragma(),
+                facts
+                    .check
+                    .iter()
+                    .take(5)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+        }
+        if facts.tables.is_empty() {
+            bail!(
+                "{} holds no tables: nothing to back up (a backup of it could not be told from one of an empty file); check database.path",
+                db.display()
+            );
+        }
+        let c = compressed?;
+        drop(tmp);
+
+        let manifest = DbManifest {
+            format: FORMAT.into(),
+            engine: Engine::Sqlite,
+            source: db.display().to_string(),
+            reason,
+            started,
+            finished: now_rfc3339(),
+            method,
+            restarts,
+            raw_bytes: c.raw_bytes,
+            raw_sha256: c.raw_sha256,
+            bytes: c.bytes,
+            sha256: c.sha256,
+            page_size: Some(facts.page_size),
+            page_count: Some(facts.page_count),
+            sqlite_version: Some(facts.sqlite_version),
+            tables: facts.tables,
+            check: cfg.check.into(),
+        };
+        publish(out, &dest, &manifest)?;
+        Ok(DbBackup {
+            path: dest,
+            manifest,
+        })
+    }
 }
 
 /// Parallel gzip of the snapshot into `out`, hashing both sides.

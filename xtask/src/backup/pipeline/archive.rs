@@ -43,6 +43,38 @@ pub struct ManifestEntry {
 pub struct Manifest {
     pub format: String,
     pub files: Vec<ManifestEntry>,
+    /// Files under the pipeline paths that the backup left out on purpose (not in the
+    /// archive), so that a restore can say what it cannot bring back. Absent in archives
+    /// made before it was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<LeftOut>,
+}
+
+/// A file the backup left out on purpose, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LeftOut {
+    pub path: String,
+    pub why: LeftOutWhy,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LeftOutWhy {
+    /// It looks like it holds credentials (not listed in pipeline.include_secrets).
+    Secret,
+    /// It matches pipeline.exclude.
+    Excluded,
+}
+
+impl LeftOutWhy {
+    pub fn describe(self) -> &'static str {
+        match self {
+            LeftOutWhy::Secret => {
+                "excluded as a secret at backup time: restore it from your secret store"
+            }
+            LeftOutWhy::Excluded => "excluded by pipeline.exclude at backup time",
+        }
+    }
 }
 
 impl Manifest {

@@ -18,7 +18,7 @@ use crate::context::Context;
 use crate::report::{Finding, Report, Severity, codes, human_bytes};
 use crate::util::files;
 use crate::util::glob;
-use archive::{EntryKind, FORMAT, MANIFEST_NAME, Manifest, ManifestEntry};
+use archive::{EntryKind, FORMAT, LeftOut, LeftOutWhy, MANIFEST_NAME, Manifest, ManifestEntry};
 
 /// File names that hold credentials, matched case-insensitively (`.ENV`, `Server.PEM`);
 /// `pipeline.include_secrets` overrides.
@@ -144,21 +144,19 @@ pub fn plan(root: &Path, store_dir: &Path, cfg: &PipelineConfig, explicit: bool)
     let mut plan = Plan::default();
     let mut found: BTreeMap<String, PathBuf> = BTreeMap::new();
     let store_dir = real(store_dir);
+    let defaults = PipelineConfig::default();
     for entry in &cfg.paths {
         let before = found.len();
         for p in expand(root, entry)? {
             walk(root, &p, &store_dir, &mut found)?;
         }
-        if found.len() == before {
-            let severity = if explicit {
-                Severity::Medium
-            } else {
-                Severity::Info
-            };
+        // The runbook's default paths are optional (not every tree has azure-pipelines.yml
+        // or bandit.yaml); a path the user added to pipeline.paths is expected to exist.
+        if found.len() == before && explicit && !defaults.paths.contains(entry) {
             plan.findings.push(Finding::new(
                 codes::PIPELINE_PATH_MISSING,
-                severity,
-                format!("`{entry}` matched nothing under the root"),
+                Severity::Medium,
+                format!("`{entry}` (pipeline.paths) matched nothing under the root"),
             ));
         }
     }
@@ -232,7 +230,23 @@ pub fn plan(root: &Path, store_dir: &Path, cfg: &PipelineConfig, explicit: bool)
     }
     drop_chained_links(&mut plan);
     plan.manifest.format = FORMAT.to_string();
+    plan.manifest.left_out = left_out(&plan);
     Ok(plan)
+}
+
+/// What the archive leaves out on purpose, for its manifest (restore names them).
+fn left_out(plan: &Plan) -> Vec<LeftOut> {
+    let secrets = plan.secrets.iter().map(|p| (p, LeftOutWhy::Secret));
+    let excluded = plan.excluded.iter().map(|p| (p, LeftOutWhy::Excluded));
+    let mut v: Vec<LeftOut> = secrets
+        .chain(excluded)
+        .map(|(path, why)| LeftOut {
+            path: path.clone(),
+            why,
+        })
+        .collect();
+    v.sort_by(|a, b| a.path.cmp(&b.path));
+    v
 }
 
 /// Links that stay inside one by one but lead outside (or loop) through other links of the
@@ -469,11 +483,14 @@ impl ConfigBackup {
         report.set("excluded_secrets", &self.secrets);
         report.set("excluded", &self.excluded);
         match &self.outcome {
-            Outcome::Empty => report.push(Finding::new(
-                codes::PIPELINE_EMPTY,
-                Severity::High,
-                "no pipeline configuration found under the root: nothing was backed up (check pipeline.paths and --root)",
-            )),
+            Outcome::Empty => {
+                report.summary("archive", "none: no pipeline configuration backed up");
+                report.push(Finding::new(
+                    codes::PIPELINE_EMPTY,
+                    Severity::High,
+                    "no pipeline configuration found under the root: nothing was backed up (check pipeline.paths and --root)",
+                ));
+            }
             Outcome::Unchanged(a) => {
                 let name = a.path.file_name().unwrap_or_default().to_string_lossy();
                 report.summary("unchanged", format!("{name} already holds this content"));

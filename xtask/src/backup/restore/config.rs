@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 
 use crate::backup::Kind;
-use crate::backup::pipeline::archive::{self, EntryKind, Manifest, ManifestEntry};
+use crate::backup::pipeline::archive::{self, EntryKind, LeftOutWhy, Manifest, ManifestEntry};
 use crate::backup::pipeline::verify_one;
 use crate::context::Context;
 use crate::report::{Finding, Report, Severity, Table, codes};
@@ -67,6 +67,7 @@ pub fn run(
         ));
     }
     let manifest = check.manifest.expect("a verified archive has a manifest");
+    left_out(&manifest, &mut report);
 
     // 2. Plan against the target: what changes, and can every destination take it.
     let plan = plan(&target, &manifest, &mut report)?;
@@ -98,6 +99,43 @@ pub fn run(
     );
     report.set("restored", true);
     Ok(report)
+}
+
+/// What the archive does not hold on purpose (secrets, `pipeline.exclude`): a restore
+/// cannot bring those back, and says so.
+fn left_out(manifest: &Manifest, report: &mut Report) {
+    report.set("left_out", &manifest.left_out);
+    if manifest.left_out.is_empty() {
+        return;
+    }
+    let secrets = manifest
+        .left_out
+        .iter()
+        .filter(|l| l.why == LeftOutWhy::Secret)
+        .count();
+    let n = manifest.left_out.len();
+    let files = if n == 1 { "file" } else { "files" };
+    let secrets = match secrets {
+        0 => String::new(),
+        1 => ", a secret".to_string(),
+        k if k == n => ", all secrets".to_string(),
+        k => format!(", {k} of them secrets"),
+    };
+    report.summary(
+        "not in the archive",
+        format!("{n} {files} left out at backup time{secrets}: restore separately"),
+    );
+    let mut table = Table::new("Left out at backup time", &["path", "why"]);
+    for l in &manifest.left_out {
+        // Shown as text only: a name cannot move the terminal's cursor.
+        let path: String = l
+            .path
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect();
+        table.row(vec![path, l.why.describe().to_string()]);
+    }
+    report.tables.push(table);
 }
 
 /// The report of a restore that wrote nothing, with why.
