@@ -3,11 +3,13 @@
 //! The CLI is declared in `cli.rs`; this file parses, builds the [`Context`], dispatches with
 //! one flat `match`, renders the report and turns it into the exit code.
 
+mod alerts;
 mod audit;
 mod audit_log;
 mod backup;
 mod bench;
 mod checklist;
+mod ci;
 mod cli;
 mod config;
 mod context;
@@ -199,6 +201,8 @@ fn dispatch(cx: &Context, command: Command) -> Result<Option<Report>> {
         Command::Coverage { command } => coverage::run(cx, command)?,
         Command::Tests { command } => test_report::run(cx, command)?,
         Command::Deps { command } => deps_lock::run(cx, command)?,
+        Command::Ci { command } => ci::run(cx, command, alerts::for_report)?,
+        Command::Alerts { notify, now } => alerts::run(cx, notify, now.as_deref())?,
     };
 
     Ok(Some(report))
