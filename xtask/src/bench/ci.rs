@@ -17,7 +17,7 @@ use crate::util::sh;
 
 /// The window's end: runs are generated over the 7 days before it.
 const NOW: i64 = 1_767_873_600; // 2026-01-08T12:00:00Z
-const FILES: usize = 8;
+const FILES: usize = 50;
 
 fn ts(t: i64) -> String {
     crate::ci::model::rfc3339(t)
@@ -171,6 +171,12 @@ pub(super) fn ci_stats(
     }
     fs::create_dir_all(dir)?;
     let g = generate(dir, runs, jobs, steps)?;
+    // GNU time counts a run only when it exits 0: thresholds no generated week breaks (the
+    // rules are still evaluated).
+    fs::write(
+        dir.join("maintenance.toml"),
+        "[alerts.build_failure_rate]\nthreshold_percent = 100\n[alerts.build_time_trend]\nthreshold_percent = 1000\n",
+    )?;
     let exe = std::env::current_exe()?.display().to_string();
     let d = dir.display().to_string();
     let (r, j) = (

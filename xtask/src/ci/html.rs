@@ -1,12 +1,13 @@
 //! `ci report --html FILE`: one self-contained page (inline CSS and SVG, no script, no
 //! font or image from anywhere; a Content-Security-Policy forbids loading anything) with
 //! the plots of the window: build duration over time per workflow with its p50 line,
-//! success rate per day (per week past 62 days), the slowest steps, queue time per job,
+//! success rate per day (per week past 62 days), failure rate by stage (job), the slowest
+//! steps, queue time per job,
 //! the four DORA metrics with their tier, and the alerts. It reflows to a phone's width
 //! and follows the reader's dark mode (`prefers-color-scheme`).
 //!
-//! Every plotted mark has a class the browser test counts (`pt`, `bar day`, `bar step`,
-//! `bar queue`, `p50`) and a `<title>` that a pointer shows.
+//! Every plotted mark has a class the browser test counts (`pt`, `bar day`, `bar fail`,
+//! `bar step`, `bar queue`, `p50`) and a `<title>` that a pointer shows.
 
 use std::fmt::Write as _;
 
@@ -41,6 +42,7 @@ pub struct Drawn {
     pub duration_points: Vec<(String, usize)>,
     pub success_bars: usize,
     pub step_bars: usize,
+    pub stage_bars: usize,
     pub queue_bars: usize,
     pub alerts: usize,
 }
@@ -76,16 +78,18 @@ main{max-width:1180px;margin:auto;padding:12px 16px 24px;display:grid;gap:14px;g
 .card{background:var(--card);border:1px solid var(--grid);border-radius:10px;padding:14px;min-width:0}
 .wide{grid-column:1/-1}
 svg{width:100%;height:auto;display:block}
-svg text{fill:var(--muted);font-size:11px}
+svg text{fill:var(--muted);font-size:12px}
 .axis{stroke:var(--grid);stroke-width:1}
 .pt.ok{fill:var(--ok)}.pt.bad{fill:var(--bad)}
 .p50{stroke:var(--p50);stroke-width:2;stroke-dasharray:6 4}
-text.p50l{fill:var(--p50);font-weight:600}
+text.p50l{fill:var(--p50);font-weight:600;paint-order:stroke;stroke:var(--card);stroke-width:4px}
 .bar.day{fill:var(--ok)}.bar.day.low{fill:var(--bad)}
-.bar.step{fill:var(--accent)}.bar.queue{fill:var(--warn)}
+.bar.step{fill:var(--accent)}.bar.queue{fill:var(--warn)}.bar.fail{fill:var(--bad)}
 .whisker{stroke:var(--fg);stroke-width:1.5;opacity:.6}
 .note{color:var(--muted);font-size:.85rem;margin:6px 0 0}
-.tiles{display:grid;gap:10px;grid-template-columns:repeat(auto-fit,minmax(min(100%,200px),1fr))}
+.tiles{display:grid;gap:10px;grid-template-columns:repeat(auto-fit,minmax(min(100%,150px),1fr))}
+.plots{display:grid;gap:6px 18px;grid-template-columns:repeat(auto-fit,minmax(min(100%,440px),1fr))}
+.plots>div{min-width:0}
 .tile{border:1px solid var(--grid);border-radius:8px;padding:10px}
 .tile .v{font-size:1.4rem;font-weight:650}
 .tier{display:inline-block;padding:1px 8px;border-radius:999px;color:#fff;font-size:.8rem;font-weight:600;text-transform:uppercase;letter-spacing:.03em}
@@ -93,13 +97,18 @@ text.p50l{fill:var(--p50);font-weight:600}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;width:100%;font-size:.88rem}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--grid);vertical-align:top}
-th{color:var(--muted);font-weight:600}
-td.n{text-align:right;font-variant-numeric:tabular-nums}
+th{color:var(--muted);font-weight:600;white-space:nowrap}
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+ul.alerts{list-style:none;margin:0;padding:0}
+ul.alerts li{padding:8px 0;border-bottom:1px solid var(--grid)}
+ul.alerts code{font-size:.85rem;margin-left:6px}
+ul.alerts .act{color:var(--muted);font-size:.85rem;margin-left:6px}
+ul.alerts p{margin:3px 0 0}
 .sev{font-weight:700;text-transform:uppercase;font-size:.78rem}
 .sev-critical,.sev-high{color:var(--bad)}.sev-medium{color:var(--warn)}.sev-low,.sev-info{color:var(--muted)}
 .legend span{margin-right:12px;color:var(--muted);font-size:.85rem}
 .dot{display:inline-block;width:9px;height:9px;border-radius:50%;margin-right:4px;vertical-align:middle}
-@media (max-width:600px){body{font-size:14px}main{padding:8px}.card{padding:10px}}
+@media (max-width:600px){body{font-size:14px}main{padding:8px}.card{padding:10px}svg text{font-size:17px}.tile .v{font-size:1.15rem}}
 "#;
 
 pub fn render(p: &Page) -> (String, Drawn) {
@@ -125,6 +134,7 @@ pub fn render(p: &Page) -> (String, Drawn) {
     alerts(&mut h, &p.alerts, &mut d);
     dora(&mut h, &p.dora);
     success_rate(&mut h, p.exports, &w, &mut d);
+    stage_failures(&mut h, p.stats, &mut d);
     durations(&mut h, p.exports, p.stats, &w, &mut d);
     slowest_steps(&mut h, p.stats, &mut d);
     queue(&mut h, p.stats, &mut d);
@@ -183,19 +193,19 @@ fn alerts(h: &mut String, rows: &Result<&[AlertRow], String>, d: &mut Drawn) {
         }
         Ok([]) => h.push_str("<p class=\"note\">No rule breached.</p>"),
         Ok(rows) => {
-            h.push_str("<div class=\"scroll\"><table><thead><tr><th>severity</th><th>rule</th><th>action</th><th>message</th></tr></thead><tbody>");
+            h.push_str("<ul class=\"alerts\">");
             for r in *rows {
                 d.alerts += 1;
                 let sev = r.severity.as_str();
                 let _ = write!(
                     h,
-                    "<tr class=\"alert\"><td class=\"sev sev-{sev}\">{sev}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                    "<li class=\"alert\"><span class=\"sev sev-{sev}\">{sev}</span><code>{}</code><span class=\"act\">{}</span><p>{}</p></li>",
                     esc(r.code.id()),
                     esc(r.action),
                     esc(&r.message)
                 );
             }
-            h.push_str("</tbody></table></div>");
+            h.push_str("</ul>");
         }
     }
     h.push_str("</section>");
@@ -264,7 +274,7 @@ fn dora(h: &mut String, dora: &Result<&Dora, String>) {
 }
 
 /// Chart geometry: a viewBox of `W × H` with margins for the axes.
-const W: f64 = 640.0;
+const W: f64 = 560.0;
 const H: f64 = 220.0;
 const LEFT: f64 = 52.0;
 const RIGHT: f64 = 12.0;
@@ -292,7 +302,8 @@ fn nice(v: f64) -> f64 {
         .unwrap_or(10.0 * p)
 }
 
-/// The time axis of a window: a few dates along the bottom.
+/// The time axis of a window: dates at midnight UTC (every N days, at most 7 labels), or
+/// hours for a window of two days or less.
 fn time_axis(h: &mut String, w: &Window, x: impl Fn(Secs) -> f64) {
     let _ = write!(
         h,
@@ -300,25 +311,30 @@ fn time_axis(h: &mut String, w: &Window, x: impl Fn(Secs) -> f64) {
         H - BOTTOM,
         W - RIGHT
     );
-    let fmt = if w.len() <= 2 * 86_400 {
-        "%d %H:%M"
+    let (unit, fmt) = if w.len() <= 2 * 86_400 {
+        (3600, "%H:%M")
     } else {
-        "%b %d"
+        (86_400, "%b %d")
     };
-    for k in 0..=4 {
-        let t = w.since + w.len() * k / 4;
-        let anchor = match k {
-            0 => "start",
-            4 => "end",
-            _ => "middle",
-        };
-        let _ = write!(
-            h,
-            "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"{anchor}\">{}</text>",
-            x(t),
-            H - 8.0,
-            utc(t).format(fmt)
-        );
+    let units = (w.len() / unit).max(1);
+    let every = [1, 2, 3, 4, 6, 7, 12, 14, 24, 28, 30, 60, 90]
+        .into_iter()
+        .find(|n| units / n <= 6)
+        .unwrap_or(units / 6 + 1);
+    let mut t = (w.since.div_euclid(unit) + 1) * unit;
+    while t < w.now {
+        if (t / unit) % every == 0 {
+            let _ = write!(
+                h,
+                "<line class=\"axis\" x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"{1}\" y2=\"{2}\"/><text x=\"{0:.1}\" y=\"{3}\" text-anchor=\"middle\">{4}</text>",
+                x(t),
+                H - BOTTOM,
+                H - BOTTOM + 4.0,
+                H - 8.0,
+                utc(t).format(fmt)
+            );
+        }
+        t += unit;
     }
 }
 
@@ -367,6 +383,7 @@ fn durations(h: &mut String, x: &Exports, s: &Stats, w: &Window, d: &mut Drawn) 
         h.push_str("<p class=\"note\">No completed run in the window.</p>");
     }
     let hidden = wfs.len().saturating_sub(MAX_WORKFLOW_PLOTS);
+    h.push_str("<div class=\"plots\">");
     for (sym, mut pts) in wfs.into_iter().take(MAX_WORKFLOW_PLOTS) {
         let name = x.names.name(sym);
         let p50 = s
@@ -378,7 +395,7 @@ fn durations(h: &mut String, x: &Exports, s: &Stats, w: &Window, d: &mut Drawn) 
         let cut = pts.len().saturating_sub(MAX_POINTS);
         let shown = &pts[cut..];
         d.duration_points.push((name.to_string(), shown.len()));
-        let _ = write!(h, "<h3>{}</h3>", esc(name));
+        let _ = write!(h, "<div><h3>{}</h3>", esc(name));
         duration_plot(h, name, shown, p50, w);
         if cut > 0 {
             let _ = write!(
@@ -387,7 +404,9 @@ fn durations(h: &mut String, x: &Exports, s: &Stats, w: &Window, d: &mut Drawn) 
                 pts.len()
             );
         }
+        h.push_str("</div>");
     }
+    h.push_str("</div>");
     if hidden > 0 {
         let _ = write!(
             h,
@@ -404,7 +423,7 @@ fn duration_plot(h: &mut String, name: &str, pts: &[Point], p50: Option<f64>, w:
         .fold(p50.unwrap_or(0.0), f64::max);
     let minutes = top >= 120.0;
     let unit = if minutes { 60.0 } else { 1.0 };
-    let max = nice(top / unit * 1.05) * unit;
+    let max = nice(top / unit * 1.05 / 4.0) * 4.0 * unit;
     let pw = W - LEFT - RIGHT;
     let ph = H - TOP - BOTTOM;
     let x = |t: Secs| LEFT + (t - w.since) as f64 / w.len() as f64 * pw;
@@ -525,26 +544,33 @@ fn success_rate(h: &mut String, x: &Exports, w: &Window, d: &mut Drawn) {
     );
 }
 
-/// Horizontal bars: label, value (p50), whisker (p95), tooltip.
-fn hbars(h: &mut String, class: &str, label: &str, rows: &[(String, f64, Option<f64>, String)]) {
+/// A horizontal bar: label, value, whisker end (p95), tooltip.
+type HBar = (String, f64, Option<f64>, String);
+
+/// Horizontal bars. Durations (`rate` false) scale to a round number of seconds or
+/// minutes; rates to 100%.
+fn hbars(h: &mut String, class: &str, label: &str, rows: &[HBar], rate: bool) {
     let row_h = 26.0;
-    let label_w = 230.0;
+    let label_w = 210.0;
     let height = TOP + row_h * rows.len() as f64 + 8.0;
-    let max = rows
+    let top = rows
         .iter()
         .map(|r| r.2.unwrap_or(r.1).max(r.1))
         .fold(0.0, f64::max);
-    let max = if max >= 120.0 {
-        nice(max / 60.0) * 60.0
+    let max = if rate {
+        1.0
+    } else if top >= 120.0 {
+        nice(top / 60.0) * 60.0
     } else {
-        nice(max)
+        nice(top)
     };
+    let show = |v: f64| if rate { percent(v) } else { human_secs(v) };
     let pw = W - label_w - RIGHT - 60.0;
     svg_open(h, label, height);
     for (i, (name, v, p95, tip)) in rows.iter().enumerate() {
         let y = TOP + row_h * i as f64;
-        let shown: String = if name.chars().count() > 36 {
-            format!("{}…", name.chars().take(35).collect::<String>())
+        let shown: String = if name.chars().count() > 24 {
+            format!("{}…", name.chars().take(23).collect::<String>())
         } else {
             name.clone()
         };
@@ -572,15 +598,45 @@ fn hbars(h: &mut String, class: &str, label: &str, rows: &[(String, f64, Option<
             "<text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
             label_w + bw.max(p95.map_or(0.0, |p| pw * p / max)) + 6.0,
             y + row_h * 0.62,
-            human_secs(*v)
+            show(*v)
         );
     }
     h.push_str("</svg>");
 }
 
+/// The runbook's "failure rate by stage": each job's failed share, worst first.
+fn stage_failures(h: &mut String, s: &Stats, d: &mut Drawn) {
+    h.push_str("<section class=\"card\" id=\"stages\"><h2>Failure rate by stage (jobs)</h2>");
+    let mut rows: Vec<HBar> = s
+        .jobs
+        .iter()
+        .filter_map(|j| {
+            let r = j.failure_rate?;
+            Some((
+                format!("{} › {}", j.workflow, j.name),
+                r,
+                None,
+                format!(
+                    "{} › {}: {} of {} run(s) failed",
+                    j.workflow, j.name, j.failed, j.runs
+                ),
+            ))
+        })
+        .collect();
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    rows.truncate(12);
+    if rows.is_empty() {
+        h.push_str("<p class=\"note\">No job results: export jobs (`--jobs`, or `ci fetch`) to see them.</p>");
+    } else {
+        d.stage_bars = rows.len();
+        hbars(h, "fail", "failure rate by stage", &rows, true);
+    }
+    h.push_str("</section>");
+}
+
 fn slowest_steps(h: &mut String, s: &Stats, d: &mut Drawn) {
     h.push_str("<section class=\"card\" id=\"steps\"><h2>Slowest steps (p50, whisker to p95)</h2>");
-    let rows: Vec<(String, f64, Option<f64>, String)> = s
+    let rows: Vec<HBar> = s
         .slowest
         .iter()
         .filter_map(|st| {
@@ -605,7 +661,7 @@ fn slowest_steps(h: &mut String, s: &Stats, d: &mut Drawn) {
         h.push_str("<p class=\"note\">No step timings: export jobs (`--jobs`, or `ci fetch`) to see them.</p>");
     } else {
         d.step_bars = rows.len();
-        hbars(h, "step", "slowest steps", &rows);
+        hbars(h, "step", "slowest steps", &rows, false);
     }
     h.push_str("</section>");
 }
@@ -614,7 +670,7 @@ fn queue(h: &mut String, s: &Stats, d: &mut Drawn) {
     h.push_str(
         "<section class=\"card\" id=\"queue\"><h2>Queue time per job (p50, whisker to p95)</h2>",
     );
-    let mut rows: Vec<(String, f64, Option<f64>, String)> = s
+    let mut rows: Vec<HBar> = s
         .jobs
         .iter()
         .filter_map(|j| {
@@ -639,7 +695,7 @@ fn queue(h: &mut String, s: &Stats, d: &mut Drawn) {
         h.push_str("<p class=\"note\">No queue times: they need the jobs' created_at, which REST exports (`ci fetch`) have and `gh run view` output has not.</p>");
     } else {
         d.queue_bars = rows.len();
-        hbars(h, "queue", "queue time per job", &rows);
+        hbars(h, "queue", "queue time per job", &rows, false);
     }
     h.push_str("</section>");
 }

@@ -96,79 +96,83 @@ fn json_files(dir: &Path) -> Result<Vec<PathBuf>> {
 /// (one struct, so that a page is parsed in one pass without buffering). REST names, with
 /// `gh`'s camelCase spellings as aliases.
 #[derive(Deserialize, Default)]
-struct Raw<'a> {
+#[cfg_attr(test, derive(Debug, PartialEq))]
+pub(super) struct Raw<'a> {
     #[serde(alias = "databaseId")]
-    id: Option<u64>,
+    pub(super) id: Option<u64>,
     #[serde(borrow)]
-    name: Option<Cow<'a, str>>,
+    pub(super) name: Option<Cow<'a, str>>,
     #[serde(rename = "workflowName", borrow)]
-    workflow_name: Option<Cow<'a, str>>,
+    pub(super) workflow_name: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    status: Option<Cow<'a, str>>,
+    pub(super) status: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    conclusion: Option<Cow<'a, str>>,
+    pub(super) conclusion: Option<Cow<'a, str>>,
     #[serde(alias = "attempt")]
-    run_attempt: Option<u32>,
+    pub(super) run_attempt: Option<u32>,
     #[serde(alias = "createdAt", borrow)]
-    created_at: Option<Cow<'a, str>>,
+    pub(super) created_at: Option<Cow<'a, str>>,
     #[serde(alias = "startedAt", borrow)]
-    run_started_at: Option<Cow<'a, str>>,
+    pub(super) run_started_at: Option<Cow<'a, str>>,
     #[serde(alias = "updatedAt", borrow)]
-    updated_at: Option<Cow<'a, str>>,
+    pub(super) updated_at: Option<Cow<'a, str>>,
     #[serde(alias = "headSha", borrow)]
-    head_sha: Option<Cow<'a, str>>,
+    pub(super) head_sha: Option<Cow<'a, str>>,
     #[serde(alias = "headBranch", borrow)]
-    head_branch: Option<Cow<'a, str>>,
+    pub(super) head_branch: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    event: Option<Cow<'a, str>>,
-    total_count: Option<u64>,
+    pub(super) event: Option<Cow<'a, str>>,
+    pub(super) total_count: Option<u64>,
     #[serde(borrow)]
-    workflow_runs: Option<Vec<Raw<'a>>>,
+    pub(super) workflow_runs: Option<Vec<Raw<'a>>>,
     #[serde(borrow)]
-    jobs: Option<Vec<RawJob<'a>>>,
+    pub(super) jobs: Option<Vec<RawJob<'a>>>,
 }
 
-#[derive(Deserialize)]
-struct RawJob<'a> {
+#[derive(Deserialize, Default)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
+pub(super) struct RawJob<'a> {
     #[serde(alias = "databaseId")]
-    id: Option<u64>,
-    run_id: Option<u64>,
-    run_attempt: Option<u32>,
+    pub(super) id: Option<u64>,
+    pub(super) run_id: Option<u64>,
+    pub(super) run_attempt: Option<u32>,
     #[serde(borrow)]
-    name: Option<Cow<'a, str>>,
+    pub(super) name: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    status: Option<Cow<'a, str>>,
+    pub(super) status: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    conclusion: Option<Cow<'a, str>>,
+    pub(super) conclusion: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    created_at: Option<Cow<'a, str>>,
+    pub(super) created_at: Option<Cow<'a, str>>,
     #[serde(alias = "startedAt", borrow)]
-    started_at: Option<Cow<'a, str>>,
+    pub(super) started_at: Option<Cow<'a, str>>,
     #[serde(alias = "completedAt", borrow)]
-    completed_at: Option<Cow<'a, str>>,
+    pub(super) completed_at: Option<Cow<'a, str>>,
     /// `gh` jobs carry their run id only in their URL (`.../actions/runs/ID/job/JOB`).
     #[serde(borrow)]
-    url: Option<Cow<'a, str>>,
+    pub(super) url: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    steps: Option<Vec<RawStep<'a>>>,
+    pub(super) steps: Option<Vec<RawStep<'a>>>,
 }
 
-#[derive(Deserialize)]
-struct RawStep<'a> {
+#[derive(Deserialize, Default)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
+pub(super) struct RawStep<'a> {
     #[serde(borrow)]
-    name: Option<Cow<'a, str>>,
+    pub(super) name: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    status: Option<Cow<'a, str>>,
+    pub(super) status: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    conclusion: Option<Cow<'a, str>>,
+    pub(super) conclusion: Option<Cow<'a, str>>,
     #[serde(alias = "startedAt", borrow)]
-    started_at: Option<Cow<'a, str>>,
+    pub(super) started_at: Option<Cow<'a, str>>,
     #[serde(alias = "completedAt", borrow)]
-    completed_at: Option<Cow<'a, str>>,
+    pub(super) completed_at: Option<Cow<'a, str>>,
 }
 
 /// One JSON document of a file: an object, or an array of runs (`gh run list`).
-enum Top<'a> {
+#[cfg_attr(test, derive(Debug, PartialEq))]
+pub(super) enum Top<'a> {
     Object(Box<Raw<'a>>),
     Array(Vec<Raw<'a>>),
 }
@@ -192,6 +196,23 @@ impl<'de: 'a, 'a> Deserialize<'de> for Top<'a> {
         }
         d.deserialize_any(V(std::marker::PhantomData))
     }
+}
+
+/// Every JSON document of a file through serde: the reference the scanner must match, and
+/// the errors (with line and column) of a file the scanner gave up on.
+pub(super) fn serde_documents<'a>(bytes: &'a [u8], shown: &str) -> Result<Vec<Top<'a>>> {
+    serde_json::Deserializer::from_slice(bytes)
+        .into_iter::<Top>()
+        .enumerate()
+        .map(|(n, doc)| {
+            doc.with_context(|| {
+                format!(
+                    "{shown}: not a GitHub Actions export (JSON document {})",
+                    n + 1
+                )
+            })
+        })
+        .collect()
 }
 
 /// A REST runs page: the listing's total, the runs it holds.
@@ -234,11 +255,12 @@ fn parse_all(files: &[(PathBuf, Expect)], shown: &[String]) -> Result<Vec<Parsed
             .map(|_| {
                 s.spawn(|| {
                     let mut out = Vec::new();
+                    let mut buf = Vec::new();
                     loop {
                         let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(&i) = order.get(k) else { break };
                         let (path, expect) = &files[i];
-                        out.push((i, parse_file(path, &shown[i], i as u32, *expect)?));
+                        out.push((i, parse_file(path, &shown[i], i as u32, *expect, &mut buf)?));
                     }
                     Ok(out)
                 })
@@ -257,20 +279,28 @@ fn parse_all(files: &[(PathBuf, Expect)], shown: &[String]) -> Result<Vec<Parsed
     Ok(all.into_iter().map(|(_, p)| p).collect())
 }
 
-fn parse_file(path: &Path, shown: &str, file: u32, expect: Expect) -> Result<Parsed> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {shown}"))?;
+/// One file's records; `buf` is the thread's read buffer, reused from file to file.
+fn parse_file(
+    path: &Path,
+    shown: &str,
+    file: u32,
+    expect: Expect,
+    buf: &mut Vec<u8>,
+) -> Result<Parsed> {
+    use std::io::Read;
+    buf.clear();
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_end(buf))
+        .with_context(|| format!("reading {shown}"))?;
+    let bytes = &buf[..];
+    // The fast scanner reads what it is sure of; anything else is serde's, for its errors.
+    let docs = match std::str::from_utf8(bytes).ok().map(super::scan::documents) {
+        Some(Ok(docs)) => docs,
+        _ => serde_documents(bytes, shown)?,
+    };
     let mut p = Parsed::default();
     let mut any = false;
-    for (n, doc) in serde_json::Deserializer::from_slice(&bytes)
-        .into_iter::<Top>()
-        .enumerate()
-    {
-        let doc = doc.with_context(|| {
-            format!(
-                "{shown}: not a GitHub Actions export (JSON document {})",
-                n + 1
-            )
-        })?;
+    for (n, doc) in docs.into_iter().enumerate() {
         any = true;
         let mut ctx = FileCtx {
             p: &mut p,
@@ -549,19 +579,18 @@ impl FileCtx<'_> {
         let (started, completed) = (time(&s.started_at)?, time(&s.completed_at)?);
         // GitHub leaves the times of some cancelled or skipped steps empty; such a step
         // counts in the failure rate but has no duration.
-        let (started, completed) = match (started, completed) {
-            (Some(a), Some(b)) if b < a => {
-                return Err(bad(format!(
-                    "step `{name}`: completed_at is before started_at"
-                )));
-            }
-            other => other,
+        let secs = match (started, completed) {
+            (Some(a), Some(b)) => Some(u32::try_from(b - a).map_err(|_| {
+                bad(format!(
+                    "step `{name}`: completed_at is before started_at, or 136 years after it"
+                ))
+            })?),
+            _ => None,
         };
         Ok(Step {
             name: self.p.names.get(name),
             conclusion,
-            started,
-            completed,
+            secs,
         })
     }
 }
@@ -610,12 +639,10 @@ fn merge(parsed: Vec<Parsed>, files: Vec<String>) -> Result<Exports> {
     let mut names = Names::default();
     let mut notes = Notes::default();
     let mut runs: FxHashMap<u64, Run> = FxHashMap::default();
-    let mut jobs: FxHashMap<u64, Job> = FxHashMap::default();
-    let mut steps: Vec<Step> = Vec::new();
+    let mut jobs: Vec<Job> = Vec::with_capacity(parsed.iter().map(|p| p.jobs.len()).sum());
+    let mut steps: Vec<Step> = Vec::with_capacity(parsed.iter().map(|p| p.steps.len()).sum());
     let mut runs_pages = Vec::new();
     let mut jobs_pages = Vec::new();
-    let mut jobs_per_run: FxHashMap<u64, FxHashSet<u64>> = FxHashMap::default();
-    let mut has_jobs = false;
     for p in parsed {
         let map: Vec<Sym> = p.names.all().iter().map(|n| names.get(n)).collect();
         let remap = |s: Sym| map[s.0 as usize];
@@ -646,25 +673,19 @@ fn merge(parsed: Vec<Parsed>, files: Vec<String>) -> Result<Exports> {
             s.name = remap(s.name);
             s
         }));
-        for mut j in p.jobs {
-            has_jobs = true;
+        jobs.extend(p.jobs.into_iter().map(|mut j| {
             j.name = remap(j.name);
             j.steps = j.steps.start + offset..j.steps.end + offset;
-            jobs_per_run.entry(j.run_id).or_default().insert(j.id);
-            match jobs.get_mut(&j.id) {
-                None => {
-                    jobs.insert(j.id, j);
-                }
-                Some(old) => {
-                    notes.duplicates += 1;
-                    if later_job(&j, old) {
-                        *old = j;
-                    }
-                }
-            }
-        }
+            j
+        }));
         runs_pages.extend(p.runs_pages);
         jobs_pages.extend(p.jobs_pages);
+    }
+    let has_jobs = !jobs.is_empty();
+    let jobs = dedup_jobs(jobs, &mut notes);
+    let mut jobs_per_run: FxHashMap<u64, u64> = FxHashMap::default();
+    for j in &jobs {
+        *jobs_per_run.entry(j.run_id).or_default() += 1;
     }
     check_runs_pages(&runs_pages, &files)?;
     check_jobs_pages(&jobs_pages, &jobs_per_run, &files)?;
@@ -673,16 +694,23 @@ fn merge(parsed: Vec<Parsed>, files: Vec<String>) -> Result<Exports> {
     runs.sort_by_key(|r| (r.created, r.id));
     let order: FxHashMap<u64, usize> = runs.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
     let mut kept: Vec<Job> = Vec::with_capacity(jobs.len());
-    for j in jobs.into_values() {
+    let mut at: Vec<usize> = Vec::with_capacity(jobs.len());
+    for j in jobs {
         match order.get(&j.run_id) {
             None => notes.jobs_without_run += 1,
             Some(&r) if j.attempt.is_some_and(|a| a != runs[r].attempt) => {
                 notes.earlier_attempts += 1
             }
-            Some(_) => kept.push(j),
+            Some(&r) => {
+                kept.push(j);
+                at.push(r);
+            }
         }
     }
-    kept.sort_by_key(|j| (order[&j.run_id], j.started, j.id));
+    let mut idx: Vec<usize> = (0..kept.len()).collect();
+    idx.sort_unstable_by_key(|&i| (at[i], kept[i].started, kept[i].id));
+    let mut slots: Vec<Option<Job>> = kept.into_iter().map(Some).collect();
+    let kept: Vec<Job> = idx.into_iter().filter_map(|i| slots[i].take()).collect();
     Ok(Exports {
         runs,
         jobs: kept,
@@ -692,6 +720,24 @@ fn merge(parsed: Vec<Parsed>, files: Vec<String>) -> Result<Exports> {
         has_jobs,
         notes,
     })
+}
+
+/// One record per job id: the latest state of it (records in file order; duplicates counted).
+fn dedup_jobs(mut jobs: Vec<Job>, notes: &mut Notes) -> Vec<Job> {
+    jobs.sort_by_key(|j| j.id);
+    let mut out: Vec<Job> = Vec::with_capacity(jobs.len());
+    for j in jobs {
+        match out.last_mut() {
+            Some(last) if last.id == j.id => {
+                notes.duplicates += 1;
+                if later_job(&j, last) {
+                    *last = j;
+                }
+            }
+            _ => out.push(j),
+        }
+    }
+    out
 }
 
 /// The pages of one listing share its `total_count`: together they must hold that many runs.
@@ -725,13 +771,13 @@ fn check_runs_pages(pages: &[RunsPage], files: &[String]) -> Result<()> {
 /// A run's jobs pages must together hold their `total_count` jobs.
 fn check_jobs_pages(
     pages: &[JobsPage],
-    jobs_per_run: &FxHashMap<u64, FxHashSet<u64>>,
+    jobs_per_run: &FxHashMap<u64, u64>,
     files: &[String],
 ) -> Result<()> {
     let mut pages: Vec<&JobsPage> = pages.iter().collect();
     pages.sort_by_key(|p| (p.run_id, p.file));
     for p in pages {
-        let have = jobs_per_run.get(&p.run_id).map_or(0, |s| s.len()) as u64;
+        let have = jobs_per_run.get(&p.run_id).copied().unwrap_or(0);
         if have < p.total {
             bail!(
                 "partial export: {}: run {}: its jobs pages hold {have} of its {} jobs (a page is missing): export every page of /actions/runs/{}/jobs",

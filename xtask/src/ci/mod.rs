@@ -13,6 +13,7 @@ pub mod html;
 pub mod load;
 pub mod model;
 pub mod present;
+mod scan;
 pub mod stats;
 
 use anyhow::Result;
@@ -123,9 +124,10 @@ fn report(
     r.summary(
         "plots",
         format!(
-            "{} duration plot(s) with {points} point(s), {} success-rate bar(s), {} slowest-step bar(s), {} queue bar(s), {} alert(s)",
+            "{} duration plot(s) with {points} point(s), {} success-rate bar(s), {} stage bar(s), {} slowest-step bar(s), {} queue bar(s), {} alert(s)",
             drawn.duration_points.len(),
             drawn.success_bars,
+            drawn.stage_bars,
             drawn.step_bars,
             drawn.queue_bars,
             drawn.alerts

@@ -196,13 +196,14 @@ pub struct Step {
     pub name: Sym,
     /// None while unfinished.
     pub conclusion: Option<Conclusion>,
-    pub started: Option<Secs>,
-    pub completed: Option<Secs>,
+    /// `completed_at − started_at` in seconds (none when either is missing): steps are the
+    /// bulk of an export, so only what the figures need is kept.
+    pub secs: Option<u32>,
 }
 
 impl Step {
     pub fn duration(&self) -> Option<Secs> {
-        Some(self.completed? - self.started?)
+        self.secs.map(Secs::from)
     }
 }
 
@@ -335,18 +336,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 /// A GitHub timestamp: `2026-01-08T12:00:00Z` on the fast path, any RFC 3339 otherwise.
 pub fn parse_time(s: &str) -> Option<Secs> {
-    let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| -> Option<i64> {
-        let mut n = 0i64;
-        for &c in &b[r] {
-            if !c.is_ascii_digit() {
-                return None;
-            }
-            n = n * 10 + i64::from(c - b'0');
-        }
-        Some(n)
-    };
-    if b.len() == 20
+    if let Ok(b) = <&[u8; 20]>::try_from(s.as_bytes())
         && b[4] == b'-'
         && b[7] == b'-'
         && b[10] == b'T'
@@ -354,10 +344,28 @@ pub fn parse_time(s: &str) -> Option<Secs> {
         && b[16] == b':'
         && b[19] == b'Z'
     {
-        let (y, mo, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-        let (h, mi, sec) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
-        if (1..=12).contains(&mo) && (1..=31).contains(&d) && h < 24 && mi < 60 && sec < 61 {
-            return Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec);
+        let d = |i: usize| b[i].wrapping_sub(b'0');
+        const DIGITS: [usize; 14] = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+        if DIGITS.iter().fold(0u8, |acc, &i| acc | u8::from(d(i) > 9)) != 0 {
+            return None;
+        }
+        let two = |i: usize| i64::from(d(i)) * 10 + i64::from(d(i + 1));
+        let (y, mo, day) = (two(0) * 100 + two(2), two(5), two(8));
+        let (h, mi, sec) = (two(11), two(14), two(17));
+        let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+        let month_days = match mo {
+            2 if leap => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        };
+        if (1..=12).contains(&mo)
+            && (1..=month_days).contains(&day)
+            && h < 24
+            && mi < 60
+            && sec < 60
+        {
+            return Some(days_from_civil(y, mo, day) * 86_400 + h * 3600 + mi * 60 + sec);
         }
         return None;
     }
@@ -426,7 +434,7 @@ pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
 
 /// p50 and p95 of `values` (sorted here).
 pub fn p50_p95(values: &mut [f64]) -> (Option<f64>, Option<f64>) {
-    values.sort_by(f64::total_cmp);
+    values.sort_unstable_by(f64::total_cmp);
     (percentile(values, 50.0), percentile(values, 95.0))
 }
 

@@ -1046,6 +1046,8 @@ fn html_report_renders_in_chromium_with_the_expected_marks() {
     // Days with counted runs: Jan 5, 6, 7, 8.
     assert_eq!(count(&dom, "class=\"bar day"), 4);
     assert_eq!(count(&dom, "class=\"bar step\""), 4);
+    // Failure rate by stage: test (50%) and build (0%).
+    assert_eq!(count(&dom, "class=\"bar fail\""), 2);
     assert_eq!(count(&dom, "class=\"bar queue\""), 2);
     assert_eq!(
         count(&dom, "class=\"tile dora\""),
