@@ -1145,6 +1145,18 @@ impl Config {
             bail!("ci.environment: use letters, digits, `-` and `_` only");
         }
         let a = &self.alerts;
+        for env in &a.deployment_failure.environments {
+            if env.is_empty()
+                || !env
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                bail!(
+                    "alerts.deployment_failure.environments: `{}`: use letters, digits, `-` and `_` only",
+                    env.escape_debug()
+                );
+            }
+        }
         for (key, pct) in [
             ("build_failure_rate", a.build_failure_rate.threshold_percent),
             ("build_time_trend", a.build_time_trend.threshold_percent),
@@ -1684,6 +1696,81 @@ mod tests {
         );
         let err = Config::parse("[coverage]\nmin = 180\n").unwrap_err();
         assert!(err.to_string().contains("0 to 100"), "{err}");
+    }
+
+    #[test]
+    fn windows_are_a_number_and_a_unit() {
+        let c =
+            Config::parse("[alerts.build_failure_rate]\nwindow = \"90m\"\n[ci]\nwindow = \"2w\"\n")
+                .unwrap();
+        assert_eq!(c.alerts.build_failure_rate.window.secs(), 5400);
+        assert_eq!(c.ci.window.secs(), 14 * 86_400);
+        assert_eq!(c.ci.window.to_string(), "2w");
+        assert_eq!(Span::hours(36).to_string(), "36h");
+        for bad in ["0h", "1y", "h", "-1d", "1.5h", ""] {
+            let err = format!(
+                "{:#}",
+                Config::parse(&format!("[ci]\nwindow = \"{bad}\"\n")).unwrap_err()
+            );
+            assert!(err.contains("30m, 1h, 7d, 2w"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn alert_targets_name_variables_never_values() {
+        let ok = "[[alerts.targets]]\nname = \"s\"\nkind = \"slack\"\nurl_env = \"SLACK_URL\"\n\
+                  [[alerts.targets]]\nname = \"pd\"\nkind = \"pagerduty\"\nrouting_key_env = \"PD_KEY\"\n";
+        let c = Config::parse(ok).unwrap();
+        let pd = &c.alerts.targets[1];
+        assert!(pd.accepts(AlertAction::Page) && !pd.accepts(AlertAction::Notify));
+        assert!(c.alerts.targets[0].accepts(AlertAction::Incident));
+        for (bad, says) in [
+            (
+                "[[alerts.targets]]\nname = \"s\"\nkind = \"slack\"\nurl_env = \"https://hooks.slack.com/services/T/B/s3cret\"\n",
+                "not an environment variable name",
+            ),
+            (
+                "[[alerts.targets]]\nname = \"s\"\nkind = \"slack\"\n",
+                "url_env",
+            ),
+            (
+                "[[alerts.targets]]\nname = \"p\"\nkind = \"pagerduty\"\n",
+                "routing_key_env",
+            ),
+            (
+                "[[alerts.targets]]\nname = \"w\"\nkind = \"webhook\"\nurl_env = \"U\"\nrouting_key_env = \"K\"\n",
+                "only a PagerDuty target",
+            ),
+            (
+                "[[alerts.targets]]\nname = \"s\"\nkind = \"slack\"\nurl_env = \"A\"\n[[alerts.targets]]\nname = \"s\"\nkind = \"webhook\"\nurl_env = \"B\"\n",
+                "a name of its own",
+            ),
+            (
+                "[[alerts.targets]]\nname = \"s\"\nkind = \"email\"\nurl_env = \"A\"\n",
+                "unknown variant",
+            ),
+            (
+                "[alerts.build_failure_rate]\nthreshold_percent = 0.1\nmin_runs = 0\n",
+                "min_runs",
+            ),
+            (
+                "[alerts.build_failure_rate]\nthreshold_percent = 150\n",
+                "percentage",
+            ),
+            (
+                "[alerts.deployment_failure]\nenvironments = [\"../etc\"]\n",
+                "letters, digits",
+            ),
+            ("[ci]\nrepo = \"octo-org\"\n", "OWNER/NAME"),
+            ("[ci]\nrepo = \"../x\"\n", "OWNER/NAME"),
+        ] {
+            let err = format!("{:#}", Config::parse(bad).unwrap_err());
+            assert!(err.contains(says), "{bad}: {err}");
+            assert!(
+                !err.contains("s3cret"),
+                "the value is never repeated: {err}"
+            );
+        }
     }
 
     #[test]

@@ -250,19 +250,21 @@ fn parse_all(files: &[(PathBuf, Expect)], shown: &[String]) -> Result<Vec<Parsed
         .map_or(1, |n| n.get())
         .min(files.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<Result<Vec<(usize, Parsed)>>> = std::thread::scope(|s| {
+    // Each thread gathers its files into one `Parsed` (its vectors grow once, not per
+    // file); which thread read which file does not change the merge (ties go by file).
+    let results: Vec<Result<Parsed>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 s.spawn(|| {
-                    let mut out = Vec::new();
+                    let mut p = Parsed::default();
                     let mut buf = Vec::new();
                     loop {
                         let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(&i) = order.get(k) else { break };
                         let (path, expect) = &files[i];
-                        out.push((i, parse_file(path, &shown[i], i as u32, *expect, &mut buf)?));
+                        parse_file(path, &shown[i], i as u32, *expect, &mut buf, &mut p)?;
                     }
-                    Ok(out)
+                    Ok(p)
                 })
             })
             .collect();
@@ -271,22 +273,18 @@ fn parse_all(files: &[(PathBuf, Expect)], shown: &[String]) -> Result<Vec<Parsed
             .map(|h| h.join().expect("a parser thread panicked"))
             .collect()
     });
-    let mut all: Vec<(usize, Parsed)> = Vec::with_capacity(files.len());
-    for r in results {
-        all.extend(r?);
-    }
-    all.sort_by_key(|(i, _)| *i);
-    Ok(all.into_iter().map(|(_, p)| p).collect())
+    results.into_iter().collect()
 }
 
-/// One file's records; `buf` is the thread's read buffer, reused from file to file.
+/// One file's records, added to `p`; `buf` is the thread's read buffer, reused.
 fn parse_file(
     path: &Path,
     shown: &str,
     file: u32,
     expect: Expect,
     buf: &mut Vec<u8>,
-) -> Result<Parsed> {
+    p: &mut Parsed,
+) -> Result<()> {
     use std::io::Read;
     buf.clear();
     std::fs::File::open(path)
@@ -298,12 +296,11 @@ fn parse_file(
         Some(Ok(docs)) => docs,
         _ => serde_documents(bytes, shown)?,
     };
-    let mut p = Parsed::default();
     let mut any = false;
     for (n, doc) in docs.into_iter().enumerate() {
         any = true;
         let mut ctx = FileCtx {
-            p: &mut p,
+            p: &mut *p,
             shown,
             file,
             expect,
@@ -319,7 +316,7 @@ fn parse_file(
     if !any {
         bail!("{shown}: empty file: it holds no GitHub Actions export");
     }
-    Ok(p)
+    Ok(())
 }
 
 struct FileCtx<'p> {
@@ -470,6 +467,7 @@ impl FileCtx<'_> {
             head_sha: names.get(text(&r.head_sha).unwrap_or_default()),
             branch: names.get(text(&r.head_branch).unwrap_or_default()),
             event: names.get(text(&r.event).unwrap_or_default()),
+            file: self.file,
         })
     }
 
@@ -556,6 +554,7 @@ impl FileCtx<'_> {
             started,
             completed,
             steps: first..self.p.steps.len() as u32,
+            file: self.file,
         })
     }
 
@@ -624,26 +623,49 @@ fn run_id_in_url(url: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// Is `a` a later (or more final) record of the same thing than `b`?
+/// Is `a` a later (or more final) record of the same run than `b`? Of equal ones, that of
+/// the later file, whatever order the threads read the files in.
 fn later_run(a: &Run, b: &Run) -> bool {
-    (a.attempt, a.status == Status::Completed, a.updated)
-        > (b.attempt, b.status == Status::Completed, b.updated)
+    let key = |r: &Run| (r.attempt, r.status == Status::Completed, r.updated, r.file);
+    key(a) > key(b)
 }
 
 fn later_job(a: &Job, b: &Job) -> bool {
-    (a.status == Status::Completed, a.completed) > (b.status == Status::Completed, b.completed)
+    let key = |j: &Job| (j.status == Status::Completed, j.completed, j.file);
+    key(a) > key(b)
 }
 
 /// Merge the files' runs and jobs (names into one table), check that no export is partial.
-fn merge(parsed: Vec<Parsed>, files: Vec<String>) -> Result<Exports> {
-    let mut names = Names::default();
+fn merge(mut parsed: Vec<Parsed>, files: Vec<String>) -> Result<Exports> {
+    // The largest part's names, steps and jobs become the whole's (no copy, no renaming);
+    // the others are renamed into them and appended.
+    parsed.sort_by_key(|p| std::cmp::Reverse(p.steps.len() + p.jobs.len()));
+    let mut names = parsed
+        .first_mut()
+        .map_or_else(Names::default, |p| std::mem::take(&mut p.names));
     let mut notes = Notes::default();
     let mut runs: FxHashMap<u64, Run> = FxHashMap::default();
-    let mut jobs: Vec<Job> = Vec::with_capacity(parsed.iter().map(|p| p.jobs.len()).sum());
-    let mut steps: Vec<Step> = Vec::with_capacity(parsed.iter().map(|p| p.steps.len()).sum());
+    let (total_jobs, total_steps) = parsed
+        .iter()
+        .fold((0, 0), |(j, s), p| (j + p.jobs.len(), s + p.steps.len()));
+    let mut jobs: Vec<Job> = Vec::new();
+    let mut steps: Vec<Step> = Vec::new();
     let mut runs_pages = Vec::new();
     let mut jobs_pages = Vec::new();
-    for p in parsed {
+    for (k, p) in parsed.into_iter().enumerate() {
+        if k == 0 {
+            jobs = p.jobs;
+            steps = p.steps;
+            jobs.reserve(total_jobs - jobs.len());
+            steps.reserve(total_steps - steps.len());
+            notes.runs_without_attempt += p.runs_without_attempt;
+            for r in p.runs {
+                add_run(&mut runs, r, &mut notes);
+            }
+            runs_pages.extend(p.runs_pages);
+            jobs_pages.extend(p.jobs_pages);
+            continue;
+        }
         let map: Vec<Sym> = p.names.all().iter().map(|n| names.get(n)).collect();
         let remap = |s: Sym| map[s.0 as usize];
         notes.runs_without_attempt += p.runs_without_attempt;
@@ -652,21 +674,7 @@ fn merge(parsed: Vec<Parsed>, files: Vec<String>) -> Result<Exports> {
             r.head_sha = remap(r.head_sha);
             r.branch = remap(r.branch);
             r.event = remap(r.event);
-            match runs.get_mut(&r.id) {
-                None => {
-                    runs.insert(r.id, r);
-                }
-                Some(old) => {
-                    if old.attempt == r.attempt {
-                        notes.duplicates += 1;
-                    } else {
-                        notes.earlier_attempts += 1;
-                    }
-                    if later_run(&r, old) {
-                        *old = r;
-                    }
-                }
-            }
+            add_run(&mut runs, r, &mut notes);
         }
         let offset = steps.len() as u32;
         steps.extend(p.steps.into_iter().map(|mut s| {
@@ -720,6 +728,26 @@ fn merge(parsed: Vec<Parsed>, files: Vec<String>) -> Result<Exports> {
         has_jobs,
         notes,
     })
+}
+
+/// A run into the merge: a record of a run already there is a duplicate (same attempt) or
+/// another attempt; the later one stays.
+fn add_run(runs: &mut FxHashMap<u64, Run>, r: Run, notes: &mut Notes) {
+    match runs.get_mut(&r.id) {
+        None => {
+            runs.insert(r.id, r);
+        }
+        Some(old) => {
+            if old.attempt == r.attempt {
+                notes.duplicates += 1;
+            } else {
+                notes.earlier_attempts += 1;
+            }
+            if later_run(&r, old) {
+                *old = r;
+            }
+        }
+    }
 }
 
 /// One record per job id: the latest state of it (records in file order; duplicates counted).

@@ -150,6 +150,8 @@ pub struct Run {
     pub head_sha: Sym,
     pub branch: Sym,
     pub event: Sym,
+    /// The export it came from (ties between duplicates go to the later file).
+    pub file: u32,
 }
 
 impl Run {
@@ -179,6 +181,7 @@ pub struct Job {
     pub completed: Option<Secs>,
     /// Its steps in `Exports::steps`.
     pub steps: std::ops::Range<u32>,
+    pub file: u32,
 }
 
 impl Job {
