@@ -326,6 +326,24 @@ pub fn rfc3339(t: Secs) -> String {
     utc(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// [`days_from_civil`] with the last day remembered: an export's timestamps mostly share
+/// their day.
+fn days_of(y: i64, m: i64, d: i64) -> i64 {
+    thread_local! {
+        static LAST: std::cell::Cell<(i64, i64)> = const { std::cell::Cell::new((-1, 0)) };
+    }
+    let key = y * 10_000 + m * 100 + d;
+    LAST.with(|last| {
+        let (k, days) = last.get();
+        if k == key {
+            return days;
+        }
+        let days = days_from_civil(y, m, d);
+        last.set((key, days));
+        days
+    })
+}
+
 /// Days since 1970-01-01 of a civil date (proleptic Gregorian).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -368,7 +386,7 @@ pub fn parse_time(s: &str) -> Option<Secs> {
             && mi < 60
             && sec < 60
         {
-            return Some(days_from_civil(y, mo, day) * 86_400 + h * 3600 + mi * 60 + sec);
+            return Some(days_of(y, mo, day) * 86_400 + h * 3600 + mi * 60 + sec);
         }
         return None;
     }

@@ -300,7 +300,7 @@ impl<'a> Cursor<'a> {
         if self.peek() == Some(b'n') {
             return self.literal(b"null").map(|_| None);
         }
-        let mut v = Vec::new();
+        let mut v = Vec::with_capacity(8);
         self.array(depth, |c, d| {
             v.push(item(c, d)?);
             Ok(())
