@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::report::Format;
 
@@ -244,6 +244,27 @@ pub enum Command {
         #[command(flatten)]
         command: MetricsArgs,
     },
+    /// Pipeline and delivery metrics: GitHub Actions exports, DORA, an HTML report with plots
+    #[command(
+        after_help = "Examples:\n  GITHUB_TOKEN=... cargo xtask ci fetch --repo octo-org/knowledge-hub\n  cargo xtask ci stats --since 7d\n  cargo xtask ci stats --runs runs.json --jobs jobs.json --format json\n  cargo xtask ci dora --env production\n  cargo xtask ci report --html ci-report.html"
+    )]
+    Ci {
+        #[command(subcommand)]
+        command: CiCmd,
+    },
+    /// Evaluate the runbook's alert rules; with --notify, post each new breach to the targets
+    #[command(
+        after_help = "Examples:\n  cargo xtask alerts\n  SLACK_WEBHOOK_URL=https://hooks.slack.com/... cargo xtask alerts --notify\n  cargo xtask alerts --now 2026-01-08T12:00:00Z --format json"
+    )]
+    Alerts {
+        /// Post new breaches to `[[alerts.targets]]` (Slack, webhook, PagerDuty) and record
+        /// them in <backup.dir>/alerts/state.json, so that none is sent twice
+        #[arg(long)]
+        notify: bool,
+        /// The time the windows end at: RFC 3339 or YYYY-MM-DD [default: now]
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
+    },
     /// Python requirements: pin requirements*.in into .txt files (the runbook's pip-compile)
     #[command(
         after_help = "Examples:\n  cargo xtask deps lock\n  cargo xtask deps lock --check\n  cargo xtask deps lock --upgrade requests"
@@ -299,6 +320,8 @@ impl Command {
             Command::Deps {
                 command: DepsCmd::Lock { check, .. },
             } => !check,
+            // Notifications leave the machine: the audit log says when and what ran.
+            Command::Alerts { notify, .. } => *notify,
             // Not a mistyped `NAME=value`: the audit log records the command line.
             Command::Secrets { command } => match command {
                 SecretsCmd::Rotated { name, .. } => crate::util::redact::is_secret_name(name),
@@ -533,6 +556,25 @@ pub enum BenchCmd {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// `ci stats` on 100,000 generated runs with jobs and steps: time and peak memory
+    #[command(after_help = "Example:\n  cargo xtask bench ci-stats --runs 100000")]
+    CiStats {
+        /// Generated workflow runs
+        #[arg(long, default_value_t = 100_000)]
+        runs: usize,
+        /// Jobs per run
+        #[arg(long, default_value_t = 3)]
+        jobs: usize,
+        /// Steps per job
+        #[arg(long, default_value_t = 5)]
+        steps: usize,
+        /// Timed runs (the median is reported)
+        #[arg(long, default_value_t = 5)]
+        repeat: usize,
+        /// Working directory [default: target/bench]
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// `backup db` against `sqlite3 .backup && gzip` on a generated SQLite database
     #[command(after_help = "Example:\n  cargo xtask bench backup-db --size-mb 1024 --writer")]
     BackupDb {
@@ -640,6 +682,88 @@ pub enum MetricsCmd {
     },
 }
 
+/// The exports `ci stats` and `ci report` read.
+#[derive(Debug, Args)]
+pub struct CiInputs {
+    /// Runs: REST /actions/runs pages or `gh run list --json ...` (file or folder,
+    /// repeatable) [default: every export in ci.exports, <backup.dir>/ci]
+    #[arg(long, value_name = "FILE")]
+    pub runs: Vec<PathBuf>,
+    /// Jobs: REST /actions/runs/ID/jobs pages or `gh run view ID --json databaseId,attempt,jobs`
+    /// (file or folder, repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub jobs: Vec<PathBuf>,
+}
+
+/// The window of a `ci` command: `[since, now)`.
+#[derive(Debug, Args)]
+pub struct CiWindow {
+    /// Start of the window: RFC 3339, YYYY-MM-DD, or a length before --now (7d, 12h)
+    /// [default: ci.window before --now; dora: ci.dora_window]
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// End of the window, fixed for a reproducible run [default: the current time]
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CiCmd {
+    /// Download workflow runs and their jobs through the GitHub API into the export folder
+    #[command(
+        after_help = "Examples:\n  GITHUB_TOKEN=... cargo xtask ci fetch --repo octo-org/knowledge-hub\n  cargo xtask ci fetch --repo octo-org/knowledge-hub --since 2026-01-01 --no-jobs"
+    )]
+    Fetch {
+        /// OWNER/NAME [default: ci.repo]
+        #[arg(long, value_name = "OWNER/NAME")]
+        repo: Option<String>,
+        /// Runs created from this time on: RFC 3339, YYYY-MM-DD or a length before now (30d)
+        /// [default: where the last fetch ended, else ci.fetch_since]
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Runs only: do not fetch each run's jobs and steps
+        #[arg(long)]
+        no_jobs: bool,
+    },
+    /// Success rate, duration p50/p95, queue time, failure rate by stage, slowest steps, re-runs
+    #[command(
+        after_help = "Examples:\n  cargo xtask ci stats\n  cargo xtask ci stats --since 24h --format json\n  cargo xtask ci stats --runs runs.json --jobs jobs/ --since 2026-01-01 --now 2026-01-08"
+    )]
+    Stats {
+        #[command(flatten)]
+        inputs: CiInputs,
+        #[command(flatten)]
+        window: CiWindow,
+    },
+    /// Deployment frequency, lead time, change failure rate and time to restore, with tiers
+    #[command(
+        after_help = "Examples:\n  cargo xtask ci dora\n  cargo xtask ci dora --env staging --since 90d --format json"
+    )]
+    Dora {
+        /// Environment whose ledger is read [default: ci.environment, production]
+        #[arg(long, value_name = "ENV")]
+        env: Option<String>,
+        #[command(flatten)]
+        window: CiWindow,
+    },
+    /// One self-contained HTML page: duration, success rate, slowest steps, queue, DORA, alerts
+    #[command(
+        after_help = "Examples:\n  cargo xtask ci report --html ci-report.html\n  cargo xtask ci report --html /srv/www/ci.html --since 30d"
+    )]
+    Report {
+        /// The page to write (replaced atomically)
+        #[arg(long, value_name = "FILE")]
+        html: PathBuf,
+        #[command(flatten)]
+        inputs: CiInputs,
+        #[command(flatten)]
+        window: CiWindow,
+        /// Environment of the DORA section [default: ci.environment]
+        #[arg(long, value_name = "ENV")]
+        env: Option<String>,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum DepsCmd {
     /// Compile each requirements*.in into its pinned .txt with uv or pip-compile
@@ -692,6 +816,9 @@ mod tests {
             "never logs a value"
         );
         assert!(!audited(&["workflows", "lint"]));
+        assert!(audited(&["alerts", "--notify"]));
+        assert!(!audited(&["alerts"]));
+        assert!(!audited(&["ci", "stats"]));
     }
 
     use clap::CommandFactory;

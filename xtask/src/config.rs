@@ -29,6 +29,8 @@ pub struct Config {
     pub secrets: SecretsConfig,
     pub scan_config: ScanConfigConfig,
     pub checklist: ChecklistConfig,
+    pub ci: CiConfig,
+    pub alerts: AlertsConfig,
     pub metrics: MetricsConfig,
     /// True when `pipeline.paths` was set in the file (missing paths then matter more).
     #[serde(skip)]
@@ -874,6 +876,346 @@ impl Default for ChecklistConfig {
     }
 }
 
+/// A length of time as the runbook writes it (`window: 1h`): a whole number and a unit,
+/// `m` (minutes), `h` (hours), `d` (days) or `w` (weeks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Span {
+    secs: u64,
+}
+
+impl Span {
+    pub const fn hours(n: u64) -> Span {
+        Span { secs: n * 3600 }
+    }
+    pub const fn days(n: u64) -> Span {
+        Span { secs: n * 86_400 }
+    }
+
+    pub fn secs(self) -> i64 {
+        self.secs as i64
+    }
+
+    /// `30m`, `1h`, `7d`, `2w`; zero and anything else is an error saying how to write one.
+    pub fn parse(text: &str) -> Result<Span> {
+        let t = text.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let unit_secs = match unit {
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            "w" => 604_800,
+            _ => 0,
+        };
+        let n: u64 = num.parse().unwrap_or(0);
+        match n.checked_mul(unit_secs) {
+            Some(secs) if secs > 0 && n <= 100_000 => Ok(Span { secs }),
+            _ => bail!(
+                "`{}` is not a length of time: write a positive whole number and a unit, e.g. 30m, 1h, 7d, 2w",
+                text.escape_debug()
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.secs;
+        for (unit, n) in [("w", 604_800), ("d", 86_400), ("h", 3600)] {
+            if s.is_multiple_of(n) {
+                return write!(f, "{}{unit}", s / n);
+            }
+        }
+        write!(f, "{}m", s / 60)
+    }
+}
+
+impl Serialize for Span {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Span, D::Error> {
+        let text = String::deserialize(d)?;
+        Span::parse(&text).map_err(|e| serde::de::Error::custom(format!("{e:#}")))
+    }
+}
+
+/// `ci fetch|stats|dora|report`: the GitHub Actions exports and the metrics' windows.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CiConfig {
+    /// Folder of GitHub Actions exports (REST pages, `gh` JSON) that `ci stats` reads and
+    /// `ci fetch` writes, relative to the root unless absolute. None: `<backup.dir>/ci`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exports: Option<PathBuf>,
+    /// The repository `ci fetch` reads when `--repo` is not given (`OWNER/NAME`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repo: Option<String>,
+    /// How far back the first `ci fetch` goes (later ones continue where the last stopped).
+    pub fetch_since: Span,
+    /// Longest wait for a rate limit to reset; beyond it `ci fetch` stops (progress kept).
+    pub max_wait_secs: u64,
+    /// Window of `ci stats` and `ci report` (and the previous window it is compared with).
+    pub window: Span,
+    /// Window of `ci dora`.
+    pub dora_window: Span,
+    /// The environment whose ledger `ci dora` reads.
+    pub environment: String,
+    /// How many of the slowest steps are listed.
+    pub slowest: usize,
+}
+
+impl Default for CiConfig {
+    fn default() -> Self {
+        CiConfig {
+            exports: None,
+            repo: None,
+            fetch_since: Span::days(30),
+            max_wait_secs: 900,
+            window: Span::days(7),
+            dora_window: Span::days(30),
+            environment: "production".into(),
+            slowest: 10,
+        }
+    }
+}
+
+/// What a breach asks for, as the runbook's alert configuration says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertAction {
+    /// `immediate_notification`
+    Notify,
+    /// `page_on_call_engineer`
+    Page,
+    /// `create_incident`
+    Incident,
+}
+
+impl AlertAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertAction::Notify => "notify",
+            AlertAction::Page => "page",
+            AlertAction::Incident => "incident",
+        }
+    }
+}
+
+/// `[alerts]`: the runbook's alert configuration, and where breaches are sent.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    pub build_failure_rate: FailureRateRule,
+    pub deployment_failure: DeploymentFailureRule,
+    pub security_vulnerability: VulnerabilityRule,
+    pub build_time_trend: TrendRule,
+    pub test_flakiness: FlakinessRule,
+    /// Where `alerts --notify` posts new breaches.
+    pub targets: Vec<AlertTarget>,
+    /// Attempts after the first when a target does not answer, answers 429 or 5xx...
+    pub retries: u32,
+    /// ...waiting this long before the first retry, then twice as long each time.
+    pub retry_backoff_ms: u64,
+    /// Deadline of one request to a target.
+    pub timeout_secs: u64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            build_failure_rate: FailureRateRule::default(),
+            deployment_failure: DeploymentFailureRule::default(),
+            security_vulnerability: VulnerabilityRule::default(),
+            build_time_trend: TrendRule::default(),
+            test_flakiness: FlakinessRule::default(),
+            targets: Vec::new(),
+            retries: 3,
+            retry_backoff_ms: 1000,
+            timeout_secs: 10,
+        }
+    }
+}
+
+/// `build_failure_rate`: threshold 10%, window 1h, immediate notification.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FailureRateRule {
+    pub enabled: bool,
+    /// Failed share of the CI runs that finished in the window, in percent, above which
+    /// the rule fires.
+    pub threshold_percent: f64,
+    pub window: Span,
+    /// Fewer finished runs than this in the window: no verdict.
+    pub min_runs: usize,
+    pub severity: crate::report::Severity,
+    pub action: AlertAction,
+}
+
+impl Default for FailureRateRule {
+    fn default() -> Self {
+        FailureRateRule {
+            enabled: true,
+            threshold_percent: 10.0,
+            window: Span::hours(1),
+            min_runs: 3,
+            severity: crate::report::Severity::High,
+            action: AlertAction::Notify,
+        }
+    }
+}
+
+/// `deployment_failure`: any deployment fails → page the on-call engineer.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeploymentFailureRule {
+    pub enabled: bool,
+    /// Deploys that started within this window count.
+    pub window: Span,
+    /// Environments whose ledgers are read; empty: every ledger.
+    pub environments: Vec<String>,
+    pub severity: crate::report::Severity,
+    pub action: AlertAction,
+}
+
+impl Default for DeploymentFailureRule {
+    fn default() -> Self {
+        DeploymentFailureRule {
+            enabled: true,
+            window: Span::hours(24),
+            environments: Vec::new(),
+            severity: crate::report::Severity::Critical,
+            action: AlertAction::Page,
+        }
+    }
+}
+
+/// `security_vulnerability`: severity HIGH,CRITICAL → create an incident.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct VulnerabilityRule {
+    pub enabled: bool,
+    /// Lowest severity of an `audit` vulnerability that fires the rule.
+    pub min_severity: crate::report::Severity,
+    pub action: AlertAction,
+}
+
+impl Default for VulnerabilityRule {
+    fn default() -> Self {
+        VulnerabilityRule {
+            enabled: true,
+            min_severity: crate::report::Severity::High,
+            action: AlertAction::Incident,
+        }
+    }
+}
+
+/// Warning: build time increasing trend.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrendRule {
+    pub enabled: bool,
+    /// Rise of a workflow's median duration against the previous window, in percent.
+    pub threshold_percent: f64,
+    pub window: Span,
+    /// Finished runs needed in each of the two windows.
+    pub min_runs: usize,
+    pub severity: crate::report::Severity,
+    pub action: AlertAction,
+}
+
+impl Default for TrendRule {
+    fn default() -> Self {
+        TrendRule {
+            enabled: true,
+            threshold_percent: 20.0,
+            window: Span::days(7),
+            min_runs: 5,
+            severity: crate::report::Severity::Medium,
+            action: AlertAction::Notify,
+        }
+    }
+}
+
+/// Warning: test flakiness detection (from `tests report`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlakinessRule {
+    pub enabled: bool,
+    pub severity: crate::report::Severity,
+    pub action: AlertAction,
+}
+
+impl Default for FlakinessRule {
+    fn default() -> Self {
+        FlakinessRule {
+            enabled: true,
+            severity: crate::report::Severity::Medium,
+            action: AlertAction::Notify,
+        }
+    }
+}
+
+/// Where breaches go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    /// A Slack incoming webhook (`{"text": …, "blocks": […]}`).
+    Slack,
+    /// Any endpoint taking a JSON POST.
+    Webhook,
+    /// PagerDuty Events API v2 (`/v2/enqueue`).
+    Pagerduty,
+}
+
+/// One notification target. Its URL and key come from environment variables named here,
+/// never from this file.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AlertTarget {
+    /// Unique name (the state file records which targets got a breach).
+    pub name: String,
+    pub kind: TargetKind,
+    /// Environment variable holding the webhook URL (PagerDuty: optional, default
+    /// https://events.pagerduty.com/v2/enqueue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_env: Option<String>,
+    /// PagerDuty: environment variable holding the integration's routing key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_key_env: Option<String>,
+    /// Actions sent here; empty: every action (PagerDuty: `page`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<AlertAction>,
+}
+
+impl AlertTarget {
+    pub fn accepts(&self, action: AlertAction) -> bool {
+        if self.actions.is_empty() {
+            return self.kind != TargetKind::Pagerduty || action == AlertAction::Page;
+        }
+        self.actions.contains(&action)
+    }
+}
+
+/// An environment variable name as a shell writes it: `[A-Za-z_][A-Za-z0-9_]*`.
+fn check_env_name(name: &str, key: &str) -> Result<()> {
+    let ok = name
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !ok {
+        // The value is not repeated: it may be the secret itself.
+        bail!(
+            "{key} is not an environment variable name: name the variable that holds the value (e.g. SLACK_WEBHOOK_URL), never the value itself"
+        );
+    }
+    Ok(())
+}
+
 impl Config {
     /// Load `path`; a missing file gives the defaults only when `required` is false.
     pub fn load(path: &Path, required: bool) -> Result<Config> {
@@ -953,6 +1295,7 @@ impl Config {
         if !(0.0..=1.0).contains(&f) {
             bail!("audit.min_update_fraction must be between 0 and 1 (0.5: half), not {f}");
         }
+        self.validate_ci()?;
         self.validate_security()?;
         self.validate_checklist()?;
         if self.audit.stale_after_days > self.audit.max_age_days {
@@ -988,6 +1331,87 @@ impl Config {
             bail!(
                 "backup.retention keeps nothing but the newest backup: set keep_days or keep_last"
             );
+        }
+        Ok(())
+    }
+
+    /// `[ci]` and `[alerts]`.
+    fn validate_ci(&self) -> Result<()> {
+        if let Some(repo) = &self.ci.repo {
+            check_repo(repo).context("ci.repo")?;
+        }
+        if self.ci.environment.is_empty()
+            || !self
+                .ci
+                .environment
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            bail!("ci.environment: use letters, digits, `-` and `_` only");
+        }
+        let a = &self.alerts;
+        for env in &a.deployment_failure.environments {
+            if env.is_empty()
+                || !env
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                bail!(
+                    "alerts.deployment_failure.environments: `{}`: use letters, digits, `-` and `_` only",
+                    env.escape_debug()
+                );
+            }
+        }
+        for (key, pct) in [
+            ("build_failure_rate", a.build_failure_rate.threshold_percent),
+            ("build_time_trend", a.build_time_trend.threshold_percent),
+        ] {
+            if !(0.0..=1000.0).contains(&pct) || (key == "build_failure_rate" && pct > 100.0) {
+                bail!("alerts.{key}.threshold_percent = {pct}: use a percentage (10 means 10%)");
+            }
+        }
+        if a.build_failure_rate.min_runs == 0 || a.build_time_trend.min_runs == 0 {
+            bail!("alerts: min_runs must be at least 1");
+        }
+        if a.timeout_secs == 0 {
+            bail!("alerts.timeout_secs = 0: every request needs a deadline; use at least 1");
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for t in &a.targets {
+            if t.name.is_empty() || !names.insert(t.name.as_str()) {
+                bail!(
+                    "alerts.targets: `{}`: every target needs a name of its own",
+                    t.name
+                );
+            }
+            let key = |k: &str| format!("alerts.targets `{}` {k}", t.name);
+            match (t.kind, &t.url_env, &t.routing_key_env) {
+                (TargetKind::Pagerduty, _, None) => {
+                    bail!(
+                        "{}: a PagerDuty target needs routing_key_env",
+                        key("routing_key_env")
+                    )
+                }
+                (TargetKind::Slack | TargetKind::Webhook, None, _) => {
+                    bail!(
+                        "{}: name the environment variable holding the URL",
+                        key("url_env")
+                    )
+                }
+                (TargetKind::Slack | TargetKind::Webhook, _, Some(_)) => {
+                    bail!(
+                        "{}: only a PagerDuty target has a routing key",
+                        key("routing_key_env")
+                    )
+                }
+                _ => {}
+            }
+            if let Some(v) = &t.url_env {
+                check_env_name(v, &key("url_env"))?;
+            }
+            if let Some(v) = &t.routing_key_env {
+                check_env_name(v, &key("routing_key_env"))?;
+            }
         }
         Ok(())
     }
@@ -1092,6 +1516,26 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// `OWNER/NAME` as GitHub spells them: letters, digits, `-`, `_`, `.`; not `.` or `..`.
+pub fn check_repo(repo: &str) -> Result<()> {
+    let parts: Vec<&str> = repo.split('/').collect();
+    let ok = parts.len() == 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && *p != "."
+                && *p != ".."
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        });
+    if !ok {
+        bail!(
+            "`{}` is not a repository: write OWNER/NAME, e.g. octo-org/knowledge-hub",
+            repo.escape_debug()
+        );
+    }
+    Ok(())
 }
 
 fn check_relative(p: &str) -> Result<()> {
@@ -1271,6 +1715,79 @@ flaky_runs = 10      # a test failing and passing within the newest N runs is fl
 [deps]
 # `cargo xtask deps lock`: pip-compile inputs; each X.in is locked to X.txt beside it.
 inputs = ["**/requirements*.in"]
+
+[ci]
+# `cargo xtask ci fetch|stats|dora|report`: GitHub Actions exports (REST API pages of
+# /actions/runs and /actions/runs/{id}/jobs, `gh run list --json`, `gh run view --json jobs`)
+# live in this folder, relative to the root (default: <backup.dir>/ci).
+# exports = "backups/ci"
+# repo = "octo-org/knowledge-hub"   # `ci fetch` default for --repo; token from GITHUB_TOKEN
+fetch_since = "30d"    # how far back the first `ci fetch` goes
+max_wait_secs = 900    # longest wait for GitHub's rate limit to reset (then: run again later)
+window = "7d"          # `ci stats` window, compared with the window before it
+dora_window = "30d"    # `ci dora` window
+environment = "production"   # whose deployment ledger `ci dora` reads
+slowest = 10           # slowest steps listed
+
+[alerts]
+# `cargo xtask alerts [--notify]`: the runbook's alert configuration. Windows are a number
+# and a unit: 30m, 1h, 7d, 2w. Actions: notify (immediate notification), page (the on-call
+# engineer), incident (create an incident).
+retries = 3              # per target, on no answer, 429 or 5xx...
+retry_backoff_ms = 1000  # ...after 1 s, then 2 s, 4 s
+timeout_secs = 10
+# Targets of `alerts --notify` (examples at the end of this section).
+targets = []
+
+[alerts.build_failure_rate]
+enabled = true
+threshold_percent = 10   # more than 10% of the CI runs that finished in the window failed
+window = "1h"
+min_runs = 3             # fewer finished runs: no verdict
+severity = "high"
+action = "notify"
+
+[alerts.deployment_failure]
+enabled = true
+window = "24h"           # a deploy started in the window failed, was rolled back or cut off
+environments = []        # empty: every ledger in <backup.dir>/deployments
+severity = "critical"
+action = "page"
+
+[alerts.security_vulnerability]
+enabled = true
+min_severity = "high"    # HIGH,CRITICAL findings of `cargo xtask audit`
+action = "incident"
+
+[alerts.build_time_trend]
+enabled = true
+threshold_percent = 20   # a workflow's median duration rose more than 20%...
+window = "7d"            # ...against the 7 days before
+min_runs = 5             # finished runs needed in each window
+severity = "medium"
+action = "notify"
+
+[alerts.test_flakiness]
+enabled = true           # flaky tests in `cargo xtask tests report`
+severity = "medium"
+action = "notify"
+
+# Targets of `alerts --notify`. URLs and keys come from the environment variables named
+# here, never from this file. `actions` limits what a target gets (default: everything;
+# PagerDuty: page).
+# [[alerts.targets]]
+# name = "slack"
+# kind = "slack"                       # Slack incoming webhook
+# url_env = "SLACK_WEBHOOK_URL"
+# [[alerts.targets]]
+# name = "incidents"
+# kind = "webhook"                     # any JSON endpoint
+# url_env = "INCIDENT_WEBHOOK_URL"
+# actions = ["incident", "page"]
+# [[alerts.targets]]
+# name = "pagerduty"
+# kind = "pagerduty"                   # Events API v2
+# routing_key_env = "PAGERDUTY_ROUTING_KEY"
 
 [metrics]
 # `cargo xtask metrics`: Prometheus metrics, alert rules (`metrics rules`), a Grafana
@@ -1507,6 +2024,81 @@ mod tests {
                 Config::parse(&format!("[checklist]\ndaily = [{body}]\n")).unwrap_err()
             );
             assert!(err.contains(says), "{body}: {err}");
+        }
+    }
+
+    #[test]
+    fn windows_are_a_number_and_a_unit() {
+        let c =
+            Config::parse("[alerts.build_failure_rate]\nwindow = \"90m\"\n[ci]\nwindow = \"2w\"\n")
+                .unwrap();
+        assert_eq!(c.alerts.build_failure_rate.window.secs(), 5400);
+        assert_eq!(c.ci.window.secs(), 14 * 86_400);
+        assert_eq!(c.ci.window.to_string(), "2w");
+        assert_eq!(Span::hours(36).to_string(), "36h");
+        for bad in ["0h", "1y", "h", "-1d", "1.5h", ""] {
+            let err = format!(
+                "{:#}",
+                Config::parse(&format!("[ci]\nwindow = \"{bad}\"\n")).unwrap_err()
+            );
+            assert!(err.contains("30m, 1h, 7d, 2w"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn alert_targets_name_variables_never_values() {
+        let ok = "[[alerts.targets]]\nname = \"s\"\nkind = \"slack\"\nurl_env = \"SLACK_URL\"\n\
+                  [[alerts.targets]]\nname = \"pd\"\nkind = \"pagerduty\"\nrouting_key_env = \"PD_KEY\"\n";
+        let c = Config::parse(ok).unwrap();
+        let pd = &c.alerts.targets[1];
+        assert!(pd.accepts(AlertAction::Page) && !pd.accepts(AlertAction::Notify));
+        assert!(c.alerts.targets[0].accepts(AlertAction::Incident));
+        for (bad, says) in [
+            (
+                "[[alerts.targets]]\nname = \"s\"\nkind = \"slack\"\nurl_env = \"https://hooks.slack.com/services/T/B/s3cret\"\n",
+                "not an environment variable name",
+            ),
+            (
+                "[[alerts.targets]]\nname = \"s\"\nkind = \"slack\"\n",
+                "url_env",
+            ),
+            (
+                "[[alerts.targets]]\nname = \"p\"\nkind = \"pagerduty\"\n",
+                "routing_key_env",
+            ),
+            (
+                "[[alerts.targets]]\nname = \"w\"\nkind = \"webhook\"\nurl_env = \"U\"\nrouting_key_env = \"K\"\n",
+                "only a PagerDuty target",
+            ),
+            (
+                "[[alerts.targets]]\nname = \"s\"\nkind = \"slack\"\nurl_env = \"A\"\n[[alerts.targets]]\nname = \"s\"\nkind = \"webhook\"\nurl_env = \"B\"\n",
+                "a name of its own",
+            ),
+            (
+                "[[alerts.targets]]\nname = \"s\"\nkind = \"email\"\nurl_env = \"A\"\n",
+                "unknown variant",
+            ),
+            (
+                "[alerts.build_failure_rate]\nthreshold_percent = 0.1\nmin_runs = 0\n",
+                "min_runs",
+            ),
+            (
+                "[alerts.build_failure_rate]\nthreshold_percent = 150\n",
+                "percentage",
+            ),
+            (
+                "[alerts.deployment_failure]\nenvironments = [\"../etc\"]\n",
+                "letters, digits",
+            ),
+            ("[ci]\nrepo = \"octo-org\"\n", "OWNER/NAME"),
+            ("[ci]\nrepo = \"../x\"\n", "OWNER/NAME"),
+        ] {
+            let err = format!("{:#}", Config::parse(bad).unwrap_err());
+            assert!(err.contains(says), "{bad}: {err}");
+            assert!(
+                !err.contains("s3cret"),
+                "the value is never repeated: {err}"
+            );
         }
     }
 

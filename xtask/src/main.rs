@@ -3,11 +3,13 @@
 //! The CLI is declared in `cli.rs`; this file parses, builds the [`Context`], dispatches with
 //! one flat `match`, renders the report and turns it into the exit code.
 
+mod alerts;
 mod audit;
 mod audit_log;
 mod backup;
 mod bench;
 mod checklist;
+mod ci;
 mod cli;
 mod config;
 mod context;
@@ -206,6 +208,8 @@ fn dispatch(cx: &Context, command: Command) -> Result<Option<Report>> {
                 exit_code,
             },
         )?,
+        Command::Ci { command } => ci::run(cx, command, alerts::for_report)?,
+        Command::Alerts { notify, now } => alerts::run(cx, notify, now.as_deref())?,
         Command::Workflows { command } => workflows::dispatch(cx, command)?,
         Command::Secrets { command } => secrets::dispatch(cx, command)?,
         Command::ScanConfig { command } => scan_config::dispatch(cx, command)?,

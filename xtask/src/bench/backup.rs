@@ -190,7 +190,7 @@ fn generate_db(path: &Path, size_mb: u64) -> Result<()> {
 
 /// Wall seconds and peak RSS (KiB) of a command, measured by GNU time; `None` when it did
 /// not finish within `limit` seconds.
-fn timed(sh: &xshell::Shell, args: &[&str], limit: u64) -> Result<Option<(f64, u64)>> {
+pub(super) fn timed(sh: &xshell::Shell, args: &[&str], limit: u64) -> Result<Option<(f64, u64)>> {
     let stats = sh.current_dir().join(".time");
     let stats_s = stats.display().to_string();
     let limit_s = limit.to_string();

@@ -1,10 +1,11 @@
 //! `bench …`: side-by-side timings against the anchor tool an issue names, on the same
 //! generated input in one run. Results go to docs/benchmarks.md by hand; nothing here asserts
 //! on time. One file per benchmark: [`backup`] (backup-config, backup-db), [`audit`],
-//! [`outdated`].
+//! [`outdated`], [`ci`] (ci-stats).
 
 mod audit;
 mod backup;
+mod ci;
 mod outdated;
 
 use std::fs;
@@ -43,6 +44,13 @@ pub fn run(cx: &Context, command: BenchCmd) -> Result<Report> {
             writer,
             ..
         } => backup::backup_db(&dir, size_mb, runs.max(1), writer),
+        BenchCmd::CiStats {
+            runs,
+            jobs,
+            steps,
+            repeat,
+            ..
+        } => ci::ci_stats(&dir, runs.max(1), jobs, steps, repeat.max(1)),
     }
 }
 
@@ -53,6 +61,7 @@ fn work_dir(root: &Path, command: &BenchCmd) -> PathBuf {
         BenchCmd::Audit { dir, .. } => (dir, "audit"),
         BenchCmd::Outdated { dir, .. } => (dir, "outdated"),
         BenchCmd::BackupDb { dir, .. } => (dir, "backup-db"),
+        BenchCmd::CiStats { dir, .. } => (dir, "ci-stats"),
     };
     dir.clone()
         .unwrap_or_else(|| root.join("target/bench").join(name))
@@ -192,5 +201,6 @@ mod tests {
             Path::new("/r/target/bench/backup-db")
         );
         assert_eq!(dir_of(&["outdated", "--dir", "/w"]), Path::new("/w"));
+        assert_eq!(dir_of(&["ci-stats"]), Path::new("/r/target/bench/ci-stats"));
     }
 }

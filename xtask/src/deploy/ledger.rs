@@ -97,6 +97,10 @@ pub struct Entry {
     /// While in progress (and when interrupted): the version of the last `compose up`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub brought_up: Option<String>,
+    /// When the outcome was written (absent while `started`, and in ledgers written before
+    /// it existed): with `time`, how long the operation took (`ci dora`'s time to restore).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished: Option<String>,
 }
 
 impl Entry {

@@ -57,6 +57,7 @@ impl<'a> Op<'a> {
             checks: Vec::new(),
             db_backup: None,
             brought_up: None,
+            finished: None,
         };
         ledger.append(&e)?;
         Ok(Op {
@@ -99,6 +100,8 @@ impl<'a> Op<'a> {
     /// Write the outcome line.
     pub fn finish(&mut self, outcome: Outcome) -> Result<()> {
         self.e.outcome = outcome;
+        self.e.finished =
+            Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         if outcome != Outcome::Interrupted {
             self.e.brought_up = None;
         }

@@ -264,6 +264,22 @@ codes! {
     // deps lock
     LOCK_OUT_OF_DATE = "lock-out-of-date", High,
         "a pin of the committed .txt is missing, extra or different from what the compiler gives";
+
+    // ci stats, ci dora, alerts
+    BUILD_FAILURE_RATE = "build-failure-rate", High,
+        "more of the CI runs in the window failed than alerts.build_failure_rate allows (the runbook: 10% in 1 h)";
+    BUILD_TIME_TREND = "build-time-trend", Medium,
+        "a workflow's median duration rose more than alerts.build_time_trend allows against the window before";
+    DEPLOYMENT_FAILURE = "deployment-failure", Critical,
+        "a deploy or rollback in the window failed, was rolled back or was interrupted (the runbook pages the on-call engineer)";
+    SECURITY_VULNERABILITY = "security-vulnerability", High,
+        "`audit` found a vulnerability at or above alerts.security_vulnerability.min_severity (the runbook creates an incident)";
+    TEST_FLAKINESS = "test-flakiness", Medium,
+        "`tests report` found a flaky test (the runbook's warning alert)";
+    ALERT_NOT_EVALUATED = "alert-not-evaluated", High,
+        "an alert rule could not be evaluated (its input is missing or unreadable): it neither passed nor fired";
+    NOTIFICATION_FAILED = "notification-failed", High,
+        "a breach could not be delivered to a target after its retries: it is kept and sent by the next `alerts --notify`";
     PIN_OUTSIDE_RANGE = "pin-outside-range", High,
         "a pin of X.txt does not satisfy the range X.in gives it";
     PIN_MISSING = "pin-missing", High,

@@ -7,7 +7,8 @@
 //! - curl's options come from one builder, [`CurlConfig`], which refuses control characters
 //!   in any value (a newline would start a new curl option), and reaches curl through its
 //!   standard input: request headers (tokens) are never written to disk or argv.
-//! - A URL is always the last argument after `--`, never parsed as an option.
+//! - A URL is always the last argument after `--`, never parsed as an option (or, with
+//!   [`send`], given through standard input like everything else).
 //! - The cache holds only complete answers (HTTP 200 with curl's exit status 0), published
 //!   atomically (`.tmp-` name, fsync, rename, directory fsync); an unreadable entry is a miss.
 
@@ -151,6 +152,130 @@ fn refuse_control(value: &str, what: &str) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// GET or POST, for [`send`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+/// One request whose answer's status and headers matter (paged APIs with rate limits,
+/// webhooks). The URL, the headers and the body reach curl through its standard input
+/// (`--config -`), never its argv or a file: a token or a webhook URL stays secret.
+pub struct Request<'a> {
+    pub method: Method,
+    pub url: &'a str,
+    pub headers: &'a [String],
+    /// The body of a POST, sent as it is (`data-raw`: a leading `@` is not a file name).
+    pub body: Option<&'a str>,
+    /// Deadline of the request (0 is taken as 1).
+    pub timeout_secs: u64,
+}
+
+/// An answer of [`send`]: status, response headers (names in lowercase), body.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// A response header (`name` in lowercase); the last one when repeated.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Where the body ends and curl's `--write-out` starts: tabs cannot occur unescaped in the
+/// header JSON that follows, so the last occurrence is curl's.
+const REPLY_MARK: &str = "\n\t@@xtask-reply\t";
+
+/// Send `req` once: no retries, the caller decides from the status and headers (GET
+/// follows redirects, POST does not). An error (no complete answer) carries curl's
+/// message, never the URL.
+pub fn send(req: &Request) -> Result<Reply> {
+    need_curl("for HTTP requests")?;
+    let timeout = req.timeout_secs.max(1);
+    let mut cfg = CurlConfig::default();
+    cfg.option("url", req.url)?;
+    for h in req.headers {
+        cfg.option("header", h)?;
+    }
+    match (req.method, req.body) {
+        (Method::Post, body) => {
+            cfg.option("request", "POST")?
+                .option("data-raw", body.unwrap_or_default())?;
+        }
+        (Method::Get, _) => {
+            cfg.flag("location");
+        }
+    }
+    cfg.option(
+        "connect-timeout",
+        &CONNECT_TIMEOUT_SECS.min(timeout).to_string(),
+    )?
+    .option("max-time", &timeout.to_string())?
+    .option("output", "-")?
+    .flag("silent")
+    .flag("show-error")
+    .flag("compressed");
+    // A constant: curl turns `\t` and `\n` into tab and newline.
+    cfg.line(r#"write-out = "\n\t@@xtask-reply\t%{http_code}\t%{exitcode}\t%{header_json}""#);
+    let sh = sh::shell(Path::new("."))?;
+    let out = cmd!(sh, "curl --config -")
+        .stdin(cfg.as_bytes())
+        .quiet()
+        .ignore_status()
+        .output()
+        .context("running curl")?;
+    let scrub = |text: &str| text.replace(req.url, "<url>");
+    let split = out
+        .stdout
+        .windows(REPLY_MARK.len())
+        .rposition(|w| w == REPLY_MARK.as_bytes());
+    let Some(at) = split else {
+        let err = String::from_utf8_lossy(&out.stderr);
+        bail!(
+            "no answer: {}",
+            scrub(err.trim().trim_start_matches("curl: "))
+        );
+    };
+    let meta = String::from_utf8_lossy(&out.stdout[at + REPLY_MARK.len()..]).into_owned();
+    let mut it = meta.splitn(3, '\t');
+    let status: u16 = it.next().unwrap_or("0").trim().parse().unwrap_or(0);
+    let exit: i32 = it.next().unwrap_or("-1").trim().parse().unwrap_or(-1);
+    if status == 0 || exit != 0 {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let why = err.trim().trim_start_matches("curl: ");
+        let why = scrub(if why.is_empty() { "curl failed" } else { why });
+        if status == 0 {
+            bail!("no answer: {why}");
+        }
+        bail!("incomplete answer (HTTP {status}, curl exit {exit}): {why}");
+    }
+    let raw: std::collections::BTreeMap<String, Vec<String>> =
+        serde_json::from_str(it.next().unwrap_or("{}")).unwrap_or_default();
+    let headers = raw
+        .into_iter()
+        .flat_map(|(k, vs)| {
+            let k = k.to_ascii_lowercase();
+            vs.into_iter().map(move |v| (k.clone(), v))
+        })
+        .collect();
+    let mut body = out.stdout;
+    body.truncate(at);
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// A curl config (`--config -`), built only through methods that refuse control characters.
@@ -627,6 +752,64 @@ mod tests {
             "http://127.0.0.1:1/a"
         );
         assert!(!without_credentials("http://u:s3cr3t@").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn send_returns_status_headers_and_body_and_posts_without_argv() {
+        let (url, seen) = raw_server(|n| {
+            if n == 0 {
+                b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\nX-RateLimit-Reset: 1767873600\r\nLink: <http://h/p?page=2>; rel=\"next\"\r\nConnection: close\r\n\r\n{}".to_vec()
+            } else {
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".to_vec()
+            }
+        });
+        let headers = vec!["Authorization: Bearer s3cr3t".to_string()];
+        let get = Request {
+            method: Method::Get,
+            url: &format!("{url}/runs"),
+            headers: &headers,
+            body: None,
+            timeout_secs: 5,
+        };
+        let r = send(&get).unwrap();
+        assert_eq!(r.status, 403);
+        assert_eq!(r.header("x-ratelimit-reset"), Some("1767873600"));
+        assert_eq!(r.header("link"), Some("<http://h/p?page=2>; rel=\"next\""));
+        assert_eq!(r.body, b"{}");
+        let post = Request {
+            method: Method::Post,
+            url: &format!("{url}/hook"),
+            headers: &headers,
+            body: Some("@/etc/passwd"),
+            timeout_secs: 5,
+        };
+        let r = send(&post).unwrap();
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"ok"[..]));
+        let requests = seen.lock().unwrap().clone();
+        assert!(requests[1].starts_with("POST /hook"), "{}", requests[1]);
+        assert!(
+            requests[1].ends_with("@/etc/passwd"),
+            "the body is sent as it is, never read from a file: {}",
+            requests[1]
+        );
+    }
+
+    #[test]
+    fn send_without_an_answer_is_an_error_without_the_url() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let url = format!("http://127.0.0.1:{port}/T0KEN/secret-path");
+        let r = send(&Request {
+            method: Method::Post,
+            url: &url,
+            headers: &[],
+            body: Some("{}"),
+            timeout_secs: 2,
+        });
+        let e = format!("{:#}", r.unwrap_err());
+        assert!(e.contains("no answer"), "{e}");
+        assert!(!e.contains("secret-path"), "{e}");
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! End-to-end tests: the real `xtask` binary on temp trees. One test binary, many modules.
 
 mod advisories;
+mod alerts;
 mod audit;
 mod backup_config;
 mod checklist;
+mod ci;
 mod cli;
 mod coverage;
 mod db;
