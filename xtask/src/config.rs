@@ -768,6 +768,10 @@ pub enum ChecklistTask {
     /// `deps lock --check`.
     DepsLockCheck,
     CoverageCheck,
+    /// `alerts` (evaluated, not notified).
+    Alerts,
+    /// `ci stats` over its default window.
+    CiStats,
 }
 
 impl ChecklistTask {
@@ -787,6 +791,8 @@ impl ChecklistTask {
             ChecklistTask::TestsReport => "tests-report",
             ChecklistTask::DepsLockCheck => "deps-lock-check",
             ChecklistTask::CoverageCheck => "coverage-check",
+            ChecklistTask::Alerts => "alerts",
+            ChecklistTask::CiStats => "ci-stats",
         }
     }
 
@@ -807,23 +813,23 @@ impl ChecklistTask {
 macro_rules! checklist_defaults {
     () => {
         r#"daily = [
-  { item = "Pipeline execution monitoring", section = "Automated Tasks", by_hand = "failed, cancelled and queued runs in the Actions tab" },
+  { item = "Pipeline execution monitoring", section = "Automated Tasks", run = ["alerts"], by_hand = "queued runs in the Actions tab" },
   { item = "Test result verification", section = "Automated Tasks", run = ["tests-report"] },
   { item = "Deployment status checks", section = "Automated Tasks", run = ["releases"] },
   { item = "Security scan reviews", section = "Automated Tasks", run = ["scan-config-check", "workflows-lint"], by_hand = "read the scanners' new results in code scanning" },
-  { item = "Review failed builds", section = "Manual Tasks" },
+  { item = "Review failed builds", section = "Manual Tasks", run = ["ci-stats"], by_hand = "read the logs of the failed runs it lists" },
   { item = "Check resource utilization", section = "Manual Tasks" },
-  { item = "Monitor pipeline performance metrics", section = "Manual Tasks" },
+  { item = "Monitor pipeline performance metrics", section = "Manual Tasks", run = ["ci-stats"] },
   { item = "Verify the newest backups", section = "Backup Strategies", run = ["backup-verify"] },
 ]
 weekly = [
   { item = "Update Python dependencies", section = "Dependency Management", run = ["audit"] },
   { item = "Check for outdated packages", section = "Dependency Management", run = ["outdated"] },
   { item = "Update requirements files", section = "Dependency Management", run = ["deps-lock-check"] },
-  { item = "Analyze build times", section = "Pipeline Performance Review" },
+  { item = "Analyze build times", section = "Pipeline Performance Review", run = ["ci-stats"] },
   { item = "Review test execution duration", section = "Pipeline Performance Review", run = ["tests-report"], by_hand = "compare the duration trend and the slowest tests with last week's" },
   { item = "Check cache hit rates", section = "Pipeline Performance Review" },
-  { item = "Optimize slow stages", section = "Pipeline Performance Review" },
+  { item = "Optimize slow stages", section = "Pipeline Performance Review", run = ["ci-stats"], by_hand = "act on the slowest steps and the queue times it lists" },
   { item = "Review security scan results", section = "Security Review", run = ["workflows-lint", "scan-config-check"], by_hand = "read the scanners' own results (Trivy, Bandit, code scanning)" },
   { item = "Update base Docker images", section = "Security Review", run = ["outdated"] },
   { item = "Check for new security advisories", section = "Security Review", run = ["audit"] },

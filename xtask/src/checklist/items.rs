@@ -64,6 +64,8 @@ impl Step {
             Task::TestsReport => "tests report",
             Task::DepsLockCheck => "deps lock --check",
             Task::CoverageCheck => "coverage check",
+            Task::Alerts => "alerts",
+            Task::CiStats => "ci stats",
         };
         let mut s = format!("cargo xtask {base}");
         if self.task == Task::Releases {
@@ -99,6 +101,7 @@ impl Step {
             Task::WorkflowsLint => crate::workflows::nothing_to_check(cx)?,
             Task::SecretsCheck => crate::secrets::nothing_to_check(cx)?,
             Task::ScanConfigCheck => crate::scan_config::nothing_to_check(cx),
+            Task::Alerts | Task::CiStats => crate::ci::nothing_to_check(cx)?,
             _ => None,
         })
     }
@@ -154,6 +157,21 @@ impl Step {
                     upgrade: None,
                 },
             ),
+            Task::Alerts => crate::alerts::run(cx, false, None),
+            Task::CiStats => crate::ci::run(
+                cx,
+                crate::cli::CiCmd::Stats {
+                    inputs: crate::cli::CiInputs {
+                        runs: vec![],
+                        jobs: vec![],
+                    },
+                    window: crate::cli::CiWindow {
+                        since: None,
+                        now: None,
+                    },
+                },
+                crate::alerts::for_report,
+            ),
             Task::CoverageCheck => crate::coverage::run(
                 cx,
                 CoverageCmd::Check {
@@ -206,6 +224,8 @@ impl Step {
             Task::TestsReport => line("tests").map(|v| format!("tests {v}")),
             Task::DepsLockCheck => line("compiler").map(|c| format!("compiler: {c}")),
             Task::CoverageCheck => joined(&["min"]),
+            Task::Alerts => line("breaches").or_else(|| line("rules")),
+            Task::CiStats => line("inputs"),
         };
         let failing = r.failing().count();
         let below = r.findings.len() - failing;

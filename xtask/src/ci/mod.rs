@@ -36,6 +36,25 @@ pub struct AlertRow {
 /// Evaluates the alert rules for the report page (`alerts::for_report`).
 pub type AlertsFn = fn(&Context, &Exports, Secs) -> Result<Vec<AlertRow>>;
 
+/// Why `ci stats` (and the alerts that read CI runs) have nothing to look at here, or None:
+/// the export folder holds exports (for `checklist`).
+pub fn nothing_to_check(cx: &Context) -> anyhow::Result<Option<String>> {
+    let dir = load::exports_dir(cx);
+    let any = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd
+            .flatten()
+            .any(|e| e.path().extension().is_some_and(|x| x == "json")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {}", dir.display()))),
+    };
+    Ok((!any).then(|| {
+        format!(
+            "no GitHub Actions exports in {}: `cargo xtask ci fetch --repo OWNER/NAME` fills it",
+            cx.rel(&dir)
+        )
+    }))
+}
+
 pub fn run(cx: &Context, command: CiCmd, alerts: AlertsFn) -> Result<Report> {
     match command {
         CiCmd::Fetch {
