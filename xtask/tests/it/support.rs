@@ -260,9 +260,7 @@ pub fn hold_lock(path: &Path, holder: &str) -> fs::File {
 
 /// The first finding with `code` in a JSON report (panics, showing the report, when none).
 pub fn finding_with_code<'a>(v: &'a serde_json::Value, code: &str) -> &'a serde_json::Value {
-    v["findings"]
-        .as_array()
-        .unwrap()
+    findings(v)
         .iter()
         .find(|f| f["code"] == code)
         .unwrap_or_else(|| panic!("no `{code}` finding in {v:#}"))
@@ -274,4 +272,73 @@ pub fn tmp_leftovers(dir: &Path) -> Vec<String> {
         .into_iter()
         .filter(|n| n.contains(".tmp-"))
         .collect()
+}
+
+/// The findings of a JSON report.
+pub fn findings(v: &serde_json::Value) -> &Vec<serde_json::Value> {
+    v["findings"].as_array().unwrap()
+}
+
+/// The findings with `code` of a JSON report, in order.
+pub fn findings_with_code<'a>(v: &'a serde_json::Value, code: &str) -> Vec<&'a serde_json::Value> {
+    findings(v).iter().filter(|f| f["code"] == code).collect()
+}
+
+/// A JSON report has a finding with `code`.
+pub fn has_finding(v: &serde_json::Value, code: &str) -> bool {
+    findings(v).iter().any(|f| f["code"] == code)
+}
+
+/// The string `key` of every element of the JSON array `items`, in order (`code` of
+/// `v["findings"]`: the codes of a report's findings).
+pub fn strings_of<'a>(items: &'a serde_json::Value, key: &str) -> Vec<&'a str> {
+    items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i[key].as_str().unwrap())
+        .collect()
+}
+
+/// A finding's message.
+pub fn message_of(f: &serde_json::Value) -> &str {
+    f["message"].as_str().unwrap()
+}
+
+/// (package, version, advisory id) of every advisory a JSON audit report names, sorted.
+pub fn advisory_hits(v: &serde_json::Value) -> Vec<(String, String, String)> {
+    let mut out: Vec<_> = findings(v)
+        .iter()
+        .filter(|f| f.get("id").is_some())
+        .map(|f| {
+            let s = |key: &str| f[key].as_str().unwrap().to_string();
+            (s("package"), s("version"), s("id"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The fetch record of an advisory database folder `db`: last updated at `updated` (RFC 3339).
+pub fn source_updated(root: &Path, db: &str, updated: &str) -> PathBuf {
+    write(
+        root,
+        &format!("{db}/.xtask-source.json"),
+        &format!("{{\"updated\": \"{updated}\"}}"),
+    )
+}
+
+/// `git ARGS...` in `dir` as a test committer; fails the test when git fails.
+pub fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
