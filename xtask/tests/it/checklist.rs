@@ -67,23 +67,25 @@ fn item<'a>(v: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no item `{name}` in {v:#}"))
 }
 
+/// What the `n`th command of an item found, in a few words.
+fn figure(i: &Value, n: usize) -> &str {
+    i["runs"][n]["figure"].as_str().unwrap()
+}
+
 fn commands(i: &Value) -> Vec<&str> {
-    i["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["command"].as_str().unwrap())
-        .collect()
+    strings_of(&i["runs"], "command")
 }
 
 const CLEAN_WORKFLOW: &str = "name: ci\non: [push]\npermissions:\n  contents: read\njobs:\n  test:\n    name: test\n    runs-on: ubuntu-24.04\n    timeout-minutes: 10\n    steps:\n      - run: echo ok\n";
 
 /// A small project every checklist can look at without the network: an advisory database
 /// with one PyPI advisory (foo before 1.2.0), foo pinned at `pin`, its pip-compile input, a
-/// clean workflow and a passing JUnit report. In `<tmp>/project`, the HTTP cache beside it.
-fn project(pin: &str) -> tempfile::TempDir {
+/// clean workflow and a passing JUnit report. In `<tmp>/project` (the path returned), the
+/// HTTP cache beside it.
+fn project(pin: &str) -> (tempfile::TempDir, PathBuf) {
     let t = tempfile::tempdir().unwrap();
-    let r = &t.path().join("project");
+    let root = t.path().join("project");
+    let r = &root;
     write(r, "maintenance.toml", "[audit]\ndb = [\"advisories\"]\n");
     write(
         r,
@@ -91,11 +93,7 @@ fn project(pin: &str) -> tempfile::TempDir {
         "id: PYSEC-2099-9\nsummary: foo runs code from its input\nmodified: \"2099-01-01T00:00:00Z\"\naffected:\n- package:\n    name: foo\n    ecosystem: PyPI\n  ranges:\n  - type: ECOSYSTEM\n    events:\n    - introduced: \"0\"\n    - fixed: 1.2.0\n",
     );
     let fresh = chrono::Utc::now().to_rfc3339();
-    write(
-        r,
-        "advisories/.xtask-source.json",
-        &format!("{{\"updated\": \"{fresh}\"}}"),
-    );
+    source_updated(r, "advisories", &fresh);
     write(r, "requirements.in", "foo>=1.0\n");
     write(r, "requirements.txt", &format!("foo=={pin}\n"));
     write(r, ".github/workflows/ci.yml", CLEAN_WORKFLOW);
@@ -109,12 +107,12 @@ fn project(pin: &str) -> tempfile::TempDir {
 </testsuite></testsuites>
 "#,
     );
-    t
+    (t, root)
 }
 
-/// A PyPI that knows foo 1.0.0 and 1.2.0.
-fn fake_pypi() -> TestServer {
-    TestServer::start(Arc::new(|path: &str, _: &str| {
+/// A PyPI that knows foo 1.0.0 and 1.2.0, and its URL for XTASK_PYPI_URL.
+fn fake_pypi() -> (TestServer, String) {
+    let pypi = TestServer::start(Arc::new(|path: &str, _: &str| {
         if path == "/pypi/foo/json" {
             let body =
                 br#"{"releases": {"1.0.0": [{"yanked": false}], "1.2.0": [{"yanked": false}]}}"#;
@@ -122,15 +120,15 @@ fn fake_pypi() -> TestServer {
         } else {
             (404, vec![], b"not found".to_vec())
         }
-    }))
+    }));
+    let url = format!("{}/pypi", pypi.url());
+    (pypi, url)
 }
 
 #[test]
 fn weekly_lists_every_runbook_item_runs_its_commands_and_writes_the_job_summary() {
-    let t = project("1.0.0");
-    let root = t.path().join("project");
-    let pypi = fake_pypi();
-    let pypi_url = format!("{}/pypi", pypi.url());
+    let (t, root) = project("1.0.0");
+    let (_pypi, pypi_url) = fake_pypi();
     let summary = write(t.path(), "step-summary.md", "earlier step\n");
     let env = [
         ("XTASK_PYPI_URL", pypi_url.as_str()),
@@ -143,10 +141,7 @@ fn weekly_lists_every_runbook_item_runs_its_commands_and_writes_the_job_summary(
         run.stdout, run.stderr
     );
     let v = run.json();
-    let names: Vec<&str> = items(&v)
-        .iter()
-        .map(|i| i["item"].as_str().unwrap())
-        .collect();
+    let names = strings_of(&v["items"], "item");
     assert_eq!(
         names, WEEKLY,
         "every item of the runbook's week, in its order"
@@ -174,21 +169,13 @@ fn weekly_lists_every_runbook_item_runs_its_commands_and_writes_the_job_summary(
     assert_eq!(ran["command"], "cargo xtask audit");
     assert!(ran["failing"].as_u64().unwrap() >= 1, "{ran:#}");
     assert!(ran["duration_ms"].is_u64(), "{ran:#}");
-    assert!(
-        ran["figure"]
-            .as_str()
-            .unwrap()
-            .contains("1 vulnerabilities"),
-        "{ran:#}"
-    );
+    assert!(figure(audit, 0).contains("1 vulnerabilities"), "{ran:#}");
     // The same audit answers the security review's item: it ran once.
     let again = item(&v, "Check for new security advisories");
     assert_eq!(again["runs"][0]["reused"], true, "{again:#}");
     assert_eq!(again["status"], "findings");
     assert!(audit["runs"][0].get("reused").is_none());
-    let vulns: Vec<&Value> = v["findings"]
-        .as_array()
-        .unwrap()
+    let vulns: Vec<&Value> = findings(&v)
         .iter()
         .filter(|f| f["id"] == "PYSEC-2099-9")
         .collect();
@@ -197,12 +184,7 @@ fn weekly_lists_every_runbook_item_runs_its_commands_and_writes_the_job_summary(
 
     let secrets = item(&v, "Validate secret rotation schedule");
     assert_eq!(secrets["status"], "not-configured", "{secrets:#}");
-    assert!(
-        secrets["runs"][0]["figure"]
-            .as_str()
-            .unwrap()
-            .contains("[secrets.inventory]")
-    );
+    assert!(figure(secrets, 0).contains("[secrets.inventory]"));
     let scans = item(&v, "Review security scan results");
     assert_eq!(scans["kind"], "partly");
     assert_eq!(
@@ -221,10 +203,7 @@ fn weekly_lists_every_runbook_item_runs_its_commands_and_writes_the_job_summary(
     let tests = item(&v, "Review test execution duration");
     assert_eq!(tests["status"], "ok");
     assert!(
-        tests["runs"][0]["figure"]
-            .as_str()
-            .unwrap()
-            .starts_with("tests 2 (passed 2"),
+        figure(tests, 0).starts_with("tests 2 (passed 2"),
         "{tests:#}"
     );
     assert_eq!(item(&v, "Check for outdated packages")["status"], "ok");
@@ -278,8 +257,7 @@ fn weekly_lists_every_runbook_item_runs_its_commands_and_writes_the_job_summary(
 
 #[test]
 fn quarterly_runs_the_security_commands_at_fail_on_low_and_checks_coverage() {
-    let t = project("1.2.0");
-    let root = t.path().join("project");
+    let (_t, root) = project("1.2.0");
     // Low: a checkout that keeps its token in .git/config in a job that uploads nothing.
     write(
         &root,
@@ -317,10 +295,7 @@ fn quarterly_runs_the_security_commands_at_fail_on_low_and_checks_coverage() {
     let coverage = item(&v, "Test coverage analysis");
     assert_eq!(coverage["status"], "not-configured", "{coverage:#}");
     assert!(
-        coverage["runs"][0]["figure"]
-            .as_str()
-            .unwrap()
-            .contains("no coverage report"),
+        figure(coverage, 0).contains("no coverage report"),
         "{coverage:#}"
     );
 
@@ -334,15 +309,14 @@ fn quarterly_runs_the_security_commands_at_fail_on_low_and_checks_coverage() {
     let coverage = item(&v, "Test coverage analysis");
     assert_eq!(coverage["status"], "findings", "{coverage:#}");
     assert_eq!(commands(coverage), ["cargo xtask coverage check"]);
-    let figure = coverage["runs"][0]["figure"].as_str().unwrap();
+    let figure = figure(coverage, 0);
     assert!(figure.contains("lcov.info: 50"), "{figure}");
     finding_with_code(&v, "coverage-below-threshold");
 }
 
 #[test]
 fn daily_verifies_test_results_only_when_there_are_some() {
-    let t = project("1.2.0");
-    let root = t.path().join("project");
+    let (_t, root) = project("1.2.0");
     assert_eq!(xtask(&root, &["backup", "config"]).code, 0);
     fs::remove_file(root.join("junit.xml")).unwrap();
     let run = checklist(&root, "daily", &[]);
@@ -385,8 +359,7 @@ fn daily_verifies_test_results_only_when_there_are_some() {
 
 #[test]
 fn monthly_runs_a_restore_drill_and_writes_one_report() {
-    let t = project("1.2.0");
-    let root = t.path().join("project");
+    let (_t, root) = project("1.2.0");
     let db = root.join("ai_knowledge_hub/knowledge_hub.db");
     fs::create_dir_all(db.parent().unwrap()).unwrap();
     rusqlite::Connection::open(&db)
@@ -396,8 +369,7 @@ fn monthly_runs_a_restore_drill_and_writes_one_report() {
     assert_eq!(xtask(&root, &["backup"]).code, 0);
     let before = snapshot(&root);
 
-    let pypi = fake_pypi();
-    let pypi_url = format!("{}/pypi", pypi.url());
+    let (_pypi, pypi_url) = fake_pypi();
     let run = checklist(&root, "monthly", &[("XTASK_PYPI_URL", &pypi_url)]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let v = run.json();
@@ -412,7 +384,7 @@ fn monthly_runs_a_restore_drill_and_writes_one_report() {
             "cargo xtask restore config|db latest --to (a scratch folder, removed after)"
         ]
     );
-    let drill = dr["runs"][1]["figure"].as_str().unwrap();
+    let drill = figure(dr, 1);
     assert!(
         drill.contains("pipeline configuration: restored") && drill.contains("database: restored"),
         "{drill}"
@@ -446,39 +418,23 @@ fn monthly_runs_a_restore_drill_and_writes_one_report() {
 
 #[test]
 fn an_item_that_cannot_run_fails_the_checklist_but_not_the_others() {
-    let t = project("1.2.0");
-    let root = t.path().join("project");
+    let (_t, root) = project("1.2.0");
     // No advisory database anywhere: the audit fails, the other commands still run.
     write(&root, "maintenance.toml", "");
-    let pypi = fake_pypi();
-    let pypi_url = format!("{}/pypi", pypi.url());
+    let (_pypi, pypi_url) = fake_pypi();
     let run = checklist(&root, "weekly", &[("XTASK_PYPI_URL", &pypi_url)]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let v = run.json();
-    let failed: Vec<&Value> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == "checklist-item-failed")
-        .collect();
+    let failed = findings_with_code(&v, "checklist-item-failed");
     assert_eq!(failed.len(), 1, "the audit ran (and failed) once: {v:#}");
     assert!(
-        failed[0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("advisories update"),
+        message_of(failed[0]).contains("advisories update"),
         "{:#}",
         failed[0]
     );
     let audit = item(&v, "Update Python dependencies");
     assert_eq!(audit["status"], "failed");
-    assert!(
-        audit["runs"][0]["figure"]
-            .as_str()
-            .unwrap()
-            .starts_with("could not run: "),
-        "{audit:#}"
-    );
+    assert!(figure(audit, 0).starts_with("could not run: "), "{audit:#}");
     assert_eq!(
         item(&v, "Check for new security advisories")["status"],
         "failed"
@@ -493,8 +449,7 @@ fn an_item_that_cannot_run_fails_the_checklist_but_not_the_others() {
 
 #[test]
 fn daily_checks_backups_and_every_environment() {
-    let t = project("1.2.0");
-    let root = t.path().join("project");
+    let (_t, root) = project("1.2.0");
     write(
         &root,
         "maintenance.toml",
@@ -523,8 +478,7 @@ fn daily_checks_backups_and_every_environment() {
 
 #[test]
 fn findings_that_need_attention_fail_the_checklist_and_rows_name_their_environment() {
-    let t = project("1.2.0");
-    let root = t.path().join("project");
+    let (_t, root) = project("1.2.0");
     write(
         &root,
         "maintenance.toml",
@@ -540,9 +494,8 @@ fn findings_that_need_attention_fail_the_checklist_and_rows_name_their_environme
     assert_eq!(xtask(&root, &["releases", "production"]).code, 1);
     let run = checklist(&root, "daily", &[]);
     let v = run.json();
-    let runs = item(&v, "Deployment status checks")["runs"]
-        .as_array()
-        .unwrap();
+    let status = item(&v, "Deployment status checks");
+    let runs = status["runs"].as_array().unwrap();
     let got: Vec<(&str, &str)> = runs
         .iter()
         .map(|r| {
@@ -561,10 +514,7 @@ fn findings_that_need_attention_fail_the_checklist_and_rows_name_their_environme
         "{v:#}"
     );
     assert!(
-        runs[0]["figure"]
-            .as_str()
-            .unwrap()
-            .ends_with("; 1 need attention"),
+        figure(status, 0).ends_with("; 1 need attention"),
         "{:#}",
         runs[0]
     );
@@ -574,8 +524,7 @@ fn findings_that_need_attention_fail_the_checklist_and_rows_name_their_environme
 
 #[test]
 fn two_runs_in_the_same_second_keep_both_reports() {
-    let t = project("1.2.0");
-    let root = t.path().join("project");
+    let (_t, root) = project("1.2.0");
     assert_eq!(xtask(&root, &["backup", "config"]).code, 0);
     // Reports of other runs already hold the names of this second and the next ones.
     let reports = root.join("backups/reports");
@@ -615,8 +564,7 @@ fn two_runs_in_the_same_second_keep_both_reports() {
 
 #[test]
 fn an_unwritable_reports_folder_still_prints_the_results_then_fails() {
-    let t = project("1.2.0");
-    let root = t.path().join("project");
+    let (_t, root) = project("1.2.0");
     assert_eq!(xtask(&root, &["backup", "config"]).code, 0);
     write(
         &root,
@@ -632,17 +580,13 @@ fn an_unwritable_reports_folder_still_prints_the_results_then_fails() {
         "the results are printed: {v:#}"
     );
     let f = finding_with_code(&v, "checklist-report-unwritten");
-    assert!(
-        f["message"].as_str().unwrap().contains("backups/reports"),
-        "{f:#}"
-    );
+    assert!(message_of(f).contains("backups/reports"), "{f:#}");
     assert!(v.get("report").is_none(), "{v:#}");
 }
 
 #[test]
 fn an_unwritable_job_summary_fails_the_run() {
-    let t = project("1.2.0");
-    let root = t.path().join("project");
+    let (t, root) = project("1.2.0");
     assert_eq!(xtask(&root, &["backup", "config"]).code, 0);
     let folder = t.path().join("summary-is-a-folder");
     fs::create_dir(&folder).unwrap();
@@ -654,20 +598,13 @@ fn an_unwritable_job_summary_fails_the_run() {
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
     let v = run.json();
     let f = finding_with_code(&v, "checklist-summary-unwritten");
-    assert!(
-        f["message"]
-            .as_str()
-            .unwrap()
-            .contains("GITHUB_STEP_SUMMARY"),
-        "{f:#}"
-    );
+    assert!(message_of(f).contains("GITHUB_STEP_SUMMARY"), "{f:#}");
     assert!(v["report"].is_string(), "the report file is still written");
 }
 
 #[test]
 fn the_items_come_from_maintenance_toml() {
-    let t = project("1.2.0");
-    let root = t.path().join("project");
+    let (_t, root) = project("1.2.0");
     write(
         &root,
         "maintenance.toml",
@@ -681,10 +618,7 @@ daily = [
     let run = checklist(&root, "daily", &[]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let v = run.json();
-    let names: Vec<&str> = items(&v)
-        .iter()
-        .map(|i| i["item"].as_str().unwrap())
-        .collect();
+    let names = strings_of(&v["items"], "item");
     assert_eq!(names, ["Lint our workflows strictly", "Water the plants"]);
     assert_eq!(
         commands(item(&v, "Lint our workflows strictly")),
@@ -740,8 +674,7 @@ fn a_terminal_gets_a_progress_line_per_command() {
         eprintln!("skipped: no `script` to run under a terminal");
         return;
     }
-    let t = project("1.2.0");
-    let root = t.path().join("project");
+    let (t, root) = project("1.2.0");
     assert_eq!(xtask(&root, &["backup", "config"]).code, 0);
     let line = format!(
         "{} --root {} --output {} checklist daily",
