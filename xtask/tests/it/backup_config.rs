@@ -43,16 +43,12 @@ fn archive_has_manifest_sidecar_and_json_fields() {
     );
     assert!(!m.iter().any(|p| p.starts_with("src/")), "{m:?}");
     // sha256sum agrees with the sidecar.
-    let out = std::process::Command::new("sha256sum")
-        .arg("-c")
-        .arg(format!("{name}.sha256"))
-        .current_dir(archive.parent().unwrap())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+    run_ok(
+        std::process::Command::new("sha256sum")
+            .arg("-c")
+            .arg(format!("{name}.sha256"))
+            .current_dir(archive.parent().unwrap()),
+        "sha256sum -c",
     );
 }
 
@@ -72,12 +68,7 @@ fn secrets_are_excluded_and_listed_unless_included() {
             "{secret} not reported: {v:#}"
         );
     }
-    let codes: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap())
-        .collect();
+    let codes = strings_of(&v["findings"], "code");
     assert_eq!(
         codes.iter().filter(|c| **c == "secret-excluded").count(),
         3,
@@ -157,11 +148,8 @@ fn common_credential_files_are_left_out_in_any_case() {
         .iter()
         .map(|s| s.as_str().unwrap())
         .collect();
-    let reported: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == "secret-excluded")
+    let reported: Vec<&str> = findings_with_code(&v, "secret-excluded")
+        .into_iter()
         .map(|f| f["path"].as_str().unwrap())
         .collect();
     for secret in secrets {
@@ -273,9 +261,7 @@ fn verify_names_the_member_for_flipped_bytes() {
             run.stdout, run.stderr
         );
         let v = run.json();
-        let msgs: Vec<String> = v["findings"]
-            .as_array()
-            .unwrap()
+        let msgs: Vec<String> = findings(&v)
             .iter()
             .map(|f| f["message"].as_str().unwrap().to_string())
             .collect();
@@ -538,12 +524,7 @@ fn only_configured_pipeline_paths_are_reported_missing() {
     let t = sample_tree();
     // The sample tree has neither azure-pipelines.yml nor .trivyignore (both defaults).
     let (_, v) = backup(t.path());
-    let missing: Vec<&serde_json::Value> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == "pipeline-path-missing")
-        .collect();
+    let missing = findings_with_code(&v, "pipeline-path-missing");
     assert!(missing.is_empty(), "{missing:?}");
     write(
         t.path(),
