@@ -13,21 +13,7 @@ fn fixtures() -> PathBuf {
 
 /// Python tools a test needs: present, or skip locally (a failure in CI, like services).
 pub fn python_tools(names: &[&str]) -> bool {
-    let missing: Vec<&str> = names.iter().copied().filter(|n| !has_program(n)).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    if std::env::var("XTASK_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
-        panic!(
-            "{} required (XTASK_REQUIRE_SERVICES=1) but not on PATH: .ci/run installs them",
-            missing.join(", ")
-        );
-    }
-    eprintln!(
-        "skipped: {} not on PATH (.ci/run installs them)",
-        missing.join(", ")
-    );
-    false
+    required_programs(names, "them into target/py-tools")
 }
 
 fn check(root: &Path, args: &[&str]) -> Run {
@@ -174,14 +160,10 @@ fn tool(dir: &Path, args: &[&str]) -> std::process::Output {
 }
 
 fn tool_ok(dir: &Path, args: &[&str]) -> String {
-    let out = tool(dir, args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    run_ok(
+        Command::new(args[0]).args(&args[1..]).current_dir(dir),
+        &format!("{args:?}"),
+    )
 }
 
 /// pytest under coverage, with and without branch measurement; the three report formats
@@ -421,28 +403,9 @@ fn reports_are_found_under_the_root() {
     )
     .unwrap();
     let v = check(d, &["--min", "60"]).json();
-    let files: Vec<&str> = v["reports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["file"].as_str().unwrap())
-        .collect();
+    let files = strings_of(&v["reports"], "file");
     assert_eq!(files, ["build/coverage.xml", "lcov.info"]);
     assert_eq!(v["exit_code"], 0);
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// `--diff BASE`: only the statements on lines changed since BASE count.
@@ -475,12 +438,7 @@ fn diff_coverage_of_changed_lines() {
     assert_eq!(diff["covered"], 2);
     assert_eq!(diff["files"][0]["file"], "src/app.py");
     assert_eq!(diff["files"][0]["missing"], "4, 12");
-    let codes: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap())
-        .collect();
+    let codes = strings_of(&v["findings"], "code");
     assert_eq!(codes, ["diff-coverage-below-threshold"]);
     // Relative paths resolve against the root too; a clean revision has nothing changed.
     write(

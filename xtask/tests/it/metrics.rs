@@ -19,21 +19,10 @@ use crate::support::*;
 
 /// Programs a test needs: present, or skip locally (a failure in CI, like services).
 fn programs(names: &[&str]) -> bool {
-    let missing: Vec<&str> = names.iter().copied().filter(|n| !has_program(n)).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    if std::env::var("XTASK_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
-        panic!(
-            "{} required (XTASK_REQUIRE_SERVICES=1) but not on PATH: .ci/run installs Debian's prometheus and prometheus-pushgateway",
-            missing.join(", ")
-        );
-    }
-    eprintln!(
-        "skipped: {} not on PATH (apt-get install prometheus prometheus-pushgateway)",
-        missing.join(", ")
-    );
-    false
+    required_programs(
+        names,
+        "Debian's prometheus and prometheus-pushgateway (apt-get install prometheus prometheus-pushgateway)",
+    )
 }
 
 /// A child process killed (and reaped) when the test ends, however it ends.
@@ -44,14 +33,6 @@ impl Drop for Running {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One HTTP/1.0 exchange with 127.0.0.1:`port`: (status, body).
@@ -210,11 +191,7 @@ fn project() -> Project {
             "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.31.0"}]}]}]}"#,
     );
     let fetched = (Utc::now() - Days::days(10)).to_rfc3339();
-    write(
-        r,
-        "advisories/osv/.xtask-source.json",
-        &format!("{{\"updated\": \"{fetched}\"}}"),
-    );
+    source_updated(r, "advisories/osv", &fetched);
     let db = r.join("ai_knowledge_hub/knowledge_hub.db");
     std::fs::create_dir_all(db.parent().unwrap()).unwrap();
     let c = rusqlite::Connection::open(&db).unwrap();
@@ -251,28 +228,24 @@ fn project() -> Project {
 fn certificate(scratch: &Path, dest: &Path, days: u32) {
     let key = tempfile::NamedTempFile::new_in(scratch.parent().unwrap()).unwrap();
     std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-    let out = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=site.example.test",
-        ])
-        .arg("-days")
-        .arg(days.to_string())
-        .arg("-keyout")
-        .arg(key.path())
-        .arg("-out")
-        .arg(dest)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=site.example.test",
+            ])
+            .arg("-days")
+            .arg(days.to_string())
+            .arg("-keyout")
+            .arg(key.path())
+            .arg("-out")
+            .arg(dest),
+        "openssl req",
     );
 }
 
@@ -521,28 +494,19 @@ fn rules_pass_promtool_check_and_unit_tests() {
     let rules = t.path().join("rules.yml");
     let run = xtask(t.path(), &["metrics", "rules", rules.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let out = Command::new("promtool")
-        .args(["check", "rules"])
-        .arg(&rules)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+    run_ok(
+        Command::new("promtool")
+            .args(["check", "rules"])
+            .arg(&rules),
+        "promtool check rules",
     );
     // The committed unit tests, on the rules just written.
     std::fs::copy(fixture("rules.test.yml"), t.path().join("rules.test.yml")).unwrap();
-    let out = Command::new("promtool")
-        .args(["test", "rules", "rules.test.yml"])
-        .current_dir(t.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new("promtool")
+            .args(["test", "rules", "rules.test.yml"])
+            .current_dir(t.path()),
+        "promtool test rules",
     );
     // Every alert has a test that makes it fire.
     let tests = std::fs::read_to_string(fixture("rules.test.yml")).unwrap();

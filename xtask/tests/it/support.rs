@@ -356,6 +356,23 @@ pub fn run_ok(c: &mut Command, what: &str) -> String {
     stdout
 }
 
+/// Programs a test needs on PATH: present, or skip locally (a failure when
+/// XTASK_REQUIRE_SERVICES=1, like [`service`]). `from` says what `.ci/run` installs them from.
+pub fn required_programs(names: &[&str], from: &str) -> bool {
+    let missing: Vec<&str> = names.iter().copied().filter(|n| !has_program(n)).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let missing = missing.join(", ");
+    if std::env::var("XTASK_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
+        panic!(
+            "{missing} required (XTASK_REQUIRE_SERVICES=1) but not on PATH: .ci/run installs {from}"
+        );
+    }
+    eprintln!("skipped: {missing} not on PATH (.ci/run installs {from})");
+    false
+}
+
 /// A free port of 127.0.0.1 (nothing listens there until a test binds it).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
