@@ -68,6 +68,11 @@ fn backup(root: &Path) -> serde_json::Value {
     run.json()
 }
 
+/// `restore db FROM --to TO`.
+fn restore_to(root: &Path, from: &str, to: &Path) -> Run {
+    xtask(root, &["restore", "db", from, "--to", to.to_str().unwrap()])
+}
+
 #[test]
 fn backup_has_manifest_and_restores_to_a_new_file() {
     let t = tempfile::tempdir().unwrap();
@@ -97,17 +102,11 @@ fn backup_has_manifest_and_restores_to_a_new_file() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with(m["raw_sha256"].as_str().unwrap()));
 
     let target = t.path().join("copy/restored.db");
-    let run = xtask(
-        t.path(),
-        &["restore", "db", "latest", "--to", target.to_str().unwrap()],
-    );
+    let run = restore_to(t.path(), "latest", &target);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(consistent(&target), (500, "ok".into()));
     // --to never overwrites.
-    let run = xtask(
-        t.path(),
-        &["restore", "db", "latest", "--to", target.to_str().unwrap()],
-    );
+    let run = restore_to(t.path(), "latest", &target);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("already exists"), "{}", run.stderr);
     let listed = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
@@ -164,14 +163,7 @@ fn restore_over_live_needs_yes_and_takes_a_safety_backup() {
             .any(|b| b["path"] == safety)
     );
     let back = t.path().join("before.db");
-    assert_eq!(
-        xtask(
-            t.path(),
-            &["restore", "db", safety, "--to", back.to_str().unwrap()]
-        )
-        .code,
-        0
-    );
+    assert_eq!(restore_to(t.path(), safety, &back).code, 0);
     assert_eq!(consistent(&back).0, 101);
 }
 
@@ -227,10 +219,7 @@ fn writer_during_backups(mode: &str, backups: usize) -> Vec<String> {
         methods.push(v["manifest"]["method"].as_str().unwrap().to_string());
         let target = t.path().join(format!("check{i}.db"));
         let path = v["backup"].as_str().unwrap();
-        let run = xtask(
-            t.path(),
-            &["restore", "db", path, "--to", target.to_str().unwrap()],
-        );
+        let run = restore_to(t.path(), path, &target);
         assert_eq!(run.code, 0, "{}", run.stderr);
         let (n, check) = consistent(&target);
         assert_eq!(check, "ok");
@@ -336,10 +325,7 @@ fn killed_restores_leave_no_copy_beside_the_live_database() {
         }
     }
     let to = dir.join("copy-final.db");
-    let run = xtask(
-        t.path(),
-        &["restore", "db", "latest", "--to", to.to_str().unwrap()],
-    );
+    let run = restore_to(t.path(), "latest", &to);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(consistent(&to).0, 100_000);
     assert_eq!(strays(&dir), Vec::<String>::new(), "scratch copies left");
@@ -396,42 +382,44 @@ fn a_backup_of_an_empty_database_does_not_verify() {
     let bytes = gz.finish().unwrap();
     let name = "db_backup_20991231_000000.sqlite.gz";
     let path = good.with_file_name(name);
-    fs::write(&path, &bytes).unwrap();
-    let mut m: serde_json::Value =
-        serde_json::from_slice(&fs::read(format!("{}.json", good.display())).unwrap()).unwrap();
+    let mut m = manifest_of(&good);
     m["raw_bytes"] = raw.len().into();
     m["raw_sha256"] = sha256_hex(&raw).into();
     m["bytes"] = bytes.len().into();
     m["sha256"] = sha256_hex(&bytes).into();
     m["tables"] = serde_json::json!({});
-    fs::write(
-        format!("{}.json", path.display()),
-        serde_json::to_vec(&m).unwrap(),
-    )
-    .unwrap();
-    fs::write(
-        format!("{}.sha256", path.display()),
-        format!("{}  {name}\n", sha256_hex(&bytes)),
-    )
-    .unwrap();
+    publish(&path, &bytes, &m);
     let run = xtask(t.path(), &["--format", "json", "backup", "verify", name]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     finding_with_code(&run.json(), "backup-empty");
-    let run = xtask(
-        t.path(),
-        &[
-            "restore",
-            "db",
-            name,
-            "--to",
-            t.path().join("x.db").to_str().unwrap(),
-        ],
-    );
+    let run = restore_to(t.path(), name, &t.path().join("x.db"));
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert_eq!(
         xtask(t.path(), &["backup", "verify", good.to_str().unwrap()]).code,
         0
     );
+}
+
+/// The manifest (`BACKUP.json`) of a backup.
+fn manifest_of(backup: &Path) -> serde_json::Value {
+    serde_json::from_slice(&fs::read(format!("{}.json", backup.display())).unwrap()).unwrap()
+}
+
+/// Publish `bytes` as the backup `path` the way the tool does: the file, its manifest `m`
+/// and a `.sha256` with the manifest's checksum (right or wrong).
+fn publish(path: &Path, bytes: &[u8], m: &serde_json::Value) {
+    let name = path.file_name().unwrap().to_str().unwrap();
+    fs::write(path, bytes).unwrap();
+    fs::write(
+        format!("{}.json", path.display()),
+        serde_json::to_vec(m).unwrap(),
+    )
+    .unwrap();
+    fs::write(
+        format!("{}.sha256", path.display()),
+        format!("{}  {name}\n", m["sha256"].as_str().unwrap()),
+    )
+    .unwrap();
 }
 
 /// A live database that holds nothing (truncated to zero bytes, or without tables) is
@@ -492,18 +480,12 @@ fn latest_is_never_a_safety_backup() {
     .json();
     assert_eq!(dry["backup"], first.as_str(), "{dry:#}");
     let to = t.path().join("again.db");
-    let run = xtask(
-        t.path(),
-        &["restore", "db", "latest", "--to", to.to_str().unwrap()],
-    );
+    let run = restore_to(t.path(), "latest", &to);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(consistent(&to).0, 100);
     // By name, the safety backup restores like any other.
     let to = t.path().join("safety.db");
-    let run = xtask(
-        t.path(),
-        &["restore", "db", &safety, "--to", to.to_str().unwrap()],
-    );
+    let run = restore_to(t.path(), &safety, &to);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(consistent(&to).0, 101);
 }
@@ -622,8 +604,7 @@ fn fifty_corrupted_copies_are_refused_and_live_is_untouched() {
     let v = backup(t.path());
     let good = PathBuf::from(v["backup"].as_str().unwrap());
     let bytes = fs::read(&good).unwrap();
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&fs::read(format!("{}.json", good.display())).unwrap()).unwrap();
+    let manifest = manifest_of(&good);
     let live_before = fs::read(&live).unwrap();
     let mut seed = 0x2545_F491_4F6C_DD1Du64;
     let mut next = move || {
@@ -643,26 +624,13 @@ fn fifty_corrupted_copies_are_refused_and_live_is_untouched() {
         }
         let name = format!("db_backup_20260101_0000{:02}.sqlite.gz", i);
         let path = dir.join(&name);
-        fs::write(&path, &copy).unwrap();
         // Half of them get matching checksums, so the deeper checks must catch them.
         let mut m = manifest.clone();
-        let sha = if i % 2 == 0 {
-            sha256_hex(&copy)
-        } else {
-            manifest["sha256"].as_str().unwrap().to_string()
-        };
-        m["sha256"] = sha.clone().into();
+        if i % 2 == 0 {
+            m["sha256"] = sha256_hex(&copy).into();
+        }
         m["bytes"] = copy.len().into();
-        fs::write(
-            format!("{}.json", path.display()),
-            serde_json::to_vec(&m).unwrap(),
-        )
-        .unwrap();
-        fs::write(
-            format!("{}.sha256", path.display()),
-            format!("{sha}  {name}\n"),
-        )
-        .unwrap();
+        publish(&path, &copy, &m);
 
         let run = xtask(t.path(), &["backup", "verify", &name]);
         assert_eq!(run.code, 1, "copy {i} passed verify: {}", run.stdout);
@@ -712,13 +680,7 @@ fn plain_backup_includes_the_database() {
     let t = sample_tree();
     let v = xtask(t.path(), &["--format", "json", "backup"]).json();
     assert_eq!(v["exit_code"], 0);
-    assert!(
-        v["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f["code"] == "database-missing")
-    );
+    assert!(has_finding(&v, "database-missing"));
 }
 
 #[test]
@@ -775,14 +737,7 @@ fn upload_copies_and_verifies_off_site() {
     );
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let v = run.json();
-    assert!(
-        v["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f["code"] == "upload-failed"),
-        "{v:#}"
-    );
+    assert!(has_finding(&v, "upload-failed"), "{v:#}");
     assert_eq!(
         xtask(
             t.path(),
