@@ -137,11 +137,8 @@ fn check_compares_pins_and_lock_writes_them() {
     let r = run(env(""), &["--check"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     let v = r.json();
-    let mut differ: Vec<String> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == "lock-out-of-date")
+    let mut differ: Vec<String> = findings_with_code(&v, "lock-out-of-date")
+        .into_iter()
         .map(|f| f["message"].as_str().unwrap().to_string())
         .collect();
     differ.sort();
@@ -272,12 +269,7 @@ fn real_index_with_uv() {
     let r = lock(d, &path, &["--check"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     let v = r.json();
-    let msgs: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["message"].as_str().unwrap())
-        .collect();
+    let msgs = strings_of(&v["findings"], "message");
     assert!(
         msgs.iter()
             .any(|m| m.starts_with("requests==2.0.0 does not satisfy")),
@@ -312,12 +304,7 @@ fn real_index_with_uv() {
     );
     assert!(!txt.contains("six=="), "{txt}");
     let changes = &r.json()["inputs"][0]["changes"];
-    let kinds: Vec<&str> = changes
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["change"].as_str().unwrap())
-        .collect();
+    let kinds = strings_of(changes, "change");
     assert!(
         kinds.contains(&"upgraded") && kinds.contains(&"added") && kinds.contains(&"removed"),
         "{changes:#}"

@@ -6,11 +6,8 @@ use chrono::{Duration, Utc};
 use crate::support::*;
 
 fn lines_of(v: &serde_json::Value, code: &str) -> Vec<(String, u64)> {
-    v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == code)
+    findings_with_code(v, code)
+        .into_iter()
         .map(|f| {
             (
                 f["path"].as_str().unwrap().to_string(),

@@ -79,9 +79,7 @@ fn check(root: &Path, args: &[&str]) -> Run {
 }
 
 fn by_name<'a>(v: &'a Value, code: &str, name: &str) -> Option<&'a Value> {
-    v["findings"]
-        .as_array()
-        .unwrap()
+    findings(v)
         .iter()
         .find(|f| f["code"] == code && f["name"] == name)
 }
@@ -146,11 +144,7 @@ fn github_export_ages_against_every_policy() {
         "DEPLOY_NEW_SSH_KEY",
     ] {
         assert!(
-            v["findings"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|f| f["name"] != name),
+            findings(&v).iter().all(|f| f["name"] != name),
             "{name}: {v:#}"
         );
     }
@@ -294,9 +288,7 @@ fn certificates_expired_expiring_and_chains() {
     let certs = v["certificates"].as_array().unwrap();
     assert_eq!(certs.len(), 5, "every certificate of the chain: {v:#}");
     let find = |code: &str, path: &str| {
-        v["findings"]
-            .as_array()
-            .unwrap()
+        findings(&v)
             .iter()
             .find(|f| f["code"] == code && f["path"] == path)
             .unwrap_or_else(|| panic!("{code} {path}: {v:#}"))
@@ -370,11 +362,8 @@ fn a_file_that_is_not_a_certificate_is_an_input_error() {
     let run = check(t.path(), &["--certs", "bad.pem", "--certs", "empty.pem"]);
     assert_eq!(run.code, 2);
     let v = run.json();
-    let errors: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == "input-error")
+    let errors: Vec<&str> = findings_with_code(&v, "input-error")
+        .into_iter()
         .map(|f| f["path"].as_str().unwrap())
         .collect();
     assert_eq!(errors, vec!["bad.pem", "empty.pem"]);

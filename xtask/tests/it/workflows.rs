@@ -46,9 +46,7 @@ fn expected(text: &str) -> Vec<(usize, String)> {
 }
 
 fn found(v: &Value) -> Vec<(usize, String)> {
-    let mut out: Vec<(usize, String)> = v["findings"]
-        .as_array()
-        .unwrap()
+    let mut out: Vec<(usize, String)> = findings(v)
         .iter()
         .map(|f| {
             (
@@ -123,9 +121,7 @@ fn severities_follow_the_kind_of_problem() {
     ]);
     let v = lint(t.path(), &["--fail-on", "info"]).json();
     let sev = |file: &str, line: u64| -> String {
-        v["findings"]
-            .as_array()
-            .unwrap()
+        findings(&v)
             .iter()
             .find(|f| f["path"].as_str().unwrap().ends_with(file) && f["line"] == line)
             .unwrap_or_else(|| panic!("{file}:{line} in {v:#}"))["severity"]
@@ -201,12 +197,7 @@ fn ignores_need_a_reason_and_expire_into_findings() {
     );
     let run = lint(t.path(), &["--fail-on", "info"]);
     let v = run.json();
-    let codes: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap())
-        .collect();
+    let codes = strings_of(&v["findings"], "code");
     assert!(!codes.contains(&"missing-timeout"), "accepted: {v:#}");
     assert!(
         codes.contains(&"secrets-inherit"),
@@ -498,7 +489,7 @@ fn every_zizmor_finding_of_a_covered_audit_is_ours_at_the_same_line() {
                     + 1
             })
             .collect();
-        let hit = ours["findings"].as_array().unwrap().iter().any(|f| {
+        let hit = findings(&ours).iter().any(|f| {
             let line = f["line"].as_u64().unwrap_or(0);
             f["code"] == *code
                 && f["path"]
