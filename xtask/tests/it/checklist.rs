@@ -264,7 +264,7 @@ fn quarterly_runs_the_security_commands_at_fail_on_low_and_checks_coverage() {
         ".github/workflows/lint.yml",
         "name: lint\non: [push]\npermissions:\n  contents: read\njobs:\n  lint:\n    name: lint\n    runs-on: ubuntu-24.04\n    timeout-minutes: 10\n    steps:\n      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2\n      - run: make lint\n",
     );
-    let lint = xtask(&root, &["--format", "json", "workflows", "lint"]);
+    let lint = xtask_json(&root, &["workflows", "lint"]);
     assert_eq!(
         lint.code, 0,
         "below the lint's own threshold: {}",
@@ -630,7 +630,7 @@ daily = [
         "{md}"
     );
     // The other cadences keep the runbook's lists.
-    let weekly = xtask(&root, &["--format", "json", "config", "show"]).json();
+    let weekly = xtask_json(&root, &["config", "show"]).json();
     assert_eq!(
         weekly["config"]["checklist"]["weekly"][0]["item"],
         "Update Python dependencies"
@@ -711,11 +711,9 @@ fn a_terminal_gets_a_progress_line_per_command() {
 #[test]
 fn this_repositorys_maintenance_workflow_passes_its_own_lint() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let run = xtask(
+    let run = xtask_json(
         repo,
         &[
-            "--format",
-            "json",
             "workflows",
             "lint",
             "--fail-on",

@@ -63,7 +63,7 @@ fn consistent(db: &Path) -> (i64, String) {
 }
 
 fn backup(root: &Path) -> serde_json::Value {
-    let run = xtask(root, &["--format", "json", "backup", "db"]);
+    let run = xtask_json(root, &["backup", "db"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     run.json()
 }
@@ -109,7 +109,7 @@ fn backup_has_manifest_and_restores_to_a_new_file() {
     let run = restore_to(t.path(), "latest", &target);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("already exists"), "{}", run.stderr);
-    let listed = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
+    let listed = xtask_json(t.path(), &["backup", "list"]).json();
     let rows = listed["backups"].as_array().unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["kind"], "db");
@@ -132,19 +132,13 @@ fn restore_over_live_needs_yes_and_takes_a_safety_backup() {
     assert!(run.stderr.contains("--yes"), "{}", run.stderr);
     assert_eq!(consistent(&live).0, 101);
 
-    let dry = xtask(
-        t.path(),
-        &["--format", "json", "restore", "db", "latest", "--dry-run"],
-    );
+    let dry = xtask_json(t.path(), &["restore", "db", "latest", "--dry-run"]);
     assert_eq!(dry.code, 0, "{}", dry.stderr);
     assert_eq!(consistent(&live).0, 101);
 
     // The application keeps a connection open across the restore.
     let app = Connection::open(&live).unwrap();
-    let run = xtask(
-        t.path(),
-        &["--format", "json", "restore", "db", "latest", "--yes"],
-    );
+    let run = xtask_json(t.path(), &["restore", "db", "latest", "--yes"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let v = run.json();
     let safety = v["safety_backup"].as_str().unwrap();
@@ -154,7 +148,7 @@ fn restore_over_live_needs_yes_and_takes_a_safety_backup() {
         .unwrap();
     assert_eq!(n, 100, "open connections see the restored data");
     // The safety backup is listed like any other and holds the state before the restore.
-    let list = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
+    let list = xtask_json(t.path(), &["backup", "list"]).json();
     assert!(
         list["backups"]
             .as_array()
@@ -236,6 +230,21 @@ fn writer_during_backups(mode: &str, backups: usize) -> Vec<String> {
     methods
 }
 
+/// Start `xtask --root ROOT ARGS...` and kill it (SIGKILL) after `delay_ms`.
+fn kill_after(root: &Path, args: &[&str], delay_ms: u64) {
+    let mut child = bin()
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(delay_ms));
+    let _ = child.kill();
+    child.wait().unwrap();
+}
+
 #[test]
 fn killed_backups_are_never_listed_as_valid() {
     let t = tempfile::tempdir().unwrap();
@@ -244,18 +253,8 @@ fn killed_backups_are_never_listed_as_valid() {
     // the checks of what is listed never pass on an empty list.
     let done = backup(t.path())["backup"].as_str().unwrap().to_string();
     for delay_ms in [1u64, 10, 30, 60, 100, 150, 250] {
-        let mut child = bin()
-            .arg("--root")
-            .arg(t.path())
-            .args(["backup", "db"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        let _ = child.kill();
-        child.wait().unwrap();
-        let list = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
+        kill_after(t.path(), &["backup", "db"], delay_ms);
+        let list = xtask_json(t.path(), &["backup", "list"]).json();
         let rows = list["backups"].as_array().unwrap();
         assert!(
             rows.iter().any(|r| r["path"] == done.as_str()),
@@ -299,17 +298,11 @@ fn killed_restores_leave_no_copy_beside_the_live_database() {
     fs::write(stale.join("verify.sqlite"), "old copy").unwrap();
     for (i, delay_ms) in [20u64, 80, 200, 400, 700].into_iter().enumerate() {
         let to = dir.join(format!("copy{i}.db"));
-        let mut child = bin()
-            .arg("--root")
-            .arg(t.path())
-            .args(["restore", "db", "latest", "--to", to.to_str().unwrap()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        let _ = child.kill();
-        child.wait().unwrap();
+        kill_after(
+            t.path(),
+            &["restore", "db", "latest", "--to", to.to_str().unwrap()],
+            delay_ms,
+        );
         for rel in strays(&dir) {
             assert!(
                 rel.starts_with(".xtask-scratch"),
@@ -358,7 +351,7 @@ fn what_is_not_a_database_is_refused_by_name() {
             run.stderr
         );
     }
-    let list = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
+    let list = xtask_json(t.path(), &["backup", "list"]).json();
     assert_eq!(list["backups"].as_array().unwrap().len(), 0, "{list:#}");
 }
 
@@ -389,7 +382,7 @@ fn a_backup_of_an_empty_database_does_not_verify() {
     m["sha256"] = sha256_hex(&bytes).into();
     m["tables"] = serde_json::json!({});
     publish(&path, &bytes, &m);
-    let run = xtask(t.path(), &["--format", "json", "backup", "verify", name]);
+    let run = xtask_json(t.path(), &["backup", "verify", name]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     finding_with_code(&run.json(), "backup-empty");
     let run = restore_to(t.path(), name, &t.path().join("x.db"));
@@ -443,15 +436,12 @@ fn an_empty_live_database_is_restored_without_a_safety_backup() {
         let dry = xtask(t.path(), &["restore", "db", "latest", "--dry-run"]);
         assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
         assert!(dry.stdout.contains("no safety backup"), "{}", dry.stdout);
-        let run = xtask(
-            t.path(),
-            &["--format", "json", "restore", "db", "latest", "--yes"],
-        );
+        let run = xtask_json(t.path(), &["restore", "db", "latest", "--yes"]);
         assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
         assert!(run.json().get("safety_backup").is_none(), "{}", run.stdout);
         assert_eq!(consistent(&live).0, 50);
     }
-    let list = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
+    let list = xtask_json(t.path(), &["backup", "list"]).json();
     assert_eq!(list["backups"].as_array().unwrap().len(), 1, "{list:#}");
 }
 
@@ -466,18 +456,11 @@ fn latest_is_never_a_safety_backup() {
         .unwrap()
         .execute_batch("INSERT INTO items (body) VALUES ('later'); UPDATE counter SET n = 101;")
         .unwrap();
-    let run = xtask(
-        t.path(),
-        &["--format", "json", "restore", "db", "latest", "--yes"],
-    );
+    let run = xtask_json(t.path(), &["restore", "db", "latest", "--yes"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let safety = run.json()["safety_backup"].as_str().unwrap().to_string();
     assert_ne!(safety, first);
-    let dry = xtask(
-        t.path(),
-        &["--format", "json", "restore", "db", "latest", "--dry-run"],
-    )
-    .json();
+    let dry = xtask_json(t.path(), &["restore", "db", "latest", "--dry-run"]).json();
     assert_eq!(dry["backup"], first.as_str(), "{dry:#}");
     let to = t.path().join("again.db");
     let run = restore_to(t.path(), "latest", &to);
@@ -671,14 +654,14 @@ fn a_second_concurrent_run_is_refused() {
 fn plain_backup_includes_the_database() {
     let t = sample_tree();
     make_db(t.path(), 10, 10);
-    let run = xtask(t.path(), &["--format", "json", "backup"]);
+    let run = xtask_json(t.path(), &["backup"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let v = run.json();
     assert_eq!(v["backup_db"]["tables"]["items"], 10, "{v:#}");
     assert_eq!(v["backup_config"]["files"], 8);
     // Without a database the plain backup still succeeds, and says so.
     let t = sample_tree();
-    let v = xtask(t.path(), &["--format", "json", "backup"]).json();
+    let v = xtask_json(t.path(), &["backup"]).json();
     assert_eq!(v["exit_code"], 0);
     assert!(has_finding(&v, "database-missing"));
 }
@@ -692,16 +675,9 @@ fn upload_copies_and_verifies_off_site() {
     let t = tempfile::tempdir().unwrap();
     make_db(t.path(), 100, 10);
     let remote = t.path().join("offsite/db");
-    let run = xtask(
+    let run = xtask_json(
         t.path(),
-        &[
-            "--format",
-            "json",
-            "backup",
-            "db",
-            "--upload",
-            remote.to_str().unwrap(),
-        ],
+        &["backup", "db", "--upload", remote.to_str().unwrap()],
     );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let v = run.json();
@@ -724,16 +700,9 @@ fn upload_copies_and_verifies_off_site() {
     );
 
     // An unreachable remote is a finding; the local backup stays valid.
-    let run = xtask(
+    let run = xtask_json(
         t.path(),
-        &[
-            "--format",
-            "json",
-            "backup",
-            "db",
-            "--upload",
-            "/proc/xtask-no-such-remote",
-        ],
+        &["backup", "db", "--upload", "/proc/xtask-no-such-remote"],
     );
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let v = run.json();
@@ -770,7 +739,7 @@ fn a_configured_database_that_is_missing_fails_even_quietly() {
         )
     );
     // No database: nothing to prune against, so nothing is pruned.
-    let v = xtask(&root, &["--format", "json", "backup"]).json();
+    let v = xtask_json(&root, &["backup"]).json();
     assert_eq!(v["exit_code"], 1);
     assert!(v.get("backup_prune").is_none(), "{v:#}");
 
@@ -794,7 +763,7 @@ fn a_configured_database_that_is_missing_fails_even_quietly() {
 fn if_changed_skips_a_database_backup_identical_to_the_newest() {
     let t = sample_tree();
     let db = make_db(t.path(), 10, 10);
-    let run = xtask(t.path(), &["--format", "json", "backup", "--if-changed"]);
+    let run = xtask_json(t.path(), &["backup", "--if-changed"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let first = run.json();
     assert_eq!(first["backup_db"]["skipped"], false, "{first:#}");
@@ -821,7 +790,7 @@ fn if_changed_skips_a_database_backup_identical_to_the_newest() {
         v
     };
     assert_eq!(backups(t.path()), [name], "nothing new was written");
-    let run = xtask(t.path(), &["--format", "json", "backup", "--if-changed"]);
+    let run = xtask_json(t.path(), &["backup", "--if-changed"]);
     let v = run.json();
     assert_eq!(v["backup_db"]["skipped"], true, "{v:#}");
     assert_eq!(v["backup_db"]["backup"], newest.as_str());
@@ -831,7 +800,7 @@ fn if_changed_skips_a_database_backup_identical_to_the_newest() {
         .unwrap()
         .execute("INSERT INTO items (body) VALUES ('new')", [])
         .unwrap();
-    let run = xtask(t.path(), &["--format", "json", "backup", "--if-changed"]);
+    let run = xtask_json(t.path(), &["backup", "--if-changed"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(run.json()["backup_db"]["skipped"], false);
     assert_eq!(backups(t.path()).len(), 2);

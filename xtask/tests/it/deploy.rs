@@ -213,7 +213,7 @@ fn deploy_fail_auto_rollback_then_manual_rollback() {
     assert_eq!(get(port), "version v1");
 
     // v2's health endpoint fails: automatic rollback to v1.
-    let run = xtask(root, &["--format", "json", "deploy", "staging", "v2"]);
+    let run = xtask_json(root, &["deploy", "staging", "v2"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let v = run.json();
     assert_eq!(v["entry"]["outcome"], "rolled-back");
@@ -224,7 +224,7 @@ fn deploy_fail_auto_rollback_then_manual_rollback() {
     // A failing migration deploys nothing and names the backup to restore.
     let config = fs::read_to_string(root.join("maintenance.toml")).unwrap();
     write(root, "maintenance.toml", &config.replace("backup_db = true\n", "backup_db = true\nmigrate = [\"sh\", \"-c\", \"test \\\"$APP_TAG\\\" = v3 && exit 3\"]\n"));
-    let run = xtask(root, &["--format", "json", "deploy", "staging", "v3"]);
+    let run = xtask_json(root, &["deploy", "staging", "v3"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let v = run.json();
     let f = finding_with_code(&v, "migration-failed");
@@ -255,18 +255,9 @@ fn deploy_fail_auto_rollback_then_manual_rollback() {
     assert_eq!(run.code, 2, "--restore-db needs --yes: {}", run.stdout);
     assert!(run.stderr.contains("lost"), "{}", run.stderr);
     assert_eq!(count(), 2);
-    let run = xtask(
+    let run = xtask_json(
         root,
-        &[
-            "--format",
-            "json",
-            "rollback",
-            "staging",
-            "--to",
-            "v1",
-            "--restore-db",
-            "--yes",
-        ],
+        &["rollback", "staging", "--to", "v1", "--restore-db", "--yes"],
     );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(get(port), "version v1");
@@ -286,7 +277,7 @@ fn deploy_fail_auto_rollback_then_manual_rollback() {
     );
     assert_eq!(get(port), "version v1");
 
-    let v = xtask(root, &["--format", "json", "releases", "staging"]).json();
+    let v = xtask_json(root, &["releases", "staging"]).json();
     let steps: Vec<(String, String, String)> = v["entries"]
         .as_array()
         .unwrap()
@@ -367,7 +358,7 @@ fn ledger_lock_and_torn_lines_without_docker() {
         ),
     )
     .unwrap();
-    let run = xtask(root, &["--format", "json", "releases", "prod"]);
+    let run = xtask_json(root, &["releases", "prod"]);
     let v = run.json();
     assert_eq!(v["current"], "v2");
     assert_eq!(v["entries"].as_array().unwrap().len(), 2);
@@ -764,7 +755,7 @@ fn deploy_into_health_gate(root: &Path, version: &str) -> std::process::Child {
 }
 
 fn releases(root: &Path) -> (i32, serde_json::Value) {
-    let run = xtask(root, &["--format", "json", "releases", "staging"]);
+    let run = xtask_json(root, &["releases", "staging"]);
     (run.code, run.json())
 }
 
@@ -823,11 +814,8 @@ fn sigterm_and_kill_9_in_the_health_gate_leave_a_ledger_that_matches_what_runs()
     assert_eq!(v["current"], "v4", "what runs: {v:#}");
     let f = finding_with_code(&v, "deploy-interrupted");
     assert!(
-        f["message"].as_str().unwrap().contains("never finished")
-            && f["message"]
-                .as_str()
-                .unwrap()
-                .contains("v4 was brought up and may be running unverified"),
+        message_of(f).contains("never finished")
+            && message_of(f).contains("v4 was brought up and may be running unverified"),
         "{f:#}"
     );
     // Four lines per run (started, before and after `compose up`, outcome): the fourth run.
@@ -848,7 +836,7 @@ fn sigterm_and_kill_9_in_the_health_gate_leave_a_ledger_that_matches_what_runs()
     );
 
     // The next real run completes the entry, in the ledger and the audit log.
-    let run = xtask(root, &["--format", "json", "rollback", "staging"]);
+    let run = xtask_json(root, &["rollback", "staging"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let f = finding_with_code(&run.json(), "deploy-interrupted").clone();
     assert!(

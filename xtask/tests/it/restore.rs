@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::support::*;
 
 fn backup(root: &Path) -> PathBuf {
-    let run = xtask(root, &["--format", "json", "backup", "config"]);
+    let run = xtask_json(root, &["backup", "config"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     PathBuf::from(run.json()["archive"].as_str().unwrap())
 }
@@ -81,17 +81,7 @@ fn dry_run_shows_changes_and_force_is_needed_to_overwrite() {
     fs::remove_file(t.path().join(".github/workflows/ci.yml")).unwrap();
     let before = snapshot(t.path());
 
-    let run = xtask(
-        t.path(),
-        &[
-            "--format",
-            "json",
-            "restore",
-            "config",
-            "latest",
-            "--dry-run",
-        ],
-    );
+    let run = xtask_json(t.path(), &["restore", "config", "latest", "--dry-run"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let v = run.json();
     let changes = v["changes"].as_array().unwrap();
@@ -221,15 +211,12 @@ fn an_unwritable_folder_stops_the_restore_before_anything_moves() {
     };
     let before = outside_store(snapshot(t.path()));
     for extra in ["--dry-run", "--force"] {
-        let run = xtask(
-            t.path(),
-            &["--format", "json", "restore", "config", "latest", extra],
-        );
+        let run = xtask_json(t.path(), &["restore", "config", "latest", extra]);
         assert_eq!(run.code, 1, "{extra}: {}{}", run.stdout, run.stderr);
         let v = run.json();
         assert_eq!(v["restored"], false);
         let f = finding_with_code(&v, "restore-target-unwritable");
-        assert!(f["message"].as_str().unwrap().contains("config"), "{f:#}");
+        assert!(message_of(f).contains("config"), "{f:#}");
         assert_eq!(outside_store(snapshot(t.path())), before, "{extra}");
         assert!(!t.path().join(".github/workflows/ci.yml").exists());
         assert_eq!(
@@ -488,15 +475,9 @@ fn malicious_archives_are_refused_with_nothing_written_outside() {
         }
         assert!(!Path::new("/tmp/xtask-escaped-absolute.txt").exists());
         // verify reports the same refusal.
-        let run = xtask(
+        let run = xtask_json(
             sandbox.path(),
-            &[
-                "--format",
-                "json",
-                "backup",
-                "verify",
-                archive.to_str().unwrap(),
-            ],
+            &["backup", "verify", archive.to_str().unwrap()],
         );
         assert_eq!(run.code, 1, "{label}: verify passed: {}", run.stdout);
         assert!(run.stdout.contains(code), "{label}: {}", run.stdout);

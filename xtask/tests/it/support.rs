@@ -226,6 +226,13 @@ impl Drop for TestServer {
     }
 }
 
+/// `xtask --root ROOT --format json ARGS...`.
+pub fn xtask_json(root: &Path, args: &[&str]) -> Run {
+    let mut all = vec!["--format", "json"];
+    all.extend(args);
+    xtask(root, &all)
+}
+
 /// `xtask --root ROOT ARGS...` with environment changes; an empty value removes the variable.
 pub fn xtask_env(root: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
     let mut c = bin();
