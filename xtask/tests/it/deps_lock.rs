@@ -40,31 +40,17 @@ fn offline_range_check_without_a_compiler() {
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     let v = r.json();
     let outside = finding_with_code(&v, "pin-outside-range");
-    assert_eq!(
-        (outside["path"].as_str(), outside["line"].as_u64()),
-        (Some("requirements.txt"), Some(7))
-    );
+    assert_eq!(place_of(outside), (Some("requirements.txt"), Some(7)));
     assert!(
-        outside["message"]
-            .as_str()
-            .unwrap()
+        message_of(outside)
             .starts_with("idna==3.10 does not satisfy `idna<3.8` (requirements.in:3)"),
         "{outside}"
     );
     let missing = finding_with_code(&v, "pin-missing");
-    assert_eq!(
-        (missing["path"].as_str(), missing["line"].as_u64()),
-        (Some("requirements.in"), Some(5))
-    );
-    assert!(
-        missing["message"]
-            .as_str()
-            .unwrap()
-            .contains("`flask>=3.0`"),
-        "{missing}"
-    );
+    assert_eq!(place_of(missing), (Some("requirements.in"), Some(5)));
+    assert!(message_of(missing).contains("`flask>=3.0`"), "{missing}");
     finding_with_code(&v, "lock-compiler-missing");
-    assert_eq!(v["findings"].as_array().unwrap().len(), 3, "{v:#}");
+    assert_eq!(findings(&v).len(), 3, "{v:#}");
     assert_eq!(read(&t.path().join("requirements.txt")), before);
 
     let r = xtask_env(t.path(), &[("PATH", path)], &["deps", "lock"]);
@@ -139,7 +125,7 @@ fn check_compares_pins_and_lock_writes_them() {
     let v = r.json();
     let mut differ: Vec<String> = findings_with_code(&v, "lock-out-of-date")
         .into_iter()
-        .map(|f| f["message"].as_str().unwrap().to_string())
+        .map(|f| message_of(f).to_string())
         .collect();
     differ.sort();
     let mut want = [

@@ -296,6 +296,11 @@ pub fn has_finding(v: &serde_json::Value, code: &str) -> bool {
     findings(v).iter().any(|f| f["code"] == code)
 }
 
+/// Where a finding points: (path, line).
+pub fn place_of(f: &serde_json::Value) -> (Option<&str>, Option<u64>) {
+    (f["path"].as_str(), f["line"].as_u64())
+}
+
 /// The string `key` of every element of the JSON array `items`, in order (`code` of
 /// `v["findings"]`: the codes of a report's findings).
 pub fn strings_of<'a>(items: &'a serde_json::Value, key: &str) -> Vec<&'a str> {

@@ -21,7 +21,7 @@ fn codes(v: &serde_json::Value) -> Vec<(String, String)> {
     findings(v)
         .iter()
         .map(|f| {
-            let id = f["message"].as_str().unwrap().split(' ').next().unwrap();
+            let id = message_of(f).split(' ').next().unwrap();
             (f["code"].as_str().unwrap().to_string(), id.to_string())
         })
         .collect()
@@ -94,10 +94,7 @@ fn pytest_failures_errors_and_skips() {
         err["message"],
         "test_x::test_error errored: failed on setup with \"RuntimeError: fixture exploded"
     );
-    assert_eq!(
-        (err["path"].as_str(), err["line"].as_u64()),
-        (Some("test_x.py"), Some(18))
-    );
+    assert_eq!(place_of(err), (Some("test_x.py"), Some(18)));
     assert_eq!(v["slowest"][0]["id"], "test_x::test_pass");
     // Human formats carry the same facts.
     let md = xtask(

@@ -80,7 +80,7 @@ fn every_check_is_reported_at_its_exact_line() {
         let run = lint(t.path(), &["--fail-on", "info", &rel]);
         let v = run.json();
         assert_eq!(found(&v), expected(&text), "{name}: {:#}", v["findings"]);
-        for f in v["findings"].as_array().unwrap() {
+        for f in findings(&v) {
             assert_eq!(f["path"], rel.as_str());
             assert!(f["column"].as_u64().unwrap() >= 1, "{f}");
             assert!(
@@ -204,10 +204,7 @@ fn ignores_need_a_reason_and_expire_into_findings() {
         "an expired ignore hides nothing: {v:#}"
     );
     let expired = finding_with_code(&v, "exception-expired");
-    assert_eq!(
-        (expired["path"].as_str(), expired["line"].as_u64()),
-        (Some("maintenance.toml"), Some(4))
-    );
+    assert_eq!(place_of(expired), (Some("maintenance.toml"), Some(4)));
     assert_eq!(v["ignored"], 1);
 
     write(
@@ -248,7 +245,7 @@ fn broken_yaml_is_an_input_error_with_its_line() {
     assert!(e["line"].as_u64().unwrap() >= 3, "{e}");
     let action = finding_with_code(&v, "unpinned-uses");
     assert_eq!(
-        (action["path"].as_str(), action["line"].as_u64()),
+        place_of(action),
         (Some(".github/actions/setup/action.yml"), Some(4))
     );
     let missing = xtask(t.path(), &["workflows", "lint", "nope.yml"]);
