@@ -226,15 +226,8 @@ fn sources_come_from_https_http_file_urls_and_paths_inside_the_root() {
     );
     let insecure = finding_with_code(&v, "advisory-source-insecure");
     assert_eq!(insecure["severity"], "low");
-    assert!(
-        insecure["message"].as_str().unwrap().contains("over-http"),
-        "{insecure:#}"
-    );
-    assert_eq!(
-        v["findings"].as_array().unwrap().len(),
-        1,
-        "only the http warning: {v:#}"
-    );
+    assert!(message_of(insecure).contains("over-http"), "{insecure:#}");
+    assert_eq!(findings(&v).len(), 1, "only the http warning: {v:#}");
 }
 
 #[test]

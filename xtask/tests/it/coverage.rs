@@ -82,10 +82,7 @@ fn committed_coverage_py_reports_give_coverage_pys_total() {
         );
         let f = finding_with_code(&v, "coverage-below-threshold");
         assert!(
-            f["message"]
-                .as_str()
-                .unwrap()
-                .contains("63.333% is less than min 80.000%"),
+            message_of(f).contains("63.333% is less than min 80.000%"),
             "{f}"
         );
     }
@@ -298,42 +295,24 @@ fn lcov(dir: &Path, name: &str, lines: u32, hit: u32) -> PathBuf {
 fn a_true_79_995_does_not_pass_80() {
     let t = tempfile::tempdir().unwrap();
     lcov(t.path(), "lcov.info", 20000, 15999);
-    let r = check(t.path(), &["lcov.info"]);
-    assert_eq!(r.code, 1, "{}", r.stdout);
-    let v = r.json();
-    assert_eq!(
-        v["reports"][0]["totals"]["percent_covered_display"],
-        "79.995"
-    );
-    let f = finding_with_code(&v, "coverage-below-threshold");
-    assert!(
-        f["message"]
-            .as_str()
-            .unwrap()
-            .contains("79.995% is less than min 80.000%"),
-        "{f}"
-    );
+    // lcov.info fails the default 80 (exit 1), its total shown as `shown`, the finding
+    // saying `says`.
+    let fails_80 = |shown: &str, says: &str| {
+        let r = check(t.path(), &["lcov.info"]);
+        assert_eq!(r.code, 1, "{}", r.stdout);
+        let v = r.json();
+        assert_eq!(v["reports"][0]["totals"]["percent_covered_display"], shown);
+        let f = finding_with_code(&v, "coverage-below-threshold");
+        assert!(message_of(f).contains(says), "{f}");
+    };
+    fails_80("79.995", "79.995% is less than min 80.000%");
     // The threshold's own decimals count: 79.995 is met.
     assert_eq!(check(t.path(), &["lcov.info", "--min", "79.995"]).code, 0);
     // With precision 2, coverage.py rounds 79.995 (the float 79.99500000000000455) to 80.00
     // and passes it; `coverage check` shows 80.00 as the total but still fails it, saying
     // the true value.
     write(t.path(), "maintenance.toml", "[coverage]\nprecision = 2\n");
-    let r = check(t.path(), &["lcov.info"]);
-    assert_eq!(r.code, 1, "{}", r.stdout);
-    let v = r.json();
-    assert_eq!(
-        v["reports"][0]["totals"]["percent_covered_display"],
-        "80.00"
-    );
-    let f = finding_with_code(&v, "coverage-below-threshold");
-    assert!(
-        f["message"]
-            .as_str()
-            .unwrap()
-            .contains("79.995% is less than min 80.00%"),
-        "{f}"
-    );
+    fails_80("80.00", "79.995% is less than min 80.00%");
     // 100 must really be 100.
     lcov(t.path(), "almost.info", 100_000, 99_999);
     assert_eq!(check(t.path(), &["almost.info", "--min", "100"]).code, 1);

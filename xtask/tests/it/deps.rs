@@ -138,11 +138,11 @@ fn includes_stay_inside_the_root_and_nothing_included_is_echoed() {
     let errors = findings_with_code(&v, "input-error");
     let outside: Vec<_> = errors
         .iter()
-        .filter(|f| f["message"].as_str().unwrap().contains("outside"))
+        .filter(|f| message_of(f).contains("outside"))
         .collect();
     assert_eq!(outside.len(), 5, "{errors:#?}");
     for (f, line) in outside.iter().zip([2, 3, 4, 5, 7]) {
-        let m = f["message"].as_str().unwrap();
+        let m = message_of(f);
         assert!(m.contains(&format!("requirements.txt:{line}:")), "{m}");
         assert_eq!(f["path"], "requirements.txt");
     }
@@ -150,7 +150,7 @@ fn includes_stay_inside_the_root_and_nothing_included_is_echoed() {
     let env_lines: Vec<&str> = errors
         .iter()
         .filter(|f| f["path"] == "config/.env")
-        .map(|f| f["message"].as_str().unwrap())
+        .map(|f| message_of(f))
         .collect();
     assert_eq!(env_lines.len(), 2, "{errors:#?}");
     assert!(env_lines[0].contains(".env:1:") && env_lines[1].contains(".env:2:"));
@@ -188,7 +188,7 @@ fn fifos_and_oversized_files_are_not_read_as_includes() {
     let v = run.json();
     let errors: Vec<String> = findings_with_code(&v, "input-error")
         .iter()
-        .map(|f| f["message"].as_str().unwrap().to_string())
+        .map(|f| message_of(f).to_string())
         .collect();
     assert_eq!(errors.len(), 2, "{errors:#?}");
     assert!(
@@ -220,7 +220,7 @@ fn a_bad_requirement_line_is_named_by_number_and_the_rest_is_still_audited() {
     assert_eq!(v["exit_code"], 2, "the report is incomplete: {v:#}");
     let errors: Vec<String> = findings_with_code(&v, "input-error")
         .iter()
-        .map(|f| f["message"].as_str().unwrap().to_string())
+        .map(|f| message_of(f).to_string())
         .collect();
     assert_eq!(errors.len(), 3, "{errors:#?}");
     for (e, line) in errors.iter().zip([2, 3, 4]) {

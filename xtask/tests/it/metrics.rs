@@ -281,100 +281,69 @@ fn the_exposition_passes_promtool_and_says_what_the_commands_say() {
 
     let s = samples(&run.stdout);
     let now = Utc::now().timestamp() as f64;
-    assert_eq!(value(&s, r#"xtask_backups{kind="config"}"#), 1.0);
-    assert_eq!(value(&s, r#"xtask_backups{kind="db"}"#), 1.0);
-    assert_eq!(
-        value(
-            &s,
-            r#"xtask_backup_last_success_timestamp_seconds{kind="db"}"#
+    let newest_db = newest_backup(&p, "db") as f64;
+    for (series, want) in [
+        (r#"xtask_backups{kind="config"}"#, 1.0),
+        (r#"xtask_backups{kind="db"}"#, 1.0),
+        (
+            r#"xtask_backup_last_success_timestamp_seconds{kind="db"}"#,
+            newest_db,
         ),
-        newest_backup(&p, "db") as f64
-    );
-    assert_eq!(value(&s, r#"xtask_backup_verified{kind="db"}"#), 1.0);
-    assert_eq!(value(&s, r#"xtask_backup_verified{kind="config"}"#), 1.0);
-    assert_eq!(value(&s, r#"xtask_backup_up_to_date{kind="config"}"#), 1.0);
+        (r#"xtask_backup_verified{kind="db"}"#, 1.0),
+        (r#"xtask_backup_verified{kind="config"}"#, 1.0),
+        (r#"xtask_backup_up_to_date{kind="config"}"#, 1.0),
+        (
+            r#"xtask_vulnerabilities{ecosystem="PyPI",severity="high"}"#,
+            1.0,
+        ),
+        (
+            r#"xtask_vulnerabilities{ecosystem="PyPI",severity="critical"}"#,
+            0.0,
+        ),
+        (
+            r#"xtask_outdated_packages{ecosystem="PyPI",kind="compatible"}"#,
+            1.0,
+        ),
+        (
+            r#"xtask_outdated_packages{ecosystem="PyPI",kind="major"}"#,
+            1.0,
+        ),
+        ("xtask_outdated_unchecked_packages", 0.0),
+        ("xtask_eol_runtimes", 1.0),
+        (r#"xtask_deploy_info{env="staging",version="v1"}"#, 1.0),
+        (
+            r#"xtask_deploy_last_outcome{env="staging",outcome="rolled-back"}"#,
+            1.0,
+        ),
+        (
+            r#"xtask_deploy_last_outcome{env="staging",outcome="succeeded"}"#,
+            0.0,
+        ),
+        (
+            r#"xtask_deploys_total{env="staging",outcome="rolled-back"}"#,
+            1.0,
+        ),
+        (
+            r#"xtask_deploys_total{env="staging",outcome="succeeded"}"#,
+            1.0,
+        ),
+        (
+            r#"xtask_secret_rotation_overdue{name="VAULT_DB_PASSWORD",kind="db-password"}"#,
+            1.0,
+        ),
+        (
+            r#"xtask_secret_rotation_overdue{name="DEPLOY_SSH_KEY",kind="ssh-key"}"#,
+            0.0,
+        ),
+    ] {
+        assert_eq!(value(&s, series), want, "{series}");
+    }
     assert!(
         !s.keys().any(|k| k.contains("db-postgres")),
         "not configured"
     );
-    assert_eq!(
-        value(
-            &s,
-            r#"xtask_vulnerabilities{ecosystem="PyPI",severity="high"}"#
-        ),
-        1.0
-    );
-    assert_eq!(
-        value(
-            &s,
-            r#"xtask_vulnerabilities{ecosystem="PyPI",severity="critical"}"#
-        ),
-        0.0
-    );
     let age = value(&s, r#"xtask_advisory_db_age_seconds{source="osv"}"#);
     assert!((age - 10.0 * 86400.0).abs() < 3600.0, "{age}");
-    assert_eq!(
-        value(
-            &s,
-            r#"xtask_outdated_packages{ecosystem="PyPI",kind="compatible"}"#
-        ),
-        1.0
-    );
-    assert_eq!(
-        value(
-            &s,
-            r#"xtask_outdated_packages{ecosystem="PyPI",kind="major"}"#
-        ),
-        1.0
-    );
-    assert_eq!(value(&s, "xtask_outdated_unchecked_packages"), 0.0);
-    assert_eq!(value(&s, "xtask_eol_runtimes"), 1.0);
-    assert_eq!(
-        value(&s, r#"xtask_deploy_info{env="staging",version="v1"}"#),
-        1.0
-    );
-    assert_eq!(
-        value(
-            &s,
-            r#"xtask_deploy_last_outcome{env="staging",outcome="rolled-back"}"#
-        ),
-        1.0
-    );
-    assert_eq!(
-        value(
-            &s,
-            r#"xtask_deploy_last_outcome{env="staging",outcome="succeeded"}"#
-        ),
-        0.0
-    );
-    assert_eq!(
-        value(
-            &s,
-            r#"xtask_deploys_total{env="staging",outcome="rolled-back"}"#
-        ),
-        1.0
-    );
-    assert_eq!(
-        value(
-            &s,
-            r#"xtask_deploys_total{env="staging",outcome="succeeded"}"#
-        ),
-        1.0
-    );
-    assert_eq!(
-        value(
-            &s,
-            r#"xtask_secret_rotation_overdue{name="VAULT_DB_PASSWORD",kind="db-password"}"#
-        ),
-        1.0
-    );
-    assert_eq!(
-        value(
-            &s,
-            r#"xtask_secret_rotation_overdue{name="DEPLOY_SSH_KEY",kind="ssh-key"}"#
-        ),
-        0.0
-    );
     let expiry = value(
         &s,
         r#"xtask_certificate_expiry_timestamp_seconds{path="certs/site.pem",index="1"}"#,
@@ -447,7 +416,7 @@ fn the_textfile_is_replaced_atomically_and_a_failed_collector_is_named() {
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
     let v = run.json();
     let f = finding_with_code(&v, "metrics-collector-failed");
-    assert!(f["message"].as_str().unwrap().contains("audit"), "{f}");
+    assert!(message_of(f).contains("audit"), "{f}");
     let s = samples(&std::fs::read_to_string(&file).unwrap());
     assert_eq!(
         value(&s, r#"xtask_collector_success{collector="audit"}"#),

@@ -123,7 +123,7 @@ fn crates_from_a_local_sparse_index_with_revalidation_retries_and_offline() {
         .map(|f| {
             (
                 f["code"].as_str().unwrap().to_string(),
-                f["message"].as_str().unwrap().to_string(),
+                message_of(f).to_string(),
             )
         })
         .collect();
@@ -407,7 +407,7 @@ fn finding_lines(v: &serde_json::Value, code: &str) -> Vec<String> {
         .map(|f| {
             format!(
                 "{} @{}:{}",
-                f["message"].as_str().unwrap(),
+                message_of(f),
                 f["path"].as_str().unwrap_or(""),
                 f["line"]
             )
@@ -868,10 +868,7 @@ fn an_unwritable_http_cache_degrades_to_no_cache_with_a_finding() {
     let v = run(t.path(), &pypi_env(&server, &blocked.join("http")), &[]).json();
     assert_eq!(pkg(&v, "PyPI", "six")["latest"], "1.16.0", "{v:#}");
     let f = finding_with_code(&v, "http-cache-unusable");
-    assert!(
-        f["message"].as_str().unwrap().contains("XTASK_HTTP_CACHE"),
-        "{f}"
-    );
+    assert!(message_of(f).contains("XTASK_HTTP_CACHE"), "{f}");
     assert_eq!(v["exit_code"], 0, "the report is complete: {v:#}");
 }
 

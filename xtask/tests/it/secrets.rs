@@ -36,15 +36,11 @@ fn cert(dir: &Path, name: &str, start: i64, end: i64) -> String {
     );
     std::fs::write(work.join("ca.cnf"), conf).unwrap();
     let sh = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(&work)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        run_ok(
+            std::process::Command::new("openssl")
+                .args(args)
+                .current_dir(&work),
+            &format!("openssl {args:?}"),
         );
     };
     sh(&[
@@ -76,6 +72,16 @@ fn check(root: &Path, args: &[&str]) -> Run {
     let mut all = vec!["--format", "json", "secrets", "check"];
     all.extend(args);
     xtask(root, &all)
+}
+
+/// The inventory's entry of the secret `name`.
+fn secret<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no secret {name} in {v:#}"))
 }
 
 fn by_name<'a>(v: &'a Value, code: &str, name: &str) -> Option<&'a Value> {
@@ -136,7 +142,7 @@ fn github_export_ages_against_every_policy() {
         let f = by_name(&v, "secret-rotation-due-soon", name)
             .unwrap_or_else(|| panic!("{name}: {v:#}"));
         assert_eq!(f["severity"], "medium");
-        assert!(f["message"].as_str().unwrap().contains("in 3 days"), "{f}");
+        assert!(message_of(f).contains("in 3 days"), "{f}");
     }
     for name in [
         "OPENAI_NEW_API_KEY",
@@ -188,12 +194,7 @@ fn rest_api_export_inventory_and_rotation_log() {
         by_name(&v, "secret-rotation-unknown", "NEVER_RECORDED_TOKEN").unwrap()["severity"],
         "medium"
     );
-    let stripe = v["secrets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "STRIPE_LIVE_KEY")
-        .unwrap();
+    let stripe = secret(&v, "STRIPE_LIVE_KEY");
     assert_eq!(
         (stripe["owner"].as_str(), stripe["policy_days"].as_i64()),
         (Some("payments"), Some(365))
@@ -222,12 +223,7 @@ fn rest_api_export_inventory_and_rotation_log() {
         by_name(&v, "secret-rotation-overdue", "LEGACY_PASSWORD").is_none(),
         "{v:#}"
     );
-    let vault = v["secrets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "VAULT_DB_PASSWORD")
-        .unwrap();
+    let vault = secret(&v, "VAULT_DB_PASSWORD");
     assert_eq!(
         (vault["source"].as_str(), vault["age_days"].as_i64()),
         (Some("rotation-log"), Some(2))
@@ -332,11 +328,7 @@ fn certificates_expired_expiring_and_chains() {
             .any(|c| c["days_left"] == year_days && c["path"] == "tls/year.pem"),
         "{v:#}"
     );
-    assert_eq!(
-        v["findings"].as_array().unwrap().len(),
-        3,
-        "a year is fine: {v:#}"
-    );
+    assert_eq!(findings(&v).len(), 3, "a year is fine: {v:#}");
     for format in ["json", "table", "markdown"] {
         let out = xtask(
             t.path(),
