@@ -446,12 +446,10 @@ fn empty_tree_is_a_finding_not_an_empty_archive() {
 #[test]
 fn plain_backup_prints_one_labelled_block_per_kind() {
     let t = sample_tree();
-    let db = t.path().join("ai_knowledge_hub/knowledge_hub.db");
-    fs::create_dir_all(db.parent().unwrap()).unwrap();
-    rusqlite::Connection::open(&db)
-        .unwrap()
-        .execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('x');")
-        .unwrap();
+    default_database(
+        t.path(),
+        "CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('x');",
+    );
     let run = xtask(t.path(), &["backup"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     // Blocks are separated by blank lines and start with their label.

@@ -360,12 +360,7 @@ fn daily_verifies_test_results_only_when_there_are_some() {
 #[test]
 fn monthly_runs_a_restore_drill_and_writes_one_report() {
     let (_t, root) = project("1.2.0");
-    let db = root.join("ai_knowledge_hub/knowledge_hub.db");
-    fs::create_dir_all(db.parent().unwrap()).unwrap();
-    rusqlite::Connection::open(&db)
-        .unwrap()
-        .execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
-        .unwrap();
+    default_database(&root, "CREATE TABLE t (x); INSERT INTO t VALUES (1);");
     assert_eq!(xtask(&root, &["backup"]).code, 0);
     let before = snapshot(&root);
 

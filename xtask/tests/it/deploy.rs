@@ -184,12 +184,10 @@ fn deploy_fail_auto_rollback_then_manual_rollback() {
     );
 
     // The service's database, backed up before every deploy.
-    let db = root.join("ai_knowledge_hub/knowledge_hub.db");
-    fs::create_dir_all(db.parent().unwrap()).unwrap();
-    rusqlite::Connection::open(&db)
-        .unwrap()
-        .execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('before v3');")
-        .unwrap();
+    let db = default_database(
+        root,
+        "CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('before v3');",
+    );
 
     let smoke = write(
         root,

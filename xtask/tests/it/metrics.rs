@@ -192,12 +192,10 @@ fn project() -> Project {
     );
     let fetched = (Utc::now() - Days::days(10)).to_rfc3339();
     source_updated(r, "advisories/osv", &fetched);
-    let db = r.join("ai_knowledge_hub/knowledge_hub.db");
-    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
-    let c = rusqlite::Connection::open(&db).unwrap();
-    c.execute_batch("CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes(body) VALUES ('a'), ('b');")
-        .unwrap();
-    drop(c);
+    default_database(
+        r,
+        "CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes(body) VALUES ('a'), ('b');",
+    );
     let ledger = [
         ("d1", "v1", "null", "succeeded", ""),
         ("d2", "v2", "\"v1\"", "rolled-back", r#","rolled_back_to":"v1""#),

@@ -393,3 +393,15 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A SQLite database at the runbook's default path (`ai_knowledge_hub/knowledge_hub.db`)
+/// under `root`, made by `sql`.
+pub fn default_database(root: &Path, sql: &str) -> PathBuf {
+    let db = root.join("ai_knowledge_hub/knowledge_hub.db");
+    fs::create_dir_all(db.parent().unwrap()).unwrap();
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(sql)
+        .unwrap();
+    db
+}

@@ -33,6 +33,16 @@ fn tree_with(files: &[&str]) -> tempfile::TempDir {
     t
 }
 
+/// A temp project holding every fixture (their names returned, in order).
+fn tree_with_every_fixture() -> (tempfile::TempDir, Vec<String>) {
+    let names: Vec<String> = fixture_files()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let t = tree_with(&names.iter().map(String::as_str).collect::<Vec<_>>());
+    (t, names)
+}
+
 /// The `# expect: CODE[, CODE]` markers of a fixture: (line, code).
 fn expected(text: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
@@ -68,11 +78,7 @@ fn lint(root: &Path, args: &[&str]) -> Run {
 /// One fixture per check: exactly the marked findings, each at its marked line.
 #[test]
 fn every_check_is_reported_at_its_exact_line() {
-    let names: Vec<String> = fixture_files()
-        .iter()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
-    let t = tree_with(&names.iter().map(String::as_str).collect::<Vec<_>>());
+    let (t, names) = tree_with_every_fixture();
     let mut codes_seen = BTreeSet::new();
     for name in &names {
         let rel = format!(".github/workflows/{name}");
@@ -271,11 +277,7 @@ fn hardcoded_values_are_not_printed() {
 /// specification) by the small draft-07 validator below.
 #[test]
 fn sarif_validates_against_the_2_1_0_schema() {
-    let names: Vec<String> = fixture_files()
-        .iter()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
-    let t = tree_with(&names.iter().map(String::as_str).collect::<Vec<_>>());
+    let (t, _) = tree_with_every_fixture();
     let run = xtask(t.path(), &["--format", "sarif", "workflows", "lint"]);
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
     let schema: Value = serde_json::from_str(
