@@ -35,6 +35,21 @@ impl Context {
     }
 }
 
+#[cfg(test)]
+impl Context {
+    /// For unit tests that read no file: a root that does not exist, the default
+    /// configuration, table output.
+    pub fn nowhere() -> Context {
+        Context {
+            root: PathBuf::from("/nonexistent"),
+            config_path: PathBuf::from("/nonexistent/maintenance.toml"),
+            config: config::Config::default(),
+            format: Format::Table,
+            style: Style::default(),
+        }
+    }
+}
+
 pub use crate::util::actor::actor;
 
 /// The workspace this binary was built from: the default `--root`.

@@ -209,20 +209,27 @@ fn kept_copy(dest: &Path) -> Option<String> {
     if !dest.exists() {
         return None;
     }
-    let meta: serde_json::Value = fs::read_to_string(dest.join(FETCH_META))
+    Some(
+        record_date(&fetch_record(dest), "updated").map_or("at an unknown date".to_string(), |d| {
+            d.format("%Y-%m-%d %H:%M UTC").to_string()
+        }),
+    )
+}
+
+/// A copy's fetch record ([`FETCH_META`]): `Null` when there is none or it cannot be read.
+fn fetch_record(dir: &Path) -> serde_json::Value {
+    fs::read_to_string(dir.join(FETCH_META))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
-    Some(
-        meta["updated"]
-            .as_str()
-            .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
-            .map_or("at an unknown date".to_string(), |d| {
-                d.with_timezone(&Utc)
-                    .format("%Y-%m-%d %H:%M UTC")
-                    .to_string()
-            }),
-    )
+        .unwrap_or_default()
+}
+
+/// A date (RFC 3339) of a fetch record, in UTC.
+fn record_date(meta: &serde_json::Value, key: &str) -> Option<DateTime<Utc>> {
+    meta[key]
+        .as_str()
+        .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
+        .map(|d| d.with_timezone(&Utc))
 }
 
 /// A hint when the error says the network is not there (curl's and git's words for it).
@@ -472,17 +479,11 @@ fn stats_of_copy(dest: &Path) -> Option<Stats> {
     if !dest.exists() {
         return None;
     }
-    let meta: serde_json::Value = fs::read_to_string(dest.join(FETCH_META))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
+    let meta = fetch_record(dest);
     if let Some(n) = meta["advisories"].as_u64() {
         return Some(Stats {
             advisories: usize::try_from(n).unwrap_or(usize::MAX),
-            newest: meta["newest"]
-                .as_str()
-                .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
-                .map(|d| d.with_timezone(&Utc)),
+            newest: record_date(&meta, "newest"),
         });
     }
     let parsed = super::advisories::parse_source(dest, None, false).ok()?;
@@ -521,10 +522,7 @@ pub fn status(cx: &Context) -> Result<Report> {
     let mut rows = Vec::new();
     for p in paths {
         let (count, newest) = count_advisories(&p);
-        let meta: serde_json::Value = fs::read_to_string(p.join(FETCH_META))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default();
+        let meta = fetch_record(&p);
         let fetched = meta["updated"].as_str().map(str::to_string);
         let commit = meta["commit"].as_str().map(str::to_string);
         t.row(vec![

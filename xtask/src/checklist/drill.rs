@@ -24,28 +24,17 @@ pub fn run(cx: &Context) -> Result<Report> {
                 false,
                 false,
             )?;
-            report.summary(
+            record(
+                &mut report,
                 "pipeline configuration",
-                if r.exit_code() == 0 {
-                    "restored into a scratch folder"
-                } else {
-                    "FAILED"
-                },
+                "restored into a scratch folder",
+                r,
             );
-            report.findings.extend(r.findings);
         }
         if !store.list(backup::Kind::Sqlite)?.is_empty() {
             let to = scratch.join("db.sqlite");
             let r = backup::restore::db::run(cx, "latest", Some(&to), None, false, false)?;
-            report.summary(
-                "database",
-                if r.exit_code() == 0 {
-                    "restored and integrity-checked"
-                } else {
-                    "FAILED"
-                },
-            );
-            report.findings.extend(r.findings);
+            record(&mut report, "database", "restored and integrity-checked", r);
         }
         Ok(())
     })();
@@ -59,4 +48,17 @@ pub fn run(cx: &Context) -> Result<Report> {
         ));
     }
     Ok(report)
+}
+
+/// One restore of the drill: its line of the summary (`done`, or FAILED) and its findings.
+fn record(report: &mut Report, what: &str, done: &str, restore: Report) {
+    report.summary(
+        what,
+        if restore.exit_code() == 0 {
+            done
+        } else {
+            "FAILED"
+        },
+    );
+    report.findings.extend(restore.findings);
 }

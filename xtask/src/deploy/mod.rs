@@ -216,17 +216,34 @@ pub fn deploy(
     if dry_run {
         return dry_run_report(&t, version, report, true);
     }
-    t.ensure_image(version)?;
-    let _signals = signal::install();
-    let mut op = Op::start(
-        cx,
-        env,
+    let phases =
+        |op: &mut Op<'_>, report: &mut Report| deploy_phases(cx, &t, op, report, auto_rollback);
+    execute(
+        &t,
+        report,
         &ledger,
         Action::Deploy,
         version,
         current.as_deref(),
-    )?;
-    let result = deploy_phases(cx, &t, &mut op, &mut report, auto_rollback);
+        phases,
+    )
+}
+
+/// The real run of a deploy or rollback: the image pulled, SIGTERM and SIGINT caught, the
+/// ledger entry started, `phases` run, and the entry completed whatever they returned.
+fn execute<'l>(
+    t: &Target<'_>,
+    mut report: Report,
+    ledger: &'l Ledger,
+    action: Action,
+    version: &str,
+    current: Option<&str>,
+    phases: impl FnOnce(&mut Op<'l>, &mut Report) -> Result<()>,
+) -> Result<Report> {
+    t.ensure_image(version)?;
+    let _signals = signal::install();
+    let mut op = Op::start(t.cx, &t.env, ledger, action, version, current)?;
+    let result = phases(&mut op, &mut report);
     op.close(result)?;
     Ok(finish(report, &op.e))
 }
@@ -252,17 +269,25 @@ fn deploy_phases(
     if !migrated {
         return aborted(report, op);
     }
+    match roll_out(t, op, report)? {
+        Some(false) => failed(t, op, report, auto_rollback),
+        Some(true) | None => Ok(()),
+    }
+}
+
+/// Bring up the entry's version and run its checks. `None` when a signal stopped the run
+/// (the entry is complete); else whether the version passed, a pass recorded as succeeded.
+fn roll_out(t: &Target<'_>, op: &mut Op<'_>, report: &mut Report) -> Result<Option<bool>> {
     let version = op.e.version.clone();
     let ok = op.bring_up(t, &version, "")?;
     if stopped(op, report)? {
-        return Ok(());
+        return Ok(None);
     }
     if ok {
         op.finish(Outcome::Succeeded)?;
         report.summary("result", format!("{version} is live on {}", t.env));
-        return Ok(());
     }
-    failed(t, op, report, auto_rollback)
+    Ok(Some(ok))
 }
 
 /// The database backup before a deploy; its id goes into the entry.
@@ -405,19 +430,17 @@ pub fn rollback(
     if dry_run {
         return dry_run_report(&t, &target_version, report, false);
     }
-    t.ensure_image(&target_version)?;
-    let _signals = signal::install();
-    let mut op = Op::start(
-        cx,
-        env,
+    let phases =
+        |op: &mut Op<'_>, report: &mut Report| rollback_phases(cx, &t, op, report, db_backup);
+    execute(
+        &t,
+        report,
         &ledger,
         Action::Rollback,
         &target_version,
         current.as_deref(),
-    )?;
-    let result = rollback_phases(cx, &t, &mut op, &mut report, db_backup);
-    op.close(result)?;
-    Ok(finish(report, &op.e))
+        phases,
+    )
 }
 
 /// The database restore (with `--restore-db`), then the roll-out of the older version.
@@ -443,22 +466,14 @@ fn rollback_phases(
     if stopped(op, report)? {
         return Ok(());
     }
-    let version = op.e.version.clone();
-    let ok = op.bring_up(t, &version, "")?;
-    if stopped(op, report)? {
-        return Ok(());
-    }
-    if ok {
-        op.finish(Outcome::Succeeded)?;
-        report.summary("result", format!("{version} is live on {}", t.env));
-    } else {
+    if roll_out(t, op, report)? == Some(false) {
         op.finish(Outcome::Failed)?;
         report.push(Finding::new(
             codes::ROLLBACK_FAILED,
             Severity::Critical,
             format!(
-                "{version} failed its checks on {} after the rollback: act now",
-                t.env
+                "{} failed its checks on {} after the rollback: act now",
+                op.e.version, t.env
             ),
         ));
     }

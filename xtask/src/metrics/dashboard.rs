@@ -381,19 +381,9 @@ pub fn json(cx: &Context) -> String {
 mod tests {
     use super::*;
 
-    fn cx() -> Context {
-        Context {
-            root: std::path::PathBuf::from("/nonexistent"),
-            config_path: std::path::PathBuf::from("/nonexistent/maintenance.toml"),
-            config: crate::config::Config::default(),
-            format: crate::report::Format::Table,
-            style: crate::report::Style::default(),
-        }
-    }
-
     #[test]
     fn panels_have_unique_ids_fit_the_grid_and_query_known_metrics() {
-        let d = dashboard(&cx());
+        let d = dashboard(&Context::nowhere());
         let panels = d["panels"].as_array().unwrap();
         let mut ids = std::collections::BTreeSet::new();
         let mut cells = std::collections::BTreeSet::new();
@@ -419,7 +409,7 @@ mod tests {
         }
         let known: Vec<&str> = super::super::catalog::ALL.iter().map(|d| d.name).collect();
         let mut used = std::collections::BTreeSet::new();
-        for e in expressions(&cx()) {
+        for e in expressions(&Context::nowhere()) {
             let names: Vec<&str> = e
                 .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                 .filter(|w| w.starts_with("xtask_"))

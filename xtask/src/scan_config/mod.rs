@@ -31,6 +31,17 @@ struct Checked {
     issues: Vec<Issue>,
 }
 
+impl Checked {
+    fn new(rel: &str, kind: &'static str) -> Checked {
+        Checked {
+            rel: rel.into(),
+            kind,
+            entries: 0,
+            issues: Vec::new(),
+        }
+    }
+}
+
 pub fn dispatch(cx: &Context, command: crate::cli::ScanConfigCmd) -> Result<Report> {
     let crate::cli::ScanConfigCmd::Check { fail_on } = command;
     run(cx, fail_on)
@@ -145,12 +156,7 @@ fn present(checked: &[Checked], report: &mut Report) {
 
 /// `.trivyignore`: `ID [exp:YYYY-MM-DD] [# reason]`, comments and blank lines.
 fn trivyignore(rel: &str, text: &str, today: NaiveDate) -> Checked {
-    let mut c = Checked {
-        rel: rel.into(),
-        kind: "trivyignore",
-        entries: 0,
-        issues: Vec::new(),
-    };
+    let mut c = Checked::new(rel, "trivyignore");
     let lines: Vec<&str> = text.lines().collect();
     for (i, raw) in lines.iter().enumerate() {
         let (entry, comment) = match raw.split_once('#') {
@@ -163,9 +169,7 @@ fn trivyignore(rel: &str, text: &str, today: NaiveDate) -> Checked {
         c.entries += 1;
         let mut words = entry.split_whitespace();
         let id = words.next().unwrap_or_default();
-        let above =
-            i > 0 && lines[i - 1].trim_start().starts_with('#') && lines[i - 1].trim().len() > 1;
-        if comment.is_empty() && !above {
+        if comment.is_empty() && !comment_above(&lines, i + 1) {
             c.issues.push(Issue {
                 code: codes::EXCEPTION_UNJUSTIFIED,
                 line: i + 1,
@@ -198,12 +202,7 @@ fn trivyignore(rel: &str, text: &str, today: NaiveDate) -> Checked {
 fn bandit_yaml(rel: &str, text: &str, exclude_ok: &[String]) -> Result<Checked, String> {
     let lines = Lines::new(text);
     let root = yaml::parse(text, &lines).map_err(|e| format!("not valid YAML at {e}"))?;
-    let mut c = Checked {
-        rel: rel.into(),
-        kind: "bandit",
-        entries: 0,
-        issues: Vec::new(),
-    };
+    let mut c = Checked::new(rel, "bandit");
     let src: Vec<&str> = text.lines().collect();
     if let Some((key, skips)) = root.entry("skips") {
         for item in skips.one_or_many() {
@@ -280,12 +279,7 @@ fn comment_above(src: &[&str], line: usize) -> bool {
 /// `.bandit` (INI, `[bandit]`): `skips = B101,B102` needs a comment line right above it;
 /// `exclude` / `exclude_dirs` as for YAML.
 fn bandit_ini(rel: &str, text: &str, exclude_ok: &[String]) -> Result<Checked, String> {
-    let mut c = Checked {
-        rel: rel.into(),
-        kind: "bandit",
-        entries: 0,
-        issues: Vec::new(),
-    };
+    let mut c = Checked::new(rel, "bandit");
     let src: Vec<&str> = text.lines().collect();
     let mut section = String::new();
     for (i, line) in src.iter().enumerate() {
@@ -341,12 +335,8 @@ fn audit_ignores(cx: &Context, today: NaiveDate) -> Checked {
     let rel = cx.rel(&cx.config_path);
     let lines = crate::workflows::ignore_lines(&cx.config_path, "audit");
     let ignores = &cx.config.audit.ignore;
-    let mut c = Checked {
-        rel,
-        kind: "audit ignore",
-        entries: ignores.len(),
-        issues: Vec::new(),
-    };
+    let mut c = Checked::new(&rel, "audit ignore");
+    c.entries = ignores.len();
     for (n, ig) in ignores.iter().enumerate() {
         let Some(until) = ig.until.filter(|u| *u < today) else {
             continue;

@@ -16,22 +16,8 @@ impl Repo {
     fn new(dir: &Path) -> Repo {
         fs::create_dir_all(dir).unwrap();
         let r = Repo { dir: dir.into() };
-        r.git(&["init", "-q", "-b", "main"]);
+        git(&r.dir, &["init", "-q", "-b", "main"]);
         r
-    }
-
-    fn git(&self, args: &[&str]) {
-        let out = std::process::Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-            .args(args)
-            .current_dir(&self.dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
     }
 
     /// Replace the whole content by `files` and commit.
@@ -45,8 +31,8 @@ impl Repo {
         for (name, body) in files {
             fs::write(self.dir.join(name), body).unwrap();
         }
-        self.git(&["add", "-A"]);
-        self.git(&["commit", "-q", "--allow-empty", "-m", "c"]);
+        git(&self.dir, &["add", "-A"]);
+        git(&self.dir, &["commit", "-q", "--allow-empty", "-m", "c"]);
     }
 }
 
@@ -240,15 +226,8 @@ fn sources_come_from_https_http_file_urls_and_paths_inside_the_root() {
     );
     let insecure = finding_with_code(&v, "advisory-source-insecure");
     assert_eq!(insecure["severity"], "low");
-    assert!(
-        insecure["message"].as_str().unwrap().contains("over-http"),
-        "{insecure:#}"
-    );
-    assert_eq!(
-        v["findings"].as_array().unwrap().len(),
-        1,
-        "only the http warning: {v:#}"
-    );
+    assert!(message_of(insecure).contains("over-http"), "{insecure:#}");
+    assert_eq!(findings(&v).len(), 1, "only the http warning: {v:#}");
 }
 
 #[test]

@@ -146,11 +146,7 @@ affected:
         "id: PYSEC-2099-3\naffected: [unclosed\n",
     );
     for d in ["db/native", "db/osv", "db/pypa"] {
-        write(
-            root,
-            &format!("{d}/.xtask-source.json"),
-            &format!("{{\"updated\": \"{fresh}\"}}"),
-        );
+        source_updated(root, d, &fresh);
     }
 }
 
@@ -195,34 +191,35 @@ dependencies = [
     )
 }
 
+/// A temp tree with `lockfile` as its Cargo.lock.
+fn lockfile_tree(lockfile: &str) -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "Cargo.lock", lockfile);
+    t
+}
+
+/// [`lockfile_tree`] with the advisory [`databases`].
+fn audited_tree(lockfile: &str) -> tempfile::TempDir {
+    let t = lockfile_tree(lockfile);
+    databases(t.path());
+    t
+}
+
+/// [`cargo_lock_v3`] with foo 1.0.0 upgraded to 1.2.3, the version that fixes RUSTSEC-2099-0001.
+fn cargo_lock_v3_fixed() -> String {
+    cargo_lock_v3()
+        .replace("\"foo 1.0.0\"", "\"foo 1.2.3\"")
+        .replace("version = \"1.0.0\"", "version = \"1.2.3\"")
+}
+
 fn audit(root: &Path, args: &[&str]) -> Run {
     let mut all = vec!["--format", "json", "audit"];
     all.extend_from_slice(args);
     xtask(root, &all)
 }
 
-fn ids(v: &serde_json::Value) -> Vec<(String, String, String)> {
-    let mut out: Vec<_> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f.get("id").is_some())
-        .map(|f| {
-            (
-                f["package"].as_str().unwrap().to_string(),
-                f["version"].as_str().unwrap().to_string(),
-                f["id"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 fn finding<'a>(v: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    v["findings"]
-        .as_array()
-        .unwrap()
+    findings(v)
         .iter()
         .find(|f| f["id"] == id)
         .unwrap_or_else(|| panic!("{id} not found: {v:#}"))
@@ -230,15 +227,13 @@ fn finding<'a>(v: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
 
 #[test]
 fn cargo_lock_against_every_rust_layout_gives_the_same_answer() {
-    let t = tempfile::tempdir().unwrap();
-    databases(t.path());
-    write(t.path(), "Cargo.lock", &cargo_lock_v3());
+    let t = audited_tree(&cargo_lock_v3());
     let mut answers = Vec::new();
     for db in ["db/native", "db/osv"] {
         let run = audit(t.path(), &["Cargo.lock", "--db", db]);
         assert_eq!(run.code, 1, "{db}: {}{}", run.stdout, run.stderr);
         let v = run.json();
-        answers.push(ids(&v));
+        answers.push(advisory_hits(&v));
         let f = finding(&v, "RUSTSEC-2099-0001");
         assert_eq!(f["kind"], "vulnerability");
         assert_eq!(f["severity"], "critical");
@@ -250,25 +245,14 @@ fn cargo_lock_against_every_rust_layout_gives_the_same_answer() {
             "both members pull foo 1.0.0 in"
         );
         assert_eq!(f["line"], 22);
-        assert!(
-            f["message"]
-                .as_str()
-                .unwrap()
-                .contains("upgrade to >= 1.2.3"),
-            "{f:#}"
-        );
+        assert!(message_of(f).contains("upgrade to >= 1.2.3"), "{f:#}");
         assert_eq!(f["aliases"][0], "CVE-2099-1111");
         let b = finding(&v, "RUSTSEC-2099-0002");
         assert_eq!(b["kind"], "unmaintained");
         assert_eq!(b["severity"], "info");
-        assert!(b["message"].as_str().unwrap().contains("no fixed version"));
+        assert!(message_of(b).contains("no fixed version"));
         // The malformed advisory is a warning naming its file, not a failed load.
-        let malformed: Vec<_> = v["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|f| f["code"] == "advisory-malformed")
-            .collect();
+        let malformed = findings_with_code(&v, "advisory-malformed");
         assert_eq!(malformed.len(), 1, "{db}: {v:#}");
         assert!(v["databases"][0]["age_days"].as_i64().unwrap() <= 1);
     }
@@ -303,13 +287,10 @@ source = "{REG}"
 "#
     );
     write(t.path(), "v1/Cargo.lock", &v1);
-    let v4 = cargo_lock_v3()
-        .replace("version = 3", "version = 4")
-        .replace("\"foo 1.0.0\"", "\"foo 1.2.3\"")
-        .replace("version = \"1.0.0\"", "version = \"1.2.3\"");
+    let v4 = cargo_lock_v3_fixed().replace("version = 3", "version = 4");
     write(t.path(), "v4/Cargo.lock", &v4);
     let v = audit(t.path(), &["v1", "v4", "--db", "db/osv"]).json();
-    let got = ids(&v);
+    let got = advisory_hits(&v);
     assert!(
         got.contains(&("foo".into(), "1.1.0".into(), "RUSTSEC-2099-0001".into())),
         "{got:?}"
@@ -342,7 +323,7 @@ fn requirements_files_with_includes_markers_hashes_and_unpinned() {
     let run = audit(t.path(), &["requirements.txt", "--db", "db/pypa"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let v = run.json();
-    let got = ids(&v);
+    let got = advisory_hits(&v);
     assert_eq!(
         got,
         vec![
@@ -362,33 +343,15 @@ fn requirements_files_with_includes_markers_hashes_and_unpinned() {
     assert_eq!(r["markers"], "python_version >= \"3.8\"");
     assert_eq!(r["line"], 4);
     assert_eq!(r["severity"], "high", "no severity data counts as high");
-    assert!(
-        r["message"]
-            .as_str()
-            .unwrap()
-            .contains("upgrade to >= 2.31.0")
-    );
+    assert!(message_of(r).contains("upgrade to >= 2.31.0"));
     assert_eq!(finding(&v, "PYSEC-2099-2")["severity"], "medium");
-    let codes: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap())
-        .collect();
+    let codes = strings_of(&v["findings"], "code");
     assert!(codes.contains(&"unpinned-requirement"), "{codes:?}");
-    let unpinned = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["code"] == "unpinned-requirement")
-        .unwrap();
+    let unpinned = findings_with_code(&v, "unpinned-requirement")[0];
     assert_eq!(unpinned["line"], 6);
-    let notes: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == "input-note")
-        .map(|f| f["message"].as_str().unwrap())
+    let notes: Vec<&str> = findings_with_code(&v, "input-note")
+        .into_iter()
+        .map(message_of)
         .collect();
     assert!(
         notes.iter().any(|n| n.contains("include cycle")),
@@ -423,7 +386,7 @@ fn python_lockfiles_of_every_format() {
     );
     let run = audit(t.path(), &["--db", "db/pypa"]);
     let v = run.json();
-    let got = ids(&v);
+    let got = advisory_hits(&v);
     for ver in ["2.25.0", "2.26.0", "2.27.0", "2.28.0"] {
         assert!(
             got.contains(&("requests".into(), ver.into(), "PYSEC-2099-1".into())),
@@ -461,11 +424,8 @@ fn a_bad_file_is_named_and_the_others_still_count() {
         run.stdout
     );
     let v = run.json();
-    let errors: Vec<String> = v["findings"]
-        .as_array()
-        .unwrap()
+    let errors: Vec<String> = findings_with_code(&v, "input-error")
         .iter()
-        .filter(|f| f["code"] == "input-error")
         .map(|f| format!("{} {}", f["path"], f["message"]))
         .collect();
     assert_eq!(errors.len(), 2, "{errors:?}");
@@ -481,14 +441,16 @@ fn a_bad_file_is_named_and_the_others_still_count() {
             .any(|e| e.contains("broken/Cargo.lock") && e.contains("line 1")),
         "{errors:?}"
     );
-    assert_eq!(ids(&v).len(), 1, "the good file was still audited");
+    assert_eq!(
+        advisory_hits(&v).len(),
+        1,
+        "the good file was still audited"
+    );
 }
 
 #[test]
 fn ignores_match_aliases_expire_and_unused_ones_are_reported() {
-    let t = tempfile::tempdir().unwrap();
-    databases(t.path());
-    write(t.path(), "Cargo.lock", &cargo_lock_v3());
+    let t = audited_tree(&cargo_lock_v3());
     write(
         t.path(),
         "maintenance.toml",
@@ -498,13 +460,7 @@ fn ignores_match_aliases_expire_and_unused_ones_are_reported() {
     assert_eq!(run.code, 0, "{}", run.stdout);
     let v = run.json();
     assert_eq!(v["ignored"][0]["id"], "RUSTSEC-2099-0001");
-    assert!(
-        v["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f["code"] == "ignore-unused")
-    );
+    assert!(has_finding(&v, "ignore-unused"));
     write(
         t.path(),
         "maintenance.toml",
@@ -525,15 +481,7 @@ fn ignores_match_aliases_expire_and_unused_ones_are_reported() {
 
 #[test]
 fn fail_on_and_deny_decide_the_exit_code() {
-    let t = tempfile::tempdir().unwrap();
-    databases(t.path());
-    write(
-        t.path(),
-        "Cargo.lock",
-        &cargo_lock_v3()
-            .replace("\"foo 1.0.0\"", "\"foo 1.2.3\"")
-            .replace("version = \"1.0.0\"", "version = \"1.2.3\""),
-    );
+    let t = audited_tree(&cargo_lock_v3_fixed());
     assert_eq!(
         audit(t.path(), &["Cargo.lock", "--db", "db/native"]).code,
         0,
@@ -562,30 +510,14 @@ fn fail_on_and_deny_decide_the_exit_code() {
 
 #[test]
 fn stale_databases_warn_then_refuse() {
-    let t = tempfile::tempdir().unwrap();
-    databases(t.path());
-    write(t.path(), "Cargo.lock", &cargo_lock_v3());
+    let t = audited_tree(&cargo_lock_v3());
     let old = (chrono::Utc::now() - chrono::Duration::days(30)).to_rfc3339();
-    write(
-        t.path(),
-        "db/native/.xtask-source.json",
-        &format!("{{\"updated\": \"{old}\"}}"),
-    );
+    source_updated(t.path(), "db/native", &old);
     let v = audit(t.path(), &["Cargo.lock", "--db", "db/native"]).json();
-    assert!(
-        v["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f["code"] == "advisory-db-stale")
-    );
+    assert!(has_finding(&v, "advisory-db-stale"));
     assert_eq!(v["databases"][0]["age_days"], 30);
     let older = (chrono::Utc::now() - chrono::Duration::days(120)).to_rfc3339();
-    write(
-        t.path(),
-        "db/native/.xtask-source.json",
-        &format!("{{\"updated\": \"{older}\"}}"),
-    );
+    source_updated(t.path(), "db/native", &older);
     let run = audit(t.path(), &["Cargo.lock", "--db", "db/native"]);
     assert_eq!(run.code, 2);
     assert!(
@@ -605,9 +537,7 @@ fn stale_databases_warn_then_refuse() {
 
 #[test]
 fn sources_by_precedence_env_and_zip() {
-    let t = tempfile::tempdir().unwrap();
-    databases(t.path());
-    write(t.path(), "Cargo.lock", &cargo_lock_v3());
+    let t = audited_tree(&cargo_lock_v3());
     // A zip of the OSV folder, as osv.dev exports it.
     let zip = t.path().join("db/all.zip");
     let status = std::process::Command::new("python3")
@@ -629,7 +559,7 @@ fn sources_by_precedence_env_and_zip() {
     );
     let json_audit = ["--format", "json", "audit", "Cargo.lock"];
     let via_env = xtask_env(t.path(), &[("XTASK_ADVISORY_DB", &dbs)], &json_audit).json();
-    assert_eq!(ids(&via_zip), ids(&via_env));
+    assert_eq!(advisory_hits(&via_zip), advisory_hits(&via_env));
     assert_eq!(via_env["databases"].as_array().unwrap().len(), 2);
     // --db wins over the environment.
     let both = xtask_env(
@@ -654,9 +584,7 @@ fn sources_by_precedence_env_and_zip() {
 
 #[test]
 fn sarif_markdown_and_output_file() {
-    let t = tempfile::tempdir().unwrap();
-    databases(t.path());
-    write(t.path(), "Cargo.lock", &cargo_lock_v3());
+    let t = audited_tree(&cargo_lock_v3());
     let out = t.path().join("security-audit.sarif");
     let run = xtask(
         t.path(),
@@ -718,35 +646,14 @@ fn advisories_update_from_a_local_git_repository_and_a_local_http_zip() {
     // A git repository holding the OSV folder.
     let repo = t.path().join("upstream");
     fs::create_dir_all(&repo).unwrap();
-    let git = |args: &[&str]| {
-        let s = std::process::Command::new("git")
-            .args(args)
-            .current_dir(&repo)
-            .output()
-            .unwrap();
-        assert!(
-            s.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&s.stderr)
-        );
-    };
-    git(&["init", "-q", "-b", "osv"]);
+    git(&repo, &["init", "-q", "-b", "osv"]);
     fs::copy(
         t.path().join("db/osv/crates/RUSTSEC-2099-0001.json"),
         repo.join("RUSTSEC-2099-0001.json"),
     )
     .unwrap();
-    git(&["add", "."]);
-    git(&[
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@t",
-        "commit",
-        "-q",
-        "-m",
-        "one",
-    ]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "one"]);
     // A zip served over HTTP from 127.0.0.1.
     let zip_bytes = {
         let zip = t.path().join("served.zip");
@@ -847,7 +754,7 @@ fn advisories_update_from_a_local_git_repository_and_a_local_http_zip() {
     for db in a["databases"].as_array().unwrap() {
         assert_eq!(db["index"], "reused", "indexed by the update: {a:#}");
     }
-    let ids = ids(&a);
+    let ids = advisory_hits(&a);
     assert!(
         ids.iter().any(|(_, _, id)| id == "RUSTSEC-2099-0001"),
         "{ids:?}"
@@ -867,9 +774,8 @@ fn foo_advisory(id: &str, patched: &str) -> String {
 
 #[test]
 fn the_advisory_index_is_reused_and_follows_every_change_to_the_source() {
-    let t = tempfile::tempdir().unwrap();
+    let t = lockfile_tree(&cargo_lock_v3());
     let r = t.path();
-    write(r, "Cargo.lock", &cargo_lock_v3());
     // A plain folder (no `advisories update` record): every change must be seen by stamps.
     let adv = write(
         r,
@@ -900,7 +806,7 @@ fn the_advisory_index_is_reused_and_follows_every_change_to_the_source() {
             state.starts_with(expect),
             "expected {expect}, got {state}: {v:#}"
         );
-        ids(&v)
+        advisory_hits(&v)
     };
     let both = vec![
         (
@@ -996,14 +902,13 @@ fn the_advisory_index_is_reused_and_follows_every_change_to_the_source() {
             .starts_with("not saved"),
         "{v:#}"
     );
-    assert_eq!(ids(&v), without);
+    assert_eq!(advisory_hits(&v), without);
 }
 
 #[test]
 fn cvss_v4_vectors_are_scored() {
-    let t = tempfile::tempdir().unwrap();
+    let t = lockfile_tree(&cargo_lock_v3());
     let r = t.path();
-    write(r, "Cargo.lock", &cargo_lock_v3());
     let osv = |id: &str, vector: &str| {
         serde_json::json!({
             "id": id, "modified": "2099-01-01T00:00:00Z", "summary": "bug",
@@ -1050,8 +955,8 @@ fn packages_the_quick_search_misses_are_still_audited() {
     write(t.path(), "normal/Cargo.lock", &cargo_lock_v3());
     let odd_run = audit(t.path(), &["Cargo.lock", "--db", "db/native"]).json();
     let normal = audit(t.path(), &["normal/Cargo.lock", "--db", "db/native"]).json();
-    assert_eq!(ids(&odd_run), ids(&normal));
-    assert_eq!(ids(&odd_run).len(), 2, "{odd_run:#}");
+    assert_eq!(advisory_hits(&odd_run), advisory_hits(&normal));
+    assert_eq!(advisory_hits(&odd_run).len(), 2, "{odd_run:#}");
     assert_eq!(
         odd_run["databases"][0]["advisories_matched"],
         normal["databases"][0]["advisories_matched"]
@@ -1091,11 +996,7 @@ affected:
     - fixed: 3.8.6
 "#,
     );
-    write(
-        root,
-        "db/pypa/.xtask-source.json",
-        &format!("{{\"updated\": \"{}\"}}", chrono::Utc::now().to_rfc3339()),
-    );
+    source_updated(root, "db/pypa", &chrono::Utc::now().to_rfc3339());
     let run = xtask(root, &["audit", "requirements.txt", "--db", "db/pypa"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let lines: Vec<&str> = run.stdout.lines().collect();

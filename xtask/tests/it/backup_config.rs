@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::support::*;
 
 fn backup(root: &Path) -> (PathBuf, serde_json::Value) {
-    let run = xtask(root, &["--format", "json", "backup", "config"]);
+    let run = xtask_json(root, &["backup", "config"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let v = run.json();
     (PathBuf::from(v["archive"].as_str().unwrap()), v)
@@ -43,16 +43,12 @@ fn archive_has_manifest_sidecar_and_json_fields() {
     );
     assert!(!m.iter().any(|p| p.starts_with("src/")), "{m:?}");
     // sha256sum agrees with the sidecar.
-    let out = std::process::Command::new("sha256sum")
-        .arg("-c")
-        .arg(format!("{name}.sha256"))
-        .current_dir(archive.parent().unwrap())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+    run_ok(
+        std::process::Command::new("sha256sum")
+            .arg("-c")
+            .arg(format!("{name}.sha256"))
+            .current_dir(archive.parent().unwrap()),
+        "sha256sum -c",
     );
 }
 
@@ -72,12 +68,7 @@ fn secrets_are_excluded_and_listed_unless_included() {
             "{secret} not reported: {v:#}"
         );
     }
-    let codes: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap())
-        .collect();
+    let codes = strings_of(&v["findings"], "code");
     assert_eq!(
         codes.iter().filter(|c| **c == "secret-excluded").count(),
         3,
@@ -109,10 +100,7 @@ fn chained_links_that_leave_the_tree_are_left_out() {
     assert!(!m.contains(&"config/b".to_string()), "{m:?}");
     let f = finding_with_code(&v, "symlink-outside-tree");
     assert_eq!(f["path"], "config/b", "{v:#}");
-    assert!(
-        f["message"].as_str().unwrap().contains("through the link"),
-        "{f:#}"
-    );
+    assert!(message_of(f).contains("through the link"), "{f:#}");
     assert_eq!(
         xtask(t.path(), &["backup", "verify", archive.to_str().unwrap()]).code,
         0
@@ -157,11 +145,8 @@ fn common_credential_files_are_left_out_in_any_case() {
         .iter()
         .map(|s| s.as_str().unwrap())
         .collect();
-    let reported: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == "secret-excluded")
+    let reported: Vec<&str> = findings_with_code(&v, "secret-excluded")
+        .into_iter()
         .map(|f| f["path"].as_str().unwrap())
         .collect();
     for secret in secrets {
@@ -202,7 +187,7 @@ fn a_backup_dir_inside_a_pipeline_path_is_refused() {
                 run.stderr
             );
         }
-        let list = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
+        let list = xtask_json(t.path(), &["backup", "list"]).json();
         assert_eq!(list["backups"].as_array().unwrap().len(), 0, "{dir}");
     }
 }
@@ -227,20 +212,13 @@ fn same_tree_gives_identical_bytes() {
 fn if_changed_skips_identical_content() {
     let t = sample_tree();
     let (first, _) = backup(t.path());
-    let run = xtask(
-        t.path(),
-        &["--format", "json", "backup", "config", "--if-changed"],
-    );
+    let run = xtask_json(t.path(), &["backup", "config", "--if-changed"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let v = run.json();
     assert_eq!(v["skipped"], true);
     assert_eq!(v["archive"].as_str().unwrap(), first.to_str().unwrap());
     write(t.path(), "config/app.yml", "debug: true\n");
-    let v = xtask(
-        t.path(),
-        &["--format", "json", "backup", "config", "--if-changed"],
-    )
-    .json();
+    let v = xtask_json(t.path(), &["backup", "config", "--if-changed"]).json();
     assert_eq!(v["skipped"], false);
     assert_ne!(v["archive"].as_str().unwrap(), first.to_str().unwrap());
 }
@@ -263,21 +241,16 @@ fn verify_names_the_member_for_flipped_bytes() {
         let mut bytes = original.clone();
         bytes[offset] ^= 0x5a;
         fs::write(&archive, &bytes).unwrap();
-        let run = xtask(
-            t.path(),
-            &["--format", "json", "backup", "verify", "latest"],
-        );
+        let run = xtask_json(t.path(), &["backup", "verify", "latest"]);
         assert_eq!(
             run.code, 1,
             "offset {offset}: {}\n{}",
             run.stdout, run.stderr
         );
         let v = run.json();
-        let msgs: Vec<String> = v["findings"]
-            .as_array()
-            .unwrap()
+        let msgs: Vec<String> = findings(&v)
             .iter()
-            .map(|f| f["message"].as_str().unwrap().to_string())
+            .map(|f| message_of(f).to_string())
             .collect();
         assert!(
             msgs.iter().any(|m| m.contains("sha256")),
@@ -298,7 +271,7 @@ fn list_shows_newest_first_with_checksum_state() {
     let (a, _) = backup(t.path());
     let (b, _) = backup(t.path());
     fs::remove_file(format!("{}.sha256", a.display())).unwrap();
-    let v = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
+    let v = xtask_json(t.path(), &["backup", "list"]).json();
     let rows = v["backups"].as_array().unwrap();
     assert_eq!(rows[0]["path"], b.to_str().unwrap());
     assert_eq!(rows[0]["checksum"], "ok");
@@ -344,15 +317,11 @@ fn prune_keeps_the_newest_verified_backup() {
     bytes[n] ^= 1;
     fs::write(&made[3], bytes).unwrap();
 
-    let dry = xtask(
-        t.path(),
-        &["--format", "json", "backup", "prune", "--dry-run"],
-    )
-    .json();
+    let dry = xtask_json(t.path(), &["backup", "prune", "--dry-run"]).json();
     assert_eq!(dry["would_delete"].as_array().unwrap().len(), 2, "{dry:#}");
     assert!(made.iter().all(|p| p.exists()), "dry run deleted something");
 
-    let run = xtask(t.path(), &["--format", "json", "backup", "prune"]);
+    let run = xtask_json(t.path(), &["backup", "prune"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(!made[0].exists() && !made[1].exists());
     assert!(!Path::new(&format!("{}.sha256", made[0].display())).exists());
@@ -366,7 +335,7 @@ fn prune_deletes_nothing_when_nothing_verifies() {
     let (p, _) = backup(t.path());
     let old = age(&p, 30, 1);
     fs::write(&old, b"garbage").unwrap();
-    let run = xtask(t.path(), &["--format", "json", "backup", "prune"]);
+    let run = xtask_json(t.path(), &["backup", "prune"]);
     assert_eq!(run.code, 1);
     assert!(run.stdout.contains("no-verified-backup"));
     assert!(old.exists());
@@ -384,7 +353,7 @@ fn plain_backup_runs_every_kind_then_prunes() {
     let old = age(&p, 30, 1);
     let (p, _) = backup(t.path());
     let _older = age(&p, 31, 2);
-    let run = xtask(t.path(), &["--format", "json", "backup"]);
+    let run = xtask_json(t.path(), &["backup"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let v = run.json();
     assert_eq!(v["backup_config"]["files"], 8, "{v:#}");
@@ -394,7 +363,7 @@ fn plain_backup_runs_every_kind_then_prunes() {
         "{v:#}"
     );
     assert!(!old.exists());
-    let list = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
+    let list = xtask_json(t.path(), &["backup", "list"]).json();
     assert_eq!(list["backups"].as_array().unwrap().len(), 1);
 }
 
@@ -438,7 +407,7 @@ fn killed_runs_never_leave_a_valid_looking_backup() {
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         let _ = child.kill(); // SIGKILL
         let status = child.wait().unwrap();
-        let list = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
+        let list = xtask_json(t.path(), &["backup", "list"]).json();
         let rows = list["backups"].as_array().unwrap();
         assert!(
             rows.iter().any(|r| r["path"] == done.to_str().unwrap()),
@@ -477,12 +446,10 @@ fn empty_tree_is_a_finding_not_an_empty_archive() {
 #[test]
 fn plain_backup_prints_one_labelled_block_per_kind() {
     let t = sample_tree();
-    let db = t.path().join("ai_knowledge_hub/knowledge_hub.db");
-    fs::create_dir_all(db.parent().unwrap()).unwrap();
-    rusqlite::Connection::open(&db)
-        .unwrap()
-        .execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('x');")
-        .unwrap();
+    default_database(
+        t.path(),
+        "CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('x');",
+    );
     let run = xtask(t.path(), &["backup"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     // Blocks are separated by blank lines and start with their label.
@@ -538,12 +505,7 @@ fn only_configured_pipeline_paths_are_reported_missing() {
     let t = sample_tree();
     // The sample tree has neither azure-pipelines.yml nor .trivyignore (both defaults).
     let (_, v) = backup(t.path());
-    let missing: Vec<&serde_json::Value> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == "pipeline-path-missing")
-        .collect();
+    let missing = findings_with_code(&v, "pipeline-path-missing");
     assert!(missing.is_empty(), "{missing:?}");
     write(
         t.path(),

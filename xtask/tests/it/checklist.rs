@@ -67,23 +67,25 @@ fn item<'a>(v: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no item `{name}` in {v:#}"))
 }
 
+/// What the `n`th command of an item found, in a few words.
+fn figure(i: &Value, n: usize) -> &str {
+    i["runs"][n]["figure"].as_str().unwrap()
+}
+
 fn commands(i: &Value) -> Vec<&str> {
-    i["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["command"].as_str().unwrap())
-        .collect()
+    strings_of(&i["runs"], "command")
 }
 
 const CLEAN_WORKFLOW: &str = "name: ci\non: [push]\npermissions:\n  contents: read\njobs:\n  test:\n    name: test\n    runs-on: ubuntu-24.04\n    timeout-minutes: 10\n    steps:\n      - run: echo ok\n";
 
 /// A small project every checklist can look at without the network: an advisory database
 /// with one PyPI advisory (foo before 1.2.0), foo pinned at `pin`, its pip-compile input, a
-/// clean workflow and a passing JUnit report. In `<tmp>/project`, the HTTP cache beside it.
-fn project(pin: &str) -> tempfile::TempDir {
+/// clean workflow and a passing JUnit report. In `<tmp>/project` (the path returned), the
+/// HTTP cache beside it.
+fn project(pin: &str) -> (tempfile::TempDir, PathBuf) {
     let t = tempfile::tempdir().unwrap();
-    let r = &t.path().join("project");
+    let root = t.path().join("project");
+    let r = &root;
     write(r, "maintenance.toml", "[audit]\ndb = [\"advisories\"]\n");
     write(
         r,
@@ -91,11 +93,7 @@ fn project(pin: &str) -> tempfile::TempDir {
         "id: PYSEC-2099-9\nsummary: foo runs code from its input\nmodified: \"2099-01-01T00:00:00Z\"\naffected:\n- package:\n    name: foo\n    ecosystem: PyPI\n  ranges:\n  - type: ECOSYSTEM\n    events:\n    - introduced: \"0\"\n    - fixed: 1.2.0\n",
     );
     let fresh = chrono::Utc::now().to_rfc3339();
-    write(
-        r,
-        "advisories/.xtask-source.json",
-        &format!("{{\"updated\": \"{fresh}\"}}"),
-    );
+    source_updated(r, "advisories", &fresh);
     write(r, "requirements.in", "foo>=1.0\n");
     write(r, "requirements.txt", &format!("foo=={pin}\n"));
     write(r, ".github/workflows/ci.yml", CLEAN_WORKFLOW);
@@ -109,12 +107,12 @@ fn project(pin: &str) -> tempfile::TempDir {
 </testsuite></testsuites>
 "#,
     );
-    t
+    (t, root)
 }
 
-/// A PyPI that knows foo 1.0.0 and 1.2.0.
-fn fake_pypi() -> TestServer {
-    TestServer::start(Arc::new(|path: &str, _: &str| {
+/// A PyPI that knows foo 1.0.0 and 1.2.0, and its URL for XTASK_PYPI_URL.
+fn fake_pypi() -> (TestServer, String) {
+    let pypi = TestServer::start(Arc::new(|path: &str, _: &str| {
         if path == "/pypi/foo/json" {
             let body =
                 br#"{"releases": {"1.0.0": [{"yanked": false}], "1.2.0": [{"yanked": false}]}}"#;
@@ -122,15 +120,15 @@ fn fake_pypi() -> TestServer {
         } else {
             (404, vec![], b"not found".to_vec())
         }
-    }))
+    }));
+    let url = format!("{}/pypi", pypi.url());
+    (pypi, url)
 }
 
 #[test]
 fn weekly_lists_every_runbook_item_runs_its_commands_and_writes_the_job_summary() {
-    let t = project("1.0.0");
-    let root = t.path().join("project");
-    let pypi = fake_pypi();
-    let pypi_url = format!("{}/pypi", pypi.url());
+    let (t, root) = project("1.0.0");
+    let (_pypi, pypi_url) = fake_pypi();
     let summary = write(t.path(), "step-summary.md", "earlier step\n");
     let env = [
         ("XTASK_PYPI_URL", pypi_url.as_str()),
@@ -143,10 +141,7 @@ fn weekly_lists_every_runbook_item_runs_its_commands_and_writes_the_job_summary(
         run.stdout, run.stderr
     );
     let v = run.json();
-    let names: Vec<&str> = items(&v)
-        .iter()
-        .map(|i| i["item"].as_str().unwrap())
-        .collect();
+    let names = strings_of(&v["items"], "item");
     assert_eq!(
         names, WEEKLY,
         "every item of the runbook's week, in its order"
@@ -175,21 +170,13 @@ fn weekly_lists_every_runbook_item_runs_its_commands_and_writes_the_job_summary(
     assert_eq!(ran["command"], "cargo xtask audit");
     assert!(ran["failing"].as_u64().unwrap() >= 1, "{ran:#}");
     assert!(ran["duration_ms"].is_u64(), "{ran:#}");
-    assert!(
-        ran["figure"]
-            .as_str()
-            .unwrap()
-            .contains("1 vulnerabilities"),
-        "{ran:#}"
-    );
+    assert!(figure(audit, 0).contains("1 vulnerabilities"), "{ran:#}");
     // The same audit answers the security review's item: it ran once.
     let again = item(&v, "Check for new security advisories");
     assert_eq!(again["runs"][0]["reused"], true, "{again:#}");
     assert_eq!(again["status"], "findings");
     assert!(audit["runs"][0].get("reused").is_none());
-    let vulns: Vec<&Value> = v["findings"]
-        .as_array()
-        .unwrap()
+    let vulns: Vec<&Value> = findings(&v)
         .iter()
         .filter(|f| f["id"] == "PYSEC-2099-9")
         .collect();
@@ -198,12 +185,7 @@ fn weekly_lists_every_runbook_item_runs_its_commands_and_writes_the_job_summary(
 
     let secrets = item(&v, "Validate secret rotation schedule");
     assert_eq!(secrets["status"], "not-configured", "{secrets:#}");
-    assert!(
-        secrets["runs"][0]["figure"]
-            .as_str()
-            .unwrap()
-            .contains("[secrets.inventory]")
-    );
+    assert!(figure(secrets, 0).contains("[secrets.inventory]"));
     let scans = item(&v, "Review security scan results");
     assert_eq!(scans["kind"], "partly");
     assert_eq!(
@@ -222,10 +204,7 @@ fn weekly_lists_every_runbook_item_runs_its_commands_and_writes_the_job_summary(
     let tests = item(&v, "Review test execution duration");
     assert_eq!(tests["status"], "ok");
     assert!(
-        tests["runs"][0]["figure"]
-            .as_str()
-            .unwrap()
-            .starts_with("tests 2 (passed 2"),
+        figure(tests, 0).starts_with("tests 2 (passed 2"),
         "{tests:#}"
     );
     assert_eq!(item(&v, "Check for outdated packages")["status"], "ok");
@@ -279,15 +258,14 @@ fn weekly_lists_every_runbook_item_runs_its_commands_and_writes_the_job_summary(
 
 #[test]
 fn quarterly_runs_the_security_commands_at_fail_on_low_and_checks_coverage() {
-    let t = project("1.2.0");
-    let root = t.path().join("project");
+    let (_t, root) = project("1.2.0");
     // Low: a checkout that keeps its token in .git/config in a job that uploads nothing.
     write(
         &root,
         ".github/workflows/lint.yml",
         "name: lint\non: [push]\npermissions:\n  contents: read\njobs:\n  lint:\n    name: lint\n    runs-on: ubuntu-24.04\n    timeout-minutes: 10\n    steps:\n      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2\n      - run: make lint\n",
     );
-    let lint = xtask(&root, &["--format", "json", "workflows", "lint"]);
+    let lint = xtask_json(&root, &["workflows", "lint"]);
     assert_eq!(
         lint.code, 0,
         "below the lint's own threshold: {}",
@@ -318,10 +296,7 @@ fn quarterly_runs_the_security_commands_at_fail_on_low_and_checks_coverage() {
     let coverage = item(&v, "Test coverage analysis");
     assert_eq!(coverage["status"], "not-configured", "{coverage:#}");
     assert!(
-        coverage["runs"][0]["figure"]
-            .as_str()
-            .unwrap()
-            .contains("no coverage report"),
+        figure(coverage, 0).contains("no coverage report"),
         "{coverage:#}"
     );
 
@@ -335,15 +310,14 @@ fn quarterly_runs_the_security_commands_at_fail_on_low_and_checks_coverage() {
     let coverage = item(&v, "Test coverage analysis");
     assert_eq!(coverage["status"], "findings", "{coverage:#}");
     assert_eq!(commands(coverage), ["cargo xtask coverage check"]);
-    let figure = coverage["runs"][0]["figure"].as_str().unwrap();
+    let figure = figure(coverage, 0);
     assert!(figure.contains("lcov.info: 50"), "{figure}");
     finding_with_code(&v, "coverage-below-threshold");
 }
 
 #[test]
 fn daily_verifies_test_results_only_when_there_are_some() {
-    let t = project("1.2.0");
-    let root = t.path().join("project");
+    let (_t, root) = project("1.2.0");
     assert_eq!(xtask(&root, &["backup", "config"]).code, 0);
     fs::remove_file(root.join("junit.xml")).unwrap();
     let run = checklist(&root, "daily", &[]);
@@ -391,19 +365,12 @@ fn daily_verifies_test_results_only_when_there_are_some() {
 
 #[test]
 fn monthly_runs_a_restore_drill_and_writes_one_report() {
-    let t = project("1.2.0");
-    let root = t.path().join("project");
-    let db = root.join("ai_knowledge_hub/knowledge_hub.db");
-    fs::create_dir_all(db.parent().unwrap()).unwrap();
-    rusqlite::Connection::open(&db)
-        .unwrap()
-        .execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
-        .unwrap();
+    let (_t, root) = project("1.2.0");
+    default_database(&root, "CREATE TABLE t (x); INSERT INTO t VALUES (1);");
     assert_eq!(xtask(&root, &["backup"]).code, 0);
     let before = snapshot(&root);
 
-    let pypi = fake_pypi();
-    let pypi_url = format!("{}/pypi", pypi.url());
+    let (_pypi, pypi_url) = fake_pypi();
     let run = checklist(&root, "monthly", &[("XTASK_PYPI_URL", &pypi_url)]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let v = run.json();
@@ -418,7 +385,7 @@ fn monthly_runs_a_restore_drill_and_writes_one_report() {
             "cargo xtask restore config|db latest --to (a scratch folder, removed after)"
         ]
     );
-    let drill = dr["runs"][1]["figure"].as_str().unwrap();
+    let drill = figure(dr, 1);
     assert!(
         drill.contains("pipeline configuration: restored") && drill.contains("database: restored"),
         "{drill}"
@@ -452,39 +419,23 @@ fn monthly_runs_a_restore_drill_and_writes_one_report() {
 
 #[test]
 fn an_item_that_cannot_run_fails_the_checklist_but_not_the_others() {
-    let t = project("1.2.0");
-    let root = t.path().join("project");
+    let (_t, root) = project("1.2.0");
     // No advisory database anywhere: the audit fails, the other commands still run.
     write(&root, "maintenance.toml", "");
-    let pypi = fake_pypi();
-    let pypi_url = format!("{}/pypi", pypi.url());
+    let (_pypi, pypi_url) = fake_pypi();
     let run = checklist(&root, "weekly", &[("XTASK_PYPI_URL", &pypi_url)]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let v = run.json();
-    let failed: Vec<&Value> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == "checklist-item-failed")
-        .collect();
+    let failed = findings_with_code(&v, "checklist-item-failed");
     assert_eq!(failed.len(), 1, "the audit ran (and failed) once: {v:#}");
     assert!(
-        failed[0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("advisories update"),
+        message_of(failed[0]).contains("advisories update"),
         "{:#}",
         failed[0]
     );
     let audit = item(&v, "Update Python dependencies");
     assert_eq!(audit["status"], "failed");
-    assert!(
-        audit["runs"][0]["figure"]
-            .as_str()
-            .unwrap()
-            .starts_with("could not run: "),
-        "{audit:#}"
-    );
+    assert!(figure(audit, 0).starts_with("could not run: "), "{audit:#}");
     assert_eq!(
         item(&v, "Check for new security advisories")["status"],
         "failed"
@@ -499,8 +450,7 @@ fn an_item_that_cannot_run_fails_the_checklist_but_not_the_others() {
 
 #[test]
 fn daily_checks_backups_and_every_environment() {
-    let t = project("1.2.0");
-    let root = t.path().join("project");
+    let (_t, root) = project("1.2.0");
     write(
         &root,
         "maintenance.toml",
@@ -529,8 +479,7 @@ fn daily_checks_backups_and_every_environment() {
 
 #[test]
 fn findings_that_need_attention_fail_the_checklist_and_rows_name_their_environment() {
-    let t = project("1.2.0");
-    let root = t.path().join("project");
+    let (_t, root) = project("1.2.0");
     write(
         &root,
         "maintenance.toml",
@@ -546,9 +495,8 @@ fn findings_that_need_attention_fail_the_checklist_and_rows_name_their_environme
     assert_eq!(xtask(&root, &["releases", "production"]).code, 1);
     let run = checklist(&root, "daily", &[]);
     let v = run.json();
-    let runs = item(&v, "Deployment status checks")["runs"]
-        .as_array()
-        .unwrap();
+    let status = item(&v, "Deployment status checks");
+    let runs = status["runs"].as_array().unwrap();
     let got: Vec<(&str, &str)> = runs
         .iter()
         .map(|r| {
@@ -567,10 +515,7 @@ fn findings_that_need_attention_fail_the_checklist_and_rows_name_their_environme
         "{v:#}"
     );
     assert!(
-        runs[0]["figure"]
-            .as_str()
-            .unwrap()
-            .ends_with("; 1 need attention"),
+        figure(status, 0).ends_with("; 1 need attention"),
         "{:#}",
         runs[0]
     );
@@ -580,8 +525,7 @@ fn findings_that_need_attention_fail_the_checklist_and_rows_name_their_environme
 
 #[test]
 fn two_runs_in_the_same_second_keep_both_reports() {
-    let t = project("1.2.0");
-    let root = t.path().join("project");
+    let (_t, root) = project("1.2.0");
     assert_eq!(xtask(&root, &["backup", "config"]).code, 0);
     // Reports of other runs already hold the names of this second and the next ones.
     let reports = root.join("backups/reports");
@@ -621,8 +565,7 @@ fn two_runs_in_the_same_second_keep_both_reports() {
 
 #[test]
 fn an_unwritable_reports_folder_still_prints_the_results_then_fails() {
-    let t = project("1.2.0");
-    let root = t.path().join("project");
+    let (_t, root) = project("1.2.0");
     assert_eq!(xtask(&root, &["backup", "config"]).code, 0);
     write(
         &root,
@@ -638,17 +581,13 @@ fn an_unwritable_reports_folder_still_prints_the_results_then_fails() {
         "the results are printed: {v:#}"
     );
     let f = finding_with_code(&v, "checklist-report-unwritten");
-    assert!(
-        f["message"].as_str().unwrap().contains("backups/reports"),
-        "{f:#}"
-    );
+    assert!(message_of(f).contains("backups/reports"), "{f:#}");
     assert!(v.get("report").is_none(), "{v:#}");
 }
 
 #[test]
 fn an_unwritable_job_summary_fails_the_run() {
-    let t = project("1.2.0");
-    let root = t.path().join("project");
+    let (t, root) = project("1.2.0");
     assert_eq!(xtask(&root, &["backup", "config"]).code, 0);
     let folder = t.path().join("summary-is-a-folder");
     fs::create_dir(&folder).unwrap();
@@ -660,20 +599,13 @@ fn an_unwritable_job_summary_fails_the_run() {
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
     let v = run.json();
     let f = finding_with_code(&v, "checklist-summary-unwritten");
-    assert!(
-        f["message"]
-            .as_str()
-            .unwrap()
-            .contains("GITHUB_STEP_SUMMARY"),
-        "{f:#}"
-    );
+    assert!(message_of(f).contains("GITHUB_STEP_SUMMARY"), "{f:#}");
     assert!(v["report"].is_string(), "the report file is still written");
 }
 
 #[test]
 fn the_items_come_from_maintenance_toml() {
-    let t = project("1.2.0");
-    let root = t.path().join("project");
+    let (_t, root) = project("1.2.0");
     write(
         &root,
         "maintenance.toml",
@@ -687,10 +619,7 @@ daily = [
     let run = checklist(&root, "daily", &[]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let v = run.json();
-    let names: Vec<&str> = items(&v)
-        .iter()
-        .map(|i| i["item"].as_str().unwrap())
-        .collect();
+    let names = strings_of(&v["items"], "item");
     assert_eq!(names, ["Lint our workflows strictly", "Water the plants"]);
     assert_eq!(
         commands(item(&v, "Lint our workflows strictly")),
@@ -702,7 +631,7 @@ daily = [
         "{md}"
     );
     // The other cadences keep the runbook's lists.
-    let weekly = xtask(&root, &["--format", "json", "config", "show"]).json();
+    let weekly = xtask_json(&root, &["config", "show"]).json();
     assert_eq!(
         weekly["config"]["checklist"]["weekly"][0]["item"],
         "Update Python dependencies"
@@ -746,8 +675,7 @@ fn a_terminal_gets_a_progress_line_per_command() {
         eprintln!("skipped: no `script` to run under a terminal");
         return;
     }
-    let t = project("1.2.0");
-    let root = t.path().join("project");
+    let (t, root) = project("1.2.0");
     assert_eq!(xtask(&root, &["backup", "config"]).code, 0);
     let line = format!(
         "{} --root {} --output {} checklist daily",
@@ -784,11 +712,9 @@ fn a_terminal_gets_a_progress_line_per_command() {
 #[test]
 fn this_repositorys_maintenance_workflow_passes_its_own_lint() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let run = xtask(
+    let run = xtask_json(
         repo,
         &[
-            "--format",
-            "json",
             "workflows",
             "lint",
             "--fail-on",

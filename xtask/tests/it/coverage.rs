@@ -13,21 +13,7 @@ fn fixtures() -> PathBuf {
 
 /// Python tools a test needs: present, or skip locally (a failure in CI, like services).
 pub fn python_tools(names: &[&str]) -> bool {
-    let missing: Vec<&str> = names.iter().copied().filter(|n| !has_program(n)).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    if std::env::var("XTASK_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
-        panic!(
-            "{} required (XTASK_REQUIRE_SERVICES=1) but not on PATH: .ci/run installs them",
-            missing.join(", ")
-        );
-    }
-    eprintln!(
-        "skipped: {} not on PATH (.ci/run installs them)",
-        missing.join(", ")
-    );
-    false
+    required_programs(names, "them into target/py-tools")
 }
 
 fn check(root: &Path, args: &[&str]) -> Run {
@@ -96,10 +82,7 @@ fn committed_coverage_py_reports_give_coverage_pys_total() {
         );
         let f = finding_with_code(&v, "coverage-below-threshold");
         assert!(
-            f["message"]
-                .as_str()
-                .unwrap()
-                .contains("63.333% is less than min 80.000%"),
+            message_of(f).contains("63.333% is less than min 80.000%"),
             "{f}"
         );
     }
@@ -174,14 +157,10 @@ fn tool(dir: &Path, args: &[&str]) -> std::process::Output {
 }
 
 fn tool_ok(dir: &Path, args: &[&str]) -> String {
-    let out = tool(dir, args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    run_ok(
+        Command::new(args[0]).args(&args[1..]).current_dir(dir),
+        &format!("{args:?}"),
+    )
 }
 
 /// pytest under coverage, with and without branch measurement; the three report formats
@@ -316,42 +295,24 @@ fn lcov(dir: &Path, name: &str, lines: u32, hit: u32) -> PathBuf {
 fn a_true_79_995_does_not_pass_80() {
     let t = tempfile::tempdir().unwrap();
     lcov(t.path(), "lcov.info", 20000, 15999);
-    let r = check(t.path(), &["lcov.info"]);
-    assert_eq!(r.code, 1, "{}", r.stdout);
-    let v = r.json();
-    assert_eq!(
-        v["reports"][0]["totals"]["percent_covered_display"],
-        "79.995"
-    );
-    let f = finding_with_code(&v, "coverage-below-threshold");
-    assert!(
-        f["message"]
-            .as_str()
-            .unwrap()
-            .contains("79.995% is less than min 80.000%"),
-        "{f}"
-    );
+    // lcov.info fails the default 80 (exit 1), its total shown as `shown`, the finding
+    // saying `says`.
+    let fails_80 = |shown: &str, says: &str| {
+        let r = check(t.path(), &["lcov.info"]);
+        assert_eq!(r.code, 1, "{}", r.stdout);
+        let v = r.json();
+        assert_eq!(v["reports"][0]["totals"]["percent_covered_display"], shown);
+        let f = finding_with_code(&v, "coverage-below-threshold");
+        assert!(message_of(f).contains(says), "{f}");
+    };
+    fails_80("79.995", "79.995% is less than min 80.000%");
     // The threshold's own decimals count: 79.995 is met.
     assert_eq!(check(t.path(), &["lcov.info", "--min", "79.995"]).code, 0);
     // With precision 2, coverage.py rounds 79.995 (the float 79.99500000000000455) to 80.00
     // and passes it; `coverage check` shows 80.00 as the total but still fails it, saying
     // the true value.
     write(t.path(), "maintenance.toml", "[coverage]\nprecision = 2\n");
-    let r = check(t.path(), &["lcov.info"]);
-    assert_eq!(r.code, 1, "{}", r.stdout);
-    let v = r.json();
-    assert_eq!(
-        v["reports"][0]["totals"]["percent_covered_display"],
-        "80.00"
-    );
-    let f = finding_with_code(&v, "coverage-below-threshold");
-    assert!(
-        f["message"]
-            .as_str()
-            .unwrap()
-            .contains("79.995% is less than min 80.00%"),
-        "{f}"
-    );
+    fails_80("80.00", "79.995% is less than min 80.00%");
     // 100 must really be 100.
     lcov(t.path(), "almost.info", 100_000, 99_999);
     assert_eq!(check(t.path(), &["almost.info", "--min", "100"]).code, 1);
@@ -421,28 +382,9 @@ fn reports_are_found_under_the_root() {
     )
     .unwrap();
     let v = check(d, &["--min", "60"]).json();
-    let files: Vec<&str> = v["reports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["file"].as_str().unwrap())
-        .collect();
+    let files = strings_of(&v["reports"], "file");
     assert_eq!(files, ["build/coverage.xml", "lcov.info"]);
     assert_eq!(v["exit_code"], 0);
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// `--diff BASE`: only the statements on lines changed since BASE count.
@@ -475,12 +417,7 @@ fn diff_coverage_of_changed_lines() {
     assert_eq!(diff["covered"], 2);
     assert_eq!(diff["files"][0]["file"], "src/app.py");
     assert_eq!(diff["files"][0]["missing"], "4, 12");
-    let codes: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap())
-        .collect();
+    let codes = strings_of(&v["findings"], "code");
     assert_eq!(codes, ["diff-coverage-below-threshold"]);
     // Relative paths resolve against the root too; a clean revision has nothing changed.
     write(

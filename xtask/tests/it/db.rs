@@ -63,9 +63,14 @@ fn consistent(db: &Path) -> (i64, String) {
 }
 
 fn backup(root: &Path) -> serde_json::Value {
-    let run = xtask(root, &["--format", "json", "backup", "db"]);
+    let run = xtask_json(root, &["backup", "db"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     run.json()
+}
+
+/// `restore db FROM --to TO`.
+fn restore_to(root: &Path, from: &str, to: &Path) -> Run {
+    xtask(root, &["restore", "db", from, "--to", to.to_str().unwrap()])
 }
 
 #[test]
@@ -97,20 +102,14 @@ fn backup_has_manifest_and_restores_to_a_new_file() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with(m["raw_sha256"].as_str().unwrap()));
 
     let target = t.path().join("copy/restored.db");
-    let run = xtask(
-        t.path(),
-        &["restore", "db", "latest", "--to", target.to_str().unwrap()],
-    );
+    let run = restore_to(t.path(), "latest", &target);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(consistent(&target), (500, "ok".into()));
     // --to never overwrites.
-    let run = xtask(
-        t.path(),
-        &["restore", "db", "latest", "--to", target.to_str().unwrap()],
-    );
+    let run = restore_to(t.path(), "latest", &target);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("already exists"), "{}", run.stderr);
-    let listed = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
+    let listed = xtask_json(t.path(), &["backup", "list"]).json();
     let rows = listed["backups"].as_array().unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["kind"], "db");
@@ -133,19 +132,13 @@ fn restore_over_live_needs_yes_and_takes_a_safety_backup() {
     assert!(run.stderr.contains("--yes"), "{}", run.stderr);
     assert_eq!(consistent(&live).0, 101);
 
-    let dry = xtask(
-        t.path(),
-        &["--format", "json", "restore", "db", "latest", "--dry-run"],
-    );
+    let dry = xtask_json(t.path(), &["restore", "db", "latest", "--dry-run"]);
     assert_eq!(dry.code, 0, "{}", dry.stderr);
     assert_eq!(consistent(&live).0, 101);
 
     // The application keeps a connection open across the restore.
     let app = Connection::open(&live).unwrap();
-    let run = xtask(
-        t.path(),
-        &["--format", "json", "restore", "db", "latest", "--yes"],
-    );
+    let run = xtask_json(t.path(), &["restore", "db", "latest", "--yes"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let v = run.json();
     let safety = v["safety_backup"].as_str().unwrap();
@@ -155,7 +148,7 @@ fn restore_over_live_needs_yes_and_takes_a_safety_backup() {
         .unwrap();
     assert_eq!(n, 100, "open connections see the restored data");
     // The safety backup is listed like any other and holds the state before the restore.
-    let list = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
+    let list = xtask_json(t.path(), &["backup", "list"]).json();
     assert!(
         list["backups"]
             .as_array()
@@ -164,14 +157,7 @@ fn restore_over_live_needs_yes_and_takes_a_safety_backup() {
             .any(|b| b["path"] == safety)
     );
     let back = t.path().join("before.db");
-    assert_eq!(
-        xtask(
-            t.path(),
-            &["restore", "db", safety, "--to", back.to_str().unwrap()]
-        )
-        .code,
-        0
-    );
+    assert_eq!(restore_to(t.path(), safety, &back).code, 0);
     assert_eq!(consistent(&back).0, 101);
 }
 
@@ -227,10 +213,7 @@ fn writer_during_backups(mode: &str, backups: usize) -> Vec<String> {
         methods.push(v["manifest"]["method"].as_str().unwrap().to_string());
         let target = t.path().join(format!("check{i}.db"));
         let path = v["backup"].as_str().unwrap();
-        let run = xtask(
-            t.path(),
-            &["restore", "db", path, "--to", target.to_str().unwrap()],
-        );
+        let run = restore_to(t.path(), path, &target);
         assert_eq!(run.code, 0, "{}", run.stderr);
         let (n, check) = consistent(&target);
         assert_eq!(check, "ok");
@@ -247,6 +230,21 @@ fn writer_during_backups(mode: &str, backups: usize) -> Vec<String> {
     methods
 }
 
+/// Start `xtask --root ROOT ARGS...` and kill it (SIGKILL) after `delay_ms`.
+fn kill_after(root: &Path, args: &[&str], delay_ms: u64) {
+    let mut child = bin()
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(delay_ms));
+    let _ = child.kill();
+    child.wait().unwrap();
+}
+
 #[test]
 fn killed_backups_are_never_listed_as_valid() {
     let t = tempfile::tempdir().unwrap();
@@ -255,18 +253,8 @@ fn killed_backups_are_never_listed_as_valid() {
     // the checks of what is listed never pass on an empty list.
     let done = backup(t.path())["backup"].as_str().unwrap().to_string();
     for delay_ms in [1u64, 10, 30, 60, 100, 150, 250] {
-        let mut child = bin()
-            .arg("--root")
-            .arg(t.path())
-            .args(["backup", "db"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        let _ = child.kill();
-        child.wait().unwrap();
-        let list = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
+        kill_after(t.path(), &["backup", "db"], delay_ms);
+        let list = xtask_json(t.path(), &["backup", "list"]).json();
         let rows = list["backups"].as_array().unwrap();
         assert!(
             rows.iter().any(|r| r["path"] == done.as_str()),
@@ -310,17 +298,11 @@ fn killed_restores_leave_no_copy_beside_the_live_database() {
     fs::write(stale.join("verify.sqlite"), "old copy").unwrap();
     for (i, delay_ms) in [20u64, 80, 200, 400, 700].into_iter().enumerate() {
         let to = dir.join(format!("copy{i}.db"));
-        let mut child = bin()
-            .arg("--root")
-            .arg(t.path())
-            .args(["restore", "db", "latest", "--to", to.to_str().unwrap()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        let _ = child.kill();
-        child.wait().unwrap();
+        kill_after(
+            t.path(),
+            &["restore", "db", "latest", "--to", to.to_str().unwrap()],
+            delay_ms,
+        );
         for rel in strays(&dir) {
             assert!(
                 rel.starts_with(".xtask-scratch"),
@@ -336,10 +318,7 @@ fn killed_restores_leave_no_copy_beside_the_live_database() {
         }
     }
     let to = dir.join("copy-final.db");
-    let run = xtask(
-        t.path(),
-        &["restore", "db", "latest", "--to", to.to_str().unwrap()],
-    );
+    let run = restore_to(t.path(), "latest", &to);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(consistent(&to).0, 100_000);
     assert_eq!(strays(&dir), Vec::<String>::new(), "scratch copies left");
@@ -372,7 +351,7 @@ fn what_is_not_a_database_is_refused_by_name() {
             run.stderr
         );
     }
-    let list = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
+    let list = xtask_json(t.path(), &["backup", "list"]).json();
     assert_eq!(list["backups"].as_array().unwrap().len(), 0, "{list:#}");
 }
 
@@ -396,42 +375,44 @@ fn a_backup_of_an_empty_database_does_not_verify() {
     let bytes = gz.finish().unwrap();
     let name = "db_backup_20991231_000000.sqlite.gz";
     let path = good.with_file_name(name);
-    fs::write(&path, &bytes).unwrap();
-    let mut m: serde_json::Value =
-        serde_json::from_slice(&fs::read(format!("{}.json", good.display())).unwrap()).unwrap();
+    let mut m = manifest_of(&good);
     m["raw_bytes"] = raw.len().into();
     m["raw_sha256"] = sha256_hex(&raw).into();
     m["bytes"] = bytes.len().into();
     m["sha256"] = sha256_hex(&bytes).into();
     m["tables"] = serde_json::json!({});
-    fs::write(
-        format!("{}.json", path.display()),
-        serde_json::to_vec(&m).unwrap(),
-    )
-    .unwrap();
-    fs::write(
-        format!("{}.sha256", path.display()),
-        format!("{}  {name}\n", sha256_hex(&bytes)),
-    )
-    .unwrap();
-    let run = xtask(t.path(), &["--format", "json", "backup", "verify", name]);
+    publish(&path, &bytes, &m);
+    let run = xtask_json(t.path(), &["backup", "verify", name]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     finding_with_code(&run.json(), "backup-empty");
-    let run = xtask(
-        t.path(),
-        &[
-            "restore",
-            "db",
-            name,
-            "--to",
-            t.path().join("x.db").to_str().unwrap(),
-        ],
-    );
+    let run = restore_to(t.path(), name, &t.path().join("x.db"));
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert_eq!(
         xtask(t.path(), &["backup", "verify", good.to_str().unwrap()]).code,
         0
     );
+}
+
+/// The manifest (`BACKUP.json`) of a backup.
+fn manifest_of(backup: &Path) -> serde_json::Value {
+    serde_json::from_slice(&fs::read(format!("{}.json", backup.display())).unwrap()).unwrap()
+}
+
+/// Publish `bytes` as the backup `path` the way the tool does: the file, its manifest `m`
+/// and a `.sha256` with the manifest's checksum (right or wrong).
+fn publish(path: &Path, bytes: &[u8], m: &serde_json::Value) {
+    let name = path.file_name().unwrap().to_str().unwrap();
+    fs::write(path, bytes).unwrap();
+    fs::write(
+        format!("{}.json", path.display()),
+        serde_json::to_vec(m).unwrap(),
+    )
+    .unwrap();
+    fs::write(
+        format!("{}.sha256", path.display()),
+        format!("{}  {name}\n", m["sha256"].as_str().unwrap()),
+    )
+    .unwrap();
 }
 
 /// A live database that holds nothing (truncated to zero bytes, or without tables) is
@@ -455,15 +436,12 @@ fn an_empty_live_database_is_restored_without_a_safety_backup() {
         let dry = xtask(t.path(), &["restore", "db", "latest", "--dry-run"]);
         assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
         assert!(dry.stdout.contains("no safety backup"), "{}", dry.stdout);
-        let run = xtask(
-            t.path(),
-            &["--format", "json", "restore", "db", "latest", "--yes"],
-        );
+        let run = xtask_json(t.path(), &["restore", "db", "latest", "--yes"]);
         assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
         assert!(run.json().get("safety_backup").is_none(), "{}", run.stdout);
         assert_eq!(consistent(&live).0, 50);
     }
-    let list = xtask(t.path(), &["--format", "json", "backup", "list"]).json();
+    let list = xtask_json(t.path(), &["backup", "list"]).json();
     assert_eq!(list["backups"].as_array().unwrap().len(), 1, "{list:#}");
 }
 
@@ -478,32 +456,19 @@ fn latest_is_never_a_safety_backup() {
         .unwrap()
         .execute_batch("INSERT INTO items (body) VALUES ('later'); UPDATE counter SET n = 101;")
         .unwrap();
-    let run = xtask(
-        t.path(),
-        &["--format", "json", "restore", "db", "latest", "--yes"],
-    );
+    let run = xtask_json(t.path(), &["restore", "db", "latest", "--yes"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let safety = run.json()["safety_backup"].as_str().unwrap().to_string();
     assert_ne!(safety, first);
-    let dry = xtask(
-        t.path(),
-        &["--format", "json", "restore", "db", "latest", "--dry-run"],
-    )
-    .json();
+    let dry = xtask_json(t.path(), &["restore", "db", "latest", "--dry-run"]).json();
     assert_eq!(dry["backup"], first.as_str(), "{dry:#}");
     let to = t.path().join("again.db");
-    let run = xtask(
-        t.path(),
-        &["restore", "db", "latest", "--to", to.to_str().unwrap()],
-    );
+    let run = restore_to(t.path(), "latest", &to);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(consistent(&to).0, 100);
     // By name, the safety backup restores like any other.
     let to = t.path().join("safety.db");
-    let run = xtask(
-        t.path(),
-        &["restore", "db", &safety, "--to", to.to_str().unwrap()],
-    );
+    let run = restore_to(t.path(), &safety, &to);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(consistent(&to).0, 101);
 }
@@ -622,8 +587,7 @@ fn fifty_corrupted_copies_are_refused_and_live_is_untouched() {
     let v = backup(t.path());
     let good = PathBuf::from(v["backup"].as_str().unwrap());
     let bytes = fs::read(&good).unwrap();
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&fs::read(format!("{}.json", good.display())).unwrap()).unwrap();
+    let manifest = manifest_of(&good);
     let live_before = fs::read(&live).unwrap();
     let mut seed = 0x2545_F491_4F6C_DD1Du64;
     let mut next = move || {
@@ -643,26 +607,13 @@ fn fifty_corrupted_copies_are_refused_and_live_is_untouched() {
         }
         let name = format!("db_backup_20260101_0000{:02}.sqlite.gz", i);
         let path = dir.join(&name);
-        fs::write(&path, &copy).unwrap();
         // Half of them get matching checksums, so the deeper checks must catch them.
         let mut m = manifest.clone();
-        let sha = if i % 2 == 0 {
-            sha256_hex(&copy)
-        } else {
-            manifest["sha256"].as_str().unwrap().to_string()
-        };
-        m["sha256"] = sha.clone().into();
+        if i % 2 == 0 {
+            m["sha256"] = sha256_hex(&copy).into();
+        }
         m["bytes"] = copy.len().into();
-        fs::write(
-            format!("{}.json", path.display()),
-            serde_json::to_vec(&m).unwrap(),
-        )
-        .unwrap();
-        fs::write(
-            format!("{}.sha256", path.display()),
-            format!("{sha}  {name}\n"),
-        )
-        .unwrap();
+        publish(&path, &copy, &m);
 
         let run = xtask(t.path(), &["backup", "verify", &name]);
         assert_eq!(run.code, 1, "copy {i} passed verify: {}", run.stdout);
@@ -703,22 +654,16 @@ fn a_second_concurrent_run_is_refused() {
 fn plain_backup_includes_the_database() {
     let t = sample_tree();
     make_db(t.path(), 10, 10);
-    let run = xtask(t.path(), &["--format", "json", "backup"]);
+    let run = xtask_json(t.path(), &["backup"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let v = run.json();
     assert_eq!(v["backup_db"]["tables"]["items"], 10, "{v:#}");
     assert_eq!(v["backup_config"]["files"], 8);
     // Without a database the plain backup still succeeds, and says so.
     let t = sample_tree();
-    let v = xtask(t.path(), &["--format", "json", "backup"]).json();
+    let v = xtask_json(t.path(), &["backup"]).json();
     assert_eq!(v["exit_code"], 0);
-    assert!(
-        v["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f["code"] == "database-missing")
-    );
+    assert!(has_finding(&v, "database-missing"));
 }
 
 #[test]
@@ -730,16 +675,9 @@ fn upload_copies_and_verifies_off_site() {
     let t = tempfile::tempdir().unwrap();
     make_db(t.path(), 100, 10);
     let remote = t.path().join("offsite/db");
-    let run = xtask(
+    let run = xtask_json(
         t.path(),
-        &[
-            "--format",
-            "json",
-            "backup",
-            "db",
-            "--upload",
-            remote.to_str().unwrap(),
-        ],
+        &["backup", "db", "--upload", remote.to_str().unwrap()],
     );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let v = run.json();
@@ -762,27 +700,13 @@ fn upload_copies_and_verifies_off_site() {
     );
 
     // An unreachable remote is a finding; the local backup stays valid.
-    let run = xtask(
+    let run = xtask_json(
         t.path(),
-        &[
-            "--format",
-            "json",
-            "backup",
-            "db",
-            "--upload",
-            "/proc/xtask-no-such-remote",
-        ],
+        &["backup", "db", "--upload", "/proc/xtask-no-such-remote"],
     );
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let v = run.json();
-    assert!(
-        v["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f["code"] == "upload-failed"),
-        "{v:#}"
-    );
+    assert!(has_finding(&v, "upload-failed"), "{v:#}");
     assert_eq!(
         xtask(
             t.path(),
@@ -815,7 +739,7 @@ fn a_configured_database_that_is_missing_fails_even_quietly() {
         )
     );
     // No database: nothing to prune against, so nothing is pruned.
-    let v = xtask(&root, &["--format", "json", "backup"]).json();
+    let v = xtask_json(&root, &["backup"]).json();
     assert_eq!(v["exit_code"], 1);
     assert!(v.get("backup_prune").is_none(), "{v:#}");
 
@@ -839,7 +763,7 @@ fn a_configured_database_that_is_missing_fails_even_quietly() {
 fn if_changed_skips_a_database_backup_identical_to_the_newest() {
     let t = sample_tree();
     let db = make_db(t.path(), 10, 10);
-    let run = xtask(t.path(), &["--format", "json", "backup", "--if-changed"]);
+    let run = xtask_json(t.path(), &["backup", "--if-changed"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let first = run.json();
     assert_eq!(first["backup_db"]["skipped"], false, "{first:#}");
@@ -866,7 +790,7 @@ fn if_changed_skips_a_database_backup_identical_to_the_newest() {
         v
     };
     assert_eq!(backups(t.path()), [name], "nothing new was written");
-    let run = xtask(t.path(), &["--format", "json", "backup", "--if-changed"]);
+    let run = xtask_json(t.path(), &["backup", "--if-changed"]);
     let v = run.json();
     assert_eq!(v["backup_db"]["skipped"], true, "{v:#}");
     assert_eq!(v["backup_db"]["backup"], newest.as_str());
@@ -876,7 +800,7 @@ fn if_changed_skips_a_database_backup_identical_to_the_newest() {
         .unwrap()
         .execute("INSERT INTO items (body) VALUES ('new')", [])
         .unwrap();
-    let run = xtask(t.path(), &["--format", "json", "backup", "--if-changed"]);
+    let run = xtask_json(t.path(), &["backup", "--if-changed"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(run.json()["backup_db"]["skipped"], false);
     assert_eq!(backups(t.path()).len(), 2);

@@ -86,22 +86,18 @@ impl Images {
         fs::create_dir_all(&ctx).unwrap();
         fs::write(ctx.join("server.rs"), SERVER).unwrap();
         let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-        let out = Command::new(rustc)
-            .args([
-                "-O",
-                "-C",
-                "target-feature=+crt-static",
-                "server.rs",
-                "-o",
-                "server",
-            ])
-            .current_dir(&ctx)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "building the test server: {}",
-            String::from_utf8_lossy(&out.stderr)
+        run_ok(
+            Command::new(rustc)
+                .args([
+                    "-O",
+                    "-C",
+                    "target-feature=+crt-static",
+                    "server.rs",
+                    "-o",
+                    "server",
+                ])
+                .current_dir(&ctx),
+            "building the test server",
         );
         for (v, healthy, interval) in [("v1", 1, 1), ("v2", 0, 1), ("v3", 1, 1), ("v4", 1, 60)] {
             fs::write(
@@ -112,15 +108,11 @@ impl Images {
                 ),
             )
             .unwrap();
-            let out = Command::new("docker")
-                .args(["build", "-q", "-t", &format!("{repo}:{v}"), "."])
-                .current_dir(&ctx)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "docker build: {}",
-                String::from_utf8_lossy(&out.stderr)
+            run_ok(
+                Command::new("docker")
+                    .args(["build", "-q", "-t", &format!("{repo}:{v}"), "."])
+                    .current_dir(&ctx),
+                "docker build",
             );
         }
         Images {
@@ -146,12 +138,20 @@ impl Drop for Images {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// [`Images`] built for a test `name`, and `docker-compose.staging.yml` running them on a
+/// free port of 127.0.0.1 (returned).
+fn docker_project(root: &Path, name: &str) -> (Images, u16) {
+    let images = Images::build(root, name);
+    let port = free_port();
+    write(
+        root,
+        "docker-compose.staging.yml",
+        &format!(
+            "version: \"2.4\"\nservices:\n  app:\n    image: \"{}:${{APP_TAG}}\"\n    ports:\n      - \"127.0.0.1:{port}:8080\"\n",
+            images.repo
+        ),
+    );
+    (images, port)
 }
 
 fn get(port: u16) -> String {
@@ -174,16 +174,7 @@ fn deploy_fail_auto_rollback_then_manual_rollback() {
     }
     let t = tempfile::tempdir().unwrap();
     let root = t.path();
-    let images = Images::build(root, "rollback");
-    let port = free_port();
-    write(
-        root,
-        "docker-compose.staging.yml",
-        &format!(
-            "version: \"2.4\"\nservices:\n  app:\n    image: \"{}:${{APP_TAG}}\"\n    ports:\n      - \"127.0.0.1:{port}:8080\"\n",
-            images.repo
-        ),
-    );
+    let (_images, port) = docker_project(root, "rollback");
     write(
         root,
         "maintenance.toml",
@@ -193,12 +184,10 @@ fn deploy_fail_auto_rollback_then_manual_rollback() {
     );
 
     // The service's database, backed up before every deploy.
-    let db = root.join("ai_knowledge_hub/knowledge_hub.db");
-    fs::create_dir_all(db.parent().unwrap()).unwrap();
-    rusqlite::Connection::open(&db)
-        .unwrap()
-        .execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('before v3');")
-        .unwrap();
+    let db = default_database(
+        root,
+        "CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('before v3');",
+    );
 
     let smoke = write(
         root,
@@ -222,34 +211,22 @@ fn deploy_fail_auto_rollback_then_manual_rollback() {
     assert_eq!(get(port), "version v1");
 
     // v2's health endpoint fails: automatic rollback to v1.
-    let run = xtask(root, &["--format", "json", "deploy", "staging", "v2"]);
+    let run = xtask_json(root, &["deploy", "staging", "v2"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let v = run.json();
     assert_eq!(v["entry"]["outcome"], "rolled-back");
     assert_eq!(v["entry"]["rolled_back_to"], "v1");
-    assert!(
-        v["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f["code"] == "deploy-rolled-back")
-    );
+    assert!(has_finding(&v, "deploy-rolled-back"));
     assert_eq!(get(port), "version v1", "v1 answers again");
 
     // A failing migration deploys nothing and names the backup to restore.
     let config = fs::read_to_string(root.join("maintenance.toml")).unwrap();
     write(root, "maintenance.toml", &config.replace("backup_db = true\n", "backup_db = true\nmigrate = [\"sh\", \"-c\", \"test \\\"$APP_TAG\\\" = v3 && exit 3\"]\n"));
-    let run = xtask(root, &["--format", "json", "deploy", "staging", "v3"]);
+    let run = xtask_json(root, &["deploy", "staging", "v3"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let v = run.json();
     let f = finding_with_code(&v, "migration-failed");
-    assert!(
-        f["message"]
-            .as_str()
-            .unwrap()
-            .contains("restore db db_backup_"),
-        "{f:#}"
-    );
+    assert!(message_of(f).contains("restore db db_backup_"), "{f:#}");
     assert_eq!(get(port), "version v1", "nothing was deployed");
     write(root, "maintenance.toml", &config);
 
@@ -276,18 +253,9 @@ fn deploy_fail_auto_rollback_then_manual_rollback() {
     assert_eq!(run.code, 2, "--restore-db needs --yes: {}", run.stdout);
     assert!(run.stderr.contains("lost"), "{}", run.stderr);
     assert_eq!(count(), 2);
-    let run = xtask(
+    let run = xtask_json(
         root,
-        &[
-            "--format",
-            "json",
-            "rollback",
-            "staging",
-            "--to",
-            "v1",
-            "--restore-db",
-            "--yes",
-        ],
+        &["rollback", "staging", "--to", "v1", "--restore-db", "--yes"],
     );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(get(port), "version v1");
@@ -307,7 +275,7 @@ fn deploy_fail_auto_rollback_then_manual_rollback() {
     );
     assert_eq!(get(port), "version v1");
 
-    let v = xtask(root, &["--format", "json", "releases", "staging"]).json();
+    let v = xtask_json(root, &["releases", "staging"]).json();
     let steps: Vec<(String, String, String)> = v["entries"]
         .as_array()
         .unwrap()
@@ -378,11 +346,7 @@ fn ledger_lock_and_torn_lines_without_docker() {
     let root = t.path();
     let ledger = root.join("backups/deployments/prod.jsonl");
     fs::create_dir_all(ledger.parent().unwrap()).unwrap();
-    let entry = |v: &str, outcome: &str| {
-        format!(
-            "{{\"time\":\"2026-01-01T00:00:00Z\",\"actor\":\"a\",\"environment\":\"prod\",\"action\":\"deploy\",\"version\":\"{v}\",\"previous\":null,\"commit\":null,\"outcome\":\"{outcome}\",\"checks\":[]}}\n"
-        )
-    };
+    let entry = |v: &str, outcome: &str| ledger_line_of("prod", "deploy", v, outcome);
     fs::write(
         &ledger,
         format!(
@@ -392,15 +356,12 @@ fn ledger_lock_and_torn_lines_without_docker() {
         ),
     )
     .unwrap();
-    let run = xtask(root, &["--format", "json", "releases", "prod"]);
+    let run = xtask_json(root, &["releases", "prod"]);
     let v = run.json();
     assert_eq!(v["current"], "v2");
     assert_eq!(v["entries"].as_array().unwrap().len(), 2);
     let torn = finding_with_code(&v, "ledger-torn-line");
-    assert!(
-        torn["message"].as_str().unwrap().contains("line 3"),
-        "{torn:#}"
-    );
+    assert!(message_of(torn).contains("line 3"), "{torn:#}");
     // A deploy that cannot start (no compose file) is refused with a clear message.
     let run = xtask(root, &["deploy", "prod", "v3"]);
     assert_eq!(run.code, 2);
@@ -511,10 +472,15 @@ fn a_health_gate_timeout_names_the_last_docker_error() {
     assert!(docker.calls().contains("docker inspect --format"));
 }
 
-/// A ledger line as the tool writes it.
+/// A ledger line of staging as the tool writes it.
 fn ledger_line(action: &str, version: &str, outcome: &str) -> String {
+    ledger_line_of("staging", action, version, outcome)
+}
+
+/// A ledger line of `env` as the tool writes it.
+fn ledger_line_of(env: &str, action: &str, version: &str, outcome: &str) -> String {
     format!(
-        "{{\"time\":\"2026-01-01T00:00:00Z\",\"actor\":\"a\",\"environment\":\"staging\",\"action\":\"{action}\",\"version\":\"{version}\",\"previous\":null,\"commit\":null,\"outcome\":\"{outcome}\",\"checks\":[]}}\n"
+        "{{\"time\":\"2026-01-01T00:00:00Z\",\"actor\":\"a\",\"environment\":\"{env}\",\"action\":\"{action}\",\"version\":\"{version}\",\"previous\":null,\"commit\":null,\"outcome\":\"{outcome}\",\"checks\":[]}}\n"
     )
 }
 
@@ -787,7 +753,7 @@ fn deploy_into_health_gate(root: &Path, version: &str) -> std::process::Child {
 }
 
 fn releases(root: &Path) -> (i32, serde_json::Value) {
-    let run = xtask(root, &["--format", "json", "releases", "staging"]);
+    let run = xtask_json(root, &["releases", "staging"]);
     (run.code, run.json())
 }
 
@@ -798,16 +764,7 @@ fn sigterm_and_kill_9_in_the_health_gate_leave_a_ledger_that_matches_what_runs()
     }
     let t = tempfile::tempdir().unwrap();
     let root = t.path();
-    let images = Images::build(root, "signals");
-    let port = free_port();
-    write(
-        root,
-        "docker-compose.staging.yml",
-        &format!(
-            "version: \"2.4\"\nservices:\n  app:\n    image: \"{}:${{APP_TAG}}\"\n    ports:\n      - \"127.0.0.1:{port}:8080\"\n",
-            images.repo
-        ),
-    );
+    let (_images, _port) = docker_project(root, "signals");
     write(
         root,
         "maintenance.toml",
@@ -825,13 +782,7 @@ fn sigterm_and_kill_9_in_the_health_gate_leave_a_ledger_that_matches_what_runs()
     assert_eq!(v["entry"]["outcome"], "interrupted", "{v:#}");
     assert_eq!(v["entry"]["brought_up"], "v4");
     let f = finding_with_code(&v, "deploy-interrupted");
-    assert!(
-        f["message"]
-            .as_str()
-            .unwrap()
-            .contains("SIGTERM after `health`"),
-        "{f:#}"
-    );
+    assert!(message_of(f).contains("SIGTERM after `health`"), "{f:#}");
     assert_eq!(running_version(root), "v4");
     let (code, v) = releases(root);
     assert_eq!(code, 0, "a finished entry needs no attention: {v:#}");
@@ -861,11 +812,8 @@ fn sigterm_and_kill_9_in_the_health_gate_leave_a_ledger_that_matches_what_runs()
     assert_eq!(v["current"], "v4", "what runs: {v:#}");
     let f = finding_with_code(&v, "deploy-interrupted");
     assert!(
-        f["message"].as_str().unwrap().contains("never finished")
-            && f["message"]
-                .as_str()
-                .unwrap()
-                .contains("v4 was brought up and may be running unverified"),
+        message_of(f).contains("never finished")
+            && message_of(f).contains("v4 was brought up and may be running unverified"),
         "{f:#}"
     );
     // Four lines per run (started, before and after `compose up`, outcome): the fourth run.
@@ -886,14 +834,11 @@ fn sigterm_and_kill_9_in_the_health_gate_leave_a_ledger_that_matches_what_runs()
     );
 
     // The next real run completes the entry, in the ledger and the audit log.
-    let run = xtask(root, &["--format", "json", "rollback", "staging"]);
+    let run = xtask_json(root, &["rollback", "staging"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let f = finding_with_code(&run.json(), "deploy-interrupted").clone();
     assert!(
-        f["message"]
-            .as_str()
-            .unwrap()
-            .contains("now recorded as interrupted"),
+        message_of(&f).contains("now recorded as interrupted"),
         "{f:#}"
     );
     assert_eq!(running_version(root), "v1");
@@ -977,7 +922,7 @@ fn a_started_entry_is_in_progress_while_its_lock_is_held() {
     );
     let (code, v) = releases(root);
     assert_eq!(code, 0, "{v:#}");
-    assert!(v["findings"].as_array().unwrap().is_empty(), "{v:#}");
+    assert!(findings(&v).is_empty(), "{v:#}");
     let table = xtask(root, &["releases", "staging"]).stdout;
     assert!(
         table.contains("in progress") && table.contains("deploy of v2"),
@@ -1005,10 +950,7 @@ fn a_line_that_is_not_utf8_is_reported_and_the_rest_is_read() {
     assert_eq!(v["entries"].as_array().unwrap().len(), 2);
     let f = finding_with_code(&v, "ledger-invalid-line");
     assert_eq!(f["line"], 2, "{f:#}");
-    assert!(
-        f["message"].as_str().unwrap().contains("not UTF-8"),
-        "{f:#}"
-    );
+    assert!(message_of(f).contains("not UTF-8"), "{f:#}");
 }
 
 /// A dry run checks every precondition the real run checks, and ends as it would: the same

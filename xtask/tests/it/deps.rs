@@ -25,11 +25,7 @@ fn advisories(root: &Path) {
           "ranges":[{"type":"SEMVER","events":[{"introduced":"0.0.0-0"},{"fixed":"1.2.3"}]}]}]}"#,
     );
     let fresh = chrono::Utc::now().to_rfc3339();
-    write(
-        root,
-        "db/pypa/.xtask-source.json",
-        &format!("{{\"updated\": \"{fresh}\"}}"),
-    );
+    source_updated(root, "db/pypa", &fresh);
 }
 
 /// `audit ARGS --db DB` in `format`, killed (and the test failed) if it hangs.
@@ -91,31 +87,12 @@ fn every_format(root: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
         .collect()
 }
 
-fn findings<'a>(v: &'a serde_json::Value, code: &str) -> Vec<&'a serde_json::Value> {
-    v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == code)
-        .collect()
-}
-
 /// (package, version) of every advisory hit.
 fn hits(v: &serde_json::Value) -> Vec<(String, String)> {
-    let mut out: Vec<_> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f.get("id").is_some())
-        .map(|f| {
-            (
-                f["package"].as_str().unwrap().to_string(),
-                f["version"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
+    advisory_hits(v)
+        .into_iter()
+        .map(|(package, version, _)| (package, version))
+        .collect()
 }
 
 fn mkfifo(p: &Path) {
@@ -158,14 +135,14 @@ fn includes_stay_inside_the_root_and_nothing_included_is_echoed() {
         [("requests".to_string(), "2.30.0".to_string())],
         "the file's own requirement is audited, nothing from outside: {v:#}"
     );
-    let errors = findings(&v, "input-error");
+    let errors = findings_with_code(&v, "input-error");
     let outside: Vec<_> = errors
         .iter()
-        .filter(|f| f["message"].as_str().unwrap().contains("outside"))
+        .filter(|f| message_of(f).contains("outside"))
         .collect();
     assert_eq!(outside.len(), 5, "{errors:#?}");
     for (f, line) in outside.iter().zip([2, 3, 4, 5, 7]) {
-        let m = f["message"].as_str().unwrap();
+        let m = message_of(f);
         assert!(m.contains(&format!("requirements.txt:{line}:")), "{m}");
         assert_eq!(f["path"], "requirements.txt");
     }
@@ -173,11 +150,14 @@ fn includes_stay_inside_the_root_and_nothing_included_is_echoed() {
     let env_lines: Vec<&str> = errors
         .iter()
         .filter(|f| f["path"] == "config/.env")
-        .map(|f| f["message"].as_str().unwrap())
+        .map(|f| message_of(f))
         .collect();
     assert_eq!(env_lines.len(), 2, "{errors:#?}");
     assert!(env_lines[0].contains(".env:1:") && env_lines[1].contains(".env:2:"));
-    assert!(findings(&v, "unpinned-requirement").is_empty(), "{v:#}");
+    assert!(
+        findings_with_code(&v, "unpinned-requirement").is_empty(),
+        "{v:#}"
+    );
     let all = every_format(&root, &["requirements.txt"], &env);
     for secret in [
         "ci-secret-4711",
@@ -206,9 +186,9 @@ fn fifos_and_oversized_files_are_not_read_as_includes() {
     let run = audit_as(root, "json", &["requirements.txt"], &[]);
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
     let v = run.json();
-    let errors: Vec<String> = findings(&v, "input-error")
+    let errors: Vec<String> = findings_with_code(&v, "input-error")
         .iter()
-        .map(|f| f["message"].as_str().unwrap().to_string())
+        .map(|f| message_of(f).to_string())
         .collect();
     assert_eq!(errors.len(), 2, "{errors:#?}");
     assert!(
@@ -238,9 +218,9 @@ fn a_bad_requirement_line_is_named_by_number_and_the_rest_is_still_audited() {
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
     let v = run.json();
     assert_eq!(v["exit_code"], 2, "the report is incomplete: {v:#}");
-    let errors: Vec<String> = findings(&v, "input-error")
+    let errors: Vec<String> = findings_with_code(&v, "input-error")
         .iter()
-        .map(|f| f["message"].as_str().unwrap().to_string())
+        .map(|f| message_of(f).to_string())
         .collect();
     assert_eq!(errors.len(), 3, "{errors:#?}");
     for (e, line) in errors.iter().zip([2, 3, 4]) {
@@ -251,7 +231,7 @@ fn a_bad_requirement_line_is_named_by_number_and_the_rest_is_still_audited() {
         "{errors:#?}"
     );
     assert_eq!(hits(&v), [("requests".to_string(), "2.30.0".to_string())]);
-    let unpinned = findings(&v, "unpinned-requirement");
+    let unpinned = findings_with_code(&v, "unpinned-requirement");
     assert_eq!(unpinned.len(), 1, "{v:#}");
     assert_eq!(unpinned[0]["line"], 8);
     let all = every_format(root, &[], &[]);
@@ -308,7 +288,7 @@ fn a_package_name_that_is_not_a_name_is_refused_for_that_entry_only() {
         ],
         "every valid entry is audited: {v:#}"
     );
-    let mut errors: Vec<String> = findings(&v, "input-error")
+    let mut errors: Vec<String> = findings_with_code(&v, "input-error")
         .iter()
         .map(|f| format!("{} {}", f["path"], f["message"]))
         .collect();
@@ -335,7 +315,7 @@ fn a_package_name_that_is_not_a_name_is_refused_for_that_entry_only() {
     // Given as a PATH, the Cargo.lock is refused the same way.
     let run = audit_as(root, "json", &["rust/Cargo.lock"], &[]);
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
-    assert_eq!(findings(&run.json(), "input-error").len(), 2);
+    assert_eq!(findings_with_code(&run.json(), "input-error").len(), 2);
 }
 
 #[test]

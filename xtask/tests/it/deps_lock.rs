@@ -40,31 +40,17 @@ fn offline_range_check_without_a_compiler() {
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     let v = r.json();
     let outside = finding_with_code(&v, "pin-outside-range");
-    assert_eq!(
-        (outside["path"].as_str(), outside["line"].as_u64()),
-        (Some("requirements.txt"), Some(7))
-    );
+    assert_eq!(place_of(outside), (Some("requirements.txt"), Some(7)));
     assert!(
-        outside["message"]
-            .as_str()
-            .unwrap()
+        message_of(outside)
             .starts_with("idna==3.10 does not satisfy `idna<3.8` (requirements.in:3)"),
         "{outside}"
     );
     let missing = finding_with_code(&v, "pin-missing");
-    assert_eq!(
-        (missing["path"].as_str(), missing["line"].as_u64()),
-        (Some("requirements.in"), Some(5))
-    );
-    assert!(
-        missing["message"]
-            .as_str()
-            .unwrap()
-            .contains("`flask>=3.0`"),
-        "{missing}"
-    );
+    assert_eq!(place_of(missing), (Some("requirements.in"), Some(5)));
+    assert!(message_of(missing).contains("`flask>=3.0`"), "{missing}");
     finding_with_code(&v, "lock-compiler-missing");
-    assert_eq!(v["findings"].as_array().unwrap().len(), 3, "{v:#}");
+    assert_eq!(findings(&v).len(), 3, "{v:#}");
     assert_eq!(read(&t.path().join("requirements.txt")), before);
 
     let r = xtask_env(t.path(), &[("PATH", path)], &["deps", "lock"]);
@@ -137,12 +123,9 @@ fn check_compares_pins_and_lock_writes_them() {
     let r = run(env(""), &["--check"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     let v = r.json();
-    let mut differ: Vec<String> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == "lock-out-of-date")
-        .map(|f| f["message"].as_str().unwrap().to_string())
+    let mut differ: Vec<String> = findings_with_code(&v, "lock-out-of-date")
+        .into_iter()
+        .map(|f| message_of(f).to_string())
         .collect();
     differ.sort();
     let mut want = [
@@ -272,12 +255,7 @@ fn real_index_with_uv() {
     let r = lock(d, &path, &["--check"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     let v = r.json();
-    let msgs: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["message"].as_str().unwrap())
-        .collect();
+    let msgs = strings_of(&v["findings"], "message");
     assert!(
         msgs.iter()
             .any(|m| m.starts_with("requests==2.0.0 does not satisfy")),
@@ -312,12 +290,7 @@ fn real_index_with_uv() {
     );
     assert!(!txt.contains("six=="), "{txt}");
     let changes = &r.json()["inputs"][0]["changes"];
-    let kinds: Vec<&str> = changes
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["change"].as_str().unwrap())
-        .collect();
+    let kinds = strings_of(changes, "change");
     assert!(
         kinds.contains(&"upgraded") && kinds.contains(&"added") && kinds.contains(&"removed"),
         "{changes:#}"

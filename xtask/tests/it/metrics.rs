@@ -19,21 +19,10 @@ use crate::support::*;
 
 /// Programs a test needs: present, or skip locally (a failure in CI, like services).
 fn programs(names: &[&str]) -> bool {
-    let missing: Vec<&str> = names.iter().copied().filter(|n| !has_program(n)).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    if std::env::var("XTASK_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
-        panic!(
-            "{} required (XTASK_REQUIRE_SERVICES=1) but not on PATH: .ci/run installs Debian's prometheus and prometheus-pushgateway",
-            missing.join(", ")
-        );
-    }
-    eprintln!(
-        "skipped: {} not on PATH (apt-get install prometheus prometheus-pushgateway)",
-        missing.join(", ")
-    );
-    false
+    required_programs(
+        names,
+        "Debian's prometheus and prometheus-pushgateway (apt-get install prometheus prometheus-pushgateway)",
+    )
 }
 
 /// A child process killed (and reaped) when the test ends, however it ends.
@@ -44,14 +33,6 @@ impl Drop for Running {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One HTTP/1.0 exchange with 127.0.0.1:`port`: (status, body).
@@ -210,17 +191,11 @@ fn project() -> Project {
             "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.31.0"}]}]}]}"#,
     );
     let fetched = (Utc::now() - Days::days(10)).to_rfc3339();
-    write(
+    source_updated(r, "advisories/osv", &fetched);
+    default_database(
         r,
-        "advisories/osv/.xtask-source.json",
-        &format!("{{\"updated\": \"{fetched}\"}}"),
+        "CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes(body) VALUES ('a'), ('b');",
     );
-    let db = r.join("ai_knowledge_hub/knowledge_hub.db");
-    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
-    let c = rusqlite::Connection::open(&db).unwrap();
-    c.execute_batch("CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes(body) VALUES ('a'), ('b');")
-        .unwrap();
-    drop(c);
     let ledger = [
         ("d1", "v1", "null", "succeeded", ""),
         ("d2", "v2", "\"v1\"", "rolled-back", r#","rolled_back_to":"v1""#),
@@ -251,28 +226,24 @@ fn project() -> Project {
 fn certificate(scratch: &Path, dest: &Path, days: u32) {
     let key = tempfile::NamedTempFile::new_in(scratch.parent().unwrap()).unwrap();
     std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-    let out = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=site.example.test",
-        ])
-        .arg("-days")
-        .arg(days.to_string())
-        .arg("-keyout")
-        .arg(key.path())
-        .arg("-out")
-        .arg(dest)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=site.example.test",
+            ])
+            .arg("-days")
+            .arg(days.to_string())
+            .arg("-keyout")
+            .arg(key.path())
+            .arg("-out")
+            .arg(dest),
+        "openssl req",
     );
 }
 
@@ -308,100 +279,69 @@ fn the_exposition_passes_promtool_and_says_what_the_commands_say() {
 
     let s = samples(&run.stdout);
     let now = Utc::now().timestamp() as f64;
-    assert_eq!(value(&s, r#"xtask_backups{kind="config"}"#), 1.0);
-    assert_eq!(value(&s, r#"xtask_backups{kind="db"}"#), 1.0);
-    assert_eq!(
-        value(
-            &s,
-            r#"xtask_backup_last_success_timestamp_seconds{kind="db"}"#
+    let newest_db = newest_backup(&p, "db") as f64;
+    for (series, want) in [
+        (r#"xtask_backups{kind="config"}"#, 1.0),
+        (r#"xtask_backups{kind="db"}"#, 1.0),
+        (
+            r#"xtask_backup_last_success_timestamp_seconds{kind="db"}"#,
+            newest_db,
         ),
-        newest_backup(&p, "db") as f64
-    );
-    assert_eq!(value(&s, r#"xtask_backup_verified{kind="db"}"#), 1.0);
-    assert_eq!(value(&s, r#"xtask_backup_verified{kind="config"}"#), 1.0);
-    assert_eq!(value(&s, r#"xtask_backup_up_to_date{kind="config"}"#), 1.0);
+        (r#"xtask_backup_verified{kind="db"}"#, 1.0),
+        (r#"xtask_backup_verified{kind="config"}"#, 1.0),
+        (r#"xtask_backup_up_to_date{kind="config"}"#, 1.0),
+        (
+            r#"xtask_vulnerabilities{ecosystem="PyPI",severity="high"}"#,
+            1.0,
+        ),
+        (
+            r#"xtask_vulnerabilities{ecosystem="PyPI",severity="critical"}"#,
+            0.0,
+        ),
+        (
+            r#"xtask_outdated_packages{ecosystem="PyPI",kind="compatible"}"#,
+            1.0,
+        ),
+        (
+            r#"xtask_outdated_packages{ecosystem="PyPI",kind="major"}"#,
+            1.0,
+        ),
+        ("xtask_outdated_unchecked_packages", 0.0),
+        ("xtask_eol_runtimes", 1.0),
+        (r#"xtask_deploy_info{env="staging",version="v1"}"#, 1.0),
+        (
+            r#"xtask_deploy_last_outcome{env="staging",outcome="rolled-back"}"#,
+            1.0,
+        ),
+        (
+            r#"xtask_deploy_last_outcome{env="staging",outcome="succeeded"}"#,
+            0.0,
+        ),
+        (
+            r#"xtask_deploys_total{env="staging",outcome="rolled-back"}"#,
+            1.0,
+        ),
+        (
+            r#"xtask_deploys_total{env="staging",outcome="succeeded"}"#,
+            1.0,
+        ),
+        (
+            r#"xtask_secret_rotation_overdue{name="VAULT_DB_PASSWORD",kind="db-password"}"#,
+            1.0,
+        ),
+        (
+            r#"xtask_secret_rotation_overdue{name="DEPLOY_SSH_KEY",kind="ssh-key"}"#,
+            0.0,
+        ),
+    ] {
+        assert_eq!(value(&s, series), want, "{series}");
+    }
     assert!(
         !s.keys().any(|k| k.contains("db-postgres")),
         "not configured"
     );
-    assert_eq!(
-        value(
-            &s,
-            r#"xtask_vulnerabilities{ecosystem="PyPI",severity="high"}"#
-        ),
-        1.0
-    );
-    assert_eq!(
-        value(
-            &s,
-            r#"xtask_vulnerabilities{ecosystem="PyPI",severity="critical"}"#
-        ),
-        0.0
-    );
     let age = value(&s, r#"xtask_advisory_db_age_seconds{source="osv"}"#);
     assert!((age - 10.0 * 86400.0).abs() < 3600.0, "{age}");
-    assert_eq!(
-        value(
-            &s,
-            r#"xtask_outdated_packages{ecosystem="PyPI",kind="compatible"}"#
-        ),
-        1.0
-    );
-    assert_eq!(
-        value(
-            &s,
-            r#"xtask_outdated_packages{ecosystem="PyPI",kind="major"}"#
-        ),
-        1.0
-    );
-    assert_eq!(value(&s, "xtask_outdated_unchecked_packages"), 0.0);
-    assert_eq!(value(&s, "xtask_eol_runtimes"), 1.0);
-    assert_eq!(
-        value(&s, r#"xtask_deploy_info{env="staging",version="v1"}"#),
-        1.0
-    );
-    assert_eq!(
-        value(
-            &s,
-            r#"xtask_deploy_last_outcome{env="staging",outcome="rolled-back"}"#
-        ),
-        1.0
-    );
-    assert_eq!(
-        value(
-            &s,
-            r#"xtask_deploy_last_outcome{env="staging",outcome="succeeded"}"#
-        ),
-        0.0
-    );
-    assert_eq!(
-        value(
-            &s,
-            r#"xtask_deploys_total{env="staging",outcome="rolled-back"}"#
-        ),
-        1.0
-    );
-    assert_eq!(
-        value(
-            &s,
-            r#"xtask_deploys_total{env="staging",outcome="succeeded"}"#
-        ),
-        1.0
-    );
-    assert_eq!(
-        value(
-            &s,
-            r#"xtask_secret_rotation_overdue{name="VAULT_DB_PASSWORD",kind="db-password"}"#
-        ),
-        1.0
-    );
-    assert_eq!(
-        value(
-            &s,
-            r#"xtask_secret_rotation_overdue{name="DEPLOY_SSH_KEY",kind="ssh-key"}"#
-        ),
-        0.0
-    );
     let expiry = value(
         &s,
         r#"xtask_certificate_expiry_timestamp_seconds{path="certs/site.pem",index="1"}"#,
@@ -474,7 +414,7 @@ fn the_textfile_is_replaced_atomically_and_a_failed_collector_is_named() {
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
     let v = run.json();
     let f = finding_with_code(&v, "metrics-collector-failed");
-    assert!(f["message"].as_str().unwrap().contains("audit"), "{f}");
+    assert!(message_of(f).contains("audit"), "{f}");
     let s = samples(&std::fs::read_to_string(&file).unwrap());
     assert_eq!(
         value(&s, r#"xtask_collector_success{collector="audit"}"#),
@@ -521,28 +461,19 @@ fn rules_pass_promtool_check_and_unit_tests() {
     let rules = t.path().join("rules.yml");
     let run = xtask(t.path(), &["metrics", "rules", rules.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let out = Command::new("promtool")
-        .args(["check", "rules"])
-        .arg(&rules)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+    run_ok(
+        Command::new("promtool")
+            .args(["check", "rules"])
+            .arg(&rules),
+        "promtool check rules",
     );
     // The committed unit tests, on the rules just written.
     std::fs::copy(fixture("rules.test.yml"), t.path().join("rules.test.yml")).unwrap();
-    let out = Command::new("promtool")
-        .args(["test", "rules", "rules.test.yml"])
-        .current_dir(t.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new("promtool")
+            .args(["test", "rules", "rules.test.yml"])
+            .current_dir(t.path()),
+        "promtool test rules",
     );
     // Every alert has a test that makes it fire.
     let tests = std::fs::read_to_string(fixture("rules.test.yml")).unwrap();

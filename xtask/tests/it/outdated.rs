@@ -118,14 +118,12 @@ fn crates_from_a_local_sparse_index_with_revalidation_retries_and_offline() {
         a["notes"][0].as_str().unwrap().contains("needs Rust 1.99"),
         "{a:#}"
     );
-    let codes: Vec<(String, String)> = v["findings"]
-        .as_array()
-        .unwrap()
+    let codes: Vec<(String, String)> = findings(&v)
         .iter()
         .map(|f| {
             (
                 f["code"].as_str().unwrap().to_string(),
-                f["message"].as_str().unwrap().to_string(),
+                message_of(f).to_string(),
             )
         })
         .collect();
@@ -258,7 +256,7 @@ fn python_actions_and_docker_against_local_servers() {
         pkg(&v, "PyPI", "flask")["notes"][0],
         "markers: python_version >= \"3.9\""
     );
-    let f = |code: &str| findings(&v, code);
+    let f = |code: &str| finding_lines(&v, code);
     assert!(
         f("yanked-version")
             .iter()
@@ -403,16 +401,13 @@ fn real_crates_io_index_and_pypi() {
 }
 
 /// Findings of a code as "message @path:line".
-fn findings(v: &serde_json::Value, code: &str) -> Vec<String> {
-    v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == code)
+fn finding_lines(v: &serde_json::Value, code: &str) -> Vec<String> {
+    findings_with_code(v, code)
+        .into_iter()
         .map(|f| {
             format!(
                 "{} @{}:{}",
-                f["message"].as_str().unwrap(),
+                message_of(f),
                 f["path"].as_str().unwrap_or(""),
                 f["line"]
             )
@@ -462,8 +457,8 @@ fn a_newer_python_version_inside_the_input_range_is_compatible_not_major() {
         (&attrs["compatible"], &attrs["latest"]),
         (&"22.2.0".into(), &"22.2.0".into())
     );
-    let major = findings(&v, "outdated-major");
-    let compatible = findings(&v, "outdated-compatible");
+    let major = finding_lines(&v, "outdated-major");
+    let compatible = finding_lines(&v, "outdated-compatible");
     assert!(
         !major.iter().any(|m| m.starts_with("attrs")),
         "22.2.0 is inside `>=21`: {major:?}"
@@ -490,15 +485,6 @@ fn cargo_lock(name: &str, version: &str) -> String {
     )
 }
 
-/// A port on 127.0.0.1 where nothing listens.
-fn dead_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn failed_lookups_make_the_report_incomplete() {
     let t = tempfile::tempdir().unwrap();
@@ -508,7 +494,7 @@ fn failed_lookups_make_the_report_incomplete() {
 
     // Offline with an empty cache: nothing could be checked.
     let cache = tempfile::tempdir().unwrap();
-    let dead = format!("http://127.0.0.1:{}", dead_port());
+    let dead = format!("http://127.0.0.1:{}", free_port()); // nothing listens there
     let env = [
         ("XTASK_PYPI_URL", format!("{dead}/pypi")),
         ("XTASK_CRATES_INDEX", dead.clone()),
@@ -540,7 +526,7 @@ fn failed_lookups_make_the_report_incomplete() {
     let v = r.json();
     assert_eq!(r.code, 2, "{v:#}");
     assert_eq!(v["unchecked"], 2);
-    let unreachable = findings(&v, "registry-unreachable");
+    let unreachable = finding_lines(&v, "registry-unreachable");
     assert!(
         unreachable.iter().any(|m| m.starts_with("six: "))
             && unreachable.iter().any(|m| m.starts_with("regex: ")),
@@ -592,7 +578,7 @@ fn a_package_the_registry_does_not_have_is_not_found() {
     env.push(("XTASK_CRATES_INDEX", server.url()));
     let r = run(t.path(), &env, &["old/Cargo.lock", "requirements.txt"]);
     let v = r.json();
-    let missing = findings(&v, "package-not-found");
+    let missing = finding_lines(&v, "package-not-found");
     assert!(
         missing
             .iter()
@@ -605,7 +591,10 @@ fn a_package_the_registry_does_not_have_is_not_found() {
             .any(|m| m.starts_with("no-such-crate: not found on crates.io")),
         "{missing:?}"
     );
-    assert!(findings(&v, "registry-unreachable").is_empty(), "{v:#}");
+    assert!(
+        finding_lines(&v, "registry-unreachable").is_empty(),
+        "{v:#}"
+    );
     assert_eq!(
         pkg(&v, "crates.io", "no-such-crate")["notes"][0],
         "not found on crates.io"
@@ -688,7 +677,7 @@ fn an_image_pinned_by_digest_alone_is_not_latest() {
     let server = fake_pypi(&[]);
     let cache = tempfile::tempdir().unwrap();
     let v = run(t.path(), &pypi_env(&server, cache.path()), &[]).json();
-    let latest = findings(&v, "latest-tag");
+    let latest = finding_lines(&v, "latest-tag");
     assert!(!latest.iter().any(|m| m.contains("python@")), "{latest:?}");
     assert!(
         latest.iter().any(|m| m.starts_with("node uses")),
@@ -715,7 +704,7 @@ fn images_from_defaults_build_args_and_workflows() {
     let server = fake_pypi(&[]);
     let cache = tempfile::tempdir().unwrap();
     let v = run(t.path(), &pypi_env(&server, cache.path()), &[]).json();
-    let eol = findings(&v, "eol-runtime");
+    let eol = finding_lines(&v, "eol-runtime");
     for (what, at) in [
         ("postgres 12", "compose.yaml:3"),
         ("python 3.7", "ci.yml:3"),
@@ -727,7 +716,7 @@ fn images_from_defaults_build_args_and_workflows() {
         );
     }
     assert!(
-        findings(&v, "unpinned-image")
+        finding_lines(&v, "unpinned-image")
             .iter()
             .any(|m| m.starts_with("redis:7 ")),
         "{v:#}"
@@ -765,7 +754,7 @@ fn python_versions_of_block_lists_and_flow_mappings_are_checked() {
     let server = fake_pypi(&[]);
     let cache = tempfile::tempdir().unwrap();
     let v = run(t.path(), &pypi_env(&server, cache.path()), &[]).json();
-    let eol = findings(&v, "eol-runtime");
+    let eol = finding_lines(&v, "eol-runtime");
     assert!(
         eol.iter()
             .any(|m| m.contains("python 3.7") && m.ends_with("ci.yml:6")),
@@ -879,10 +868,7 @@ fn an_unwritable_http_cache_degrades_to_no_cache_with_a_finding() {
     let v = run(t.path(), &pypi_env(&server, &blocked.join("http")), &[]).json();
     assert_eq!(pkg(&v, "PyPI", "six")["latest"], "1.16.0", "{v:#}");
     let f = finding_with_code(&v, "http-cache-unusable");
-    assert!(
-        f["message"].as_str().unwrap().contains("XTASK_HTTP_CACHE"),
-        "{f}"
-    );
+    assert!(message_of(f).contains("XTASK_HTTP_CACHE"), "{f}");
     assert_eq!(v["exit_code"], 0, "the report is complete: {v:#}");
 }
 

@@ -28,27 +28,24 @@ impl Pg {
     }
 
     fn psql(&self, db: &str, sql: &str) -> String {
-        let out = Command::new("psql")
-            .env("PGPASSWORD", &self.password)
-            .args([
-                "-X",
-                "-q",
-                "-At",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-d",
-                &self.url(db),
-                "-c",
-                sql,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "psql {sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        run_ok(
+            Command::new("psql")
+                .env("PGPASSWORD", &self.password)
+                .args([
+                    "-X",
+                    "-q",
+                    "-At",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-d",
+                    &self.url(db),
+                    "-c",
+                    sql,
+                ]),
+            &format!("psql {sql}"),
+        )
+        .trim()
+        .to_string()
     }
 
     /// A fresh database with a unique name.

@@ -8,9 +8,22 @@ use std::path::{Path, PathBuf};
 use crate::support::*;
 
 fn backup(root: &Path) -> PathBuf {
-    let run = xtask(root, &["--format", "json", "backup", "config"]);
+    let run = xtask_json(root, &["backup", "config"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     PathBuf::from(run.json()["archive"].as_str().unwrap())
+}
+
+/// The global options of a run: JSON output, or the default text.
+const JSON: &[&str] = &["--format", "json"];
+const TEXT: &[&str] = &[];
+
+/// `xtask GLOBAL restore config FROM --to TARGET EXTRA...`.
+fn restore_to(root: &Path, global: &[&str], from: &str, target: &Path, extra: &[&str]) -> Run {
+    let target = target.to_str().unwrap();
+    let mut args = global.to_vec();
+    args.extend(["restore", "config", from, "--to", target]);
+    args.extend(extra);
+    xtask(root, &args)
 }
 
 #[test]
@@ -19,18 +32,7 @@ fn round_trip_into_a_new_directory() {
     let archive = backup(t.path());
     let out = tempfile::tempdir().unwrap();
     let target = out.path().join("restored");
-    let run = xtask(
-        t.path(),
-        &[
-            "--format",
-            "json",
-            "restore",
-            "config",
-            "latest",
-            "--to",
-            target.to_str().unwrap(),
-        ],
-    );
+    let run = restore_to(t.path(), JSON, "latest", &target, &[]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(run.json()["restored"], true);
     for rel in [
@@ -67,16 +69,7 @@ fn round_trip_into_a_new_directory() {
     );
     // Restoring by path works too.
     let target2 = out.path().join("again");
-    let run = xtask(
-        t.path(),
-        &[
-            "restore",
-            "config",
-            archive.to_str().unwrap(),
-            "--to",
-            target2.to_str().unwrap(),
-        ],
-    );
+    let run = restore_to(t.path(), TEXT, archive.to_str().unwrap(), &target2, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
 
@@ -88,17 +81,7 @@ fn dry_run_shows_changes_and_force_is_needed_to_overwrite() {
     fs::remove_file(t.path().join(".github/workflows/ci.yml")).unwrap();
     let before = snapshot(t.path());
 
-    let run = xtask(
-        t.path(),
-        &[
-            "--format",
-            "json",
-            "restore",
-            "config",
-            "latest",
-            "--dry-run",
-        ],
-    );
+    let run = xtask_json(t.path(), &["restore", "config", "latest", "--dry-run"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let v = run.json();
     let changes = v["changes"].as_array().unwrap();
@@ -141,16 +124,7 @@ fn corrupt_archive_is_refused_before_anything_is_written() {
     fs::write(&archive, bytes).unwrap();
     let out = tempfile::tempdir().unwrap();
     let target = out.path().join("t");
-    let run = xtask(
-        t.path(),
-        &[
-            "restore",
-            "config",
-            "latest",
-            "--to",
-            target.to_str().unwrap(),
-        ],
-    );
+    let run = restore_to(t.path(), TEXT, "latest", &target, &[]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(!target.exists());
 }
@@ -162,17 +136,7 @@ fn never_writes_through_a_link_in_the_target() {
     let outside = tempfile::tempdir().unwrap();
     let target = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(outside.path(), target.path().join("config")).unwrap();
-    let run = xtask(
-        t.path(),
-        &[
-            "restore",
-            "config",
-            "latest",
-            "--to",
-            target.path().to_str().unwrap(),
-            "--force",
-        ],
-    );
+    let run = restore_to(t.path(), TEXT, "latest", target.path(), &["--force"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("restore-conflict"), "{}", run.stdout);
     assert_eq!(
@@ -247,15 +211,12 @@ fn an_unwritable_folder_stops_the_restore_before_anything_moves() {
     };
     let before = outside_store(snapshot(t.path()));
     for extra in ["--dry-run", "--force"] {
-        let run = xtask(
-            t.path(),
-            &["--format", "json", "restore", "config", "latest", extra],
-        );
+        let run = xtask_json(t.path(), &["restore", "config", "latest", extra]);
         assert_eq!(run.code, 1, "{extra}: {}{}", run.stdout, run.stderr);
         let v = run.json();
         assert_eq!(v["restored"], false);
         let f = finding_with_code(&v, "restore-target-unwritable");
-        assert!(f["message"].as_str().unwrap().contains("config"), "{f:#}");
+        assert!(message_of(f).contains("config"), "{f:#}");
         assert_eq!(outside_store(snapshot(t.path())), before, "{extra}");
         assert!(!t.path().join(".github/workflows/ci.yml").exists());
         assert_eq!(
@@ -490,17 +451,14 @@ fn malicious_archives_are_refused_with_nothing_written_outside() {
         fs::create_dir_all(&target).unwrap();
         let before = snapshot(sandbox.path());
         for extra in [&[][..], &["--force"][..], &["--dry-run"][..]] {
-            let mut args = vec![
-                "--format",
-                "json",
-                "restore",
-                "config",
+            // The root (audit log) is outside the sandbox.
+            let run = restore_to(
+                store.path(),
+                JSON,
                 archive.to_str().unwrap(),
-                "--to",
-                target.to_str().unwrap(),
-            ];
-            args.extend_from_slice(extra);
-            let run = xtask(store.path(), &args); // root (audit log) outside the sandbox
+                &target,
+                extra,
+            );
             assert_eq!(
                 run.code, 1,
                 "{label} {extra:?}: {}\n{}",
@@ -508,14 +466,7 @@ fn malicious_archives_are_refused_with_nothing_written_outside() {
             );
             let v = run.json();
             assert_eq!(v["restored"], false, "{label}");
-            assert!(
-                v["findings"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|f| f["code"] == code),
-                "{label}: no {code}: {v:#}"
-            );
+            assert!(has_finding(&v, code), "{label}: no {code}: {v:#}");
             assert_eq!(
                 snapshot(sandbox.path()),
                 before,
@@ -524,15 +475,9 @@ fn malicious_archives_are_refused_with_nothing_written_outside() {
         }
         assert!(!Path::new("/tmp/xtask-escaped-absolute.txt").exists());
         // verify reports the same refusal.
-        let run = xtask(
+        let run = xtask_json(
             sandbox.path(),
-            &[
-                "--format",
-                "json",
-                "backup",
-                "verify",
-                archive.to_str().unwrap(),
-            ],
+            &["backup", "verify", archive.to_str().unwrap()],
         );
         assert_eq!(run.code, 1, "{label}: verify passed: {}", run.stdout);
         assert!(run.stdout.contains(code), "{label}: {}", run.stdout);
@@ -553,10 +498,7 @@ fn restore_names_the_files_left_out_at_backup_time() {
     backup(t.path());
     let out = tempfile::tempdir().unwrap();
     let to = out.path().join("restored");
-    let run = xtask(
-        t.path(),
-        &["restore", "config", "latest", "--to", to.to_str().unwrap()],
-    );
+    let run = restore_to(t.path(), TEXT, "latest", &to, &[]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert!(
@@ -581,19 +523,7 @@ fn restore_names_the_files_left_out_at_backup_time() {
         ]
     );
     assert!(!to.join("config/.env").exists());
-    let v = xtask(
-        t.path(),
-        &[
-            "--format",
-            "json",
-            "restore",
-            "config",
-            "latest",
-            "--to",
-            out.path().join("again").to_str().unwrap(),
-        ],
-    )
-    .json();
+    let v = restore_to(t.path(), JSON, "latest", &out.path().join("again"), &[]).json();
     assert_eq!(v["left_out"][0]["path"], "config/.env");
     assert_eq!(v["left_out"][0]["why"], "secret");
     assert_eq!(v["left_out"][1]["why"], "excluded");

@@ -6,11 +6,8 @@ use chrono::{Duration, Utc};
 use crate::support::*;
 
 fn lines_of(v: &serde_json::Value, code: &str) -> Vec<(String, u64)> {
-    v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == code)
+    findings_with_code(v, code)
+        .into_iter()
         .map(|f| {
             (
                 f["path"].as_str().unwrap().to_string(),
@@ -33,17 +30,7 @@ fn the_runbooks_own_examples_are_clean() {
         "bandit.yaml",
         "skips: ['B101']  # Skip test-related assert statements\nexclude_dirs: ['tests', 'venv']\n",
     );
-    let run = xtask(
-        t.path(),
-        &[
-            "--format",
-            "json",
-            "scan-config",
-            "check",
-            "--fail-on",
-            "info",
-        ],
-    );
+    let run = xtask_json(t.path(), &["scan-config", "check", "--fail-on", "info"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let v = run.json();
     assert_eq!(v["findings"], serde_json::json!([]));
@@ -74,7 +61,7 @@ fn every_exception_needs_a_reason_and_expires() {
             "[audit]\nignore = [\n  {{ id = \"RUSTSEC-2023-0071\", reason = \"no RSA decryption\", until = \"{past}\" }},\n  {{ id = \"CVE-2024-1\", reason = \"not reachable\", until = \"{future}\" }},\n]\n"
         ),
     );
-    let run = xtask(t.path(), &["--format", "json", "scan-config", "check"]);
+    let run = xtask_json(t.path(), &["scan-config", "check"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let v = run.json();
     assert_eq!(
@@ -101,7 +88,7 @@ fn bandit_ini_needs_a_comment_above_skips() {
         ".bandit",
         "[bandit]\nskips = B404,B603\nexclude = ./venv,./src\n",
     );
-    let v = xtask(t.path(), &["--format", "json", "scan-config", "check"]).json();
+    let v = xtask_json(t.path(), &["scan-config", "check"]).json();
     assert_eq!(
         lines_of(&v, "exception-unjustified"),
         vec![(".bandit".into(), 2), (".bandit".into(), 2)]

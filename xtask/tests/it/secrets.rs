@@ -36,15 +36,11 @@ fn cert(dir: &Path, name: &str, start: i64, end: i64) -> String {
     );
     std::fs::write(work.join("ca.cnf"), conf).unwrap();
     let sh = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(&work)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        run_ok(
+            std::process::Command::new("openssl")
+                .args(args)
+                .current_dir(&work),
+            &format!("openssl {args:?}"),
         );
     };
     sh(&[
@@ -78,10 +74,18 @@ fn check(root: &Path, args: &[&str]) -> Run {
     xtask(root, &all)
 }
 
-fn by_name<'a>(v: &'a Value, code: &str, name: &str) -> Option<&'a Value> {
-    v["findings"]
+/// The inventory's entry of the secret `name`.
+fn secret<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["secrets"]
         .as_array()
         .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no secret {name} in {v:#}"))
+}
+
+fn by_name<'a>(v: &'a Value, code: &str, name: &str) -> Option<&'a Value> {
+    findings(v)
         .iter()
         .find(|f| f["code"] == code && f["name"] == name)
 }
@@ -138,7 +142,7 @@ fn github_export_ages_against_every_policy() {
         let f = by_name(&v, "secret-rotation-due-soon", name)
             .unwrap_or_else(|| panic!("{name}: {v:#}"));
         assert_eq!(f["severity"], "medium");
-        assert!(f["message"].as_str().unwrap().contains("in 3 days"), "{f}");
+        assert!(message_of(f).contains("in 3 days"), "{f}");
     }
     for name in [
         "OPENAI_NEW_API_KEY",
@@ -146,11 +150,7 @@ fn github_export_ages_against_every_policy() {
         "DEPLOY_NEW_SSH_KEY",
     ] {
         assert!(
-            v["findings"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|f| f["name"] != name),
+            findings(&v).iter().all(|f| f["name"] != name),
             "{name}: {v:#}"
         );
     }
@@ -194,12 +194,7 @@ fn rest_api_export_inventory_and_rotation_log() {
         by_name(&v, "secret-rotation-unknown", "NEVER_RECORDED_TOKEN").unwrap()["severity"],
         "medium"
     );
-    let stripe = v["secrets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "STRIPE_LIVE_KEY")
-        .unwrap();
+    let stripe = secret(&v, "STRIPE_LIVE_KEY");
     assert_eq!(
         (stripe["owner"].as_str(), stripe["policy_days"].as_i64()),
         (Some("payments"), Some(365))
@@ -228,12 +223,7 @@ fn rest_api_export_inventory_and_rotation_log() {
         by_name(&v, "secret-rotation-overdue", "LEGACY_PASSWORD").is_none(),
         "{v:#}"
     );
-    let vault = v["secrets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "VAULT_DB_PASSWORD")
-        .unwrap();
+    let vault = secret(&v, "VAULT_DB_PASSWORD");
     assert_eq!(
         (vault["source"].as_str(), vault["age_days"].as_i64()),
         (Some("rotation-log"), Some(2))
@@ -294,9 +284,7 @@ fn certificates_expired_expiring_and_chains() {
     let certs = v["certificates"].as_array().unwrap();
     assert_eq!(certs.len(), 5, "every certificate of the chain: {v:#}");
     let find = |code: &str, path: &str| {
-        v["findings"]
-            .as_array()
-            .unwrap()
+        findings(&v)
             .iter()
             .find(|f| f["code"] == code && f["path"] == path)
             .unwrap_or_else(|| panic!("{code} {path}: {v:#}"))
@@ -340,11 +328,7 @@ fn certificates_expired_expiring_and_chains() {
             .any(|c| c["days_left"] == year_days && c["path"] == "tls/year.pem"),
         "{v:#}"
     );
-    assert_eq!(
-        v["findings"].as_array().unwrap().len(),
-        3,
-        "a year is fine: {v:#}"
-    );
+    assert_eq!(findings(&v).len(), 3, "a year is fine: {v:#}");
     for format in ["json", "table", "markdown"] {
         let out = xtask(
             t.path(),
@@ -370,11 +354,8 @@ fn a_file_that_is_not_a_certificate_is_an_input_error() {
     let run = check(t.path(), &["--certs", "bad.pem", "--certs", "empty.pem"]);
     assert_eq!(run.code, 2);
     let v = run.json();
-    let errors: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == "input-error")
+    let errors: Vec<&str> = findings_with_code(&v, "input-error")
+        .into_iter()
         .map(|f| f["path"].as_str().unwrap())
         .collect();
     assert_eq!(errors, vec!["bad.pem", "empty.pem"]);

@@ -226,6 +226,13 @@ impl Drop for TestServer {
     }
 }
 
+/// `xtask --root ROOT --format json ARGS...`.
+pub fn xtask_json(root: &Path, args: &[&str]) -> Run {
+    let mut all = vec!["--format", "json"];
+    all.extend(args);
+    xtask(root, &all)
+}
+
 /// `xtask --root ROOT ARGS...` with environment changes; an empty value removes the variable.
 pub fn xtask_env(root: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
     let mut c = bin();
@@ -260,9 +267,7 @@ pub fn hold_lock(path: &Path, holder: &str) -> fs::File {
 
 /// The first finding with `code` in a JSON report (panics, showing the report, when none).
 pub fn finding_with_code<'a>(v: &'a serde_json::Value, code: &str) -> &'a serde_json::Value {
-    v["findings"]
-        .as_array()
-        .unwrap()
+    findings(v)
         .iter()
         .find(|f| f["code"] == code)
         .unwrap_or_else(|| panic!("no `{code}` finding in {v:#}"))
@@ -274,4 +279,129 @@ pub fn tmp_leftovers(dir: &Path) -> Vec<String> {
         .into_iter()
         .filter(|n| n.contains(".tmp-"))
         .collect()
+}
+
+/// The findings of a JSON report.
+pub fn findings(v: &serde_json::Value) -> &Vec<serde_json::Value> {
+    v["findings"].as_array().unwrap()
+}
+
+/// The findings with `code` of a JSON report, in order.
+pub fn findings_with_code<'a>(v: &'a serde_json::Value, code: &str) -> Vec<&'a serde_json::Value> {
+    findings(v).iter().filter(|f| f["code"] == code).collect()
+}
+
+/// A JSON report has a finding with `code`.
+pub fn has_finding(v: &serde_json::Value, code: &str) -> bool {
+    findings(v).iter().any(|f| f["code"] == code)
+}
+
+/// Where a finding points: (path, line).
+pub fn place_of(f: &serde_json::Value) -> (Option<&str>, Option<u64>) {
+    (f["path"].as_str(), f["line"].as_u64())
+}
+
+/// The string `key` of every element of the JSON array `items`, in order (`code` of
+/// `v["findings"]`: the codes of a report's findings).
+pub fn strings_of<'a>(items: &'a serde_json::Value, key: &str) -> Vec<&'a str> {
+    items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i[key].as_str().unwrap())
+        .collect()
+}
+
+/// A finding's message.
+pub fn message_of(f: &serde_json::Value) -> &str {
+    f["message"].as_str().unwrap()
+}
+
+/// (package, version, advisory id) of every advisory a JSON audit report names, sorted.
+pub fn advisory_hits(v: &serde_json::Value) -> Vec<(String, String, String)> {
+    let mut out: Vec<_> = findings(v)
+        .iter()
+        .filter(|f| f.get("id").is_some())
+        .map(|f| {
+            let s = |key: &str| f[key].as_str().unwrap().to_string();
+            (s("package"), s("version"), s("id"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The fetch record of an advisory database folder `db`: last updated at `updated` (RFC 3339).
+pub fn source_updated(root: &Path, db: &str, updated: &str) -> PathBuf {
+    write(
+        root,
+        &format!("{db}/.xtask-source.json"),
+        &format!("{{\"updated\": \"{updated}\"}}"),
+    )
+}
+
+/// `git ARGS...` in `dir` as a test committer; fails the test when git fails.
+pub fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Run `c` to its end and return what it printed on stdout; fails the test, showing `what`
+/// and all the program printed, unless it exits 0.
+pub fn run_ok(c: &mut Command, what: &str) -> String {
+    let out = c.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{what}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Programs a test needs on PATH: present, or skip locally (a failure when
+/// XTASK_REQUIRE_SERVICES=1, like [`service`]). `from` says what `.ci/run` installs them from.
+pub fn required_programs(names: &[&str], from: &str) -> bool {
+    let missing: Vec<&str> = names.iter().copied().filter(|n| !has_program(n)).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let missing = missing.join(", ");
+    if std::env::var("XTASK_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
+        panic!(
+            "{missing} required (XTASK_REQUIRE_SERVICES=1) but not on PATH: .ci/run installs {from}"
+        );
+    }
+    eprintln!("skipped: {missing} not on PATH (.ci/run installs {from})");
+    false
+}
+
+/// A free port of 127.0.0.1 (nothing listens there until a test binds it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A SQLite database at the runbook's default path (`ai_knowledge_hub/knowledge_hub.db`)
+/// under `root`, made by `sql`.
+pub fn default_database(root: &Path, sql: &str) -> PathBuf {
+    let db = root.join("ai_knowledge_hub/knowledge_hub.db");
+    fs::create_dir_all(db.parent().unwrap()).unwrap();
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(sql)
+        .unwrap();
+    db
 }

@@ -18,15 +18,28 @@ fn report(root: &Path, args: &[&str]) -> Run {
 }
 
 fn codes(v: &serde_json::Value) -> Vec<(String, String)> {
-    v["findings"]
-        .as_array()
-        .unwrap()
+    findings(v)
         .iter()
         .map(|f| {
-            let id = f["message"].as_str().unwrap().split(' ').next().unwrap();
+            let id = message_of(f).split(' ').next().unwrap();
             (f["code"].as_str().unwrap().to_string(), id.to_string())
         })
         .collect()
+}
+
+/// The finding about the test `id` (its message starts with the id).
+fn finding_about<'a>(v: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    findings(v)
+        .iter()
+        .find(|f| message_of(f).starts_with(id))
+        .unwrap_or_else(|| panic!("no finding about {id}: {v:#}"))
+}
+
+/// `tests report PATH` of a fixture with failures: it exits 1; its JSON report.
+fn failing_report(root: &Path, path: &Path) -> serde_json::Value {
+    let r = report(root, &[path.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    r.json()
 }
 
 /// The counts a JUnit file's writer put on its `<testsuite>`.
@@ -54,9 +67,7 @@ fn totals(v: &serde_json::Value) -> [u64; 4] {
 fn pytest_failures_errors_and_skips() {
     let t = tempfile::tempdir().unwrap();
     let f = fixtures().join("pytest-failures.xml");
-    let r = report(t.path(), &[f.to_str().unwrap()]);
-    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
-    let v = r.json();
+    let v = failing_report(t.path(), &f);
     let xml = std::fs::read_to_string(&f).unwrap();
     assert_eq!(totals(&v), suite_counts(&xml));
     assert_eq!(totals(&v), [9, 3, 2, 2]);
@@ -78,25 +89,12 @@ fn pytest_failures_errors_and_skips() {
         );
     }
     // The first line of the message; pytest's 0-based line made 1-based.
-    let err = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| {
-            f["message"]
-                .as_str()
-                .unwrap()
-                .starts_with("test_x::test_error")
-        })
-        .unwrap();
+    let err = finding_about(&v, "test_x::test_error");
     assert_eq!(
         err["message"],
         "test_x::test_error errored: failed on setup with \"RuntimeError: fixture exploded"
     );
-    assert_eq!(
-        (err["path"].as_str(), err["line"].as_u64()),
-        (Some("test_x.py"), Some(18))
-    );
+    assert_eq!(place_of(err), (Some("test_x.py"), Some(18)));
     assert_eq!(v["slowest"][0]["id"], "test_x::test_pass");
     // Human formats carry the same facts.
     let md = xtask(
@@ -122,9 +120,7 @@ fn pytest_failures_errors_and_skips() {
 fn three_runs_with_a_flaky_test() {
     let t = tempfile::tempdir().unwrap();
     let dir = fixtures().join("flaky");
-    let r = report(t.path(), &[dir.to_str().unwrap()]);
-    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
-    let v = r.json();
+    let v = failing_report(t.path(), &dir);
     assert_eq!(totals(&v), [9, 4, 0, 0]);
     let flaky = finding_with_code(&v, "test-flaky");
     assert_eq!(
@@ -149,12 +145,7 @@ fn three_runs_with_a_flaky_test() {
             ),
         ]
     );
-    let runs: Vec<&str> = v["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["file"].as_str().unwrap())
-        .collect();
+    let runs = strings_of(&v["runs"], "file");
     assert_eq!(runs.len(), 3);
     assert!(
         runs[0].ends_with("run-1.xml") && runs[2].ends_with("run-3.xml"),
@@ -253,17 +244,7 @@ fn fresh_pytest_run_totals_equal_pytests() {
         got.contains(&("test-error".into(), "test_mix::test_err".into())),
         "{got:?}"
     );
-    let bad = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| {
-            f["message"]
-                .as_str()
-                .unwrap()
-                .starts_with("test_mix::test_bad")
-        })
-        .unwrap();
+    let bad = finding_about(&v, "test_mix::test_bad");
     assert_eq!(
         bad["message"],
         "test_mix::test_bad failed: AssertionError: lists differ"

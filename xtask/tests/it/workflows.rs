@@ -33,6 +33,16 @@ fn tree_with(files: &[&str]) -> tempfile::TempDir {
     t
 }
 
+/// A temp project holding every fixture (their names returned, in order).
+fn tree_with_every_fixture() -> (tempfile::TempDir, Vec<String>) {
+    let names: Vec<String> = fixture_files()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let t = tree_with(&names.iter().map(String::as_str).collect::<Vec<_>>());
+    (t, names)
+}
+
 /// The `# expect: CODE[, CODE]` markers of a fixture: (line, code).
 fn expected(text: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
@@ -46,9 +56,7 @@ fn expected(text: &str) -> Vec<(usize, String)> {
 }
 
 fn found(v: &Value) -> Vec<(usize, String)> {
-    let mut out: Vec<(usize, String)> = v["findings"]
-        .as_array()
-        .unwrap()
+    let mut out: Vec<(usize, String)> = findings(v)
         .iter()
         .map(|f| {
             (
@@ -70,11 +78,7 @@ fn lint(root: &Path, args: &[&str]) -> Run {
 /// One fixture per check: exactly the marked findings, each at its marked line.
 #[test]
 fn every_check_is_reported_at_its_exact_line() {
-    let names: Vec<String> = fixture_files()
-        .iter()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
-    let t = tree_with(&names.iter().map(String::as_str).collect::<Vec<_>>());
+    let (t, names) = tree_with_every_fixture();
     let mut codes_seen = BTreeSet::new();
     for name in &names {
         let rel = format!(".github/workflows/{name}");
@@ -82,7 +86,7 @@ fn every_check_is_reported_at_its_exact_line() {
         let run = lint(t.path(), &["--fail-on", "info", &rel]);
         let v = run.json();
         assert_eq!(found(&v), expected(&text), "{name}: {:#}", v["findings"]);
-        for f in v["findings"].as_array().unwrap() {
+        for f in findings(&v) {
             assert_eq!(f["path"], rel.as_str());
             assert!(f["column"].as_u64().unwrap() >= 1, "{f}");
             assert!(
@@ -123,9 +127,7 @@ fn severities_follow_the_kind_of_problem() {
     ]);
     let v = lint(t.path(), &["--fail-on", "info"]).json();
     let sev = |file: &str, line: u64| -> String {
-        v["findings"]
-            .as_array()
-            .unwrap()
+        findings(&v)
             .iter()
             .find(|f| f["path"].as_str().unwrap().ends_with(file) && f["line"] == line)
             .unwrap_or_else(|| panic!("{file}:{line} in {v:#}"))["severity"]
@@ -201,22 +203,14 @@ fn ignores_need_a_reason_and_expire_into_findings() {
     );
     let run = lint(t.path(), &["--fail-on", "info"]);
     let v = run.json();
-    let codes: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap())
-        .collect();
+    let codes = strings_of(&v["findings"], "code");
     assert!(!codes.contains(&"missing-timeout"), "accepted: {v:#}");
     assert!(
         codes.contains(&"secrets-inherit"),
         "an expired ignore hides nothing: {v:#}"
     );
     let expired = finding_with_code(&v, "exception-expired");
-    assert_eq!(
-        (expired["path"].as_str(), expired["line"].as_u64()),
-        (Some("maintenance.toml"), Some(4))
-    );
+    assert_eq!(place_of(expired), (Some("maintenance.toml"), Some(4)));
     assert_eq!(v["ignored"], 1);
 
     write(
@@ -257,7 +251,7 @@ fn broken_yaml_is_an_input_error_with_its_line() {
     assert!(e["line"].as_u64().unwrap() >= 3, "{e}");
     let action = finding_with_code(&v, "unpinned-uses");
     assert_eq!(
-        (action["path"].as_str(), action["line"].as_u64()),
+        place_of(action),
         (Some(".github/actions/setup/action.yml"), Some(4))
     );
     let missing = xtask(t.path(), &["workflows", "lint", "nope.yml"]);
@@ -283,11 +277,7 @@ fn hardcoded_values_are_not_printed() {
 /// specification) by the small draft-07 validator below.
 #[test]
 fn sarif_validates_against_the_2_1_0_schema() {
-    let names: Vec<String> = fixture_files()
-        .iter()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
-    let t = tree_with(&names.iter().map(String::as_str).collect::<Vec<_>>());
+    let (t, _) = tree_with_every_fixture();
     let run = xtask(t.path(), &["--format", "sarif", "workflows", "lint"]);
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
     let schema: Value = serde_json::from_str(
@@ -498,7 +488,7 @@ fn every_zizmor_finding_of_a_covered_audit_is_ours_at_the_same_line() {
                     + 1
             })
             .collect();
-        let hit = ours["findings"].as_array().unwrap().iter().any(|f| {
+        let hit = findings(&ours).iter().any(|f| {
             let line = f["line"].as_u64().unwrap_or(0);
             f["code"] == *code
                 && f["path"]

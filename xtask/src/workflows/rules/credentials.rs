@@ -26,13 +26,7 @@ impl Rule for HardcodedCredentials {
         if let Some(c) = job.node.get("container") {
             credentials(c, "the job container", out);
         }
-        for (name, svc) in job
-            .node
-            .get("services")
-            .map(Node::entries)
-            .unwrap_or_default()
-        {
-            let name = name.str().unwrap_or_default();
+        for (name, svc) in job.services() {
             credentials(svc, &format!("service `{name}`"), out);
             // A throwaway service database's password matters less than a real one.
             env(svc, &format!("service `{name}`'s"), Severity::Low, out);

@@ -12,17 +12,8 @@ impl Rule for UnpinnedImages {
         if let Some(c) = job.node.get("container") {
             check(c, "the job container", out);
         }
-        for (name, svc) in job
-            .node
-            .get("services")
-            .map(Node::entries)
-            .unwrap_or_default()
-        {
-            check(
-                svc,
-                &format!("service `{}`", name.str().unwrap_or_default()),
-                out,
-            );
+        for (name, svc) in job.services() {
+            check(svc, &format!("service `{name}`"), out);
         }
     }
 }

@@ -112,6 +112,16 @@ impl<'a> Job<'a> {
     pub fn is_call(&self) -> bool {
         self.node.get("uses").is_some()
     }
+
+    /// The job's `services:`, each by name.
+    pub fn services(&self) -> impl Iterator<Item = (&'a str, &'a Node)> {
+        self.node
+            .get("services")
+            .map(Node::entries)
+            .unwrap_or_default()
+            .iter()
+            .map(|(name, svc)| (name.str().unwrap_or_default(), svc))
+    }
 }
 
 impl<'a> Wf<'a> {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{cargo_lock_v3, foo_advisory, ids};
+use super::{cargo_lock_v3, cargo_lock_v3_fixed, foo_advisory, lockfile_tree};
 use crate::support::*;
 
 /// Virtual memory the binary may use in these tests (KiB): far above what an audit needs,
@@ -179,30 +179,35 @@ fn zip_fixture(root: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     p
 }
 
+/// `--format json audit Cargo.lock --allow-stale --db DB`.
+fn audit_args(db: &str) -> [&str; 7] {
+    [
+        "--format",
+        "json",
+        "audit",
+        "Cargo.lock",
+        "--allow-stale",
+        "--db",
+        db,
+    ]
+}
+
 fn audit_zip(root: &Path, zip: &Path) -> Run {
-    limited(
-        root,
-        &[
-            "--format",
-            "json",
-            "audit",
-            "Cargo.lock",
-            "--allow-stale",
-            "--db",
-            zip.to_str().unwrap(),
-        ],
-    )
+    limited(root, &audit_args(zip.to_str().unwrap()))
 }
 
 /// The `advisory-malformed` findings of a JSON report, as "path: message".
 fn malformed(v: &serde_json::Value) -> Vec<String> {
-    v["findings"]
-        .as_array()
-        .unwrap()
+    findings_with_code(v, "advisory-malformed")
         .iter()
-        .filter(|f| f["code"] == "advisory-malformed")
         .map(|f| format!("{}: {} ({})", f["path"], f["message"], f["severity"]))
         .collect()
+}
+
+/// [`assert_refused`], and the first `advisory-malformed` finding names `needle`.
+fn assert_refused_as_malformed(run: &Run, what: &str, needle: &str) {
+    assert_refused(run, what);
+    assert!(malformed(&run.json())[0].contains(needle), "{}", run.stdout);
 }
 
 const ADVISORY: &str = r#"{"id":"RUSTSEC-2099-0001","modified":"2099-01-01T00:00:00Z","summary":"bug",
@@ -211,9 +216,8 @@ const ADVISORY: &str = r#"{"id":"RUSTSEC-2099-0001","modified":"2099-01-01T00:00
 
 #[test]
 fn zip_exports_that_lie_about_sizes_are_refused_without_reserving_memory() {
-    let t = tempfile::tempdir().unwrap();
+    let t = lockfile_tree(&cargo_lock_v3());
     let r = t.path();
-    write(r, "Cargo.lock", &cargo_lock_v3());
     // The real thing still works: one advisory, found.
     let good = zip_fixture(
         r,
@@ -222,7 +226,7 @@ fn zip_exports_that_lie_about_sizes_are_refused_without_reserving_memory() {
     );
     let run = audit_zip(r, &good);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    assert_eq!(ids(&run.json()).len(), 1);
+    assert_eq!(advisory_hits(&run.json()).len(), 1);
 
     // 114 bytes claiming a 4 GiB member.
     let mut lie = member("a.json", b"{}");
@@ -242,31 +246,20 @@ fn zip_exports_that_lie_about_sizes_are_refused_without_reserving_memory() {
     let cd = cut.len() - 22 - (46 + 6);
     cut[cd + 28..cd + 30].copy_from_slice(&0xFFFFu16.to_le_bytes());
     let run = audit_zip(r, &zip_fixture(r, "cut.zip", &cut));
-    assert_refused(&run, "name past the end");
-    assert!(
-        malformed(&run.json())[0].contains("cut.zip"),
-        "{}",
-        run.stdout
-    );
+    assert_refused_as_malformed(&run, "name past the end", "cut.zip");
 }
 
 #[test]
 fn zip_bombs_are_stopped_while_inflating() {
-    let t = tempfile::tempdir().unwrap();
+    let t = lockfile_tree(&cargo_lock_v3());
     let r = t.path();
-    write(r, "Cargo.lock", &cargo_lock_v3());
 
     // 200 directory entries for the bytes of one 20 MiB member: 4 GB from 20 KB.
     let zeros = vec![0u8; 20 << 20];
     let one = member("a.json", &zeros);
     let listing: Vec<_> = (0..200).map(|i| (0, format!("a{i:03}.json"))).collect();
     let run = audit_zip(r, &zip_fixture(r, "overlap.zip", &zip_of(&[one], &listing)));
-    assert_refused(&run, "overlapping entries");
-    assert!(
-        malformed(&run.json())[0].contains("overlap"),
-        "{}",
-        run.stdout
-    );
+    assert_refused_as_malformed(&run, "overlapping entries", "overlap");
 
     // A 4.7 MB member inflating to 4.4 GiB, declaring its real size (which u32 cuts to
     // nearly 4 GiB), then declaring a small one.
@@ -286,8 +279,7 @@ fn zip_bombs_are_stopped_while_inflating() {
         };
         let file = format!("bomb-{name}.zip");
         let run = audit_zip(r, &zip_fixture(r, &file, &simple_zip(&[m])));
-        assert_refused(&run, &file);
-        assert!(malformed(&run.json())[0].contains(&file), "{}", run.stdout);
+        assert_refused_as_malformed(&run, &file, &file);
     }
 
     // Honest members that together inflate past the total limit (17 × 63 MiB > 1 GiB).
@@ -299,12 +291,7 @@ fn zip_bombs_are_stopped_while_inflating() {
         })
         .collect();
     let run = audit_zip(r, &zip_fixture(r, "total.zip", &simple_zip(&members)));
-    assert_refused(&run, "total");
-    assert!(
-        malformed(&run.json())[0].contains("limit"),
-        "{}",
-        run.stdout
-    );
+    assert_refused_as_malformed(&run, "total", "limit");
 }
 
 #[test]
@@ -359,19 +346,17 @@ const SECRET: &str = "hunter2-SECRET-TOKEN";
 
 /// Run with a guard: a walk that never ends fails the test instead of hanging it.
 fn audit_guarded(root: &Path, db: &str) -> Run {
-    let mut child = bin()
-        .env("XTASK_ADVISORY_CACHE", root.join("cache"))
+    let mut c = bin();
+    c.env("XTASK_ADVISORY_CACHE", root.join("cache"))
         .arg("--root")
         .arg(root)
-        .args([
-            "--format",
-            "json",
-            "audit",
-            "Cargo.lock",
-            "--allow-stale",
-            "--db",
-            db,
-        ])
+        .args(audit_args(db));
+    guarded(c, &format!("the audit of {db}"))
+}
+
+/// Run `c`, failing the test (instead of hanging it) when `what` walks on for two minutes.
+fn guarded(mut c: Command, what: &str) -> Run {
+    let mut child = c
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -380,7 +365,7 @@ fn audit_guarded(root: &Path, db: &str) -> Run {
     while child.try_wait().unwrap().is_none() {
         if start.elapsed() > Duration::from_secs(120) {
             child.kill().unwrap();
-            panic!("the audit of {db} walked on for two minutes: links were followed");
+            panic!("{what} walked on for two minutes: links were followed");
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -389,9 +374,8 @@ fn audit_guarded(root: &Path, db: &str) -> Run {
 
 #[test]
 fn broken_advisories_are_named_never_quoted() {
-    let t = tempfile::tempdir().unwrap();
+    let t = lockfile_tree(&cargo_lock_v3());
     let r = t.path();
-    write(r, "Cargo.lock", &cargo_lock_v3());
     write(r, "secret.txt", SECRET);
     write(
         r,
@@ -420,7 +404,11 @@ fn broken_advisories_are_named_never_quoted() {
     let all = format!("{}{}", run.stdout, run.stderr);
     assert!(!all.contains(SECRET), "content echoed: {all}");
     let v = run.json();
-    assert_eq!(ids(&v).len(), 2, "the real advisory still counts: {v:#}");
+    assert_eq!(
+        advisory_hits(&v).len(),
+        2,
+        "the real advisory still counts: {v:#}"
+    );
     let m = malformed(&v);
     assert_eq!(m.len(), 4, "{m:?}");
     let of = |name: &str| {
@@ -447,9 +435,8 @@ fn broken_advisories_are_named_never_quoted() {
 
 #[test]
 fn links_inside_a_source_are_not_followed() {
-    let t = tempfile::tempdir().unwrap();
+    let t = lockfile_tree(&cargo_lock_v3());
     let r = t.path();
-    write(r, "Cargo.lock", &cargo_lock_v3());
     write(
         r,
         "db/crates/foo/RUSTSEC-2099-0001.md",
@@ -462,7 +449,7 @@ fn links_inside_a_source_are_not_followed() {
     std::os::unix::fs::symlink("/usr", r.join("db/usr")).unwrap();
     let run = audit_guarded(r, "db");
     let v = run.json();
-    assert_eq!(ids(&v).len(), 2, "{v:#}");
+    assert_eq!(advisory_hits(&v).len(), 2, "{v:#}");
     let m = malformed(&v);
     assert_eq!(m.len(), 3, "{m:?}");
     for name in ["db/a", "db/b", "db/usr"] {
@@ -485,26 +472,9 @@ fn advisories_update_of_a_repository_with_links_finishes() {
     fs::write(repo.join("RUSTSEC-2099-0001.json"), ADVISORY).unwrap();
     std::os::unix::fs::symlink(".", repo.join("a")).unwrap();
     std::os::unix::fs::symlink(".", repo.join("b")).unwrap();
-    let git = |args: &[&str]| {
-        let s = Command::new("git")
-            .args(args)
-            .current_dir(&repo)
-            .output()
-            .unwrap();
-        assert!(s.status.success(), "git {args:?}");
-    };
-    git(&["init", "-q", "-b", "main"]);
-    git(&["add", "."]);
-    git(&[
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@t",
-        "commit",
-        "-q",
-        "-m",
-        "links",
-    ]);
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "links"]);
     write(
         r,
         "maintenance.toml",
@@ -513,24 +483,12 @@ fn advisories_update_of_a_repository_with_links_finishes() {
             repo.display()
         ),
     );
-    let mut child = bin()
-        .env("XTASK_ADVISORY_CACHE", r.join("cache"))
+    let mut c = bin();
+    c.env("XTASK_ADVISORY_CACHE", r.join("cache"))
         .env_remove("XTASK_ADVISORY_DB")
         .args(["--root", r.to_str().unwrap(), "--format", "json"])
-        .args(["advisories", "update"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(120) {
-            child.kill().unwrap();
-            panic!("advisories update walked on for two minutes: links were followed");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let run: Run = child.wait_with_output().unwrap().into();
+        .args(["advisories", "update"]);
+    let run = guarded(c, "advisories update");
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(run.json()["updated"][0]["indexed"], 1, "{}", run.stdout);
 }
@@ -561,7 +519,7 @@ fn a_change_inside_a_package_folder_rebuilds_the_index_instead_of_failing_foreve
     let run = || xtask_env(r, &env, &args);
     let first = run();
     assert_eq!(first.code, 1, "{}{}", first.stdout, first.stderr);
-    let want = ids(&first.json());
+    let want = advisory_hits(&first.json());
     assert_eq!(want.len(), 1);
     // A file added to the package's folder, then removed: the folder's times changed.
     let extra = write(r, "plain/vulns/requests/notes.txt", "x");
@@ -569,7 +527,7 @@ fn a_change_inside_a_package_folder_rebuilds_the_index_instead_of_failing_foreve
     for n in 0..2 {
         let again = run();
         assert_eq!(again.code, 1, "run {n}: {}{}", again.stdout, again.stderr);
-        assert_eq!(ids(&again.json()), want);
+        assert_eq!(advisory_hits(&again.json()), want);
     }
     let last = run().json();
     assert_eq!(last["databases"][0]["index"], "reused", "{last:#}");
@@ -579,32 +537,9 @@ fn a_change_inside_a_package_folder_rebuilds_the_index_instead_of_failing_foreve
 
 #[test]
 fn an_unreadable_advisory_of_an_audited_package_makes_the_audit_incomplete() {
-    let t = tempfile::tempdir().unwrap();
+    let t = lockfile_tree(&cargo_lock_v3_fixed());
     let r = t.path();
-    write(
-        r,
-        "Cargo.lock",
-        &cargo_lock_v3()
-            .replace("\"foo 1.0.0\"", "\"foo 1.2.3\"")
-            .replace("version = \"1.0.0\"", "version = \"1.2.3\""),
-    );
-    let args = |db: &str| {
-        [
-            "--format",
-            "json",
-            "audit",
-            "Cargo.lock",
-            "--allow-stale",
-            "--db",
-            db,
-        ]
-        .map(str::to_string)
-    };
-    let audit = |db: &str| {
-        let a = args(db);
-        let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        xtask(r, &a)
-    };
+    let audit = |db: &str| xtask(r, &audit_args(db));
     // A package not audited: a low warning, the audit passes.
     write(
         r,
