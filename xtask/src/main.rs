@@ -15,6 +15,8 @@ mod coverage;
 mod deploy;
 mod deps;
 mod deps_lock;
+#[cfg(test)]
+mod fuzz_tests;
 mod outdated;
 mod report;
 mod scan_config;
