@@ -10,7 +10,7 @@
 //! after it; [`plan`] is what a dry run prints.
 
 mod compose;
-mod ledger;
+pub(crate) mod ledger;
 mod op;
 mod plan;
 mod signal;

@@ -17,7 +17,12 @@
 //! include cycles, graphs, compressed archives) run under [`guard`], which fails a case
 //! that has no answer after [`HANG_LIMIT`].
 
+mod advisories;
 mod cargo_lock;
+mod config;
+mod ledger;
+mod versions;
+mod workflows;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
@@ -30,6 +35,9 @@ use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
 /// (milliseconds), so that only a real hang (or a blow-up in size) trips it on a loaded
 /// machine.
 pub const HANG_LIMIT: Duration = Duration::from_secs(20);
+
+/// A secret planted in inputs: no error message, finding or note may ever quote it.
+pub const SECRET: &str = "hunter2-fuzz-secret";
 
 /// Run `test` on `cases` values of `strategy` (times `XTASK_FUZZ_SCALE`), from a fixed seed;
 /// on failure, panic with the minimal failing input proptest shrank it to.
@@ -262,6 +270,11 @@ pub fn soup(tokens: &'static [&'static str], max: usize) -> impl Strategy<Value 
     proptest::collection::vec(piece, 0..max).prop_map(|v| v.concat())
 }
 
+/// Arbitrary bytes, up to `max`.
+pub fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(any::<u8>(), 0..max)
+}
+
 #[test]
 fn mutations_apply_at_any_position() {
     let sample = b"a\nbc\n";
@@ -278,7 +291,7 @@ fn mutations_apply_at_any_position() {
     ];
     assert_eq!(mutate(sample, &all[..1]), b"a\ncc\n");
     assert_eq!(mutate(sample, &all[1..2]), b"axbc\n");
-    assert_eq!(mutate(sample, &all[2..3]), b"a\nbc\n!", "positions wrap");
+    assert_eq!(mutate(sample, &all[2..3]), b"a\nb!c\n", "positions wrap");
     assert_eq!(mutate(sample, &all[3..4]), b"\na\nbc\n");
     assert_eq!(mutate(sample, &all[4..5]), b"a\nb");
     assert_eq!(mutate(sample, &all[5..6]), b"a\nbc\nbc\n");

@@ -6,7 +6,7 @@
 //! Only names, dates and certificate metadata are read into the report: never a secret's
 //! value or key material.
 
-mod certs;
+pub(crate) mod certs;
 mod inventory;
 mod log;
 

@@ -7,7 +7,7 @@
 //! duration trend. A test's newest run decides whether it fails now.
 
 mod history;
-mod junit;
+pub(crate) mod junit;
 
 use std::path::{Path, PathBuf};
 
