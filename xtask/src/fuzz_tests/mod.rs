@@ -18,9 +18,11 @@
 //! that has no answer after [`HANG_LIMIT`].
 
 mod advisories;
+mod archive;
 mod cargo_lock;
 mod config;
 mod ledger;
+mod python;
 mod versions;
 mod workflows;
 

@@ -249,6 +249,15 @@ impl<'a> Checker<'a> {
             self.last = name.clone();
             self.member(name, &mut entry, sink)?;
         }
+        if self.manifest.is_none() {
+            // Not one member: the stream ends where the manifest should be.
+            self.problem(
+                codes::BACKUP_MANIFEST_MISSING,
+                "the archive holds no member, not even the manifest: it is empty or cut short"
+                    .into(),
+            );
+            return Ok(());
+        }
         for missing in self.expected.keys() {
             self.findings.push(problem(
                 codes::BACKUP_MEMBER_MISSING,
@@ -567,6 +576,23 @@ mod tests {
             assert!(safe_link(single, &links[single]).is_ok(), "{single}");
         }
         assert!(check("b").unwrap_err().contains("through the link `a`"));
+    }
+
+    /// Found by `fuzz_tests::archive`: a gzipped tar with no member at all (an empty
+    /// stream, or one whose first header was zeroed) verified ok without a manifest, and
+    /// `restore config` then panicked on the missing manifest.
+    #[test]
+    fn an_archive_without_any_member_does_not_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        for tar in [Vec::new(), vec![0u8; 1024], vec![0u8; 10240]] {
+            let path = dir.path().join("empty.tar.gz");
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), Compression::fast());
+            gz.write_all(&tar).unwrap();
+            std::fs::write(&path, gz.finish().unwrap()).unwrap();
+            let c = check(&path, None).unwrap();
+            assert!(!c.ok() && c.manifest.is_none(), "{} zero bytes", tar.len());
+            assert_eq!(c.findings[0].code, codes::BACKUP_MANIFEST_MISSING);
+        }
     }
 
     #[test]
