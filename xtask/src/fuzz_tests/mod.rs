@@ -22,9 +22,12 @@ mod archive;
 mod cargo_lock;
 mod config;
 mod ledger;
+mod pem;
 mod python;
+mod reports;
 mod versions;
 mod workflows;
+mod zip;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
