@@ -15,11 +15,11 @@ use crate::audit::model::Advisory;
 use crate::deps::Ecosystem;
 
 /// Mutated samples, per format (JSON, YAML, RustSec).
-const MUTATED_CASES: u32 = 400;
+const MUTATED_CASES: u32 = 2000;
 /// Generated OSV documents read as JSON and as YAML.
-const GENERATED_CASES: u32 = 300;
+const GENERATED_CASES: u32 = 1000;
 /// Arbitrary bytes and token soup, per format.
-const ARBITRARY_CASES: u32 = 300;
+const ARBITRARY_CASES: u32 = 2000;
 
 const OSV_JSON: &str = r#"{
   "schema_version": "1.4.0",

@@ -19,14 +19,16 @@ use crate::backup::pipeline::archive::{
     self, EntryKind, FORMAT, MANIFEST_NAME, Manifest, ManifestEntry, resolve_link, safe_rel_path,
 };
 
-/// Generated trees archived, then cut at a random point.
+/// Generated trees archived, then cut at [`MUTANTS`] random points.
 const TRUNCATED_CASES: u32 = 200;
-/// Archives with the compressed bytes mutated.
+/// Archives with the compressed bytes mutated ([`MUTANTS`] mutations of each).
 const MUTATED_GZ_CASES: u32 = 200;
-/// Archives with the tar stream mutated (and compressed again).
+/// Archives with the tar stream mutated and compressed again ([`MUTANTS`] of each).
 const MUTATED_TAR_CASES: u32 = 300;
+/// Mutations judged per archive written.
+const MUTANTS: usize = 4;
 /// Hostile archives built member by member, with a manifest that matches them.
-const HOSTILE_CASES: u32 = 400;
+const HOSTILE_CASES: u32 = 1000;
 
 /// A tree to archive: file paths with contents and modes, and links to some of the files.
 #[derive(Debug, Clone)]
@@ -192,25 +194,31 @@ fn dirs() -> Dirs {
 #[test]
 fn a_written_archive_verifies_and_any_cut_of_it_does_not() {
     let d = dirs();
+    let case = (
+        tree(),
+        prop::collection::vec(any::<prop::sample::Index>(), MUTANTS),
+    );
     check(
         "truncated archive",
         TRUNCATED_CASES,
-        (tree(), any::<prop::sample::Index>()),
-        |(tree, cut)| {
+        case,
+        |(tree, cuts)| {
             let _ = fs::remove_dir_all(&d.src);
             let bytes = tree.archive(&d.src);
             let (ok, m, got) = verify(&d.file, &bytes);
             prop_assert!(ok, "the archive as written verifies");
             prop_assert_eq!(m, Some(tree.manifest()));
             prop_assert_eq!(got, tree.contents());
-            let at = cut.index(bytes.len());
-            let (ok, ..) = verify(&d.file, &bytes[..at]);
-            prop_assert!(
-                !ok,
-                "cut at {} of {} bytes, it still verifies",
-                at,
-                bytes.len()
-            );
+            for cut in cuts {
+                let at = cut.index(bytes.len());
+                let (ok, ..) = verify(&d.file, &bytes[..at]);
+                prop_assert!(
+                    !ok,
+                    "cut at {} of {} bytes, it still verifies",
+                    at,
+                    bytes.len()
+                );
+            }
             Ok(())
         },
     );
@@ -218,25 +226,30 @@ fn a_written_archive_verifies_and_any_cut_of_it_does_not() {
 
 #[test]
 fn mutated_archives_verify_only_as_written() {
+    // Each case writes one archive and judges several mutations of it.
     let d = dirs();
+    let case = || (tree(), prop::collection::vec(mutations(4), MUTANTS));
     check(
         "mutated archive",
         MUTATED_GZ_CASES,
-        (tree(), mutations(4)),
-        |(tree, ms)| {
+        case(),
+        |(tree, mss)| {
             let _ = fs::remove_dir_all(&d.src);
-            let bytes = mutate(&tree.archive(&d.src), &ms);
-            same_or_refused(verify(&d.file, &bytes), &tree)
+            let bytes = tree.archive(&d.src);
+            mss.iter()
+                .try_for_each(|ms| same_or_refused(verify(&d.file, &mutate(&bytes, ms)), &tree))
         },
     );
     check(
         "mutated tar stream",
         MUTATED_TAR_CASES,
-        (tree(), mutations(4)),
-        |(tree, ms)| {
+        case(),
+        |(tree, mss)| {
             let _ = fs::remove_dir_all(&d.src);
-            let tar = mutate(&gunzip(&tree.archive(&d.src)), &ms);
-            same_or_refused(verify(&d.file, &gzip(&tar)), &tree)
+            let tar = gunzip(&tree.archive(&d.src));
+            mss.iter().try_for_each(|ms| {
+                same_or_refused(verify(&d.file, &gzip(&mutate(&tar, ms))), &tree)
+            })
         },
     );
 }

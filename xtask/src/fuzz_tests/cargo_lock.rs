@@ -13,11 +13,11 @@ use crate::deps::cargo_lock::{finish, scan, scan_toml, takes_fast_path};
 use crate::deps::{Ecosystem, Inputs, valid_version};
 
 /// Generated lockfiles (both layouts) read by both paths.
-const AGREE_CASES: u32 = 300;
+const AGREE_CASES: u32 = 1000;
 /// Mutated generated lockfiles and mutated copies of the workspace's own Cargo.lock.
-const MUTATED_CASES: u32 = 600;
+const MUTATED_CASES: u32 = 2000;
 /// Lockfile-token soup.
-const SOUP_CASES: u32 = 300;
+const SOUP_CASES: u32 = 2000;
 
 const CRATES_IO: &str = "registry+https://github.com/rust-lang/crates.io-index";
 const SPARSE: &str = "sparse+https://index.crates.io/";

@@ -7,9 +7,9 @@ use super::{check, mutate_text, mutations, soup};
 use crate::config::{Config, EXAMPLE};
 
 /// Mutated copies of the commented example `config init` writes.
-const MUTATED_CASES: u32 = 500;
+const MUTATED_CASES: u32 = 1500;
 /// Config-token soup.
-const SOUP_CASES: u32 = 300;
+const SOUP_CASES: u32 = 1000;
 
 fn relative(p: &str) -> bool {
     !p.is_empty() && !p.starts_with('/') && !p.split('/').any(|c| c == "..")

@@ -10,9 +10,9 @@ use super::{bytes, check, mutate, mutations};
 use crate::deploy::ledger::{Action, Check, Entry, Ledger, Outcome};
 
 /// Mutated generated ledgers.
-const MUTATED_CASES: u32 = 500;
+const MUTATED_CASES: u32 = 1500;
 /// Arbitrary bytes.
-const ARBITRARY_CASES: u32 = 300;
+const ARBITRARY_CASES: u32 = 1000;
 
 fn entry() -> impl Strategy<Value = Entry> {
     let outcome = prop::sample::select(

@@ -10,9 +10,9 @@ use super::{SECRET, check, mutate, mutations};
 use crate::secrets::certs;
 
 /// Mutated files (a certificate between other text and a private key block).
-const MUTATED_CASES: u32 = 400;
+const MUTATED_CASES: u32 = 1000;
 /// The file cut inside its certificate block.
-const CUT_CASES: u32 = 200;
+const CUT_CASES: u32 = 300;
 
 /// A self-signed P-256 certificate made for this test with `openssl req -x509` (CN
 /// fuzz.example, valid 2026-11-30 to 2036-11-27).

@@ -18,13 +18,13 @@ use super::{SECRET, check, guard, mutate, mutations};
 use crate::deps::{self, Inputs};
 
 /// Generated requirements trees, compared with the model.
-const MODEL_CASES: u32 = 300;
+const MODEL_CASES: u32 = 500;
 /// Mutated requirements trees.
-const MUTATED_REQ_CASES: u32 = 300;
+const MUTATED_REQ_CASES: u32 = 500;
 /// Generated lockfiles of each kind, compared with what was generated.
-const LOCK_CASES: u32 = 200;
+const LOCK_CASES: u32 = 300;
 /// Mutated lockfiles of each kind.
-const MUTATED_LOCK_CASES: u32 = 400;
+const MUTATED_LOCK_CASES: u32 = 1000;
 
 /// In the file outside the root that includes try to reach: it must never be read.
 const OUTSIDE: &str = "outside-secret-never-read";

@@ -12,13 +12,13 @@ use crate::test_report::history::{Run, analyse};
 use crate::test_report::junit;
 
 /// Mutated samples, per format.
-const MUTATED_CASES: u32 = 300;
+const MUTATED_CASES: u32 = 2000;
 /// Samples cut at a random point, per format.
-const CUT_CASES: u32 = 200;
+const CUT_CASES: u32 = 500;
 /// Generated coverage.py JSON reports with counts anywhere in u64.
-const COUNTS_CASES: u32 = 200;
+const COUNTS_CASES: u32 = 1000;
 /// XML-token soup.
-const SOUP_CASES: u32 = 200;
+const SOUP_CASES: u32 = 1000;
 
 const JUNIT: &[&str] = &[
     include_str!("../../tests/fixtures/junit/pytest-failures.xml"),

@@ -11,13 +11,13 @@ use crate::audit::model::{Affected, Event, Range, Rule};
 use crate::deps::Ecosystem;
 
 /// Arbitrary and version-like strings, each parsed in both ecosystems.
-const PARSE_CASES: u32 = 1000;
+const PARSE_CASES: u32 = 3000;
 /// Triples of versions checked for a total order.
-const ORDER_CASES: u32 = 500;
+const ORDER_CASES: u32 = 2000;
 /// Generated interval sets checked against a model.
-const RANGE_CASES: u32 = 500;
+const RANGE_CASES: u32 = 2000;
 /// Arbitrary events, requirements and CVSS vectors.
-const ARBITRARY_CASES: u32 = 500;
+const ARBITRARY_CASES: u32 = 2000;
 
 fn semver() -> impl Strategy<Value = String> {
     (

@@ -11,9 +11,9 @@ use crate::workflows::rules::{self, FileKind, Wf};
 use crate::workflows::yaml::{self, Lines, Node, Pos, Value};
 
 /// Mutated fixtures (every rule's fixture and the project's CI workflow).
-const MUTATED_CASES: u32 = 600;
+const MUTATED_CASES: u32 = 2000;
 /// Workflow-token soup.
-const SOUP_CASES: u32 = 300;
+const SOUP_CASES: u32 = 1000;
 
 const SAMPLES: &[&str] = &[
     include_str!("../../tests/fixtures/workflows/artipacked.yml"),

@@ -13,11 +13,11 @@ use super::{bytes, check, guard, mutate, mutations};
 use crate::audit::zip::{count, for_each};
 
 /// Generated exports, cut at a random point.
-const CUT_CASES: u32 = 200;
+const CUT_CASES: u32 = 300;
 /// Generated exports, mutated.
-const MUTATED_CASES: u32 = 400;
+const MUTATED_CASES: u32 = 1000;
 /// Arbitrary bytes.
-const ARBITRARY_CASES: u32 = 200;
+const ARBITRARY_CASES: u32 = 500;
 
 /// Members: name, content, stored or deflated.
 type Members = Vec<(String, Vec<u8>, bool)>;
