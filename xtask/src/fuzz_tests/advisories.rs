@@ -21,7 +21,7 @@ const GENERATED_CASES: u32 = 1000;
 /// Arbitrary bytes and token soup, per format.
 const ARBITRARY_CASES: u32 = 2000;
 
-const OSV_JSON: &str = r#"{
+pub(super) const OSV_JSON: &str = r#"{
   "schema_version": "1.4.0",
   "id": "RUSTSEC-2021-0001",
   "modified": "2021-01-04T12:00:00Z",
@@ -44,7 +44,7 @@ const OSV_JSON: &str = r#"{
 }
 "#;
 
-const OSV_YAML: &str = "id: PYSEC-2021-1
+pub(super) const OSV_YAML: &str = "id: PYSEC-2021-1
 modified: 2021-06-01T00:00:00Z
 aliases:
 - CVE-2021-1
@@ -74,7 +74,7 @@ database_specific:
   severity: MODERATE
 ";
 
-const RUSTSEC_MD: &str = "```toml
+pub(super) const RUSTSEC_MD: &str = "```toml
 [advisory]
 id = \"RUSTSEC-2021-0002\"
 package = \"bar\"

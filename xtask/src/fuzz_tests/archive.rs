@@ -180,7 +180,7 @@ struct Dirs {
 }
 
 fn dirs() -> Dirs {
-    let tmp = tempfile::tempdir().expect("temp dir");
+    let tmp = super::scratch();
     let src = tmp.path().join("src");
     fs::create_dir(&src).expect("folder");
     let file = tmp.path().join("config-20260101T000000Z.tar.gz");

@@ -371,3 +371,32 @@ fn lockfile_token_soup_never_panics() {
         |text| sound(&text),
     );
 }
+
+/// Mutated lockfiles on disk, searched by the quick prescan.
+const PRESCAN_CASES: u32 = 300;
+
+#[test]
+fn the_prescan_finds_only_names_in_the_file() {
+    let dir = super::scratch();
+    let file = dir.path().join("Cargo.lock");
+    check(
+        "Cargo.lock prescan",
+        PRESCAN_CASES,
+        (lock(), mutations(6)),
+        |(lock, ms)| {
+            let text = mutate_text(&lock.render(), &ms);
+            std::fs::write(&file, &text).expect("write");
+            let (wanted, texts) = crate::deps::prescan_cargo_names(std::slice::from_ref(&file));
+            prop_assert_eq!(texts.len(), 1);
+            prop_assert_eq!(&texts[0].1, &text, "the text read is handed on as it is");
+            for (eco, name) in wanted.iter() {
+                prop_assert_eq!(eco, Ecosystem::Crates);
+                prop_assert!(
+                    text.contains(&format!("name = \"{name}\"")),
+                    "{name} is not in the file"
+                );
+            }
+            Ok(())
+        },
+    );
+}

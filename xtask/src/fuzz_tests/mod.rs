@@ -21,6 +21,7 @@ mod advisories;
 mod archive;
 mod cargo_lock;
 mod config;
+mod index;
 mod ledger;
 mod pem;
 mod python;
@@ -88,6 +89,17 @@ pub fn guard<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'stat
         Ok(Err(panic)) => std::panic::resume_unwind(panic),
         Err(_) => panic!("{what}: no answer within {HANG_LIMIT:?}: it hangs"),
     }
+}
+
+/// A temporary folder for parsers that read files: in memory (`/dev/shm`) where there is
+/// one, since the cases write thousands of small files and a disk busy with other writers
+/// (builds) throttles them to many times the suite's CPU time; else the usual one.
+pub fn scratch() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("xtask-fuzz-")
+        .tempdir_in("/dev/shm")
+        .or_else(|_| tempfile::tempdir())
+        .expect("a temporary folder")
 }
 
 /// One change to a valid sample. Positions are taken modulo the sample's length (bytes or

@@ -42,7 +42,7 @@ fn read(file: &std::path::Path, bytes: &[u8]) -> Result<Vec<certs::Cert>, String
 
 #[test]
 fn the_sample_reads_two_certificates() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = super::scratch();
     let got = read(&dir.path().join("chain.pem"), sample().as_bytes()).expect("the sample");
     assert_eq!(got.len(), 2);
     assert_eq!((got[0].line, got[1].line), (2, 16));
@@ -51,7 +51,7 @@ fn the_sample_reads_two_certificates() {
 
 #[test]
 fn mutated_pem_never_panics_or_quotes() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = super::scratch();
     let file = dir.path().join("chain.pem");
     check("mutated PEM", MUTATED_CASES, mutations(6), |ms| {
         let bytes = mutate(sample().as_bytes(), &ms);
@@ -78,7 +78,7 @@ fn mutated_pem_never_panics_or_quotes() {
 
 #[test]
 fn a_certificate_cut_short_is_an_error() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = super::scratch();
     let file = dir.path().join("cert.pem");
     let text = format!("# leaf\n{CERT}");
     // From the end of the BEGIN line (cut inside the marker, the file has no certificate

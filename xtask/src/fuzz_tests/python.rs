@@ -233,7 +233,7 @@ fn write_tree(dir: &Path, files: &[Vec<Req>]) -> Vec<String> {
 
 #[test]
 fn requirements_trees_read_as_the_model_says() {
-    let base = tempfile::tempdir().expect("temp dir");
+    let base = super::scratch();
     check("requirements model", MODEL_CASES, files(), |files| {
         let dir = case_dir(base.path());
         write_tree(&dir, &files);
@@ -283,7 +283,7 @@ fn requirements_trees_read_as_the_model_says() {
 
 #[test]
 fn mutated_requirements_give_only_what_is_in_them() {
-    let base = tempfile::tempdir().expect("temp dir");
+    let base = super::scratch();
     check(
         "mutated requirements",
         MUTATED_REQ_CASES,
@@ -450,7 +450,7 @@ fn oracle(kind: Kind, text: &[u8]) -> Option<(usize, usize)> {
 
 #[test]
 fn generated_lockfiles_read_to_what_was_locked() {
-    let base = tempfile::tempdir().expect("temp dir");
+    let base = super::scratch();
     check(
         "Python lockfiles",
         LOCK_CASES,
@@ -482,7 +482,7 @@ fn generated_lockfiles_read_to_what_was_locked() {
 
 #[test]
 fn mutated_lockfiles_give_their_packages_or_an_error() {
-    let base = tempfile::tempdir().expect("temp dir");
+    let base = super::scratch();
     check(
         "mutated Python lockfiles",
         MUTATED_LOCK_CASES,

@@ -80,7 +80,7 @@ fn files(m: &Members) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn an_export_reads_whole_and_any_cut_of_it_is_an_error() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = super::scratch();
     let file = dir.path().join("all.zip");
     check(
         "cut zip",
@@ -108,7 +108,7 @@ fn an_export_reads_whole_and_any_cut_of_it_is_an_error() {
 
 #[test]
 fn mutated_exports_hand_over_only_what_was_written() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = super::scratch();
     let file = dir.path().join("all.zip");
     check(
         "mutated zip",
