@@ -23,6 +23,7 @@ mod cargo_lock;
 mod config;
 mod index;
 mod ledger;
+mod others;
 mod pem;
 mod python;
 mod reports;
