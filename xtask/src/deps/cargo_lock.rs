@@ -165,8 +165,8 @@ struct FastScan<'a> {
     /// The keys of the current table seen so far ([`KEYS`] bits, or the top level's
     /// `version`): a key given twice is a TOML error, left to the TOML parser to report.
     keys: u8,
-    /// The keys of `[metadata]` (v1 checksums), for the same reason.
-    metadata: FxSet<&'a [u8]>,
+    /// The keys of `[metadata]` (v1 checksums), for the same reason; `None` before the table.
+    metadata: Option<FxSet<&'a [u8]>>,
 }
 
 /// The keys of a `[[package]]`, one bit each in [`FastScan::keys`].
@@ -209,7 +209,7 @@ impl FastScan<'_> {
             return None;
         }
         quoted(b, close + 4, end)?;
-        self.metadata.insert(&b[key]).then_some(())
+        self.metadata.as_mut()?.insert(&b[key]).then_some(())
     }
 
     /// Any other non-empty line (`line` is its 1-based number).
@@ -239,8 +239,9 @@ impl FastScan<'_> {
                         self.in_metadata = false;
                     }
                     // A table defined twice is a TOML error.
-                    b"[metadata]" if !self.in_metadata && self.metadata.is_empty() => {
+                    b"[metadata]" if self.metadata.is_none() => {
                         self.in_metadata = true;
+                        self.metadata = Some(FxSet::default());
                     }
                     _ => return None,
                 }
@@ -303,7 +304,7 @@ fn fast_cargo_lock(text: &str) -> Option<(Vec<LockPkg>, Vec<Range<usize>>)> {
         in_metadata: false,
         seen_table: false,
         keys: 0,
-        metadata: FxSet::default(),
+        metadata: None,
     };
     let mut start = 0;
     let ends = memchr::memchr_iter(b'\n', b).chain(std::iter::once(b.len()));
@@ -690,6 +691,7 @@ mod tests {
             format!("{pkg}\r"),
             format!("{v1}\"checksum a 1.0.0 (registry+x)\" = \"00\"\n"),
             format!("{v1}[metadata]\n"),
+            format!("[metadata]\n{v1}"),
             format!("{v1}\"k\" = [\n"),
             format!("{v1}not toml\n"),
         ] {
