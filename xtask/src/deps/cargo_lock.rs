@@ -160,6 +160,8 @@ struct FastScan<'a> {
     pkgs: Vec<LockPkg>,
     deps: Vec<Range<usize>>,
     in_deps: bool,
+    /// The last dependency had no comma after it: only `]` may follow.
+    last_dep: bool,
     in_metadata: bool,
     seen_table: bool,
     /// The keys of the current table seen so far ([`KEYS`] bits, or the top level's
@@ -193,8 +195,14 @@ impl FastScan<'_> {
             self.pkgs.last_mut()?.deps.end = self.deps.len();
             return Some(());
         }
+        // TOML separates array elements with commas: one without is the last.
+        if self.last_dep {
+            return None;
+        }
         if b[e - 1] == b',' {
             e -= 1;
+        } else {
+            self.last_dep = true;
         }
         self.deps.push(quoted(b, s, e)?);
         Some(())
@@ -284,6 +292,7 @@ impl FastScan<'_> {
         } else if l == b"dependencies = [" {
             p.deps = self.deps.len()..self.deps.len();
             self.in_deps = true;
+            self.last_dep = false;
         } else if l != b"dependencies = []" {
             return None;
         }
@@ -301,6 +310,7 @@ fn fast_cargo_lock(text: &str) -> Option<(Vec<LockPkg>, Vec<Range<usize>>)> {
         pkgs: Vec::with_capacity(text.len() / 256),
         deps: Vec::with_capacity(text.len() / 48),
         in_deps: false,
+        last_dep: false,
         in_metadata: false,
         seen_table: false,
         keys: 0,
@@ -687,6 +697,7 @@ mod tests {
             format!("{pkg}dependencies = []\ndependencies = []\n"),
             pkg.replace("registry+x", "registry+\u{1}"),
             format!("{pkg}dependencies = [\n \"b\u{7f}\",\n]\n"),
+            format!("{pkg}dependencies = [\n \"b\"\n \"c\",\n]\n"),
             format!("# a \u{1b}[2J comment\n{pkg}"),
             format!("{pkg}\r"),
             format!("{v1}\"checksum a 1.0.0 (registry+x)\" = \"00\"\n"),
