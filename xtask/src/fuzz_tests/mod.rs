@@ -16,6 +16,24 @@
 //! Input sizes are bounded by the generators; parsers where a hang is plausible (aliases,
 //! include cycles, graphs, compressed archives) run under [`guard`], which fails a case
 //! that has no answer after [`HANG_LIMIT`].
+//!
+//! | module | parsers |
+//! |---|---|
+//! | `cargo_lock` | Cargo.lock: fast scanner against the TOML path, graph walk, prescan |
+//! | `python` | requirements files with includes; poetry.lock, uv.lock, pylock.toml, Pipfile.lock |
+//! | `advisories` | OSV JSON and YAML, RustSec Markdown |
+//! | `index` | the advisory index file |
+//! | `zip` | OSV zip exports |
+//! | `archive` | pipeline archives (`archive::check`) |
+//! | `ledger` | deployment ledger lines |
+//! | `config` | `maintenance.toml` |
+//! | `versions` | SemVer and PEP 440 versions, OSV ranges, RustSec requirements, CVSS |
+//! | `workflows` | workflow YAML and every lint rule |
+//! | `reports` | JUnit, Cobertura, lcov, coverage.py JSON |
+//! | `pem` | PEM certificates |
+//! | `others` | `outdated`'s Dockerfile, workflow and registry parsers; backup file names |
+//!
+//! (`scan_config`'s own tests fuzz `.trivyignore` and bandit files the same way.)
 
 mod advisories;
 mod archive;
