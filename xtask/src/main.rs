@@ -17,6 +17,8 @@ mod coverage;
 mod deploy;
 mod deps;
 mod deps_lock;
+#[cfg(test)]
+mod fuzz_tests;
 mod metrics;
 mod outdated;
 mod report;

@@ -31,7 +31,7 @@ fn condition(text: &str) -> Option<(u64, u64)> {
     let inner = text.split_once('(')?.1.split_once(')')?.0;
     let (taken, total) = inner.split_once('/')?;
     let (taken, total) = (taken.trim().parse().ok()?, total.trim().parse().ok()?);
-    (taken <= total).then_some((total, taken))
+    (taken <= total && total <= super::model::MAX_BRANCHES).then_some((total, taken))
 }
 
 pub fn parse(text: &str) -> Result<Parsed> {
@@ -207,5 +207,23 @@ mod tests {
                 .unwrap()
         );
         assert!(err.contains("not a line number"), "{err}");
+    }
+
+    /// Found by `fuzz_tests::reports`: branch totals near `u64::MAX` overflowed the sum
+    /// of a file's branches (a panic in the dev profile `cargo xtask` runs in).
+    #[test]
+    fn implausible_branch_counts_are_refused() {
+        let line = |n: u32| {
+            format!(
+                "<line number='{n}' hits='1' branch='true' condition-coverage='0% (0/18446744073709551615)'/>"
+            )
+        };
+        let text = format!(
+            "<coverage><classes><class filename='a'><lines>{}{}</lines></class></classes></coverage>",
+            line(1),
+            line(2)
+        );
+        let err = format!("{:#}", parse(&text).err().unwrap());
+        assert!(err.contains("is not `N% (taken/total)`"), "{err}");
     }
 }

@@ -55,6 +55,13 @@ pub fn parse(text: &str) -> Result<Vec<FileCov>> {
         c.branches = f.summary.num_branches;
         c.missing_branches = f.summary.missing_branches;
         c.partial_branches = f.summary.num_partial_branches;
+        let most = c.branches.max(c.missing_branches).max(c.partial_branches);
+        if most > super::model::MAX_BRANCHES {
+            bail!(
+                "`{}`: {most} branches is not a count of a source file",
+                c.path
+            );
+        }
         if c.missing_branches > c.branches {
             bail!(
                 "`{}`: {} missing of {} branches",
@@ -89,5 +96,15 @@ mod tests {
         assert_eq!(f.missing_text(), "2->exit, 3");
         let err = parse(r#"{"name": "x"}"#).unwrap_err().to_string();
         assert!(err.contains("not a coverage.py JSON report"), "{err}");
+    }
+
+    /// Found by `fuzz_tests::reports`: a branch count near `u64::MAX` overflowed the
+    /// totals (a panic in the dev profile `cargo xtask` runs in).
+    #[test]
+    fn implausible_branch_counts_are_refused() {
+        let text = r#"{"meta": {}, "files": {"a.py": {"executed_lines": [1], "missing_lines": [],
+            "summary": {"num_branches": 18446744073709551615, "missing_branches": 0}}}}"#;
+        let err = parse(text).unwrap_err().to_string();
+        assert!(err.contains("not a count of a source file"), "{err}");
     }
 }

@@ -50,6 +50,11 @@ pub fn parse(text: &str) -> Result<Vec<FileCov>> {
                 };
                 record_line(r, key, value).map_err(|e| anyhow::anyhow!("line {n}: {e}"))?;
             }
+            // Between records, a line that is not `KEY:...` is no lcov line: the start of a
+            // record cut short (`S`, `SF`), which must not pass for a complete file.
+            _ if current.is_none() && !line.trim().is_empty() && !line.contains(':') => {
+                bail!("line {n}: not an lcov line (`KEY:value`): is the file cut short?");
+            }
             // TN, VER, FN*, LF/LH (recomputed from DA) and lines of newer lcov versions.
             _ => {}
         }
@@ -72,6 +77,15 @@ fn count(v: &str, what: &str) -> Result<u64> {
     v.parse::<u64>()
         .or_else(|_| v.parse::<f64>().map(|f| f.max(0.0) as u64))
         .map_err(|_| anyhow::anyhow!("{what} `{v}` is not a number"))
+}
+
+/// A branch count: at most [`MAX_BRANCHES`](super::model::MAX_BRANCHES).
+fn branches(v: &str, what: &str) -> Result<u64> {
+    let n = count(v, what)?;
+    if n > super::model::MAX_BRANCHES {
+        bail!("{what} `{}` is not a count of a source file", v.trim());
+    }
+    Ok(n)
 }
 
 fn record_line(r: &mut Record, key: &str, value: &str) -> Result<()> {
@@ -103,8 +117,8 @@ fn record_line(r: &mut Record, key: &str, value: &str) -> Result<()> {
                 (a, b) => a.or(b),
             };
         }
-        "BRF" => r.brf = Some(count(value, "BRF")?),
-        _ => r.brh = Some(count(value, "BRH")?),
+        "BRF" => r.brf = Some(branches(value, "BRF")?),
+        _ => r.brh = Some(branches(value, "BRH")?),
     }
     Ok(())
 }
@@ -187,5 +201,33 @@ mod tests {
         let err = parse("SF:a\nDA:1,1\n").unwrap_err().to_string();
         assert!(err.contains("truncated"), "{err}");
         assert!(!looks_like("hello\nSF:a\n"));
+    }
+
+    /// Found by `fuzz_tests::reports`: a file cut just after the `S` of a record's `SF:`
+    /// parsed as a complete tracefile without that record.
+    #[test]
+    fn a_record_cut_at_its_first_line_is_an_error() {
+        let whole = "SF:a\nDA:1,1\nend_of_record\nSF:b\nDA:1,0\nend_of_record\n";
+        let at = whole.find("SF:b").unwrap();
+        let err = parse(&whole[..at + 1]).unwrap_err().to_string();
+        assert!(err.contains("line 4") && err.contains("cut short"), "{err}");
+        assert!(
+            parse(&whole[..at + 2]).is_err(),
+            "`SF` opens a record never closed"
+        );
+        assert_eq!(parse(whole).unwrap().len(), 2);
+        assert_eq!(parse(&format!("TN:\n\n{whole}")).unwrap().len(), 2);
+    }
+
+    /// Found by `fuzz_tests::reports`: `BRF:18446744073709551615` overflowed the totals.
+    #[test]
+    fn implausible_branch_counts_are_refused() {
+        let err = parse("SF:a\nDA:1,1\nBRF:18446744073709551615\nBRH:0\nend_of_record\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 3") && err.contains("not a count"),
+            "{err}"
+        );
     }
 }

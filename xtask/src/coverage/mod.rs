@@ -7,10 +7,10 @@
 //! their missing lines and, with `--diff`, the coverage of the lines changed since BASE.
 //! Each report is checked on its own: several files are several measurements.
 
-mod cobertura;
+pub(crate) mod cobertura;
 mod diff;
-mod json;
-mod lcov;
+pub(crate) mod json;
+pub(crate) mod lcov;
 pub mod model;
 
 use std::path::{Path, PathBuf};

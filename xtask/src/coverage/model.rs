@@ -45,6 +45,11 @@ impl FileCov {
     }
 }
 
+/// The most branches (exits, partial or missing ones) a report may give one file or one
+/// line: no source file has four billion, and the bound keeps every sum of a report's
+/// counts far inside `u64` (a count near `u64::MAX` overflowed the totals).
+pub const MAX_BRANCHES: u64 = u32::MAX as u64;
+
 /// coverage.py's `Numbers`, summed over files.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Numbers {

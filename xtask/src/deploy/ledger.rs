@@ -160,6 +160,19 @@ impl Ledger {
         })
     }
 
+    /// A ledger read from `bytes`, as [`Ledger::read`] reads the file.
+    #[cfg(test)]
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Ledger {
+        let (entries, lines, bad) = parse(bytes);
+        Ledger {
+            path: PathBuf::from("ledger.jsonl"),
+            entries,
+            lines,
+            bad,
+            unterminated: Cell::new(bytes.last().is_some_and(|b| *b != b'\n')),
+        }
+    }
+
     /// Append one entry: one `write` of a whole line with O_APPEND, then fsync. A torn line
     /// left by a crash is closed with a newline first, so it stays its own (reported) line.
     pub fn append(&self, e: &Entry) -> Result<()> {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use anyhow::{Context as _, Result, bail};
-use rustc_hash::FxHashMap as FxMap;
+use rustc_hash::{FxHashMap as FxMap, FxHashSet as FxSet};
 
 use super::{
     CRATE_NAME_BYTE, Ecosystem, Inputs, MAX_CRATE_NAME, Package, VERSION_BYTE, Wanted, line_at,
@@ -75,7 +75,7 @@ struct LockPkg {
 }
 
 /// A Cargo.lock read and scanned, its dependency graph not walked yet.
-pub(super) struct CargoScan {
+pub(crate) struct CargoScan {
     path: PathBuf,
     text: String,
     pkgs: Vec<LockPkg>,
@@ -110,15 +110,31 @@ impl CargoScan {
     }
 }
 
+/// The bytes TOML allows inside a basic string without an escape, less `"` and `\\` (the
+/// scanner leaves escapes to the TOML parser): no control character but tab.
+const PLAIN_STRING_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = (b >= 0x20 || b == b'\t') && b != 0x7f && b != b'"' && b != b'\\';
+        c += 1;
+    }
+    t
+};
+
 /// `"value"` at `b[at..end]`, the closing quote ending the line's value: its range, if
-/// plain (no escapes, no quote inside).
+/// plain (no escapes, no quote inside, nothing TOML refuses in a string).
 #[inline]
 fn quoted(b: &[u8], at: usize, end: usize) -> Option<Range<usize>> {
     let v = b.get(at..end)?;
     if v.len() < 2 || v[0] != b'"' || v[v.len() - 1] != b'"' {
         return None;
     }
-    if v[1..v.len() - 1].iter().any(|&c| c == b'\\' || c == b'"') {
+    if !v[1..v.len() - 1]
+        .iter()
+        .all(|&c| PLAIN_STRING_BYTE[usize::from(c)])
+    {
         return None;
     }
     Some(at + 1..end - 1)
@@ -144,9 +160,19 @@ struct FastScan<'a> {
     pkgs: Vec<LockPkg>,
     deps: Vec<Range<usize>>,
     in_deps: bool,
+    /// The last dependency had no comma after it: only `]` may follow.
+    last_dep: bool,
     in_metadata: bool,
     seen_table: bool,
+    /// The keys of the current table seen so far ([`KEYS`] bits, or the top level's
+    /// `version`): a key given twice is a TOML error, left to the TOML parser to report.
+    keys: u8,
+    /// The keys of `[metadata]` (v1 checksums), for the same reason; `None` before the table.
+    metadata: Option<FxSet<&'a [u8]>>,
 }
+
+/// The keys of a `[[package]]`, one bit each in [`FastScan::keys`].
+const KEYS: [&[u8]; 5] = [b"name", b"version", b"source", b"checksum", b"dependencies"];
 
 impl FastScan<'_> {
     /// A line inside `dependencies = [`: ` "name version",` or `]`.
@@ -169,11 +195,29 @@ impl FastScan<'_> {
             self.pkgs.last_mut()?.deps.end = self.deps.len();
             return Some(());
         }
+        // TOML separates array elements with commas: one without is the last.
+        if self.last_dep {
+            return None;
+        }
         if b[e - 1] == b',' {
             e -= 1;
+        } else {
+            self.last_dep = true;
         }
         self.deps.push(quoted(b, s, e)?);
         Some(())
+    }
+
+    /// A line of `[metadata]`: `"checksum NAME VERSION (SOURCE)" = "HASH"`, each key once.
+    fn metadata_line(&mut self, at: usize, end: usize) -> Option<()> {
+        let b = self.b;
+        let close = at + 1 + memchr::memchr(b'"', b.get(at + 1..end)?)?;
+        let key = quoted(b, at, close + 1)?;
+        if b.get(close + 1..close + 4)? != b" = " {
+            return None;
+        }
+        quoted(b, close + 4, end)?;
+        self.metadata.as_mut()?.insert(&b[key]).then_some(())
     }
 
     /// Any other non-empty line (`line` is its 1-based number).
@@ -183,7 +227,13 @@ impl FastScan<'_> {
         let l = &b[at..end];
         // Cargo writes keys at the start of the line, one space around `=`, in this order.
         match l[0] {
-            b'#' => return Some(()),
+            // TOML refuses control characters (but tab) in comments too.
+            b'#' => {
+                return l
+                    .iter()
+                    .all(|&c| (c >= 0x20 && c != 0x7f) || c == b'\t')
+                    .then_some(());
+            }
             b'[' => {
                 match l.trim_ascii_end() {
                     b"[[package]]" => {
@@ -196,18 +246,35 @@ impl FastScan<'_> {
                         });
                         self.in_metadata = false;
                     }
-                    b"[metadata]" => self.in_metadata = true,
+                    // A table defined twice is a TOML error.
+                    b"[metadata]" if self.metadata.is_none() => {
+                        self.in_metadata = true;
+                        self.metadata = Some(FxSet::default());
+                    }
                     _ => return None,
                 }
                 self.seen_table = true;
+                self.keys = 0;
                 return Some(());
             }
-            _ if self.in_metadata => return Some(()),
+            _ if self.in_metadata => return self.metadata_line(at, end),
             _ => {}
         }
+        let key = KEYS.iter().position(|k| {
+            l.strip_prefix(*k)
+                .is_some_and(|rest| rest.starts_with(b" = "))
+        })?;
+        if self.keys & (1 << key) != 0 {
+            return None;
+        }
+        self.keys |= 1 << key;
         if !self.seen_table {
+            // `version = N`: a TOML integer (no sign, no leading zero, fits i64).
             let v = l.strip_prefix(b"version = ")?;
-            return v.iter().all(|b| b.is_ascii_digit()).then_some(());
+            let ok = (1..=18).contains(&v.len())
+                && v.iter().all(u8::is_ascii_digit)
+                && (v[0] != b'0' || v.len() == 1);
+            return ok.then_some(());
         }
         let p = self.pkgs.last_mut()?;
         // A name or version outside its grammar: the TOML path reports it by line.
@@ -221,9 +288,11 @@ impl FastScan<'_> {
         } else if l.starts_with(b"source = ") {
             p.source = Some(quoted(b, at + 9, end)?);
         } else if l.starts_with(b"checksum = ") {
+            quoted(b, at + 11, end)?;
         } else if l == b"dependencies = [" {
             p.deps = self.deps.len()..self.deps.len();
             self.in_deps = true;
+            self.last_dep = false;
         } else if l != b"dependencies = []" {
             return None;
         }
@@ -241,15 +310,19 @@ fn fast_cargo_lock(text: &str) -> Option<(Vec<LockPkg>, Vec<Range<usize>>)> {
         pkgs: Vec::with_capacity(text.len() / 256),
         deps: Vec::with_capacity(text.len() / 48),
         in_deps: false,
+        last_dep: false,
         in_metadata: false,
         seen_table: false,
+        keys: 0,
+        metadata: None,
     };
     let mut start = 0;
     let ends = memchr::memchr_iter(b'\n', b).chain(std::iter::once(b.len()));
     for (i, nl) in ends.enumerate() {
         let at = start;
         start = nl + 1;
-        let end = if nl > at && b[nl - 1] == b'\r' {
+        // `\r\n` ends a line; a `\r` anywhere else (the last byte too) is left to TOML.
+        let end = if nl > at && nl < b.len() && b[nl - 1] == b'\r' {
             nl - 1
         } else {
             nl
@@ -279,7 +352,7 @@ fn fast_cargo_lock(text: &str) -> Option<(Vec<LockPkg>, Vec<Range<usize>>)> {
     Some((pkgs, deps))
 }
 
-pub(super) fn scan(path: &Path, text: String, inputs: &mut Inputs) -> Result<CargoScan> {
+pub(crate) fn scan(path: &Path, text: String, inputs: &mut Inputs) -> Result<CargoScan> {
     if let Some((pkgs, deps)) = fast_cargo_lock(&text) {
         return Ok(CargoScan {
             path: path.to_path_buf(),
@@ -289,14 +362,18 @@ pub(super) fn scan(path: &Path, text: String, inputs: &mut Inputs) -> Result<Car
             refused: Vec::new(),
         });
     }
-    // Anything unusual: the full TOML parser (which also reports errors by line); its
-    // strings are laid end to end in a text of their own.
+    scan_toml(path, &text, inputs)
+}
+
+/// [`scan`] by the full TOML parser (which also reports errors by line): anything unusual
+/// takes this path. Its strings are laid end to end in a text of their own.
+pub(crate) fn scan_toml(path: &Path, text: &str, inputs: &mut Inputs) -> Result<CargoScan> {
     #[derive(serde::Deserialize)]
     struct Lock {
         #[serde(default)]
         package: Vec<toml::Spanned<LockPackage>>,
     }
-    let lock: Lock = toml::from_str(&text).with_context(|| path.display().to_string())?;
+    let lock: Lock = toml::from_str(text).with_context(|| path.display().to_string())?;
     let mut own = String::new();
     let mut put = |s: &str| {
         let start = own.len();
@@ -308,7 +385,7 @@ pub(super) fn scan(path: &Path, text: String, inputs: &mut Inputs) -> Result<Car
     let mut refused = vec![false; lock.package.len()];
     for (i, spanned) in lock.package.iter().enumerate() {
         // The span of an array-of-tables entry starts at its `[[package]]` header.
-        let line = line_at(&text, spanned.span().start);
+        let line = line_at(text, spanned.span().start);
         let p = spanned.get_ref();
         let problem = if !Ecosystem::Crates.valid_name(&p.name) {
             Some(Ecosystem::Crates.name_rule())
@@ -405,12 +482,24 @@ struct Reach {
     bits: Vec<u64>,
 }
 
-fn reach(scan: &CargoScan, edges: &[usize]) -> Reach {
+/// The most work the walk of [`reach`] may do, roots × (packages + dependencies): far above
+/// any real workspace (a thousand members over ten thousand packages is about 2^25), and a
+/// bound on the time and memory a crafted lockfile can take (the walk is quadratic).
+const MAX_WALK: usize = 1 << 28;
+
+fn reach(scan: &CargoScan, edges: &[usize]) -> Result<Reach> {
     let parsed = &scan.pkgs;
     let n = parsed.len();
     let roots: Vec<usize> = (0..n)
         .filter(|&i| parsed[i].source.is_none() && !scan.refused(i))
         .collect();
+    if roots.len().saturating_mul(n + edges.len()) > MAX_WALK {
+        bail!(
+            "{}: {} of its {n} packages have no source (workspace members, path dependencies): too many to trace which members pull each package in; it was not audited",
+            scan.path.display(),
+            roots.len()
+        );
+    }
     let words = roots.len().div_ceil(64).max(1);
     let mut bits = vec![0u64; n * words];
     let mut seen = vec![usize::MAX; n];
@@ -428,14 +517,14 @@ fn reach(scan: &CargoScan, edges: &[usize]) -> Reach {
             }
         }
     }
-    Reach { roots, words, bits }
+    Ok(Reach { roots, words, bits })
 }
 
 /// Walk a scanned Cargo.lock's dependency graph: each audited package with the workspace
 /// members that pull it in.
-pub(super) fn finish(scan: CargoScan, inputs: &mut Inputs) -> Result<()> {
+pub(crate) fn finish(scan: CargoScan, inputs: &mut Inputs) -> Result<()> {
     let edges = edges(&scan)?;
-    let Reach { roots, words, bits } = reach(&scan, &edges);
+    let Reach { roots, words, bits } = reach(&scan, &edges)?;
     let parsed = &scan.pkgs;
     let name = |i: usize| scan.str(&parsed[i].name);
     let file: Rc<Path> = Rc::from(scan.path.as_path());
@@ -471,6 +560,37 @@ pub(super) fn finish(scan: CargoScan, inputs: &mut Inputs) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// A scan's packages as plain values, for tests comparing the two paths: name, version,
+/// source, dependency strings and line of each `[[package]]`, and whether it was refused.
+#[cfg(test)]
+pub(crate) type PlainPackage = (String, String, Option<String>, Vec<String>, usize, bool);
+
+/// Whether [`scan`] reads `text` with the fast scanner.
+#[cfg(test)]
+pub(crate) fn takes_fast_path(text: &str) -> bool {
+    fast_cargo_lock(text).is_some()
+}
+
+#[cfg(test)]
+impl CargoScan {
+    pub(crate) fn plain(&self) -> Vec<PlainPackage> {
+        let s = |r: &Range<usize>| self.str(r).to_string();
+        (0..self.pkgs.len())
+            .map(|i| {
+                let p = &self.pkgs[i];
+                (
+                    s(&p.name),
+                    s(&p.version),
+                    p.source.as_ref().map(s),
+                    self.deps[p.deps.clone()].iter().map(s).collect(),
+                    p.line,
+                    self.refused(i),
+                )
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -513,8 +633,78 @@ mod tests {
             assert!(fast_cargo_lock(&bad).is_none(), "{bad:?}");
         }
         // A real lockfile takes the fast path (its validation refuses nothing Cargo writes).
+        // (Found by the fuzz suite: see `fast_scanner_accepts_nothing_toml_refuses`.)
         let real = include_str!("../../../Cargo.lock");
         let (pkgs, _) = fast_cargo_lock(real).expect("the workspace's Cargo.lock");
         assert!(pkgs.len() > 100);
+    }
+
+    /// Found by `fuzz_tests::cargo_lock`: the member walk is quadratic (every root walks
+    /// the graph), so 16 MiB of packages without a source, each depending on the next, took
+    /// minutes and gigabytes. Past a bound it is an error naming the file.
+    #[test]
+    fn a_crafted_graph_too_large_to_walk_is_an_error() {
+        let n = 20_000;
+        let mut text = String::from("version = 4\n");
+        for i in 0..n {
+            text.push_str(&format!(
+                "\n[[package]]\nname = \"p{i}\"\nversion = \"1.0.0\"\n"
+            ));
+            if i + 1 < n {
+                text.push_str(&format!("dependencies = [\n \"p{}\",\n]\n", i + 1));
+            }
+        }
+        text.push_str(
+            "\n[[package]]\nname = \"r\"\nversion = \"1.0.0\"\nsource = \"registry+x\"\n",
+        );
+        let mut inputs = Inputs::default();
+        let s = scan(Path::new("Cargo.lock"), text, &mut inputs).unwrap();
+        let e = finish(s, &mut inputs).unwrap_err().to_string();
+        assert!(
+            e.starts_with("Cargo.lock: 20000 of its 20001 packages have no source"),
+            "{e}"
+        );
+        assert!(
+            inputs.packages.is_empty(),
+            "nothing audited is presented as complete"
+        );
+    }
+
+    /// Found by `fuzz_tests::cargo_lock`: the scanner took files the TOML parser refuses
+    /// (a key given twice, a control character, an unquoted checksum, ...) and read them
+    /// silently, one of two values winning. Each now goes to the TOML path, which reports it.
+    #[test]
+    fn fast_scanner_accepts_nothing_toml_refuses() {
+        let pkg = "[[package]]\nname = \"a\"\nversion = \"1.0.0\"\nsource = \"registry+x\"\n";
+        let ok = format!("version = 4\n\n{pkg}");
+        assert!(fast_cargo_lock(&ok).is_some());
+        let v1 = format!("{pkg}\n[metadata]\n\"checksum a 1.0.0 (registry+x)\" = \"00\"\n");
+        assert!(fast_cargo_lock(&v1).is_some());
+        for bad in [
+            format!("version = 4\nversion = 4\n{pkg}"),
+            format!("version = \n{pkg}"),
+            format!("version = 04\n{pkg}"),
+            format!("{pkg}version = \"2.0.0\"\n"),
+            format!("{pkg}name = \"b\"\n"),
+            format!("{pkg}checksum = 00\n"),
+            format!("{pkg}dependencies = []\ndependencies = []\n"),
+            pkg.replace("registry+x", "registry+\u{1}"),
+            format!("{pkg}dependencies = [\n \"b\u{7f}\",\n]\n"),
+            format!("{pkg}dependencies = [\n \"b\"\n \"c\",\n]\n"),
+            format!("# a \u{1b}[2J comment\n{pkg}"),
+            format!("{pkg}\r"),
+            format!("{v1}\"checksum a 1.0.0 (registry+x)\" = \"00\"\n"),
+            format!("{v1}[metadata]\n"),
+            format!("[metadata]\n{v1}"),
+            format!("{v1}\"k\" = [\n"),
+            format!("{v1}not toml\n"),
+        ] {
+            assert!(fast_cargo_lock(&bad).is_none(), "{bad:?}");
+            let mut inputs = Inputs::default();
+            assert!(
+                scan(Path::new("Cargo.lock"), bad.clone(), &mut inputs).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! Reading is fenced: only regular files of at most [`MAX_INPUT_BYTES`] are read, and a file
 //! an input names (a requirements include) must resolve, links followed, inside the root.
 
-mod cargo_lock;
+pub(crate) mod cargo_lock;
 pub mod python;
 
 use std::collections::BTreeSet;

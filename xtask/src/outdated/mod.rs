@@ -3,9 +3,9 @@
 //! result, which [`Outdated::report`] presents; all network access goes through
 //! `http::Client` (parallel, cached, revalidated).
 
-mod actions;
-mod crates;
-mod docker;
+pub(crate) mod actions;
+pub(crate) mod crates;
+pub(crate) mod docker;
 mod eol;
 mod image;
 mod pypi;

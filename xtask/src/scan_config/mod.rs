@@ -393,4 +393,39 @@ mod tests {
         let got: Vec<(usize, &str)> = c.issues.iter().map(|i| (i.line, i.code.id())).collect();
         assert_eq!(got, vec![(4, "scan-excludes-code")]);
     }
+
+    /// Part of the fuzz suite (`fuzz_tests`): mutated `.trivyignore`, bandit YAML and INI
+    /// files never panic, and every issue is at a line of the file (1,000 cases each).
+    #[test]
+    fn mutated_scanner_configs_never_panic() {
+        use crate::fuzz_tests::{check, mutate_text, mutations};
+        let today = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+        let ok = crate::config::ScanConfigConfig::default().exclude_ok;
+        let samples = [
+            "# reason\nCVE-2023-1 exp:2026-01-01 # fixed soon\nCVE-2023-2\nGHSA-x exp:2027-13-45\n",
+            "skips:\n  - B101 # asserts in tests\n  - B603\nexclude_dirs: ['tests', 'src/payments']\n",
+            "[bandit]\n# fixed argv only\nskips = B603,B607\nexclude = tests,app\ntargets = src\n",
+        ];
+        for (k, sample) in samples.into_iter().enumerate() {
+            check("mutated scanner config", 1000, mutations(6), |ms| {
+                let text = mutate_text(sample, &ms);
+                let c = match k {
+                    0 => Ok(trivyignore(".trivyignore", &text, today)),
+                    1 => bandit_yaml("bandit.yaml", &text, &ok),
+                    _ => bandit_ini(".bandit", &text, &ok),
+                };
+                // The end of a file ending in a newline is the start of the line after it.
+                let n = text.split('\n').count();
+                for i in c.iter().flat_map(|c| &c.issues) {
+                    proptest::prop_assert!(
+                        (1..=n).contains(&i.line),
+                        "line {} of {n} in {:?}",
+                        i.line,
+                        text
+                    );
+                }
+                Ok(())
+            });
+        }
+    }
 }

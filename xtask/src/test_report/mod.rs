@@ -6,8 +6,8 @@
 //! its message, the slowest tests, and across several runs the flaky tests and the suite's
 //! duration trend. A test's newest run decides whether it fails now.
 
-mod history;
-mod junit;
+pub(crate) mod history;
+pub(crate) mod junit;
 
 use std::path::{Path, PathBuf};
 

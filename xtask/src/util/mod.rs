@@ -1,5 +1,5 @@
 //! Shared plumbing below every command: files, processes, HTTP, hashing, globbing, the
-//! progress line and credential redaction. Nothing here knows about a command.
+//! progress line, credential redaction and the bounds on XML and YAML. Nothing here knows about a command.
 
 pub mod actor;
 pub mod files;
@@ -11,3 +11,4 @@ pub mod redact;
 pub mod sh;
 pub mod walk;
 pub mod xml;
+pub mod yaml;

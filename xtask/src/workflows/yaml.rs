@@ -132,13 +132,13 @@ impl<'a> Lines<'a> {
         Lines { text, starts }
     }
 
-    /// Position of a 1-based line and 0-based character column.
+    /// Position of a 1-based line and 0-based character column. The parser marks an empty
+    /// node at the end of a file without a final newline on the line after the last: that
+    /// is the end of the text.
     fn pos(&self, line: usize, col0: usize) -> Pos {
-        let start = self
-            .starts
-            .get(line.saturating_sub(1))
-            .copied()
-            .unwrap_or(0);
+        let Some(&start) = self.starts.get(line.saturating_sub(1)) else {
+            return self.at(self.text.len());
+        };
         let rest = &self.text[start.min(self.text.len())..];
         let offset = start + rest.char_indices().nth(col0).map_or(rest.len(), |(i, _)| i);
         Pos {
@@ -233,6 +233,16 @@ impl MarkedEventReceiver for Builder<'_> {
 
 /// Parse the first document of `text` (an empty file gives an empty mapping).
 pub fn parse(text: &str, lines: &Lines) -> Result<Node, YamlError> {
+    if let Some((line, col)) = crate::util::yaml::alias_bomb(text) {
+        return Err(YamlError {
+            line,
+            col,
+            message: format!(
+                "aliases expand the file past {} nodes (a YAML bomb)",
+                crate::util::yaml::MAX_NODES
+            ),
+        });
+    }
     let mut b = Builder {
         lines,
         stack: Vec::new(),
@@ -305,6 +315,42 @@ mod tests {
             t.get("d").unwrap().is_false(),
             "a quoted 'false' is the string GitHub compares"
         );
+    }
+
+    /// Found by `fuzz_tests::workflows`: each alias was built as a full copy, so 400 bytes
+    /// of aliases of aliases took minutes and gigabytes (billion laughs).
+    #[test]
+    fn a_yaml_bomb_is_an_error_at_its_line() {
+        let text = format!("on: push\n{}", crate::util::yaml::laughs(9));
+        let e = crate::fuzz_tests::guard("YAML bomb", move || {
+            parse(&text, &Lines::new(&text)).unwrap_err()
+        });
+        assert_eq!(e.line, 7, "{e}");
+        assert!(e.message.contains("YAML bomb"), "{e}");
+    }
+
+    /// Found by `fuzz_tests::workflows`: an empty value at the end of a file without a final
+    /// newline was placed on a line past the last, at offset 0 (the start of the file).
+    #[test]
+    fn an_empty_value_at_the_end_is_at_the_end() {
+        for (text, line, col) in [("a: b\nc:", 2, 3), ("&x", 1, 3), ("a:\n  - b\n  -", 3, 4)] {
+            let t = tree(text);
+            let mut last = &t;
+            while let Some(n) = match &last.value {
+                Value::Map(e) => e.last().map(|(_, v)| v),
+                Value::Seq(v) => v.last(),
+                Value::Scalar(_) => None,
+            } {
+                last = n;
+            }
+            assert_eq!(last.str(), Some(""), "{text:?}");
+            let p = last.pos;
+            assert_eq!(
+                (p.line, p.col, p.offset),
+                (line, col, text.len()),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

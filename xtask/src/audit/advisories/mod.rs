@@ -6,8 +6,8 @@
 //! cannot be read is a [`Malformed`] naming the file and where the parser stopped, never
 //! echoing what the file holds.
 
-mod osv;
-mod rustsec;
+pub(crate) mod osv;
+pub(crate) mod rustsec;
 mod walk;
 
 use std::collections::BTreeSet;

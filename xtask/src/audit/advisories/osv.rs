@@ -80,6 +80,12 @@ pub fn from_json(bytes: &[u8], source: &Path) -> Result<Advisory, Unreadable> {
 }
 
 pub fn from_yaml(text: &str, source: &Path) -> Result<Advisory, Unreadable> {
+    if let Some((line, column)) = crate::util::yaml::alias_bomb(text) {
+        return Err(Unreadable::new(format!(
+            "aliases expand it past {} nodes at line {line}, column {column} (a YAML bomb): not read",
+            crate::util::yaml::MAX_NODES
+        )));
+    }
     let docs = yaml_rust2::YamlLoader::load_from_str(text).map_err(|e| {
         let m = e.marker();
         Unreadable::new(format!(
@@ -304,6 +310,21 @@ mod tests {
             let e = from_yaml(&text, src).unwrap_err();
             assert_eq!(e.message, expect, "{text}");
         }
+    }
+
+    /// Found by `fuzz_tests::advisories`: 400 bytes of aliases of aliases took seconds to
+    /// minutes and gigabytes to expand (billion laughs).
+    #[test]
+    fn a_yaml_bomb_is_refused_before_it_is_expanded() {
+        let text = format!("id: X\n{}", crate::util::yaml::laughs(9));
+        let e = crate::fuzz_tests::guard("YAML bomb", move || {
+            from_yaml(&text, Path::new("db")).unwrap_err()
+        });
+        assert!(
+            e.message.starts_with("aliases expand it past"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

@@ -293,9 +293,13 @@ impl Index {
             "the source changed (new update, commit or zip)"
         );
         let start = e2 + 1;
-        let body = start + header.records_len;
+        // The lengths come from the file: checked, a damaged one cannot overflow.
+        let body = start
+            .checked_add(header.records_len)
+            .filter(|b| b.checked_add(header.body_len) == Some(bytes.len()))
+            .context("truncated or damaged")?;
         ensure!(
-            bytes.len() == body + header.body_len && bytes.get(start..start + 2) == Some(b"o\t"),
+            bytes.get(start..start + 2) == Some(b"o\t"),
             "truncated or damaged"
         );
         let e3 = line_end(start)?;
@@ -305,7 +309,7 @@ impl Index {
             .collect::<Result<_, _>>()
             .context("offsets")?;
         ensure!(
-            offsets.len() == header.total + 1
+            offsets.len().checked_sub(1) == Some(header.total)
                 && offsets.last() == Some(&header.body_len)
                 && offsets.windows(2).all(|w| w[0] <= w[1]),
             "truncated or damaged"

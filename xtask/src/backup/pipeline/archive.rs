@@ -281,6 +281,15 @@ impl<'a> Checker<'a> {
             self.last = name.clone();
             self.member(name, &mut entry, sink)?;
         }
+        if self.manifest.is_none() {
+            // Not one member: the stream ends where the manifest should be.
+            self.problem(
+                codes::BACKUP_MANIFEST_MISSING,
+                "the archive holds no member, not even the manifest: it is empty or cut short"
+                    .into(),
+            );
+            return Ok(());
+        }
         for missing in self.expected.keys() {
             self.findings.push(problem(
                 codes::BACKUP_MEMBER_MISSING,
@@ -311,6 +320,16 @@ impl<'a> Checker<'a> {
             .read_to_end(&mut buf)
             .with_context(|| format!("in member `{name}`"))?;
         let m: Manifest = serde_json::from_slice(&buf).context("manifest is not valid")?;
+        if m.format != FORMAT {
+            self.problem(
+                codes::BACKUP_MANIFEST_MISSING,
+                format!(
+                    "the manifest's format is {:?}, not {FORMAT:?}: not a backup this xtask can read",
+                    m.format
+                ),
+            );
+            return Ok(false);
+        }
         self.expected = m
             .files
             .iter()
@@ -373,7 +392,11 @@ impl<'a> Checker<'a> {
                 codes::BACKUP_UNSAFE_ENTRY,
                 format!("link `{name}` -> `{target}` refused: {why}"),
             );
-        } else if want.kind != EntryKind::Symlink || want.target.as_deref() != Some(&target) {
+        } else if want.kind != EntryKind::Symlink
+            || want.target.as_deref() != Some(&target)
+            || (want.size, want.sha256.as_deref()) != (0, None)
+            || entry.header().mode().ok() != Some(want.mode)
+        {
             self.problem(
                 codes::BACKUP_MEMBER_MISMATCH,
                 format!("link `{name}` -> `{target}` differs from the manifest"),
@@ -599,6 +622,108 @@ mod tests {
             assert!(safe_link(single, &links[single]).is_ok(), "{single}");
         }
         assert!(check("b").unwrap_err().contains("through the link `a`"));
+    }
+
+    /// Found by `fuzz_tests::archive`: a gzipped tar with no member at all (an empty
+    /// stream, or one whose first header was zeroed) verified ok without a manifest, and
+    /// `restore config` then panicked on the missing manifest.
+    #[test]
+    fn an_archive_without_any_member_does_not_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        for tar in [Vec::new(), vec![0u8; 1024], vec![0u8; 10240]] {
+            let path = dir.path().join("empty.tar.gz");
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), Compression::fast());
+            gz.write_all(&tar).unwrap();
+            std::fs::write(&path, gz.finish().unwrap()).unwrap();
+            let c = check(&path, None).unwrap();
+            assert!(!c.ok() && c.manifest.is_none(), "{} zero bytes", tar.len());
+            assert_eq!(c.findings[0].code, codes::BACKUP_MANIFEST_MISSING);
+        }
+    }
+
+    /// Found by `fuzz_tests::archive`: a link's manifest entry was compared by kind and
+    /// target only, so one with another mode, a size or a checksum verified ok.
+    #[test]
+    fn a_link_entry_must_be_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("links.tar.gz");
+        let link = ManifestEntry {
+            path: "l".into(),
+            kind: EntryKind::Symlink,
+            size: 0,
+            mode: 0o777,
+            sha256: None,
+            target: Some("x".into()),
+        };
+        let archive = |entry: &ManifestEntry| {
+            // The member as `write` makes it; the manifest as given.
+            let mut json = serde_json::to_vec_pretty(&Manifest {
+                format: FORMAT.into(),
+                files: vec![entry.clone()],
+                left_out: Vec::new(),
+            })
+            .unwrap();
+            json.push(b'\n');
+            let gz =
+                GzBuilder::new().write(std::fs::File::create(&path).unwrap(), Compression::fast());
+            let mut tar = tar::Builder::new(gz);
+            let mut h = header(tar::EntryType::Regular, json.len() as u64, 0o644);
+            tar.append_data(&mut h, MANIFEST_NAME, json.as_slice())
+                .unwrap();
+            let mut h = header(tar::EntryType::Symlink, 0, 0o777);
+            tar.append_link(&mut h, "l", "x").unwrap();
+            tar.into_inner().unwrap().finish().unwrap();
+            check(&path, None).unwrap()
+        };
+        assert!(archive(&link).ok());
+        for other in [
+            ManifestEntry {
+                mode: 0o644,
+                ..link.clone()
+            },
+            ManifestEntry {
+                size: 3,
+                ..link.clone()
+            },
+            ManifestEntry {
+                sha256: Some("00".into()),
+                ..link.clone()
+            },
+        ] {
+            let c = archive(&other);
+            assert_eq!(c.findings.len(), 1, "{other:?}");
+            assert_eq!(c.findings[0].code, codes::BACKUP_MEMBER_MISMATCH);
+        }
+    }
+
+    /// Found by `fuzz_tests::archive`: `check` (verify, restore) never looked at the
+    /// manifest's format, which `read_manifest` refuses when unknown: an archive of another
+    /// format verified ok.
+    #[test]
+    fn a_manifest_of_another_format_does_not_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.tar.gz");
+        let manifest = Manifest {
+            format: "xtask-pipeline-backup/2".into(),
+            files: Vec::new(),
+            left_out: Vec::new(),
+        };
+        write(
+            std::fs::File::create(&path).unwrap(),
+            &manifest,
+            &|_| unreachable!(),
+        )
+        .unwrap();
+        let c = check(&path, None).unwrap();
+        assert!(!c.ok() && c.manifest.is_none());
+        assert_eq!(c.findings[0].code, codes::BACKUP_MANIFEST_MISSING);
+        assert!(
+            c.findings[0]
+                .message
+                .contains("\"xtask-pipeline-backup/2\""),
+            "{}",
+            c.findings[0].message
+        );
     }
 
     #[test]
