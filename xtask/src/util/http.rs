@@ -458,7 +458,8 @@ impl Client {
         let config = self.config(urls)?;
         let stdout = self.run_curl(&config)?;
         let mut answers = parse_answers(&stdout);
-        Ok(urls
+        let mut complete = Vec::new();
+        let responses = urls
             .iter()
             .map(|u| {
                 let answer = answers.remove(u.as_str()).unwrap_or(Answer {
@@ -466,9 +467,19 @@ impl Client {
                     exit: -1,
                     error: "no answer".into(),
                 });
-                self.settle(u, answer)
+                let (response, publish) = self.settle(u, answer);
+                complete.extend(publish);
+                response
             })
-            .collect())
+            .collect();
+        if let Err(err) = self.publish(&complete) {
+            eprintln!("warning: HTTP cache not updated: {err:#}");
+        }
+        for e in &complete {
+            let _ = std::fs::remove_file(&e.tmp_body);
+            let _ = std::fs::remove_file(&e.tmp_etag);
+        }
+        Ok(responses)
     }
 
     /// The curl config of every transfer.
@@ -523,21 +534,20 @@ impl Client {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    /// Turn curl's answer for `url` into a response; publish a complete 200 in the cache.
-    fn settle(&self, url: &str, a: Answer) -> Response {
+    /// Turn curl's answer for `url` into a response, and the cache entry to publish when it
+    /// is a complete 200 (its temporary files are left for [`Client::publish`]).
+    fn settle(&self, url: &str, a: Answer) -> (Response, Option<Entry>) {
         let e = self.entry(url);
         let r = match (a.status, a.exit) {
             (200, 0) => match std::fs::read(&e.tmp_body) {
                 Ok(body) => {
-                    if let Err(err) = self.publish(&e) {
-                        eprintln!("warning: HTTP cache not updated: {err:#}");
-                    }
-                    Response {
+                    let r = Response {
                         status: 200,
                         body: Some(body),
                         from_cache: false,
                         error: None,
-                    }
+                    };
+                    return (r, Some(e));
                 }
                 Err(err) => Response::failed(0, format!("GET {url}: reading the answer: {err}")),
             },
@@ -554,7 +564,7 @@ impl Client {
         };
         let _ = std::fs::remove_file(&e.tmp_body);
         let _ = std::fs::remove_file(&e.tmp_etag);
-        r
+        (r, None)
     }
 
     /// Revalidated: the cached body is fresh again for `max_age_secs`.
@@ -568,18 +578,45 @@ impl Client {
         }
     }
 
-    /// fsync the downloaded body (and its ETag), rename both into place, fsync the folder.
-    fn publish(&self, e: &Entry) -> Result<()> {
-        std::fs::File::open(&e.tmp_body)
-            .and_then(|f| f.sync_all())
-            .with_context(|| format!("syncing {}", e.tmp_body.display()))?;
-        std::fs::rename(&e.tmp_body, &e.body)
-            .with_context(|| format!("publishing {}", e.body.display()))?;
-        if e.tmp_etag.exists() {
-            std::fs::rename(&e.tmp_etag, &e.etag)
-                .with_context(|| format!("publishing {}", e.etag.display()))?;
-        } else {
-            let _ = std::fs::remove_file(&e.etag);
+    /// Publish complete answers: every body synced (on every core: hundreds of crates'
+    /// index files), then each renamed into place with its ETag, then the folder synced
+    /// once. A crash leaves the old entry or the whole new one, never part of one.
+    fn publish(&self, entries: &[Entry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let threads = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(8);
+        let chunk = entries.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = entries
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || -> Result<()> {
+                        for e in part {
+                            std::fs::File::open(&e.tmp_body)
+                                .and_then(|f| f.sync_all())
+                                .with_context(|| format!("syncing {}", e.tmp_body.display()))?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            handles.into_iter().try_for_each(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a cache sync thread panicked")))
+            })
+        })?;
+        for e in entries {
+            std::fs::rename(&e.tmp_body, &e.body)
+                .with_context(|| format!("publishing {}", e.body.display()))?;
+            if e.tmp_etag.exists() {
+                std::fs::rename(&e.tmp_etag, &e.etag)
+                    .with_context(|| format!("publishing {}", e.etag.display()))?;
+            } else {
+                let _ = std::fs::remove_file(&e.etag);
+            }
         }
         files::sync_dir(&self.cache_dir)
     }
