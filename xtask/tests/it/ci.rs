@@ -52,94 +52,29 @@ fn step(name: &str, conclusion: &str, from: &str, to: &str) -> Value {
 /// attempt of run 102) as `gh run list` output, and jobs pages of runs 101 and 102.
 fn fixture(root: &Path) {
     let d = |day: u32, hms: &str| format!("2026-01-{day:02}T{hms}Z");
-    let runs = vec![
-        rest_run(
-            101,
-            "ci",
-            1,
-            [&d(5, "10:00:00"), &d(5, "10:00:30"), &d(5, "10:05:30")],
-            "completed",
-            Some("success"),
-        ),
-        rest_run(
-            102,
-            "ci",
-            2,
-            [&d(6, "10:00:00"), &d(6, "10:01:00"), &d(6, "10:11:00")],
-            "completed",
-            Some("failure"),
-        ),
-        rest_run(
-            103,
-            "ci",
-            1,
-            [&d(7, "09:00:00"), &d(7, "09:00:00"), &d(7, "09:03:20")],
-            "completed",
-            Some("success"),
-        ),
-        rest_run(
-            104,
-            "ci",
-            1,
-            [&d(7, "10:00:00"), &d(7, "10:00:00"), &d(7, "10:01:00")],
-            "completed",
-            Some("cancelled"),
-        ),
-        rest_run(
-            105,
-            "ci",
-            1,
-            [&d(8, "11:30:00"), &d(8, "11:30:05"), &d(8, "11:31:00")],
-            "in_progress",
-            None,
-        ),
-        rest_run(
-            106,
-            "ci",
-            1,
-            [&d(8, "11:00:00"), &d(8, "11:00:00"), &d(8, "11:02:00")],
-            "completed",
-            Some("success"),
-        ),
+    // Workflow `ci`: id, attempt, day, [created, started, updated], conclusion (none while
+    // in progress).
+    #[rustfmt::skip]
+    let runs: Vec<Value> = [
+        (101, 1, "2026-01-05", ["10:00:00", "10:00:30", "10:05:30"], Some("success")),
+        (102, 2, "2026-01-06", ["10:00:00", "10:01:00", "10:11:00"], Some("failure")),
+        (103, 1, "2026-01-07", ["09:00:00", "09:00:00", "09:03:20"], Some("success")),
+        (104, 1, "2026-01-07", ["10:00:00", "10:00:00", "10:01:00"], Some("cancelled")),
+        (105, 1, "2026-01-08", ["11:30:00", "11:30:05", "11:31:00"], None),
+        (106, 1, "2026-01-08", ["11:00:00", "11:00:00", "11:02:00"], Some("success")),
         // The previous window (2025-12-25 12:00 to 2026-01-01 12:00).
-        rest_run(
-            90,
-            "ci",
-            1,
-            [
-                "2025-12-30T10:00:00Z",
-                "2025-12-30T10:00:00Z",
-                "2025-12-30T10:03:20Z",
-            ],
-            "completed",
-            Some("success"),
-        ),
-        rest_run(
-            91,
-            "ci",
-            1,
-            [
-                "2025-12-31T10:00:00Z",
-                "2025-12-31T10:00:00Z",
-                "2025-12-31T10:05:00Z",
-            ],
-            "completed",
-            Some("success"),
-        ),
+        (90, 1, "2025-12-30", ["10:00:00", "10:00:00", "10:03:20"], Some("success")),
+        (91, 1, "2025-12-31", ["10:00:00", "10:00:00", "10:05:00"], Some("success")),
         // Before both windows: read, never counted.
-        rest_run(
-            80,
-            "ci",
-            1,
-            [
-                "2025-12-01T10:00:00Z",
-                "2025-12-01T10:00:00Z",
-                "2025-12-01T11:00:00Z",
-            ],
-            "completed",
-            Some("failure"),
-        ),
-    ];
+        (80, 1, "2025-12-01", ["10:00:00", "10:00:00", "11:00:00"], Some("failure")),
+    ]
+    .into_iter()
+    .map(|(id, attempt, day, hms, conclusion)| {
+        let [c, s, u] = hms.map(|t| format!("{day}T{t}Z"));
+        let status = if conclusion.is_some() { "completed" } else { "in_progress" };
+        rest_run(id, "ci", attempt, [&c, &s, &u], status, conclusion)
+    })
+    .collect();
     let page = json!({"total_count": runs.len(), "workflow_runs": runs});
     write(root, "exports/runs-rest.json", &page.to_string());
     let gh = json!([
@@ -501,107 +436,30 @@ fn dora_of_a_known_ledger_and_git_history() {
     let c3 = commit(r, "2026-01-02T06:00:00Z", 3);
     let c4 = commit(r, "2026-01-04T00:00:00Z", 4);
     let c5 = commit(r, "2026-01-05T00:00:00Z", 5);
-    let mut ledger = String::new();
-    ledger += &entry(
-        "e0",
-        ("2025-12-20T00:00:00Z", Some("2025-12-20T00:05:00Z")),
-        "deploy",
-        "v0",
-        None,
-        Some(&c1),
-        "succeeded",
-    );
-    ledger += &entry(
-        "e1",
-        ("2026-01-01T12:00:00Z", Some("2026-01-01T12:05:00Z")),
-        "deploy",
-        "v1",
-        Some("v0"),
-        Some(&c1),
-        "succeeded",
-    );
-    // The `started` line and the outcome line of one operation are one deploy.
-    ledger += &entry(
-        "e2",
-        ("2026-01-03T00:00:00Z", None),
-        "deploy",
-        "v2",
-        Some("v1"),
-        Some(&c3),
-        "started",
-    );
-    ledger += &entry(
-        "e2",
-        ("2026-01-03T00:00:00Z", Some("2026-01-03T00:10:00Z")),
-        "deploy",
-        "v2",
-        Some("v1"),
-        Some(&c3),
-        "succeeded",
-    );
-    ledger += &entry(
-        "e3",
-        ("2026-01-04T12:00:00Z", Some("2026-01-04T12:30:00Z")),
-        "deploy",
-        "v3",
-        Some("v2"),
-        Some(&c4),
-        "rolled-back",
-    );
-    ledger += &entry(
-        "e4",
-        ("2026-01-05T00:00:00Z", Some("2026-01-05T00:10:00Z")),
-        "deploy",
-        "v4",
-        Some("v2"),
-        Some(&c4),
-        "failed",
-    );
-    ledger += &entry(
-        "e5",
-        ("2026-01-05T02:00:00Z", Some("2026-01-05T02:06:00Z")),
-        "rollback",
-        "v2",
-        Some("v4"),
-        Some(&c4),
-        "succeeded",
-    );
-    ledger += &entry(
-        "e6",
-        ("2026-01-06T00:00:00Z", Some("2026-01-06T00:10:00Z")),
-        "deploy",
-        "v5",
-        Some("v2"),
-        Some(&c5),
-        "succeeded",
-    );
-    ledger += &entry(
-        "e7",
-        ("2026-01-06T06:00:00Z", Some("2026-01-06T06:05:00Z")),
-        "rollback",
-        "v2",
-        Some("v5"),
-        Some(&c5),
-        "succeeded",
-    );
-    ledger += &entry(
-        "e8",
-        ("2026-01-07T00:00:00Z", Some("2026-01-07T00:01:00Z")),
-        "deploy",
-        "v6",
-        Some("v2"),
-        Some(&c5),
-        "aborted",
-    );
-    ledger += &entry(
-        "e9",
-        ("2026-01-07T12:00:00Z", None),
-        "deploy",
-        "v7",
-        Some("v2"),
-        Some(&c5),
-        "started",
-    );
+    // id, [day, started, finished (none while started)], action, version, previous, commit,
+    // outcome. The `started` line and the outcome line of one operation (e2) are one deploy.
+    #[rustfmt::skip]
+    let ledger: String = [
+        ("e0", ["2025-12-20", "00:00:00", "00:05:00"], "deploy", "v0", None, &c1, "succeeded"),
+        ("e1", ["2026-01-01", "12:00:00", "12:05:00"], "deploy", "v1", Some("v0"), &c1, "succeeded"),
+        ("e2", ["2026-01-03", "00:00:00", ""], "deploy", "v2", Some("v1"), &c3, "started"),
+        ("e2", ["2026-01-03", "00:00:00", "00:10:00"], "deploy", "v2", Some("v1"), &c3, "succeeded"),
+        ("e3", ["2026-01-04", "12:00:00", "12:30:00"], "deploy", "v3", Some("v2"), &c4, "rolled-back"),
+        ("e4", ["2026-01-05", "00:00:00", "00:10:00"], "deploy", "v4", Some("v2"), &c4, "failed"),
+        ("e5", ["2026-01-05", "02:00:00", "02:06:00"], "rollback", "v2", Some("v4"), &c4, "succeeded"),
+        ("e6", ["2026-01-06", "00:00:00", "00:10:00"], "deploy", "v5", Some("v2"), &c5, "succeeded"),
+        ("e7", ["2026-01-06", "06:00:00", "06:05:00"], "rollback", "v2", Some("v5"), &c5, "succeeded"),
+        ("e8", ["2026-01-07", "00:00:00", "00:01:00"], "deploy", "v6", Some("v2"), &c5, "aborted"),
+        ("e9", ["2026-01-07", "12:00:00", ""], "deploy", "v7", Some("v2"), &c5, "started"),
+    ]
+    .into_iter()
+    .map(|(id, [day, start, end], action, version, previous, commit, outcome)| {
+        let started = format!("{day}T{start}Z");
+        let finished = (!end.is_empty()).then(|| format!("{day}T{end}Z"));
+        let times = (started.as_str(), finished.as_deref());
+        entry(id, times, action, version, previous, Some(commit), outcome)
+    })
+    .collect();
     write(r, "backups/deployments/production.jsonl", &ledger);
     let out = xtask(
         r,
