@@ -130,6 +130,16 @@ fn stats(root: &Path, extra: &[&str]) -> crate::support::Run {
     xtask(root, &args)
 }
 
+/// `ci stats --since SINCE` in JSON, reading the exports where the configuration puts them.
+fn stats_since(root: &Path, since: &str) -> crate::support::Run {
+    xtask(
+        root,
+        &[
+            "--format", "json", "ci", "stats", "--since", since, "--now", NOW,
+        ],
+    )
+}
+
 fn close(v: &Value, want: f64) {
     let got = v.as_f64().unwrap_or_else(|| panic!("{v} is not a number"));
     assert!((got - want).abs() < 1e-9, "{got} != {want}");
@@ -248,13 +258,7 @@ fn since_and_the_default_export_folder() {
         "maintenance.toml",
         "[ci]\nexports = \"exports\"\n",
     );
-    let v = xtask(
-        t.path(),
-        &[
-            "--format", "json", "ci", "stats", "--since", "1d", "--now", NOW,
-        ],
-    )
-    .json();
+    let v = stats_since(t.path(), "1d").json();
     let ci = by(&v["workflows"], "name", "ci");
     assert_eq!(ci["runs"], 2);
     close(&ci["success_rate"], 1.0);
@@ -425,6 +429,18 @@ fn entry(
     format!("{e}\n")
 }
 
+/// `ci dora` in JSON over the first week of 2026.
+const DORA_JSON: [&str; 8] = [
+    "--format",
+    "json",
+    "ci",
+    "dora",
+    "--since",
+    "2026-01-01",
+    "--now",
+    "2026-01-08",
+];
+
 /// DORA over a git repository with known commit times and a ledger of known outcomes.
 #[test]
 fn dora_of_a_known_ledger_and_git_history() {
@@ -461,19 +477,7 @@ fn dora_of_a_known_ledger_and_git_history() {
     })
     .collect();
     write(r, "backups/deployments/production.jsonl", &ledger);
-    let out = xtask(
-        r,
-        &[
-            "--format",
-            "json",
-            "ci",
-            "dora",
-            "--since",
-            "2026-01-01",
-            "--now",
-            "2026-01-08",
-        ],
-    );
+    let out = xtask(r, &DORA_JSON);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let v = out.json();
     let d = &v["dora"];
@@ -519,19 +523,7 @@ fn dora_of_a_known_ledger_and_git_history() {
     // A commit git does not know: the lead time is incomplete, exit 2, named.
     let bad = ledger.replace(&c5, "0123456789abcdef0123456789abcdef01234567");
     write(r, "backups/deployments/production.jsonl", &bad);
-    let out = xtask(
-        r,
-        &[
-            "--format",
-            "json",
-            "ci",
-            "dora",
-            "--since",
-            "2026-01-01",
-            "--now",
-            "2026-01-08",
-        ],
-    );
+    let out = xtask(r, &DORA_JSON);
     assert_eq!(out.code, 2, "{}", out.stdout);
     let f = finding_with_code(&out.json(), "input-error").clone();
     assert!(f["message"].as_str().unwrap().contains("v5"), "{f}");
@@ -550,6 +542,18 @@ fn dora_of_a_known_ledger_and_git_history() {
 struct FakeGitHub {
     server: TestServer,
     hits: Arc<Mutex<Vec<String>>>,
+}
+
+impl FakeGitHub {
+    /// `cargo xtask ARGS` in `root` against this server, with a token.
+    fn xtask(&self, root: &Path, args: &[&str]) -> crate::support::Run {
+        let url = self.server.url();
+        xtask_env(
+            root,
+            &[("GITHUB_API_URL", &url), ("GITHUB_TOKEN", "t0ken-abc")],
+            args,
+        )
+    }
 }
 
 fn fake_github(reset_in: i64) -> FakeGitHub {
@@ -627,14 +631,8 @@ fn fetch_follows_links_waits_out_the_rate_limit_retries_5xx_and_resumes() {
     let t = tempfile::tempdir().unwrap();
     let r = t.path();
     let gh = fake_github(1);
-    let env = [
-        ("GITHUB_API_URL", gh.server.url()),
-        ("GITHUB_TOKEN", "t0ken-abc".into()),
-    ];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let out = xtask_env(
+    let out = gh.xtask(
         r,
-        &env,
         &[
             "--format",
             "json",
@@ -695,29 +693,12 @@ fn fetch_follows_links_waits_out_the_rate_limit_retries_5xx_and_resumes() {
         }
     }
     assert!(!out.stdout.contains("t0ken") && !out.stderr.contains("t0ken"));
-    let s = xtask(
-        r,
-        &[
-            "--format",
-            "json",
-            "ci",
-            "stats",
-            "--since",
-            "2026-01-01",
-            "--now",
-            NOW,
-        ],
-    )
-    .json();
+    let s = stats_since(r, "2026-01-01").json();
     assert_eq!(by(&s["workflows"], "name", "ci")["runs"], 3);
     assert_eq!(by(&s["jobs"], "name", "test")["runs"], 2);
     // Again: jobs come from the cache; the listing starts at the unfinished run 3.
     let before = gh.hits.lock().unwrap().len();
-    let out = xtask_env(
-        r,
-        &env,
-        &["--format", "json", "ci", "fetch", "--repo", "o/r"],
-    );
+    let out = gh.xtask(r, &["--format", "json", "ci", "fetch", "--repo", "o/r"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v = out.json();
     assert_eq!(v["fetch"]["jobs_cached"], 2);
@@ -734,15 +715,9 @@ fn a_rate_limit_beyond_the_longest_wait_stops_and_the_next_fetch_continues() {
     let t = tempfile::tempdir().unwrap();
     let r = t.path();
     let gh = fake_github(3600);
-    let env = [
-        ("GITHUB_API_URL", gh.server.url()),
-        ("GITHUB_TOKEN", "t0ken-abc".into()),
-    ];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     write(r, "maintenance.toml", "[ci]\nmax_wait_secs = 5\n");
-    let out = xtask_env(
+    let out = gh.xtask(
         r,
-        &env,
         &[
             "ci",
             "fetch",
@@ -769,9 +744,8 @@ fn a_rate_limit_beyond_the_longest_wait_stops_and_the_next_fetch_continues() {
     );
     // The limit is gone on the next try (the server limits once): page 2 only.
     let before = gh.hits.lock().unwrap().len();
-    let out = xtask_env(
+    let out = gh.xtask(
         r,
-        &env,
         &[
             "--format",
             "json",
@@ -787,19 +761,7 @@ fn a_rate_limit_beyond_the_longest_wait_stops_and_the_next_fetch_continues() {
     let again: Vec<String> = gh.hits.lock().unwrap()[before..].to_vec();
     assert_eq!(again.len(), 1, "only the missing page: {again:?}");
     assert!(again[0].contains("page=2"));
-    let s = xtask(
-        r,
-        &[
-            "--format",
-            "json",
-            "ci",
-            "stats",
-            "--since",
-            "2026-01-01",
-            "--now",
-            NOW,
-        ],
-    );
+    let s = stats_since(r, "2026-01-01");
     assert_eq!(s.code, 0, "{}", s.stderr);
 }
 
