@@ -4,7 +4,6 @@
 use serde_json::json;
 
 use super::{Breach, Inputs, Rule, Verdict};
-use crate::ci::model::Window;
 use crate::ci::stats::{self, percent};
 use crate::report::codes;
 
@@ -18,14 +17,11 @@ fn check(i: &Inputs) -> Verdict {
     if !rule.enabled {
         return Verdict::Disabled;
     }
-    let x = match i.exports {
+    let x = match i.ci_exports() {
         Ok(x) => x,
-        Err(why) => return Verdict::NotEvaluated(why.to_string()),
+        Err(not_evaluated) => return not_evaluated,
     };
-    let window = Window {
-        since: i.now - rule.window.secs(),
-        now: i.now,
-    };
+    let window = i.window(rule.window.secs());
     let f = stats::finished_in(x, &window);
     let counted = f.counted();
     let Some(flag) = stats::failure_flag(None, &f, rule) else {

@@ -10,7 +10,7 @@ mod test_flakiness;
 
 use serde_json::Value;
 
-use crate::ci::model::{Exports, Secs};
+use crate::ci::model::{Exports, Secs, Window};
 use crate::config::AlertAction;
 use crate::context::Context;
 use crate::report::{Code, Severity};
@@ -20,6 +20,22 @@ pub struct Inputs<'a> {
     pub cx: &'a Context,
     pub exports: Result<&'a Exports, &'a str>,
     pub now: Secs,
+}
+
+impl<'a> Inputs<'a> {
+    /// The CI exports, or the verdict of a rule that cannot be evaluated without them.
+    pub fn ci_exports(&self) -> Result<&'a Exports, Verdict> {
+        self.exports
+            .map_err(|why| Verdict::NotEvaluated(why.to_string()))
+    }
+
+    /// The window of `secs` seconds that ends now.
+    pub fn window(&self, secs: Secs) -> Window {
+        Window {
+            since: self.now - secs,
+            now: self.now,
+        }
+    }
 }
 
 /// A rule's condition holding: one per thing it is about (a workflow, a deploy, an
