@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use crate::support::{TestServer, finding_with_code, snapshot, write, xtask, xtask_env};
+use crate::support::{TestServer, finding_with_code, git_at, snapshot, write, xtask, xtask_env};
 
 const NOW: &str = "2026-01-08T12:00:00Z";
 
@@ -376,35 +376,11 @@ fn malformed_and_partial_exports_are_refused_by_file_and_run() {
     assert!(out.stderr.contains("ci fetch"), "{}", out.stderr);
 }
 
-fn git(dir: &Path, date: &str, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .env("GIT_AUTHOR_DATE", date)
-        .env("GIT_COMMITTER_DATE", date)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 fn commit(dir: &Path, date: &str, n: u32) -> String {
     write(dir, "src/app.py", &format!("version = {n}\n"));
-    git(dir, date, &["add", "."]);
-    git(dir, date, &["commit", "-q", "-m", &format!("change {n}")]);
-    git(dir, date, &["rev-parse", "HEAD"])
+    git_at(dir, date, &["add", "."]);
+    git_at(dir, date, &["commit", "-q", "-m", &format!("change {n}")]);
+    git_at(dir, date, &["rev-parse", "HEAD"])
 }
 
 fn entry(
@@ -446,7 +422,7 @@ const DORA_JSON: [&str; 8] = [
 fn dora_of_a_known_ledger_and_git_history() {
     let t = tempfile::tempdir().unwrap();
     let r = t.path();
-    git(r, "2026-01-01T00:00:00Z", &["init", "-q"]);
+    git_at(r, "2026-01-01T00:00:00Z", &["init", "-q"]);
     let c1 = commit(r, "2026-01-01T00:00:00Z", 1);
     let _c2 = commit(r, "2026-01-02T00:00:00Z", 2);
     let c3 = commit(r, "2026-01-02T06:00:00Z", 3);
@@ -554,6 +530,13 @@ impl FakeGitHub {
             args,
         )
     }
+
+    /// `cargo xtask --format json ci fetch --repo o/r EXTRA` against this server.
+    fn fetch_json(&self, root: &Path, extra: &[&str]) -> crate::support::Run {
+        let mut args = vec!["--format", "json", "ci", "fetch", "--repo", "o/r"];
+        args.extend(extra);
+        self.xtask(root, &args)
+    }
 }
 
 fn fake_github(reset_in: i64) -> FakeGitHub {
@@ -631,19 +614,7 @@ fn fetch_follows_links_waits_out_the_rate_limit_retries_5xx_and_resumes() {
     let t = tempfile::tempdir().unwrap();
     let r = t.path();
     let gh = fake_github(1);
-    let out = gh.xtask(
-        r,
-        &[
-            "--format",
-            "json",
-            "ci",
-            "fetch",
-            "--repo",
-            "o/r",
-            "--since",
-            "2026-01-01",
-        ],
-    );
+    let out = gh.fetch_json(r, &["--since", "2026-01-01"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let v = out.json();
     assert_eq!(v["fetch"]["pages"], 2);
@@ -698,7 +669,7 @@ fn fetch_follows_links_waits_out_the_rate_limit_retries_5xx_and_resumes() {
     assert_eq!(by(&s["jobs"], "name", "test")["runs"], 2);
     // Again: jobs come from the cache; the listing starts at the unfinished run 3.
     let before = gh.hits.lock().unwrap().len();
-    let out = gh.xtask(r, &["--format", "json", "ci", "fetch", "--repo", "o/r"]);
+    let out = gh.fetch_json(r, &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v = out.json();
     assert_eq!(v["fetch"]["jobs_cached"], 2);
@@ -744,18 +715,7 @@ fn a_rate_limit_beyond_the_longest_wait_stops_and_the_next_fetch_continues() {
     );
     // The limit is gone on the next try (the server limits once): page 2 only.
     let before = gh.hits.lock().unwrap().len();
-    let out = gh.xtask(
-        r,
-        &[
-            "--format",
-            "json",
-            "ci",
-            "fetch",
-            "--repo",
-            "o/r",
-            "--no-jobs",
-        ],
-    );
+    let out = gh.fetch_json(r, &["--no-jobs"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.json()["fetch"]["resumed"], true);
     let again: Vec<String> = gh.hits.lock().unwrap()[before..].to_vec();
