@@ -111,21 +111,20 @@ fn fixture(root: &Path) {
     write(root, "exports/jobs.json", &format!("{j101}\n{j102}\n"));
 }
 
+/// The arguments that name [`fixture`]'s three exports.
+const FIXTURE_EXPORTS: [&str; 6] = [
+    "--runs",
+    "exports/runs-rest.json",
+    "--runs",
+    "exports/runs-gh.json",
+    "--jobs",
+    "exports/jobs.json",
+];
+
 fn stats(root: &Path, extra: &[&str]) -> crate::support::Run {
-    let mut args = vec![
-        "--format",
-        "json",
-        "ci",
-        "stats",
-        "--runs",
-        "exports/runs-rest.json",
-        "--runs",
-        "exports/runs-gh.json",
-        "--jobs",
-        "exports/jobs.json",
-        "--now",
-        NOW,
-    ];
+    let mut args = vec!["--format", "json", "ci", "stats"];
+    args.extend(FIXTURE_EXPORTS);
+    args.extend(["--now", NOW]);
     args.extend(extra);
     xtask(root, &args)
 }
@@ -752,25 +751,10 @@ fn html_report_renders_in_chromium_with_the_expected_marks() {
     let t = tempfile::tempdir().unwrap();
     let r = t.path();
     fixture(r);
-    let out = xtask(
-        r,
-        &[
-            "--format",
-            "json",
-            "ci",
-            "report",
-            "--html",
-            "report.html",
-            "--runs",
-            "exports/runs-rest.json",
-            "--runs",
-            "exports/runs-gh.json",
-            "--jobs",
-            "exports/jobs.json",
-            "--now",
-            NOW,
-        ],
-    );
+    let mut args = vec!["--format", "json", "ci", "report", "--html", "report.html"];
+    args.extend(FIXTURE_EXPORTS);
+    args.extend(["--now", NOW]);
+    let out = xtask(r, &args);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let html = std::fs::read_to_string(r.join("report.html")).unwrap();
     assert!(!html.contains("<script"), "no script");

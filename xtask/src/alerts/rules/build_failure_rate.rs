@@ -14,14 +14,10 @@ pub const RULE: Rule = Rule {
 
 fn check(i: &Inputs) -> Verdict {
     let rule = &i.cx.config.alerts.build_failure_rate;
-    if !rule.enabled {
-        return Verdict::Disabled;
-    }
-    let x = match i.ci_exports() {
-        Ok(x) => x,
-        Err(not_evaluated) => return not_evaluated,
+    let (x, window) = match i.ci_window(rule.enabled, rule.window.secs()) {
+        Ok(v) => v,
+        Err(verdict) => return verdict,
     };
-    let window = i.window(rule.window.secs());
     let f = stats::finished_in(x, &window);
     let counted = f.counted();
     let Some(flag) = stats::failure_flag(None, &f, rule) else {

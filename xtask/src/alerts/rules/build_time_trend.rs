@@ -16,14 +16,10 @@ pub const RULE: Rule = Rule {
 fn check(i: &Inputs) -> Verdict {
     let cfg = &i.cx.config.alerts;
     let rule = &cfg.build_time_trend;
-    if !rule.enabled {
-        return Verdict::Disabled;
-    }
-    let x = match i.ci_exports() {
-        Ok(x) => x,
-        Err(not_evaluated) => return not_evaluated,
+    let (x, window) = match i.ci_window(rule.enabled, rule.window.secs()) {
+        Ok(v) => v,
+        Err(verdict) => return verdict,
     };
-    let window = i.window(rule.window.secs());
     let s = stats::compute(
         x,
         &stats::Options {

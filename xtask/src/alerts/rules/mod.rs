@@ -23,10 +23,17 @@ pub struct Inputs<'a> {
 }
 
 impl<'a> Inputs<'a> {
-    /// The CI exports, or the verdict of a rule that cannot be evaluated without them.
-    pub fn ci_exports(&self) -> Result<&'a Exports, Verdict> {
-        self.exports
-            .map_err(|why| Verdict::NotEvaluated(why.to_string()))
+    /// What a rule over the CI exports starts with: `Err(Disabled)` when it is off,
+    /// `Err(NotEvaluated)` without exports, else the exports and the window of `secs`
+    /// seconds that ends now.
+    pub fn ci_window(&self, enabled: bool, secs: Secs) -> Result<(&'a Exports, Window), Verdict> {
+        if !enabled {
+            return Err(Verdict::Disabled);
+        }
+        let x = self
+            .exports
+            .map_err(|why| Verdict::NotEvaluated(why.to_string()))?;
+        Ok((x, self.window(secs)))
     }
 
     /// The window of `secs` seconds that ends now.
