@@ -632,9 +632,11 @@ mod tests {
     }
 
     /// A one-shot-per-connection HTTP server on 127.0.0.1 whose answers are raw bytes
-    /// (so that a test can lie about Content-Length); the request heads are recorded.
+    /// (so that a test can lie about Content-Length): `first` to the first connection,
+    /// `then` to every later one; the request heads are recorded.
     fn raw_server(
-        answer: impl Fn(usize) -> Vec<u8> + Send + 'static,
+        first: &'static [u8],
+        then: &'static [u8],
     ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
         use std::io::{Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -649,7 +651,7 @@ mod tests {
                 log.lock()
                     .unwrap()
                     .push(String::from_utf8_lossy(&buf[..got]).into_owned());
-                let _ = stream.write_all(&answer(n));
+                let _ = stream.write_all(if n == 0 { first } else { then });
             }
         });
         (url, seen)
@@ -682,13 +684,10 @@ mod tests {
     fn a_cut_off_answer_is_not_cached_and_tokens_never_reach_the_disk() {
         // First answer: 200 with a Content-Length the body never reaches (curl exit 18);
         // then complete answers with an ETag (a poisoned cache would get a 304 forever).
-        let (url, seen) = raw_server(|n| {
-            if n == 0 {
-                b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nETag: \"v1\"\r\nConnection: close\r\n\r\n{\"trunc".to_vec()
-            } else {
-                b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nETag: \"v2\"\r\nConnection: close\r\n\r\n{\"a\":1}".to_vec()
-            }
-        });
+        let (url, seen) = raw_server(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nETag: \"v1\"\r\nConnection: close\r\n\r\n{\"trunc",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nETag: \"v2\"\r\nConnection: close\r\n\r\n{\"a\":1}",
+        );
         let cache = tempfile::tempdir().unwrap();
         let c = client(cache.path());
         let u = format!("{url}/pkg");
@@ -756,13 +755,10 @@ mod tests {
 
     #[test]
     fn send_returns_status_headers_and_body_and_posts_without_argv() {
-        let (url, seen) = raw_server(|n| {
-            if n == 0 {
-                b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\nX-RateLimit-Reset: 1767873600\r\nLink: <http://h/p?page=2>; rel=\"next\"\r\nConnection: close\r\n\r\n{}".to_vec()
-            } else {
-                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".to_vec()
-            }
-        });
+        let (url, seen) = raw_server(
+            b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\nX-RateLimit-Reset: 1767873600\r\nLink: <http://h/p?page=2>; rel=\"next\"\r\nConnection: close\r\n\r\n{}",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+        );
         let headers = vec!["Authorization: Bearer s3cr3t".to_string()];
         let get = Request {
             method: Method::Get,
