@@ -69,12 +69,21 @@ pub fn get(url: &str, timeout_secs: u64) -> Result<(u16, String)> {
     .ignore_status()
     .output()
     .with_context(|| format!("running curl for {url}"))?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", text.as_str()));
+    match status_and_body(&out) {
+        Ok(answer) => Ok(answer),
+        Err(why) => bail!("GET {url}: {why}"),
+    }
+}
+
+/// curl's answer written with `--write-out "\n%{http_code}"`: (status, body), or, when
+/// no status came back, what curl said on stderr.
+fn status_and_body(out: &std::process::Output) -> std::result::Result<(u16, String), String> {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
     let status: u16 = code.trim().parse().unwrap_or(0);
     if status == 0 {
         let err = String::from_utf8_lossy(&out.stderr);
-        bail!("GET {url}: {}", err.trim().trim_start_matches("curl: "));
+        return Err(err.trim().trim_start_matches("curl: ").to_string());
     }
     Ok((status, body.to_string()))
 }
@@ -118,14 +127,10 @@ pub fn put(url: &str, body: &[u8], content_type: &str, timeout_secs: u64) -> Res
             .ignore_status()
             .output()
             .context("running curl")?;
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (answer, code) = text.rsplit_once('\n').unwrap_or(("", text.as_str()));
-        let status: u16 = code.trim().parse().unwrap_or(0);
-        if status == 0 {
-            let err = String::from_utf8_lossy(&out.stderr);
-            bail!("{}", err.trim().trim_start_matches("curl: "));
+        match status_and_body(&out) {
+            Ok(answer) => Ok(answer),
+            Err(why) => bail!("{why}"),
         }
-        Ok((status, answer.to_string()))
     });
     let _ = std::fs::remove_file(&tmp);
     answer.with_context(|| format!("PUT {}", without_credentials(url)))
