@@ -120,13 +120,7 @@ pub fn put(url: &str, body: &[u8], content_type: &str, timeout_secs: u64) -> Res
             .option("output", "-")?;
         cfg.flag("silent").flag("show-error");
         cfg.line(r#"write-out = "\n%{http_code}""#);
-        let sh = sh::shell(Path::new("."))?;
-        let out = cmd!(sh, "curl --config -")
-            .stdin(cfg.as_bytes())
-            .quiet()
-            .ignore_status()
-            .output()
-            .context("running curl")?;
+        let out = cfg.run()?;
         match status_and_body(&out) {
             Ok(answer) => Ok(answer),
             Err(why) => bail!("{why}"),
@@ -233,13 +227,7 @@ pub fn send(req: &Request) -> Result<Reply> {
     .flag("compressed");
     // A constant: curl turns `\t` and `\n` into tab and newline.
     cfg.line(r#"write-out = "\n\t@@xtask-reply\t%{http_code}\t%{exitcode}\t%{header_json}""#);
-    let sh = sh::shell(Path::new("."))?;
-    let out = cmd!(sh, "curl --config -")
-        .stdin(cfg.as_bytes())
-        .quiet()
-        .ignore_status()
-        .output()
-        .context("running curl")?;
+    let out = cfg.run()?;
     let scrub = |text: &str| text.replace(req.url, "<url>");
     let split = out
         .stdout
@@ -290,6 +278,18 @@ pub struct CurlConfig {
 }
 
 impl CurlConfig {
+    /// `curl --config -` with this configuration on its standard input: what it printed,
+    /// whatever its exit status.
+    fn run(&self) -> Result<std::process::Output> {
+        let sh = sh::shell(Path::new("."))?;
+        cmd!(sh, "curl --config -")
+            .stdin(self.as_bytes())
+            .quiet()
+            .ignore_status()
+            .output()
+            .context("running curl")
+    }
+
     /// `name = "value"`, the value quoted; a control character in it is an error.
     pub fn option(&mut self, name: &str, value: &str) -> Result<&mut Self> {
         refuse_control(value, name)?;
