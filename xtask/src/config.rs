@@ -4,7 +4,7 @@
 //! Everything is optional. Unknown keys are an error that names the key and the line
 //! (`deny_unknown_fields` everywhere), and values are validated before any work starts.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -1259,7 +1259,7 @@ impl Config {
             .iter()
             .chain(&self.pipeline.include_secrets)
         {
-            check_relative(p).with_context(|| format!("pipeline path `{p}`"))?;
+            files::check_relative(p).with_context(|| format!("pipeline path `{p}`"))?;
         }
         if self.pipeline.paths.is_empty() {
             bail!(
@@ -1269,7 +1269,7 @@ impl Config {
         if self.outdated.timeout_secs == 0 {
             bail!("outdated.timeout_secs = 0: every request needs a deadline; use at least 1");
         }
-        check_relative(&self.database.path)
+        files::check_relative(&self.database.path)
             .with_context(|| format!("database.path `{}`", self.database.path))?;
         if let Some(url) = &self.database.url {
             if redact::has_password(url) {
@@ -1324,13 +1324,13 @@ impl Config {
             bail!("coverage.precision = {}: use 0 to 10 decimals", c.precision);
         }
         for p in &self.tests.reports {
-            check_relative(p).with_context(|| format!("tests.reports `{p}`"))?;
+            files::check_relative(p).with_context(|| format!("tests.reports `{p}`"))?;
         }
         if self.tests.flaky_runs < 2 {
             bail!("tests.flaky_runs must be at least 2: flakiness needs two runs to compare");
         }
         for p in &self.deps.inputs {
-            check_relative(p).with_context(|| format!("deps.inputs `{p}`"))?;
+            files::check_relative(p).with_context(|| format!("deps.inputs `{p}`"))?;
         }
         let r = &self.backup.retention;
         if r.keep_days == 0 && r.keep_last == 0 && r.daily == 0 && r.weekly == 0 && r.monthly == 0 {
@@ -1425,7 +1425,7 @@ impl Config {
     /// `[workflows]`, `[secrets]`, `[scan_config]`.
     fn validate_security(&self) -> Result<()> {
         for p in self.workflows.paths.iter().chain(&self.secrets.certs) {
-            check_relative(p).with_context(|| format!("path `{p}`"))?;
+            files::check_relative(p).with_context(|| format!("path `{p}`"))?;
         }
         for p in self
             .scan_config
@@ -1433,7 +1433,7 @@ impl Config {
             .iter()
             .chain(&self.scan_config.bandit)
         {
-            check_relative(p).with_context(|| format!("scan_config path `{p}`"))?;
+            files::check_relative(p).with_context(|| format!("scan_config path `{p}`"))?;
         }
         for ig in &self.workflows.ignore {
             if ig.reason.trim().is_empty() {
@@ -1475,7 +1475,7 @@ impl Config {
             );
         }
         if let Some(p) = &m.github_secrets {
-            check_relative(p).with_context(|| format!("metrics.github_secrets `{p}`"))?;
+            files::check_relative(p).with_context(|| format!("metrics.github_secrets `{p}`"))?;
         }
         Ok(())
     }
@@ -1540,20 +1540,6 @@ pub fn check_repo(repo: &str) -> Result<()> {
             "`{}` is not a repository: write OWNER/NAME, e.g. octo-org/knowledge-hub",
             repo.escape_debug()
         );
-    }
-    Ok(())
-}
-
-fn check_relative(p: &str) -> Result<()> {
-    let path = Path::new(p);
-    if p.is_empty() {
-        bail!("empty path");
-    }
-    if path.is_absolute() {
-        bail!("must be relative to the root, not absolute");
-    }
-    if path.components().any(|c| matches!(c, Component::ParentDir)) {
-        bail!("must stay inside the root (no `..`)");
     }
     Ok(())
 }

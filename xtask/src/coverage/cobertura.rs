@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result, bail};
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::BytesStart;
 
-use crate::util::xml::{attr, tag};
+use crate::util::xml::{self, Step, attr};
 
 use super::model::FileCov;
 
@@ -35,67 +35,49 @@ fn condition(text: &str) -> Option<(u64, u64)> {
 }
 
 pub fn parse(text: &str) -> Result<Parsed> {
-    let mut reader = quick_xml::Reader::from_str(text);
-    reader.config_mut().trim_text(true);
-    let mut stack: Vec<String> = Vec::new();
     let mut files: BTreeMap<String, BTreeMap<u32, Line>> = BTreeMap::new();
     let mut class: Option<String> = None;
     let mut sources = Vec::new();
     let mut seen_root = false;
-    loop {
-        let pos = reader.buffer_position();
-        let event = reader
-            .read_event()
-            .with_context(|| format!("malformed XML near byte {pos}"))?;
-        let (e, empty) = match event {
-            Event::Start(e) => (e, false),
-            Event::Empty(e) => (e, true),
-            Event::End(_) => {
-                if stack.pop().as_deref() == Some("class") {
+    xml::read(text, true, |stack, step| {
+        let (e, name) = match step {
+            Step::Open { e, name, .. } => (e, name),
+            Step::Close(name) => {
+                if name == "class" {
                     class = None;
                 }
-                continue;
+                return Ok(());
             }
-            Event::Text(t) if stack.last().is_some_and(|s| s == "source") => {
-                sources.push(
-                    t.xml_content(quick_xml::XmlVersion::Implicit1_0)
-                        .into_owned(),
-                );
-                continue;
+            Step::Text(t) if stack.last().is_some_and(|s| s == "source") => {
+                sources.push(t.to_string());
+                return Ok(());
             }
-            Event::Eof => break,
-            _ => continue,
+            _ => return Ok(()),
         };
-        let name = tag(&e);
         if !seen_root {
             if name != "coverage" {
                 bail!("the root element is <{name}>, not <coverage>: not a Cobertura report");
             }
             seen_root = true;
         }
-        match name.as_str() {
+        match name {
             "class" => {
-                let Some(f) = attr(&e, "filename")? else {
+                let Some(f) = attr(e, "filename")? else {
                     bail!("a <class> has no filename attribute");
                 };
                 files.entry(f.clone()).or_default();
                 class = Some(f);
             }
             "line" if stack.len() >= 2 && stack[stack.len() - 2..] == ["class", "lines"] => {
-                let Some(file) = &class else { continue };
-                add_line(&e, files.get_mut(file).expect("class entry exists"))?;
+                let Some(file) = &class else { return Ok(()) };
+                add_line(e, files.get_mut(file).expect("class entry exists"))?;
             }
             _ => {}
         }
-        if !empty {
-            stack.push(name);
-        }
-    }
+        Ok(())
+    })?;
     if !seen_root {
         bail!("no XML element found: not a Cobertura report");
-    }
-    if let Some(open) = stack.last() {
-        bail!("the XML ends inside <{open}>: the file is truncated");
     }
     let files = files
         .into_iter()

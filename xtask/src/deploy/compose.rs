@@ -1,7 +1,7 @@
 //! Docker compose: which tool (v2 plugin or v1), the [`Target`] of a deploy, rolling a
 //! version out and the health gate.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
@@ -11,7 +11,7 @@ use super::ledger::Check;
 use super::{signal, smoke};
 use crate::config::EnvironmentConfig;
 use crate::context::Context;
-use crate::util::sh;
+use crate::util::{files, sh};
 
 /// `docker compose` (v2 plugin) or `docker-compose` (v1, as Debian 12 ships).
 fn compose_cmd(sh: &Shell) -> Result<Vec<String>> {
@@ -109,17 +109,8 @@ pub fn target<'a>(cx: &'a Context, env: &str) -> Result<Target<'a>> {
 /// `rel` under `root`, refused when it is absolute, has `..`, or resolves (through links)
 /// to somewhere outside the root.
 fn inside_root(root: &Path, rel: &str) -> Result<PathBuf> {
-    let p = Path::new(rel);
-    if rel.is_empty() {
-        bail!("empty path");
-    }
-    if p.is_absolute() {
-        bail!("must be relative to the root, not absolute");
-    }
-    if p.components().any(|c| matches!(c, Component::ParentDir)) {
-        bail!("must stay inside the root (no `..`)");
-    }
-    let path = root.join(p);
+    files::check_relative(rel)?;
+    let path = root.join(rel);
     if let Ok(real) = path.canonicalize()
         && !root.canonicalize().is_ok_and(|r| real.starts_with(r))
     {

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use quick_xml::events::{BytesStart, Event};
 use serde::Serialize;
 
-use crate::util::xml::{attr, tag};
+use crate::util::xml::{self, Step, attr, tag};
 
 /// What became of one `<testcase>` element. Ordered by how bad it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -108,85 +108,48 @@ struct Open {
 
 pub fn parse(text: &str) -> Result<Parsed> {
     // Text is not trimmed: a message's text arrives in pieces around entity references.
-    let mut reader = quick_xml::Reader::from_str(text);
     let mut out = Parsed::default();
-    let mut stack: Vec<String> = Vec::new();
     let mut open: Option<Open> = None;
     let (mut root_time, mut suites_time) = (None, None::<f64>);
     let mut seen_root = false;
-    loop {
-        let pos = reader.buffer_position();
-        let event = reader
-            .read_event()
-            .with_context(|| format!("malformed XML near byte {pos}"))?;
-        let (e, empty) = match event {
-            Event::Start(e) => (e, false),
-            Event::Empty(e) => (e, true),
-            Event::End(_) => {
-                let name = stack.pop().unwrap_or_default();
+    xml::read(text, false, |stack, step| {
+        let (e, name, empty) = match step {
+            Step::Open { e, name, empty } => (e, name, empty),
+            Step::Close(name) => {
                 if name == "testcase" {
                     finish(&mut open, &mut out);
                 }
-                continue;
+                return Ok(());
             }
-            Event::Text(t) => {
-                collect(
-                    &mut open,
-                    &t.xml_content(quick_xml::XmlVersion::Implicit1_0),
-                );
-                continue;
+            Step::Text(t) | Step::CData(t) | Step::Ref(t) => {
+                collect(&mut open, t);
+                return Ok(());
             }
-            Event::CData(t) => {
-                collect(
-                    &mut open,
-                    &t.xml_content(quick_xml::XmlVersion::Implicit1_0),
-                );
-                continue;
-            }
-            Event::GeneralRef(r) => {
-                let c = match r.resolve_char_ref() {
-                    Ok(Some(c)) => c.to_string(),
-                    _ => quick_xml::escape::resolve_predefined_entity(&r)
-                        .unwrap_or_default()
-                        .to_string(),
-                };
-                collect(&mut open, &c);
-                continue;
-            }
-            Event::Eof => break,
-            _ => continue,
         };
-        let name = tag(&e);
-        if stack.is_empty() && !is_junit_root(&name) {
+        if stack.is_empty() && !is_junit_root(name) {
             bail!(
                 "the root element is <{name}>, not <testsuites> or <testsuite>: not a JUnit report"
             );
         }
         seen_root = true;
-        element(&e, &name, &stack, &mut open, &mut out)?;
-        match name.as_str() {
-            "testsuites" if stack.is_empty() => root_time = number(&e, "time")?,
+        element(e, name, stack, &mut open, &mut out)?;
+        match name {
+            "testsuites" if stack.is_empty() => root_time = number(e, "time")?,
             // The top-level suites: the root one, or the children of <testsuites>.
             "testsuite" if stack.is_empty() || stack == ["testsuites"] => {
-                if let Some(t) = number(&e, "time")? {
+                if let Some(t) = number(e, "time")? {
                     suites_time = Some(suites_time.unwrap_or(0.0) + t);
                 }
             }
             _ => {}
         }
-        if empty {
-            if name == "testcase" {
-                finish(&mut open, &mut out);
-            }
-        } else {
-            stack.push(name);
+        if empty && name == "testcase" {
+            finish(&mut open, &mut out);
         }
-    }
+        Ok(())
+    })?;
     if !seen_root {
         bail!("no <testsuites> or <testsuite> element: not a JUnit report");
-    }
-    if let Some(e) = stack.last() {
-        bail!("the XML ends inside <{e}>: the file is truncated");
     }
     out.time = root_time.or(suites_time);
     if out.pytest {

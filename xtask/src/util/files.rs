@@ -9,12 +9,29 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 
 pub const TMP_PREFIX: &str = ".tmp-";
+
+/// Checks that `p`, a path read from the user's configuration, names something inside the
+/// root: not empty, not absolute, and with no `..` component. (It does not resolve links:
+/// callers that open the path check where it resolves to.)
+pub fn check_relative(p: &str) -> Result<()> {
+    let path = Path::new(p);
+    if p.is_empty() {
+        bail!("empty path");
+    }
+    if path.is_absolute() {
+        bail!("must be relative to the root, not absolute");
+    }
+    if path.components().any(|c| matches!(c, Component::ParentDir)) {
+        bail!("must stay inside the root (no `..`)");
+    }
+    Ok(())
+}
 
 /// A file being written under a temporary name; [`AtomicFile::commit`] publishes it.
 /// Dropped without commit, the temporary file is removed.

@@ -69,12 +69,21 @@ pub fn get(url: &str, timeout_secs: u64) -> Result<(u16, String)> {
     .ignore_status()
     .output()
     .with_context(|| format!("running curl for {url}"))?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", text.as_str()));
+    match status_and_body(&out) {
+        Ok(answer) => Ok(answer),
+        Err(why) => bail!("GET {url}: {why}"),
+    }
+}
+
+/// curl's answer written with `--write-out "\n%{http_code}"`: (status, body), or, when
+/// no status came back, what curl said on stderr.
+fn status_and_body(out: &std::process::Output) -> std::result::Result<(u16, String), String> {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
     let status: u16 = code.trim().parse().unwrap_or(0);
     if status == 0 {
         let err = String::from_utf8_lossy(&out.stderr);
-        bail!("GET {url}: {}", err.trim().trim_start_matches("curl: "));
+        return Err(err.trim().trim_start_matches("curl: ").to_string());
     }
     Ok((status, body.to_string()))
 }
@@ -111,21 +120,11 @@ pub fn put(url: &str, body: &[u8], content_type: &str, timeout_secs: u64) -> Res
             .option("output", "-")?;
         cfg.flag("silent").flag("show-error");
         cfg.line(r#"write-out = "\n%{http_code}""#);
-        let sh = sh::shell(Path::new("."))?;
-        let out = cmd!(sh, "curl --config -")
-            .stdin(cfg.as_bytes())
-            .quiet()
-            .ignore_status()
-            .output()
-            .context("running curl")?;
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (answer, code) = text.rsplit_once('\n').unwrap_or(("", text.as_str()));
-        let status: u16 = code.trim().parse().unwrap_or(0);
-        if status == 0 {
-            let err = String::from_utf8_lossy(&out.stderr);
-            bail!("{}", err.trim().trim_start_matches("curl: "));
+        let out = cfg.run()?;
+        match status_and_body(&out) {
+            Ok(answer) => Ok(answer),
+            Err(why) => bail!("{why}"),
         }
-        Ok((status, answer.to_string()))
     });
     let _ = std::fs::remove_file(&tmp);
     answer.with_context(|| format!("PUT {}", without_credentials(url)))
@@ -228,13 +227,7 @@ pub fn send(req: &Request) -> Result<Reply> {
     .flag("compressed");
     // A constant: curl turns `\t` and `\n` into tab and newline.
     cfg.line(r#"write-out = "\n\t@@xtask-reply\t%{http_code}\t%{exitcode}\t%{header_json}""#);
-    let sh = sh::shell(Path::new("."))?;
-    let out = cmd!(sh, "curl --config -")
-        .stdin(cfg.as_bytes())
-        .quiet()
-        .ignore_status()
-        .output()
-        .context("running curl")?;
+    let out = cfg.run()?;
     let scrub = |text: &str| text.replace(req.url, "<url>");
     let split = out
         .stdout
@@ -285,6 +278,18 @@ pub struct CurlConfig {
 }
 
 impl CurlConfig {
+    /// `curl --config -` with this configuration on its standard input: what it printed,
+    /// whatever its exit status.
+    fn run(&self) -> Result<std::process::Output> {
+        let sh = sh::shell(Path::new("."))?;
+        cmd!(sh, "curl --config -")
+            .stdin(self.as_bytes())
+            .quiet()
+            .ignore_status()
+            .output()
+            .context("running curl")
+    }
+
     /// `name = "value"`, the value quoted; a control character in it is an error.
     pub fn option(&mut self, name: &str, value: &str) -> Result<&mut Self> {
         refuse_control(value, name)?;
@@ -669,9 +674,11 @@ mod tests {
     }
 
     /// A one-shot-per-connection HTTP server on 127.0.0.1 whose answers are raw bytes
-    /// (so that a test can lie about Content-Length); the request heads are recorded.
+    /// (so that a test can lie about Content-Length): `first` to the first connection,
+    /// `then` to every later one; the request heads are recorded.
     fn raw_server(
-        answer: impl Fn(usize) -> Vec<u8> + Send + 'static,
+        first: &'static [u8],
+        then: &'static [u8],
     ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
         use std::io::{Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -686,7 +693,7 @@ mod tests {
                 log.lock()
                     .unwrap()
                     .push(String::from_utf8_lossy(&buf[..got]).into_owned());
-                let _ = stream.write_all(&answer(n));
+                let _ = stream.write_all(if n == 0 { first } else { then });
             }
         });
         (url, seen)
@@ -719,13 +726,10 @@ mod tests {
     fn a_cut_off_answer_is_not_cached_and_tokens_never_reach_the_disk() {
         // First answer: 200 with a Content-Length the body never reaches (curl exit 18);
         // then complete answers with an ETag (a poisoned cache would get a 304 forever).
-        let (url, seen) = raw_server(|n| {
-            if n == 0 {
-                b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nETag: \"v1\"\r\nConnection: close\r\n\r\n{\"trunc".to_vec()
-            } else {
-                b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nETag: \"v2\"\r\nConnection: close\r\n\r\n{\"a\":1}".to_vec()
-            }
-        });
+        let (url, seen) = raw_server(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nETag: \"v1\"\r\nConnection: close\r\n\r\n{\"trunc",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nETag: \"v2\"\r\nConnection: close\r\n\r\n{\"a\":1}",
+        );
         let cache = tempfile::tempdir().unwrap();
         let c = client(cache.path());
         let u = format!("{url}/pkg");
@@ -793,13 +797,10 @@ mod tests {
 
     #[test]
     fn send_returns_status_headers_and_body_and_posts_without_argv() {
-        let (url, seen) = raw_server(|n| {
-            if n == 0 {
-                b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\nX-RateLimit-Reset: 1767873600\r\nLink: <http://h/p?page=2>; rel=\"next\"\r\nConnection: close\r\n\r\n{}".to_vec()
-            } else {
-                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".to_vec()
-            }
-        });
+        let (url, seen) = raw_server(
+            b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\nX-RateLimit-Reset: 1767873600\r\nLink: <http://h/p?page=2>; rel=\"next\"\r\nConnection: close\r\n\r\n{}",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+        );
         let headers = vec!["Authorization: Bearer s3cr3t".to_string()];
         let get = Request {
             method: Method::Get,

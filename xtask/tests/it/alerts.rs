@@ -179,12 +179,18 @@ fn breaching_project(root: &Path) {
 
 const CONFIG: &str = "[audit]\ndb = [\"advisories\"]\n";
 
+/// A temporary [`breaching_project`] with `config` as its `maintenance.toml`.
+fn breaching_tree(config: &str) -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    breaching_project(t.path());
+    write(t.path(), "maintenance.toml", config);
+    t
+}
+
 #[test]
 fn every_rule_fires_with_its_figure_threshold_and_window() {
-    let t = tempfile::tempdir().unwrap();
+    let t = breaching_tree(CONFIG);
     let r = t.path();
-    breaching_project(r);
-    write(r, "maintenance.toml", CONFIG);
     let out = xtask(r, &["--format", "json", "alerts", "--now", NOW]);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     let v = out.json();
@@ -283,10 +289,8 @@ const PD_KEY: &str = "pd-r0uting-key-123";
 
 #[test]
 fn notify_sends_each_breach_once_per_target_and_never_loses_one() {
-    let t = tempfile::tempdir().unwrap();
+    let t = breaching_tree(&format!("{CONFIG}{TARGETS}"));
     let r = t.path();
-    breaching_project(r);
-    write(r, "maintenance.toml", &format!("{CONFIG}{TARGETS}"));
     let hook_down = Arc::new(AtomicBool::new(false));
     let down = hook_down.clone();
     let hooks = Hooks::start(Arc::new(move |path: &str, nth: usize| match path {

@@ -765,6 +765,19 @@ fn advisories_update_from_a_local_git_repository_and_a_local_http_zip() {
     );
 }
 
+/// `--format json audit Cargo.lock --allow-stale --db DB`.
+fn audit_args(db: &str) -> [&str; 7] {
+    [
+        "--format",
+        "json",
+        "audit",
+        "Cargo.lock",
+        "--allow-stale",
+        "--db",
+        db,
+    ]
+}
+
 /// An advisory of the RustSec native layout for `foo`, patched from `patched`.
 fn foo_advisory(id: &str, patched: &str) -> String {
     format!(
@@ -789,15 +802,7 @@ fn the_advisory_index_is_reused_and_follows_every_change_to_the_source() {
     );
     let cache = r.join("cache");
     let env = [("XTASK_ADVISORY_CACHE", cache.to_str().unwrap())];
-    let args = [
-        "--format",
-        "json",
-        "audit",
-        "Cargo.lock",
-        "--db",
-        "plain",
-        "--allow-stale",
-    ];
+    let args = audit_args("plain");
     let run = |expect: &str| -> Vec<(String, String, String)> {
         let out = xtask_env(r, &env, &args);
         let v = out.json();

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use crate::support::{TestServer, finding_with_code, snapshot, write, xtask, xtask_env};
+use crate::support::{TestServer, finding_with_code, git_at, snapshot, write, xtask, xtask_env};
 
 const NOW: &str = "2026-01-08T12:00:00Z";
 
@@ -52,94 +52,29 @@ fn step(name: &str, conclusion: &str, from: &str, to: &str) -> Value {
 /// attempt of run 102) as `gh run list` output, and jobs pages of runs 101 and 102.
 fn fixture(root: &Path) {
     let d = |day: u32, hms: &str| format!("2026-01-{day:02}T{hms}Z");
-    let runs = vec![
-        rest_run(
-            101,
-            "ci",
-            1,
-            [&d(5, "10:00:00"), &d(5, "10:00:30"), &d(5, "10:05:30")],
-            "completed",
-            Some("success"),
-        ),
-        rest_run(
-            102,
-            "ci",
-            2,
-            [&d(6, "10:00:00"), &d(6, "10:01:00"), &d(6, "10:11:00")],
-            "completed",
-            Some("failure"),
-        ),
-        rest_run(
-            103,
-            "ci",
-            1,
-            [&d(7, "09:00:00"), &d(7, "09:00:00"), &d(7, "09:03:20")],
-            "completed",
-            Some("success"),
-        ),
-        rest_run(
-            104,
-            "ci",
-            1,
-            [&d(7, "10:00:00"), &d(7, "10:00:00"), &d(7, "10:01:00")],
-            "completed",
-            Some("cancelled"),
-        ),
-        rest_run(
-            105,
-            "ci",
-            1,
-            [&d(8, "11:30:00"), &d(8, "11:30:05"), &d(8, "11:31:00")],
-            "in_progress",
-            None,
-        ),
-        rest_run(
-            106,
-            "ci",
-            1,
-            [&d(8, "11:00:00"), &d(8, "11:00:00"), &d(8, "11:02:00")],
-            "completed",
-            Some("success"),
-        ),
+    // Workflow `ci`: id, attempt, day, [created, started, updated], conclusion (none while
+    // in progress).
+    #[rustfmt::skip]
+    let runs: Vec<Value> = [
+        (101, 1, "2026-01-05", ["10:00:00", "10:00:30", "10:05:30"], Some("success")),
+        (102, 2, "2026-01-06", ["10:00:00", "10:01:00", "10:11:00"], Some("failure")),
+        (103, 1, "2026-01-07", ["09:00:00", "09:00:00", "09:03:20"], Some("success")),
+        (104, 1, "2026-01-07", ["10:00:00", "10:00:00", "10:01:00"], Some("cancelled")),
+        (105, 1, "2026-01-08", ["11:30:00", "11:30:05", "11:31:00"], None),
+        (106, 1, "2026-01-08", ["11:00:00", "11:00:00", "11:02:00"], Some("success")),
         // The previous window (2025-12-25 12:00 to 2026-01-01 12:00).
-        rest_run(
-            90,
-            "ci",
-            1,
-            [
-                "2025-12-30T10:00:00Z",
-                "2025-12-30T10:00:00Z",
-                "2025-12-30T10:03:20Z",
-            ],
-            "completed",
-            Some("success"),
-        ),
-        rest_run(
-            91,
-            "ci",
-            1,
-            [
-                "2025-12-31T10:00:00Z",
-                "2025-12-31T10:00:00Z",
-                "2025-12-31T10:05:00Z",
-            ],
-            "completed",
-            Some("success"),
-        ),
+        (90, 1, "2025-12-30", ["10:00:00", "10:00:00", "10:03:20"], Some("success")),
+        (91, 1, "2025-12-31", ["10:00:00", "10:00:00", "10:05:00"], Some("success")),
         // Before both windows: read, never counted.
-        rest_run(
-            80,
-            "ci",
-            1,
-            [
-                "2025-12-01T10:00:00Z",
-                "2025-12-01T10:00:00Z",
-                "2025-12-01T11:00:00Z",
-            ],
-            "completed",
-            Some("failure"),
-        ),
-    ];
+        (80, 1, "2025-12-01", ["10:00:00", "10:00:00", "11:00:00"], Some("failure")),
+    ]
+    .into_iter()
+    .map(|(id, attempt, day, hms, conclusion)| {
+        let [c, s, u] = hms.map(|t| format!("{day}T{t}Z"));
+        let status = if conclusion.is_some() { "completed" } else { "in_progress" };
+        rest_run(id, "ci", attempt, [&c, &s, &u], status, conclusion)
+    })
+    .collect();
     let page = json!({"total_count": runs.len(), "workflow_runs": runs});
     write(root, "exports/runs-rest.json", &page.to_string());
     let gh = json!([
@@ -176,23 +111,32 @@ fn fixture(root: &Path) {
     write(root, "exports/jobs.json", &format!("{j101}\n{j102}\n"));
 }
 
+/// The arguments that name [`fixture`]'s three exports.
+const FIXTURE_EXPORTS: [&str; 6] = [
+    "--runs",
+    "exports/runs-rest.json",
+    "--runs",
+    "exports/runs-gh.json",
+    "--jobs",
+    "exports/jobs.json",
+];
+
 fn stats(root: &Path, extra: &[&str]) -> crate::support::Run {
-    let mut args = vec![
-        "--format",
-        "json",
-        "ci",
-        "stats",
-        "--runs",
-        "exports/runs-rest.json",
-        "--runs",
-        "exports/runs-gh.json",
-        "--jobs",
-        "exports/jobs.json",
-        "--now",
-        NOW,
-    ];
+    let mut args = vec!["--format", "json", "ci", "stats"];
+    args.extend(FIXTURE_EXPORTS);
+    args.extend(["--now", NOW]);
     args.extend(extra);
     xtask(root, &args)
+}
+
+/// `ci stats --since SINCE` in JSON, reading the exports where the configuration puts them.
+fn stats_since(root: &Path, since: &str) -> crate::support::Run {
+    xtask(
+        root,
+        &[
+            "--format", "json", "ci", "stats", "--since", since, "--now", NOW,
+        ],
+    )
 }
 
 fn close(v: &Value, want: f64) {
@@ -313,13 +257,7 @@ fn since_and_the_default_export_folder() {
         "maintenance.toml",
         "[ci]\nexports = \"exports\"\n",
     );
-    let v = xtask(
-        t.path(),
-        &[
-            "--format", "json", "ci", "stats", "--since", "1d", "--now", NOW,
-        ],
-    )
-    .json();
+    let v = stats_since(t.path(), "1d").json();
     let ci = by(&v["workflows"], "name", "ci");
     assert_eq!(ci["runs"], 2);
     close(&ci["success_rate"], 1.0);
@@ -437,35 +375,11 @@ fn malformed_and_partial_exports_are_refused_by_file_and_run() {
     assert!(out.stderr.contains("ci fetch"), "{}", out.stderr);
 }
 
-fn git(dir: &Path, date: &str, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .env("GIT_AUTHOR_DATE", date)
-        .env("GIT_COMMITTER_DATE", date)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 fn commit(dir: &Path, date: &str, n: u32) -> String {
     write(dir, "src/app.py", &format!("version = {n}\n"));
-    git(dir, date, &["add", "."]);
-    git(dir, date, &["commit", "-q", "-m", &format!("change {n}")]);
-    git(dir, date, &["rev-parse", "HEAD"])
+    git_at(dir, date, &["add", "."]);
+    git_at(dir, date, &["commit", "-q", "-m", &format!("change {n}")]);
+    git_at(dir, date, &["rev-parse", "HEAD"])
 }
 
 fn entry(
@@ -490,132 +404,55 @@ fn entry(
     format!("{e}\n")
 }
 
+/// `ci dora` in JSON over the first week of 2026.
+const DORA_JSON: [&str; 8] = [
+    "--format",
+    "json",
+    "ci",
+    "dora",
+    "--since",
+    "2026-01-01",
+    "--now",
+    "2026-01-08",
+];
+
 /// DORA over a git repository with known commit times and a ledger of known outcomes.
 #[test]
 fn dora_of_a_known_ledger_and_git_history() {
     let t = tempfile::tempdir().unwrap();
     let r = t.path();
-    git(r, "2026-01-01T00:00:00Z", &["init", "-q"]);
+    git_at(r, "2026-01-01T00:00:00Z", &["init", "-q"]);
     let c1 = commit(r, "2026-01-01T00:00:00Z", 1);
     let _c2 = commit(r, "2026-01-02T00:00:00Z", 2);
     let c3 = commit(r, "2026-01-02T06:00:00Z", 3);
     let c4 = commit(r, "2026-01-04T00:00:00Z", 4);
     let c5 = commit(r, "2026-01-05T00:00:00Z", 5);
-    let mut ledger = String::new();
-    ledger += &entry(
-        "e0",
-        ("2025-12-20T00:00:00Z", Some("2025-12-20T00:05:00Z")),
-        "deploy",
-        "v0",
-        None,
-        Some(&c1),
-        "succeeded",
-    );
-    ledger += &entry(
-        "e1",
-        ("2026-01-01T12:00:00Z", Some("2026-01-01T12:05:00Z")),
-        "deploy",
-        "v1",
-        Some("v0"),
-        Some(&c1),
-        "succeeded",
-    );
-    // The `started` line and the outcome line of one operation are one deploy.
-    ledger += &entry(
-        "e2",
-        ("2026-01-03T00:00:00Z", None),
-        "deploy",
-        "v2",
-        Some("v1"),
-        Some(&c3),
-        "started",
-    );
-    ledger += &entry(
-        "e2",
-        ("2026-01-03T00:00:00Z", Some("2026-01-03T00:10:00Z")),
-        "deploy",
-        "v2",
-        Some("v1"),
-        Some(&c3),
-        "succeeded",
-    );
-    ledger += &entry(
-        "e3",
-        ("2026-01-04T12:00:00Z", Some("2026-01-04T12:30:00Z")),
-        "deploy",
-        "v3",
-        Some("v2"),
-        Some(&c4),
-        "rolled-back",
-    );
-    ledger += &entry(
-        "e4",
-        ("2026-01-05T00:00:00Z", Some("2026-01-05T00:10:00Z")),
-        "deploy",
-        "v4",
-        Some("v2"),
-        Some(&c4),
-        "failed",
-    );
-    ledger += &entry(
-        "e5",
-        ("2026-01-05T02:00:00Z", Some("2026-01-05T02:06:00Z")),
-        "rollback",
-        "v2",
-        Some("v4"),
-        Some(&c4),
-        "succeeded",
-    );
-    ledger += &entry(
-        "e6",
-        ("2026-01-06T00:00:00Z", Some("2026-01-06T00:10:00Z")),
-        "deploy",
-        "v5",
-        Some("v2"),
-        Some(&c5),
-        "succeeded",
-    );
-    ledger += &entry(
-        "e7",
-        ("2026-01-06T06:00:00Z", Some("2026-01-06T06:05:00Z")),
-        "rollback",
-        "v2",
-        Some("v5"),
-        Some(&c5),
-        "succeeded",
-    );
-    ledger += &entry(
-        "e8",
-        ("2026-01-07T00:00:00Z", Some("2026-01-07T00:01:00Z")),
-        "deploy",
-        "v6",
-        Some("v2"),
-        Some(&c5),
-        "aborted",
-    );
-    ledger += &entry(
-        "e9",
-        ("2026-01-07T12:00:00Z", None),
-        "deploy",
-        "v7",
-        Some("v2"),
-        Some(&c5),
-        "started",
-    );
+    // id, [day, started, finished (none while started)], action, version, previous, commit,
+    // outcome. The `started` line and the outcome line of one operation (e2) are one deploy.
+    #[rustfmt::skip]
+    let ledger: String = [
+        ("e0", ["2025-12-20", "00:00:00", "00:05:00"], "deploy", "v0", None, &c1, "succeeded"),
+        ("e1", ["2026-01-01", "12:00:00", "12:05:00"], "deploy", "v1", Some("v0"), &c1, "succeeded"),
+        ("e2", ["2026-01-03", "00:00:00", ""], "deploy", "v2", Some("v1"), &c3, "started"),
+        ("e2", ["2026-01-03", "00:00:00", "00:10:00"], "deploy", "v2", Some("v1"), &c3, "succeeded"),
+        ("e3", ["2026-01-04", "12:00:00", "12:30:00"], "deploy", "v3", Some("v2"), &c4, "rolled-back"),
+        ("e4", ["2026-01-05", "00:00:00", "00:10:00"], "deploy", "v4", Some("v2"), &c4, "failed"),
+        ("e5", ["2026-01-05", "02:00:00", "02:06:00"], "rollback", "v2", Some("v4"), &c4, "succeeded"),
+        ("e6", ["2026-01-06", "00:00:00", "00:10:00"], "deploy", "v5", Some("v2"), &c5, "succeeded"),
+        ("e7", ["2026-01-06", "06:00:00", "06:05:00"], "rollback", "v2", Some("v5"), &c5, "succeeded"),
+        ("e8", ["2026-01-07", "00:00:00", "00:01:00"], "deploy", "v6", Some("v2"), &c5, "aborted"),
+        ("e9", ["2026-01-07", "12:00:00", ""], "deploy", "v7", Some("v2"), &c5, "started"),
+    ]
+    .into_iter()
+    .map(|(id, [day, start, end], action, version, previous, commit, outcome)| {
+        let started = format!("{day}T{start}Z");
+        let finished = (!end.is_empty()).then(|| format!("{day}T{end}Z"));
+        let times = (started.as_str(), finished.as_deref());
+        entry(id, times, action, version, previous, Some(commit), outcome)
+    })
+    .collect();
     write(r, "backups/deployments/production.jsonl", &ledger);
-    let out = xtask(
-        r,
-        &[
-            "--format",
-            "json",
-            "ci",
-            "dora",
-            "--since",
-            "2026-01-01",
-            "--now",
-            "2026-01-08",
-        ],
-    );
+    let out = xtask(r, &DORA_JSON);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let v = out.json();
     let d = &v["dora"];
@@ -661,19 +498,7 @@ fn dora_of_a_known_ledger_and_git_history() {
     // A commit git does not know: the lead time is incomplete, exit 2, named.
     let bad = ledger.replace(&c5, "0123456789abcdef0123456789abcdef01234567");
     write(r, "backups/deployments/production.jsonl", &bad);
-    let out = xtask(
-        r,
-        &[
-            "--format",
-            "json",
-            "ci",
-            "dora",
-            "--since",
-            "2026-01-01",
-            "--now",
-            "2026-01-08",
-        ],
-    );
+    let out = xtask(r, &DORA_JSON);
     assert_eq!(out.code, 2, "{}", out.stdout);
     let f = finding_with_code(&out.json(), "input-error").clone();
     assert!(f["message"].as_str().unwrap().contains("v5"), "{f}");
@@ -692,6 +517,25 @@ fn dora_of_a_known_ledger_and_git_history() {
 struct FakeGitHub {
     server: TestServer,
     hits: Arc<Mutex<Vec<String>>>,
+}
+
+impl FakeGitHub {
+    /// `cargo xtask ARGS` in `root` against this server, with a token.
+    fn xtask(&self, root: &Path, args: &[&str]) -> crate::support::Run {
+        let url = self.server.url();
+        xtask_env(
+            root,
+            &[("GITHUB_API_URL", &url), ("GITHUB_TOKEN", "t0ken-abc")],
+            args,
+        )
+    }
+
+    /// `cargo xtask --format json ci fetch --repo o/r EXTRA` against this server.
+    fn fetch_json(&self, root: &Path, extra: &[&str]) -> crate::support::Run {
+        let mut args = vec!["--format", "json", "ci", "fetch", "--repo", "o/r"];
+        args.extend(extra);
+        self.xtask(root, &args)
+    }
 }
 
 fn fake_github(reset_in: i64) -> FakeGitHub {
@@ -769,25 +613,7 @@ fn fetch_follows_links_waits_out_the_rate_limit_retries_5xx_and_resumes() {
     let t = tempfile::tempdir().unwrap();
     let r = t.path();
     let gh = fake_github(1);
-    let env = [
-        ("GITHUB_API_URL", gh.server.url()),
-        ("GITHUB_TOKEN", "t0ken-abc".into()),
-    ];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let out = xtask_env(
-        r,
-        &env,
-        &[
-            "--format",
-            "json",
-            "ci",
-            "fetch",
-            "--repo",
-            "o/r",
-            "--since",
-            "2026-01-01",
-        ],
-    );
+    let out = gh.fetch_json(r, &["--since", "2026-01-01"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let v = out.json();
     assert_eq!(v["fetch"]["pages"], 2);
@@ -837,29 +663,12 @@ fn fetch_follows_links_waits_out_the_rate_limit_retries_5xx_and_resumes() {
         }
     }
     assert!(!out.stdout.contains("t0ken") && !out.stderr.contains("t0ken"));
-    let s = xtask(
-        r,
-        &[
-            "--format",
-            "json",
-            "ci",
-            "stats",
-            "--since",
-            "2026-01-01",
-            "--now",
-            NOW,
-        ],
-    )
-    .json();
+    let s = stats_since(r, "2026-01-01").json();
     assert_eq!(by(&s["workflows"], "name", "ci")["runs"], 3);
     assert_eq!(by(&s["jobs"], "name", "test")["runs"], 2);
     // Again: jobs come from the cache; the listing starts at the unfinished run 3.
     let before = gh.hits.lock().unwrap().len();
-    let out = xtask_env(
-        r,
-        &env,
-        &["--format", "json", "ci", "fetch", "--repo", "o/r"],
-    );
+    let out = gh.fetch_json(r, &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v = out.json();
     assert_eq!(v["fetch"]["jobs_cached"], 2);
@@ -876,15 +685,9 @@ fn a_rate_limit_beyond_the_longest_wait_stops_and_the_next_fetch_continues() {
     let t = tempfile::tempdir().unwrap();
     let r = t.path();
     let gh = fake_github(3600);
-    let env = [
-        ("GITHUB_API_URL", gh.server.url()),
-        ("GITHUB_TOKEN", "t0ken-abc".into()),
-    ];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     write(r, "maintenance.toml", "[ci]\nmax_wait_secs = 5\n");
-    let out = xtask_env(
+    let out = gh.xtask(
         r,
-        &env,
         &[
             "ci",
             "fetch",
@@ -911,37 +714,13 @@ fn a_rate_limit_beyond_the_longest_wait_stops_and_the_next_fetch_continues() {
     );
     // The limit is gone on the next try (the server limits once): page 2 only.
     let before = gh.hits.lock().unwrap().len();
-    let out = xtask_env(
-        r,
-        &env,
-        &[
-            "--format",
-            "json",
-            "ci",
-            "fetch",
-            "--repo",
-            "o/r",
-            "--no-jobs",
-        ],
-    );
+    let out = gh.fetch_json(r, &["--no-jobs"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.json()["fetch"]["resumed"], true);
     let again: Vec<String> = gh.hits.lock().unwrap()[before..].to_vec();
     assert_eq!(again.len(), 1, "only the missing page: {again:?}");
     assert!(again[0].contains("page=2"));
-    let s = xtask(
-        r,
-        &[
-            "--format",
-            "json",
-            "ci",
-            "stats",
-            "--since",
-            "2026-01-01",
-            "--now",
-            NOW,
-        ],
-    );
+    let s = stats_since(r, "2026-01-01");
     assert_eq!(s.code, 0, "{}", s.stderr);
 }
 
@@ -972,25 +751,10 @@ fn html_report_renders_in_chromium_with_the_expected_marks() {
     let t = tempfile::tempdir().unwrap();
     let r = t.path();
     fixture(r);
-    let out = xtask(
-        r,
-        &[
-            "--format",
-            "json",
-            "ci",
-            "report",
-            "--html",
-            "report.html",
-            "--runs",
-            "exports/runs-rest.json",
-            "--runs",
-            "exports/runs-gh.json",
-            "--jobs",
-            "exports/jobs.json",
-            "--now",
-            NOW,
-        ],
-    );
+    let mut args = vec!["--format", "json", "ci", "report", "--html", "report.html"];
+    args.extend(FIXTURE_EXPORTS);
+    args.extend(["--now", NOW]);
+    let out = xtask(r, &args);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let html = std::fs::read_to_string(r.join("report.html")).unwrap();
     assert!(!html.contains("<script"), "no script");

@@ -342,9 +342,22 @@ pub fn source_updated(root: &Path, db: &str, updated: &str) -> PathBuf {
 
 /// `git ARGS...` in `dir` as a test committer; fails the test when git fails.
 pub fn git(dir: &Path, args: &[&str]) {
+    git_with(dir, &[], args);
+}
+
+/// `git ARGS...` in `dir` as a test committer, authored and committed at `date`; returns
+/// what git printed on stdout, trimmed. Fails the test when git fails.
+pub fn git_at(dir: &Path, date: &str, args: &[&str]) -> String {
+    let env = [("GIT_AUTHOR_DATE", date), ("GIT_COMMITTER_DATE", date)];
+    git_with(dir, &env, args)
+}
+
+fn git_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> String {
     let out = Command::new("git")
         .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+        .args(["-c", "commit.gpgsign=false"])
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .output()
         .unwrap();
@@ -353,6 +366,7 @@ pub fn git(dir: &Path, args: &[&str]) {
         "git {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// Run `c` to its end and return what it printed on stdout; fails the test, showing `what`

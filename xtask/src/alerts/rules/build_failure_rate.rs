@@ -4,7 +4,6 @@
 use serde_json::json;
 
 use super::{Breach, Inputs, Rule, Verdict};
-use crate::ci::model::Window;
 use crate::ci::stats::{self, percent};
 use crate::report::codes;
 
@@ -15,16 +14,9 @@ pub const RULE: Rule = Rule {
 
 fn check(i: &Inputs) -> Verdict {
     let rule = &i.cx.config.alerts.build_failure_rate;
-    if !rule.enabled {
-        return Verdict::Disabled;
-    }
-    let x = match i.exports {
-        Ok(x) => x,
-        Err(why) => return Verdict::NotEvaluated(why.to_string()),
-    };
-    let window = Window {
-        since: i.now - rule.window.secs(),
-        now: i.now,
+    let (x, window) = match i.ci_window(rule.enabled, rule.window.secs()) {
+        Ok(v) => v,
+        Err(verdict) => return verdict,
     };
     let f = stats::finished_in(x, &window);
     let counted = f.counted();

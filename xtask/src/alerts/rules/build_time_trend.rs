@@ -5,7 +5,6 @@
 use serde_json::json;
 
 use super::{Breach, Inputs, Rule, Verdict};
-use crate::ci::model::Window;
 use crate::ci::stats::{self, Flag};
 use crate::report::codes;
 
@@ -17,16 +16,9 @@ pub const RULE: Rule = Rule {
 fn check(i: &Inputs) -> Verdict {
     let cfg = &i.cx.config.alerts;
     let rule = &cfg.build_time_trend;
-    if !rule.enabled {
-        return Verdict::Disabled;
-    }
-    let x = match i.exports {
-        Ok(x) => x,
-        Err(why) => return Verdict::NotEvaluated(why.to_string()),
-    };
-    let window = Window {
-        since: i.now - rule.window.secs(),
-        now: i.now,
+    let (x, window) = match i.ci_window(rule.enabled, rule.window.secs()) {
+        Ok(v) => v,
+        Err(verdict) => return verdict,
     };
     let s = stats::compute(
         x,

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::{Breach, Inputs, Rule, Verdict};
-use crate::ci::model::{Window, parse_time};
+use crate::ci::model::parse_time;
 use crate::context::Context;
 use crate::deploy::ledger::{self, Action, Entry, Ledger, Outcome};
 use crate::report::codes;
@@ -69,10 +69,7 @@ fn check(i: &Inputs) -> Verdict {
         Ok(e) => e,
         Err(why) => return Verdict::NotEvaluated(why),
     };
-    let window = Window {
-        since: i.now - rule.window.secs(),
-        now: i.now,
-    };
+    let window = i.window(rule.window.secs());
     let mut breaches = Vec::new();
     let mut deploys = 0;
     for env in &envs {

@@ -10,7 +10,7 @@ mod test_flakiness;
 
 use serde_json::Value;
 
-use crate::ci::model::{Exports, Secs};
+use crate::ci::model::{Exports, Secs, Window};
 use crate::config::AlertAction;
 use crate::context::Context;
 use crate::report::{Code, Severity};
@@ -20,6 +20,29 @@ pub struct Inputs<'a> {
     pub cx: &'a Context,
     pub exports: Result<&'a Exports, &'a str>,
     pub now: Secs,
+}
+
+impl<'a> Inputs<'a> {
+    /// What a rule over the CI exports starts with: `Err(Disabled)` when it is off,
+    /// `Err(NotEvaluated)` without exports, else the exports and the window of `secs`
+    /// seconds that ends now.
+    pub fn ci_window(&self, enabled: bool, secs: Secs) -> Result<(&'a Exports, Window), Verdict> {
+        if !enabled {
+            return Err(Verdict::Disabled);
+        }
+        let x = self
+            .exports
+            .map_err(|why| Verdict::NotEvaluated(why.to_string()))?;
+        Ok((x, self.window(secs)))
+    }
+
+    /// The window of `secs` seconds that ends now.
+    pub fn window(&self, secs: Secs) -> Window {
+        Window {
+            since: self.now - secs,
+            now: self.now,
+        }
+    }
 }
 
 /// A rule's condition holding: one per thing it is about (a workflow, a deploy, an

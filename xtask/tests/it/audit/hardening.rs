@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{cargo_lock_v3, cargo_lock_v3_fixed, foo_advisory, lockfile_tree};
+use super::{audit_args, cargo_lock_v3, cargo_lock_v3_fixed, foo_advisory, lockfile_tree};
 use crate::support::*;
 
 /// Virtual memory the binary may use in these tests (KiB): far above what an audit needs,
@@ -177,19 +177,6 @@ fn zip_fixture(root: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let p = root.join(name);
     fs::write(&p, bytes).unwrap();
     p
-}
-
-/// `--format json audit Cargo.lock --allow-stale --db DB`.
-fn audit_args(db: &str) -> [&str; 7] {
-    [
-        "--format",
-        "json",
-        "audit",
-        "Cargo.lock",
-        "--allow-stale",
-        "--db",
-        db,
-    ]
 }
 
 fn audit_zip(root: &Path, zip: &Path) -> Run {
