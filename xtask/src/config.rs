@@ -1316,6 +1316,16 @@ impl Config {
         if self.backup.dir.as_os_str().is_empty() {
             bail!("backup.dir is empty: remove the key for the default `backups`");
         }
+        // The one exception to "paths stay inside the root": backups may live on another
+        // disk, named by an absolute path. A relative one follows the rule of every path.
+        if self.backup.dir.is_relative() {
+            files::check_relative(&self.backup.dir.to_string_lossy()).with_context(|| {
+                format!(
+                    "backup.dir `{}`: use a folder inside the root, or an absolute path for another disk",
+                    self.backup.dir.display()
+                )
+            })?;
+        }
         let c = &self.coverage;
         if !(0.0..=100.0).contains(&c.min) {
             bail!("coverage.min = {}: use a percentage from 0 to 100", c.min);
@@ -1911,6 +1921,20 @@ mod tests {
             assert!(err.contains("PGPASSWORD"), "{pw}: {err}");
             assert!(!err.contains(pw), "{pw}: {err}");
         }
+    }
+
+    #[test]
+    fn a_relative_backup_dir_stays_inside_the_root() {
+        let err = format!(
+            "{:#}",
+            Config::parse("[backup]\ndir = \"../elsewhere\"\n").unwrap_err()
+        );
+        assert!(
+            err.contains("backup.dir") && err.contains("inside the root"),
+            "{err}"
+        );
+        Config::parse("[backup]\ndir = \"/var/backups/hub\"\n").unwrap();
+        Config::parse("[backup]\ndir = \"state/backups\"\n").unwrap();
     }
 
     #[test]

@@ -674,6 +674,10 @@ fn hit_finding(
     if let Value::Object(m) = extra {
         f.extra = m;
     }
+    f.rule = Some(crate::report::SarifRule {
+        id: adv.id.clone(),
+        description: adv.summary.clone(),
+    });
     let shown_severity = if unscored {
         format!("{} (unknown)", severity.as_str())
     } else {

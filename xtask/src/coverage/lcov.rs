@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 
 use super::model::FileCov;
 
@@ -48,7 +48,7 @@ pub fn parse(text: &str) -> Result<Vec<FileCov>> {
                 let Some((_, r)) = current.as_mut() else {
                     bail!("line {n}: `{key}:` outside a `SF:` record");
                 };
-                record_line(r, key, value).map_err(|e| anyhow::anyhow!("line {n}: {e}"))?;
+                record_line(r, key, value).with_context(|| format!("line {n}"))?;
             }
             // Between records, a line that is not `KEY:...` is no lcov line: the start of a
             // record cut short (`S`, `SF`), which must not pass for a complete file.
@@ -194,9 +194,7 @@ mod tests {
 
     #[test]
     fn malformed_tracefiles_name_the_line() {
-        let err = parse("SF:a\nDA:x,1\nend_of_record\n")
-            .unwrap_err()
-            .to_string();
+        let err = format!("{:#}", parse("SF:a\nDA:x,1\nend_of_record\n").unwrap_err());
         assert!(err.contains("line 2") && err.contains("`x`"), "{err}");
         let err = parse("SF:a\nDA:1,1\n").unwrap_err().to_string();
         assert!(err.contains("truncated"), "{err}");
@@ -222,9 +220,10 @@ mod tests {
     /// Found by `fuzz_tests::reports`: `BRF:18446744073709551615` overflowed the totals.
     #[test]
     fn implausible_branch_counts_are_refused() {
-        let err = parse("SF:a\nDA:1,1\nBRF:18446744073709551615\nBRH:0\nend_of_record\n")
-            .unwrap_err()
-            .to_string();
+        let err = format!(
+            "{:#}",
+            parse("SF:a\nDA:1,1\nBRF:18446744073709551615\nBRH:0\nend_of_record\n").unwrap_err()
+        );
         assert!(
             err.contains("line 3") && err.contains("not a count"),
             "{err}"

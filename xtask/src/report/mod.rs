@@ -97,6 +97,16 @@ pub struct Finding {
     /// Command-specific fields, flattened into the JSON object (e.g. an advisory's details).
     #[serde(flatten, skip_serializing_if = "Map::is_empty")]
     pub extra: Map<String, Value>,
+    /// The SARIF rule of the finding when it is more precise than its code (an advisory).
+    #[serde(skip)]
+    pub rule: Option<SarifRule>,
+}
+
+/// A SARIF rule of its own: an advisory's id and summary (the rule is otherwise the code).
+#[derive(Debug, Clone)]
+pub struct SarifRule {
+    pub id: String,
+    pub description: String,
 }
 
 impl Finding {
@@ -135,6 +145,7 @@ impl Finding {
             path: None,
             line: None,
             extra: Map::new(),
+            rule: None,
         }
     }
 
@@ -301,23 +312,18 @@ impl Report {
         let mut seen = std::collections::BTreeSet::new();
         let mut results = Vec::new();
         for f in &self.findings {
-            let rule = f
-                .extra
-                .get("id")
-                .and_then(|v| v.as_str())
-                .unwrap_or(f.code.id())
-                .to_string();
+            let (rule, description) = match &f.rule {
+                Some(r) => (r.id.clone(), r.description.as_str()),
+                None => (f.code.id().to_string(), f.code.meaning()),
+            };
             if seen.insert(rule.clone()) {
-                let mut r = json!({
+                let r = json!({
                     "id": rule,
                     "name": f.code.id(),
-                    "shortDescription": {"text": f.extra.get("summary").and_then(|v| v.as_str()).unwrap_or(f.code.meaning())},
+                    "shortDescription": {"text": description},
                     "fullDescription": {"text": f.code.meaning()},
                     "defaultConfiguration": {"level": sarif_level(f.code.default_severity())},
                 });
-                if let Some(url) = f.extra.get("url").and_then(|v| v.as_str()) {
-                    r["helpUri"] = json!(url);
-                }
                 rules.push(r);
             }
             let level = sarif_level(f.severity);
