@@ -100,14 +100,19 @@ fn stats_of(cx: &Context, inputs: &CiInputs, window: &CiWindow) -> Result<(Expor
     let now = model::clock(window.now.as_deref())?;
     let w = model::window(window.since.as_deref(), now, cx.config.ci.window)?;
     let x = load::load(cx, &inputs.runs, &inputs.jobs)?;
+    let s = stats_over(cx, &x, w);
+    Ok((x, s))
+}
+
+/// The stats of `window` with the configured options (`ci stats`, `metrics`).
+pub fn stats_over(cx: &Context, x: &Exports, window: model::Window) -> stats::Stats {
     let opts = stats::Options {
-        window: w,
+        window,
         slowest: cx.config.ci.slowest,
         failure: &cx.config.alerts.build_failure_rate,
         trend: &cx.config.alerts.build_time_trend,
     };
-    let s = stats::compute(&x, &opts);
-    Ok((x, s))
+    stats::compute(x, &opts)
 }
 
 /// `ci report --html FILE`: stats, DORA (over the same window) and alerts on one page.

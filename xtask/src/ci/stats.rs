@@ -539,6 +539,23 @@ pub fn finished_in(x: &Exports, window: &Window) -> Figures {
     acc.figures()
 }
 
+/// Completed runs of the whole exports (each run's latest attempt) by workflow and
+/// conclusion, sorted: what `metrics` exposes as a counter.
+pub fn conclusions(x: &Exports) -> Vec<(String, &'static str, u64)> {
+    let mut by: FxHashMap<(Sym, &'static str), u64> = FxHashMap::default();
+    for r in &x.runs {
+        if let Some(c) = r.conclusion {
+            *by.entry((r.workflow, c.as_str())).or_default() += 1;
+        }
+    }
+    let mut out: Vec<(String, &'static str, u64)> = by
+        .into_iter()
+        .map(|((w, c), n)| (x.names.name(w).to_string(), c, n))
+        .collect();
+    out.sort();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

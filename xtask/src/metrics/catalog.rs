@@ -3,7 +3,8 @@
 //!
 //! Label values are bounded: backup kinds, cadences, environments and their current
 //! version, ecosystems and severities, advisory database folders, secret names (names, never
-//! values) and certificate files: each grows with the configuration, not with use.
+//! values) and certificate files: each grows with the configuration, not with use. CI
+//! workflows grow with the repository's workflow files.
 
 use super::exposition::{Def, Type};
 
@@ -86,8 +87,23 @@ defs! {
     CERT_EXPIRY = "xtask_certificate_expiry_timestamp_seconds", Gauge, ["path", "index"],
         "Expiry (notAfter) of each certificate of secrets.certs; index is its position in the file.";
 
-    // CI and DORA (`xtask_ci_*`): the `ci` module (issue 13) adds its collector and metrics
-    // here. Not emitted yet.
+    // CI (`ci stats`, from the GitHub Actions exports: none, none of these)
+    CI_RUNS = "xtask_ci_runs_total", Counter, ["workflow", "conclusion"],
+        "Completed workflow runs of the exports by conclusion (each run counted once, by its latest attempt).";
+    CI_SUCCESS_RATIO = "xtask_ci_success_ratio", Gauge, ["workflow"],
+        "Successful over completed runs created within ci.window, cancelled and skipped ones left out.";
+    CI_DURATION = "xtask_ci_duration_seconds", Gauge, ["workflow", "percentile"],
+        "Duration percentiles (50, 95) of the counted runs created within ci.window (a gauge: promtool keeps the quantile label to summaries).";
+
+    // DORA (`ci dora`, the ledger of ci.environment over ci.dora_window: a figure without data is left out)
+    DORA_DEPLOYMENTS = "xtask_dora_deployments_per_week", Gauge, ["env"],
+        "Deployments per week over ci.dora_window (deployment frequency).";
+    DORA_LEAD_TIME = "xtask_dora_lead_time_seconds", Gauge, ["env"],
+        "Median lead time for changes: from commit to the end of the succeeded deploy that brought it.";
+    DORA_CHANGE_FAILURE = "xtask_dora_change_failure_ratio", Gauge, ["env"],
+        "Deployments that failed, were rolled back or interrupted, or that a later rollback undid, over deployments.";
+    DORA_RESTORE = "xtask_dora_time_to_restore_seconds", Gauge, ["env"],
+        "Median time from a failed deploy to the entry that restored service.";
 
     // the exposition itself
     COLLECTOR_SUCCESS = "xtask_collector_success", Gauge, ["collector"],

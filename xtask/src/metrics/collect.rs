@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use super::catalog;
 use super::exposition::{Family, Format, render};
-use super::{backups, deploys, deps, secrets};
+use super::{backups, ci, deploys, deps, secrets};
 use crate::context::Context;
 
 /// What stays valid between computations of `metrics serve`: the verdicts of full backup
@@ -34,7 +34,8 @@ pub const COLLECTORS: &[(&str, &str, Collector)] = &[
     ("audit", "audit", deps::audit),
     ("outdated", "outdated --offline", deps::outdated),
     ("secrets", "secrets check", secrets::secrets),
-    // CI and DORA: the `ci` module (issue 13) adds its collector here. Not emitted yet.
+    ("ci", "ci stats", ci::ci),
+    ("dora", "ci dora", ci::dora),
 ];
 
 /// How one collector ran.

@@ -230,15 +230,47 @@ fn upkeep() -> Vec<Panel> {
     ]
 }
 
+/// CI runs (the runbook's build metrics) and the DORA figures of `ci.environment`.
+fn ci() -> Vec<Panel> {
+    vec![
+        panel("Success ratio", Viz::Stat, "xtask_ci_success_ratio", "{{workflow}}", "percentunit",
+            "Successful over completed runs of each workflow within ci.window (cancelled and skipped left out).")
+            .colors(Colors::Steps("red", vec![("orange", 0.8), ("green", 0.9)])),
+        panel("Runs per hour", Viz::Bars, "sum by (workflow, conclusion) (increase(xtask_ci_runs_total[1h]))", "{{workflow}} {{conclusion}}", "none",
+            "Completed runs by workflow and conclusion, from the exports cargo xtask ci fetch keeps up to date.")
+            .width(16),
+        panel("Run duration", Viz::TimeSeries, "xtask_ci_duration_seconds", "{{workflow}} p{{percentile}}", "s",
+            "Median and 95th percentile duration of each workflow's runs within ci.window.")
+            .width(12),
+        panel("Failure ratio per hour", Viz::TimeSeries,
+            r#"sum by (workflow) (increase(xtask_ci_runs_total{conclusion="failure"}[1h])) / sum by (workflow) (increase(xtask_ci_runs_total{conclusion=~"success|failure"}[1h]))"#,
+            "{{workflow}}", "percentunit",
+            "Failed share of each workflow's runs over the last hour: what the build_failure_rate alert judges.")
+            .width(12),
+        panel("Deployments per week", Viz::Stat, "xtask_dora_deployments_per_week", "{{env}}", "none",
+            "DORA deployment frequency over ci.dora_window.")
+            .width(6),
+        panel("Lead time for changes", Viz::Stat, "xtask_dora_lead_time_seconds", "{{env}}", "s",
+            "DORA: median time from commit to the end of the deploy that brought it.")
+            .width(6),
+        panel("Change failure ratio", Viz::Stat, "xtask_dora_change_failure_ratio", "{{env}}", "percentunit",
+            "DORA: deployments that failed or were rolled back, over deployments.")
+            .width(6)
+            .colors(Colors::Steps("green", vec![("orange", 0.1), ("red", 0.15)])),
+        panel("Time to restore", Viz::Stat, "xtask_dora_time_to_restore_seconds", "{{env}}", "s",
+            "DORA: median time from a failed deploy to the entry that restored service.")
+            .width(6),
+    ]
+}
+
 /// The rows, each with its panels.
 fn rows(cx: &Context) -> Vec<(&'static str, Vec<Panel>)> {
-    // CI and DORA (`xtask_ci_*`): a row goes here once the `ci` module's metrics are
-    // emitted (issue 13).
     vec![
         ("Backups", backups(cx)),
         ("Security", security(cx)),
         ("Dependencies", dependencies()),
         ("Deployments", deployments()),
+        ("CI and delivery (DORA)", ci()),
         ("Checklists and the exposition", upkeep()),
     ]
 }

@@ -8,12 +8,13 @@
 //! - `metrics rules`: Prometheus alerting rules; `metrics dashboard`: a Grafana dashboard.
 //!
 //! Layout: [`catalog`] declares every metric, [`exposition`] renders them, [`collect`] runs
-//! the collectors ([`backups`], [`deploys`], [`deps`], [`secrets`]), which read the toolkit's
-//! own state and run its commands in-process and offline: a scrape never touches the network.
-//! CI and DORA metrics come from the `ci` module (issue 13): not emitted yet.
+//! the collectors ([`backups`], [`ci`], [`deploys`], [`deps`], [`secrets`]), which read the
+//! toolkit's own state and run its commands in-process and offline: a scrape never touches
+//! the network (CI figures come from the exports `ci fetch` left, DORA from the ledger and git).
 
 mod backups;
 mod catalog;
+mod ci;
 mod collect;
 mod dashboard;
 mod deploys;

@@ -4,9 +4,9 @@
 //! databases, the exposition itself). Each rule has a `severity` label and a `command`
 //! annotation: the `cargo xtask` command that shows why and what to do.
 //!
-//! Thresholds come from the configuration (`[metrics]`, `[audit]`). The runbook's
-//! `build_failure_rate` (10% over 1 h → immediate notification) needs the CI metrics of the
-//! `ci` module (issue 13), which are not emitted yet: its rule is added beside them.
+//! Thresholds come from the configuration (`[metrics]`, `[audit]`, and `[alerts]` for the
+//! runbook's `build_failure_rate`: 10% of a workflow's runs over 1 h → immediate
+//! notification).
 
 use std::fmt::Write as _;
 
@@ -218,11 +218,43 @@ fn maintenance(cx: &Context) -> Group {
     }
 }
 
+fn ci(cx: &Context) -> Group {
+    let r = &cx.config.alerts.build_failure_rate;
+    let (ratio, window) = (r.threshold_percent / 100.0, r.window);
+    let mut failing = rule(
+        "XtaskBuildFailureRate",
+        "critical",
+        format!(
+            concat!(
+                r#"sum by (workflow) (increase(xtask_ci_runs_total{{conclusion="failure"}}[{w}]))"#,
+                r#" / sum by (workflow) (increase(xtask_ci_runs_total{{conclusion=~"success|failure"}}[{w}])) > {ratio}"#
+            ),
+            w = window,
+            ratio = ratio
+        ),
+        "{{ $value | humanizePercentage }} of the {{ $labels.workflow }} runs failed",
+        format!(
+            "{{{{ $value | humanizePercentage }}}} of the runs of workflow {{{{ $labels.workflow }}}} that completed in the last {window} failed (the runbook's build_failure_rate: above {}%, notify). Fetch the newest runs with `cargo xtask ci fetch`.",
+            r.threshold_percent
+        ),
+        "ci stats",
+    );
+    failing.runbook_action = Some(r.action.as_str());
+    Group {
+        name: "xtask-ci",
+        rules: vec![failing],
+    }
+}
+
 /// Every group of rules.
 pub fn groups(cx: &Context) -> Vec<Group> {
-    // CI: the runbook's build_failure_rate (10% of runs in 1 h) goes here, once the `ci`
-    // module's metrics are emitted (issue 13).
-    vec![deploys(), security(cx), backups(cx), maintenance(cx)]
+    vec![
+        deploys(),
+        ci(cx),
+        security(cx),
+        backups(cx),
+        maintenance(cx),
+    ]
 }
 
 /// A YAML double-quoted scalar.
@@ -235,8 +267,7 @@ pub fn yaml(cx: &Context) -> String {
     let mut y = String::from(
         "# Prometheus alerting rules for cargo xtask: the runbook's critical alerts and the\n\
          # toolkit's duties. Written by `cargo xtask metrics rules`; thresholds from\n\
-         # maintenance.toml ([metrics], [audit]). Check: promtool check rules FILE.\n\
-         # The runbook's build_failure_rate (10% in 1 h) comes with the CI metrics (not yet).\n\
+         # maintenance.toml ([metrics], [audit], [alerts]). Check: promtool check rules FILE.\n\
          groups:\n",
     );
     for g in groups(cx) {
@@ -312,6 +343,23 @@ mod tests {
         assert_eq!(
             stale["annotations"]["command"].as_str(),
             Some("cargo xtask backup")
+        );
+        let ci = rules
+            .iter()
+            .find(|r| r["alert"].as_str() == Some("XtaskBuildFailureRate"))
+            .unwrap();
+        assert_eq!(
+            ci["expr"].as_str().unwrap(),
+            concat!(
+                r#"sum by (workflow) (increase(xtask_ci_runs_total{conclusion="failure"}[1h]))"#,
+                r#" / sum by (workflow) (increase(xtask_ci_runs_total{conclusion=~"success|failure"}[1h])) > 0.1"#
+            )
+        );
+        assert_eq!(ci["labels"]["severity"].as_str(), Some("critical"));
+        assert_eq!(ci["labels"]["runbook_action"].as_str(), Some("notify"));
+        assert_eq!(
+            ci["annotations"]["command"].as_str(),
+            Some("cargo xtask ci stats")
         );
     }
 }

@@ -177,7 +177,8 @@ fn project() -> Project {
         "[audit]\ndb = [\"advisories/osv\"]\n\n[secrets]\ncerts = [\"certs\"]\n\n\
          [secrets.inventory]\nVAULT_DB_PASSWORD = {{ kind = \"db-password\", rotated = \"{}\" }}\n\
          DEPLOY_SSH_KEY = {{ kind = \"ssh-key\", rotated = \"{}\" }}\n\n\
-         [deploy.environments.staging]\n",
+         [deploy.environments.staging]\n\n[ci]\nenvironment = \"staging\"\n\n\
+         [alerts.test_flakiness]\nenabled = false\n",
         day(200),
         day(10)
     );
@@ -202,12 +203,26 @@ fn project() -> Project {
     ]
     .map(|(id, v, prev, outcome, extra)| {
         format!(
-            r#"{{"id":"{id}","time":"{}","actor":"ci","environment":"staging","action":"deploy","version":"{v}","previous":{prev},"commit":null,"outcome":"{outcome}"{extra},"checks":[]}}"#,
-            Utc::now().to_rfc3339()
+            r#"{{"id":"{id}","time":"{t}","finished":"{t}","actor":"ci","environment":"staging","action":"deploy","version":"{v}","previous":{prev},"commit":null,"outcome":"{outcome}"{extra},"checks":[]}}"#,
+            // A minute ago: windows end before the second they are computed in.
+            t = (Utc::now() - Days::minutes(1)).to_rfc3339()
         ) + "\n"
     })
     .concat();
     write(r, "backups/deployments/staging.jsonl", &ledger);
+    // Two completed CI runs, as `ci fetch` leaves them: a success an hour ago, a failure
+    // two days ago (too few runs for a failure-rate verdict).
+    let runs: Vec<serde_json::Value> = [(1, 3600, "success"), (2, 48 * 3600, "failure")]
+        .into_iter()
+        .map(|(id, ago, conclusion)| {
+            let created = (Utc::now() - Days::seconds(ago)).to_rfc3339();
+            let ended = (Utc::now() - Days::seconds(ago - 600)).to_rfc3339();
+            let times = [created.as_str(), &created, &ended];
+            crate::ci::rest_run(id, "ci", 1, times, "completed", Some(conclusion))
+        })
+        .collect();
+    let page = serde_json::json!({"total_count": 2, "workflow_runs": runs});
+    write(r, "backups/ci/runs-1.json", &page.to_string());
     certificate(dir.path(), &r.join("certs/site.pem"), 10);
     let p = Project {
         dir,
@@ -617,8 +632,10 @@ fn prometheus_scrapes_serve_and_reads_the_values_back() {
         let r = query(prom_port, "count_over_time(xtask_build_info[5m])")?;
         (r.first()?["value"][1].as_str()?.parse::<f64>().ok()? >= 3.0).then_some(())
     });
+    // The fixture's ledger records no commit: no lead time (left out, not 0).
     let empty: Vec<&String> = exprs
         .iter()
+        .filter(|e| *e != "xtask_dora_lead_time_seconds")
         .filter(|e| query(prom_port, e).unwrap().is_empty())
         .collect();
     assert!(empty.is_empty(), "no data for {empty:?}");
@@ -649,6 +666,7 @@ fn prometheus_scrapes_serve_and_reads_the_values_back() {
         "XtaskBackupStale",
         "XtaskBackupNotVerified",
         "XtaskBackupMissing",
+        "XtaskBuildFailureRate",
     ] {
         assert!(!firing.iter().any(|f| f == a), "{a} fires: {firing:?}");
     }
@@ -736,4 +754,154 @@ fn pushgateway_receives_a_put_and_replaces_the_group() {
     let run = p.run(&["metrics", "push", &format!("{url}/nowhere")]);
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(run.stderr.contains("HTTP"), "{}", run.stderr);
+}
+
+/// CI runs of a small export folder (REST pages, as `ci fetch` writes them) and the DORA
+/// figures of a production ledger: the values `ci stats` and `ci dora` compute, and nothing
+/// for what has no data.
+#[test]
+fn ci_and_dora_metrics_come_from_the_exports_and_the_ledger() {
+    if !programs(&["promtool"]) {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    // Before any export or ledger: no CI or DORA series, and not a failure.
+    let run = xtask(root, &["metrics"]);
+    assert!(!run.stdout.contains("xtask_ci_"), "{}", run.stdout);
+    assert!(!run.stdout.contains("xtask_dora_"), "{}", run.stdout);
+    let s = samples(&run.stdout);
+    assert_eq!(value(&s, r#"xtask_collector_success{collector="ci"}"#), 1.0);
+    assert_eq!(
+        value(&s, r#"xtask_collector_success{collector="dora"}"#),
+        1.0
+    );
+
+    let now = Utc::now();
+    let at = |ago_secs: i64| (now - Days::seconds(ago_secs)).to_rfc3339();
+    // id, workflow, created (seconds ago), duration, status, conclusion. Build: two
+    // successes and a failure of 100, 200 and 300 s in the window, one cancelled, one in
+    // progress, one success 30 days ago (outside ci.window: counted by the counter only).
+    #[rustfmt::skip]
+    let runs: Vec<serde_json::Value> = [
+        (1, "build", 3 * 3600, 100, "completed", Some("success")),
+        (2, "build", 2 * 3600, 200, "completed", Some("success")),
+        (3, "build", 3600, 300, "completed", Some("failure")),
+        (4, "build", 1800, 50, "completed", Some("cancelled")),
+        (5, "build", 600, 0, "in_progress", None),
+        (6, "build", 30 * 86400, 400, "completed", Some("success")),
+        (7, "release", 7200, 60, "completed", Some("failure")),
+    ]
+    .into_iter()
+    .map(|(id, wf, ago, took, status, conclusion)| {
+        let end = if conclusion.is_some() { at(ago - took) } else { at(ago) };
+        crate::ci::rest_run(id, wf, 1, [&at(ago), &at(ago), &end], status, conclusion)
+    })
+    .collect();
+    let page = serde_json::json!({"total_count": runs.len(), "workflow_runs": runs});
+    write(root, "backups/ci/runs-1.json", &page.to_string());
+    // Production: a succeeded deploy (no commit recorded: no lead time), then a failed one
+    // whose rollback ended 1 h 6 min after it started.
+    let entry = |id: &str, start: i64, end: i64, action: &str, version: &str, outcome: &str| {
+        let e = serde_json::json!({
+            "id": id, "time": at(start), "finished": at(end), "actor": "ci",
+            "environment": "production", "action": action, "version": version,
+            "previous": null, "commit": null, "outcome": outcome, "checks": [],
+        });
+        format!("{e}\n")
+    };
+    let base = 5 * 86400;
+    let ledger = [
+        entry(
+            "e1",
+            10 * 86400,
+            10 * 86400 - 300,
+            "deploy",
+            "v1",
+            "succeeded",
+        ),
+        entry("e2", base, base - 600, "deploy", "v2", "failed"),
+        entry(
+            "e3",
+            base - 3600,
+            base - 3960,
+            "rollback",
+            "v1",
+            "succeeded",
+        ),
+    ]
+    .concat();
+    write(root, "backups/deployments/production.jsonl", &ledger);
+
+    let run = xtask(root, &["metrics"]);
+    assert_eq!(promtool_check(&run.stdout), "", "{}", run.stdout);
+    let s = samples(&run.stdout);
+    assert_eq!(
+        value(&s, r#"xtask_collector_success{collector="ci"}"#),
+        1.0,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        value(&s, r#"xtask_collector_success{collector="dora"}"#),
+        1.0,
+        "{}",
+        run.stderr
+    );
+    let close = |key: &str, want: f64| {
+        let got = value(&s, key);
+        assert!((got - want).abs() < 1e-6, "{key}: {got}, not {want}");
+    };
+    for (key, want) in [
+        (
+            r#"xtask_ci_runs_total{workflow="build",conclusion="success"}"#,
+            3.0,
+        ),
+        (
+            r#"xtask_ci_runs_total{workflow="build",conclusion="failure"}"#,
+            1.0,
+        ),
+        (
+            r#"xtask_ci_runs_total{workflow="build",conclusion="cancelled"}"#,
+            1.0,
+        ),
+        (
+            r#"xtask_ci_runs_total{workflow="release",conclusion="failure"}"#,
+            1.0,
+        ),
+        (r#"xtask_ci_success_ratio{workflow="build"}"#, 2.0 / 3.0),
+        (r#"xtask_ci_success_ratio{workflow="release"}"#, 0.0),
+        (
+            r#"xtask_ci_duration_seconds{workflow="build",percentile="50"}"#,
+            200.0,
+        ),
+        (
+            r#"xtask_ci_duration_seconds{workflow="build",percentile="95"}"#,
+            290.0,
+        ),
+        (
+            r#"xtask_ci_duration_seconds{workflow="release",percentile="50"}"#,
+            60.0,
+        ),
+        (
+            r#"xtask_dora_deployments_per_week{env="production"}"#,
+            2.0 * 7.0 / 30.0,
+        ),
+        (r#"xtask_dora_change_failure_ratio{env="production"}"#, 0.5),
+        (
+            r#"xtask_dora_time_to_restore_seconds{env="production"}"#,
+            3960.0,
+        ),
+    ] {
+        close(key, want);
+    }
+    let ci_series = s.keys().filter(|k| k.starts_with("xtask_ci_")).count();
+    assert_eq!(ci_series, 4 + 2 + 4, "{:#?}", s.keys().collect::<Vec<_>>());
+    // No commit recorded: no lead time, rather than a zero.
+    assert!(
+        !run.stdout.contains("xtask_dora_lead_time_seconds{"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("# TYPE xtask_ci_runs_total counter"));
 }
