@@ -90,6 +90,8 @@ defs! {
     // CI (`ci stats`, from the GitHub Actions exports: none, none of these)
     CI_RUNS = "xtask_ci_runs_total", Counter, ["workflow", "conclusion"],
         "Completed workflow runs of the exports by conclusion (each run counted once, by its latest attempt).";
+    CI_BUILD_FAILURE_RATIO = "xtask_ci_build_failure_ratio", Gauge, [],
+        "Failed over counted (success or failure) CI runs that finished in the alerts.build_failure_rate window ending now; absent below its min_runs.";
     CI_SUCCESS_RATIO = "xtask_ci_success_ratio", Gauge, ["workflow"],
         "Successful over completed runs created within ci.window, cancelled and skipped ones left out.";
     CI_DURATION = "xtask_ci_duration_seconds", Gauge, ["workflow", "percentile"],

@@ -39,7 +39,27 @@ pub fn ci(cx: &Context, now: DateTime<Utc>, _: &Mutex<Memo>) -> Result<Vec<Famil
             }
         }
     }
-    Ok(vec![runs, ratio, duration])
+    Ok(vec![
+        runs,
+        ratio,
+        duration,
+        build_failure_ratio(cx, &x, now)?,
+    ])
+}
+
+/// The runbook's `build_failure_rate` as a gauge, over the window `alerts` uses (computed
+/// here: a counter of runs by their latest attempt goes down on a successful re-run, which
+/// Prometheus would read as a reset). Absent when the rule is off or has too few runs.
+fn build_failure_ratio(cx: &Context, x: &model::Exports, now: DateTime<Utc>) -> Result<Family> {
+    let rule = &cx.config.alerts.build_failure_rate;
+    let window = model::window(None, now.timestamp(), rule.window)?;
+    let f = stats::finished_in(x, &window);
+    let counted = f.counted();
+    let mut ratio = Family::new(&m::CI_BUILD_FAILURE_RATIO);
+    if rule.enabled && counted > 0 && counted >= rule.min_runs as u64 {
+        ratio.push(&[], f.failed as f64 / counted as f64);
+    }
+    Ok(ratio)
 }
 
 pub fn dora(cx: &Context, now: DateTime<Utc>, _: &Mutex<Memo>) -> Result<Vec<Family>> {

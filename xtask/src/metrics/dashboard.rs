@@ -242,10 +242,9 @@ fn ci() -> Vec<Panel> {
         panel("Run duration", Viz::TimeSeries, "xtask_ci_duration_seconds", "{{workflow}} p{{percentile}}", "s",
             "Median and 95th percentile duration of each workflow's runs within ci.window.")
             .width(12),
-        panel("Failure ratio per hour", Viz::TimeSeries,
-            r#"sum by (workflow) (increase(xtask_ci_runs_total{conclusion="failure"}[1h])) / sum by (workflow) (increase(xtask_ci_runs_total{conclusion=~"success|failure"}[1h]))"#,
-            "{{workflow}}", "percentunit",
-            "Failed share of each workflow's runs over the last hour: what the build_failure_rate alert judges.")
+        panel("Build failure ratio", Viz::TimeSeries,
+            "xtask_ci_build_failure_ratio", "failed share", "percentunit",
+            "Failed share of the CI runs that finished in alerts.build_failure_rate's window (1h): what the build_failure_rate alert judges.")
             .width(12),
         panel("Deployments per week", Viz::Stat, "xtask_dora_deployments_per_week", "{{env}}", "none",
             "DORA deployment frequency over ci.dora_window.")

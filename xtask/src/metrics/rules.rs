@@ -224,17 +224,10 @@ fn ci(cx: &Context) -> Group {
     let mut failing = rule(
         "XtaskBuildFailureRate",
         "critical",
+        format!("xtask_ci_build_failure_ratio > {ratio}"),
+        "{{ $value | humanizePercentage }} of the CI runs failed",
         format!(
-            concat!(
-                r#"sum by (workflow) (increase(xtask_ci_runs_total{{conclusion="failure"}}[{w}]))"#,
-                r#" / sum by (workflow) (increase(xtask_ci_runs_total{{conclusion=~"success|failure"}}[{w}])) > {ratio}"#
-            ),
-            w = window,
-            ratio = ratio
-        ),
-        "{{ $value | humanizePercentage }} of the {{ $labels.workflow }} runs failed",
-        format!(
-            "{{{{ $value | humanizePercentage }}}} of the runs of workflow {{{{ $labels.workflow }}}} that completed in the last {window} failed (the runbook's build_failure_rate: above {}%, notify). Fetch the newest runs with `cargo xtask ci fetch`.",
+            "{{{{ $value | humanizePercentage }}}} of the CI runs that finished in the last {window} failed (the runbook's build_failure_rate: above {}%, notify). Fetch the newest runs with `cargo xtask ci fetch`.",
             r.threshold_percent
         ),
         "ci stats",
@@ -350,10 +343,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             ci["expr"].as_str().unwrap(),
-            concat!(
-                r#"sum by (workflow) (increase(xtask_ci_runs_total{conclusion="failure"}[1h]))"#,
-                r#" / sum by (workflow) (increase(xtask_ci_runs_total{conclusion=~"success|failure"}[1h])) > 0.1"#
-            )
+            "xtask_ci_build_failure_ratio > 0.1"
         );
         assert_eq!(ci["labels"]["severity"].as_str(), Some("critical"));
         assert_eq!(ci["labels"]["runbook_action"].as_str(), Some("notify"));
