@@ -78,7 +78,7 @@ pub fn load(cx: &Context, runs: &[PathBuf], jobs: &[PathBuf]) -> Result<Exports>
 }
 
 /// `.json` files below `dir`, without hidden or temporary ones (the fetch progress file).
-fn json_files(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(super) fn json_files(dir: &Path) -> Result<Vec<PathBuf>> {
     if !dir.exists() {
         return Ok(Vec::new());
     }

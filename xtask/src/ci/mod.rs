@@ -40,13 +40,7 @@ pub type AlertsFn = fn(&Context, &Exports, Secs) -> Result<Vec<AlertRow>>;
 /// the export folder holds exports (for `checklist`).
 pub fn nothing_to_check(cx: &Context) -> anyhow::Result<Option<String>> {
     let dir = load::exports_dir(cx);
-    let any = match std::fs::read_dir(&dir) {
-        Ok(rd) => rd
-            .flatten()
-            .any(|e| e.path().extension().is_some_and(|x| x == "json")),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-        Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {}", dir.display()))),
-    };
+    let any = !load::json_files(&dir)?.is_empty();
     Ok((!any).then(|| {
         format!(
             "no GitHub Actions exports in {}: `cargo xtask ci fetch --repo OWNER/NAME` fills it",

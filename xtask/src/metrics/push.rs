@@ -98,7 +98,7 @@ pub fn run(
         Format::Text.content_type(),
         TIMEOUT_SECS,
     )?;
-    let shown = http::without_credentials(&target);
+    let shown = crate::util::redact::without_credentials(&target);
     if !(200..300).contains(&status) {
         bail!(
             "the Pushgateway refused the metrics at {shown} (HTTP {status}): {}",

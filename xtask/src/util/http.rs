@@ -130,17 +130,7 @@ pub fn put(url: &str, body: &[u8], content_type: &str, timeout_secs: u64) -> Res
     answer.with_context(|| format!("PUT {}", without_credentials(url)))
 }
 
-/// `url` as it may be shown: without its user name and password.
-pub fn without_credentials(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.has_host() => {
-            let _ = u.set_username("");
-            let _ = u.set_password(None);
-            u.to_string()
-        }
-        _ => crate::util::redact::redact(url),
-    }
-}
+use crate::util::redact::without_credentials;
 
 fn refuse_control(value: &str, what: &str) -> Result<()> {
     if let Some(c) = value.chars().find(|c| c.is_control()) {

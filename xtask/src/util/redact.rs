@@ -100,6 +100,18 @@ pub fn redact(text: &str) -> String {
     out
 }
 
+/// `url` as it may be shown: without its user name and password.
+pub fn without_credentials(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut u) if u.has_host() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        _ => redact(url),
+    }
+}
+
 fn percent_decode(s: &str) -> Option<String> {
     percent_encoding::percent_decode_str(s)
         .decode_utf8()
