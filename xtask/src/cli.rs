@@ -575,6 +575,27 @@ pub enum BenchCmd {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// A cold `cargo build -p xtask` per git revision or cargo `--config` variant: wall, CPU, longest units
+    #[command(
+        after_help = "Examples:\n  cargo xtask bench build\n  cargo xtask bench build --rev bc92246 --rev HEAD\n  cargo xtask bench build --variant 'xtask-o1=profile.dev.package.xtask.opt-level=1'"
+    )]
+    Build {
+        /// Git revision to build from a clean `git archive` snapshot (repeatable) [default: HEAD]
+        #[arg(long = "rev", value_name = "REV")]
+        revs: Vec<String>,
+        /// The first revision with cargo `--config` values on top: LABEL=KEY=VALUE[;KEY=VALUE…] (repeatable)
+        #[arg(long = "variant", value_name = "LABEL=CONFIG")]
+        variants: Vec<String>,
+        /// Cold builds of each variant (the median wall time is reported)
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        /// Longest units listed per variant
+        #[arg(long, default_value_t = 12)]
+        top: usize,
+        /// Working directory [default: target/bench]
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// `backup db` against `sqlite3 .backup && gzip` on a generated SQLite database
     #[command(after_help = "Example:\n  cargo xtask bench backup-db --size-mb 1024 --writer")]
     BackupDb {

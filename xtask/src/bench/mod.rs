@@ -1,10 +1,11 @@
 //! `bench …`: side-by-side timings against the anchor tool an issue names, on the same
 //! generated input in one run. Results go to docs/benchmarks.md by hand; nothing here asserts
 //! on time. One file per benchmark: [`backup`] (backup-config, backup-db), [`audit`],
-//! [`outdated`], [`ci`] (ci-stats).
+//! [`outdated`], [`ci`] (ci-stats), [`build`] (the cold build of the toolkit itself).
 
 mod audit;
 mod backup;
+mod build;
 mod ci;
 mod outdated;
 
@@ -33,6 +34,9 @@ pub fn run(cx: &Context, command: BenchCmd) -> Result<Report> {
             advisory_db, runs, ..
         } => {
             let db = advisory_db.unwrap_or_else(|| cx.root.join("../shared/advisory-db"));
+            // The tools run inside the bench's folder: a relative --advisory-db would miss.
+            let db =
+                std::path::absolute(&db).with_context(|| format!("resolving {}", db.display()))?;
             audit::audit(&dir, &db, runs.max(1))
         }
         BenchCmd::Outdated {
@@ -51,6 +55,16 @@ pub fn run(cx: &Context, command: BenchCmd) -> Result<Report> {
             repeat,
             ..
         } => ci::ci_stats(&dir, runs.max(1), jobs, steps, repeat.max(1)),
+        BenchCmd::Build {
+            revs,
+            variants,
+            runs,
+            top,
+            ..
+        } => {
+            let variants = build::variants(&revs, &variants)?;
+            build::build(&cx.root, &dir, &variants, runs.max(1), top)
+        }
     }
 }
 
@@ -62,6 +76,7 @@ fn work_dir(root: &Path, command: &BenchCmd) -> PathBuf {
         BenchCmd::Outdated { dir, .. } => (dir, "outdated"),
         BenchCmd::BackupDb { dir, .. } => (dir, "backup-db"),
         BenchCmd::CiStats { dir, .. } => (dir, "ci-stats"),
+        BenchCmd::Build { dir, .. } => (dir, "build"),
     };
     dir.clone()
         .unwrap_or_else(|| root.join("target/bench").join(name))
@@ -202,5 +217,6 @@ mod tests {
         );
         assert_eq!(dir_of(&["outdated", "--dir", "/w"]), Path::new("/w"));
         assert_eq!(dir_of(&["ci-stats"]), Path::new("/r/target/bench/ci-stats"));
+        assert_eq!(dir_of(&["build"]), Path::new("/r/target/bench/build"));
     }
 }

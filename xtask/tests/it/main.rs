@@ -4,6 +4,7 @@ mod advisories;
 mod alerts;
 mod audit;
 mod backup_config;
+mod bench_build;
 mod checklist;
 mod ci;
 mod cli;
