@@ -583,7 +583,7 @@ pub enum BenchCmd {
         /// Git revision to build from a clean `git archive` snapshot (repeatable) [default: HEAD]
         #[arg(long = "rev", value_name = "REV")]
         revs: Vec<String>,
-        /// The first revision with cargo `--config` values on top: LABEL=KEY=VALUE[;KEY=VALUE…] (repeatable)
+        /// The first revision with cargo `--config` values (or flags like --no-default-features) on top: LABEL=KEY=VALUE[;KEY=VALUE…] (repeatable)
         #[arg(long = "variant", value_name = "LABEL=CONFIG")]
         variants: Vec<String>,
         /// Cold builds of each variant (the median wall time is reported)

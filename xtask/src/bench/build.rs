@@ -16,12 +16,29 @@ use xshell::cmd;
 use crate::report::{Report, Table};
 use crate::util::sh;
 
-/// What to build: a revision, and cargo `--config` values on top of it.
+/// What to build: a revision, and cargo `--config` values (or cargo flags such as
+/// `--no-default-features`) on top of it.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Variant {
     pub(super) label: String,
     pub(super) rev: String,
     pub(super) config: Vec<String>,
+}
+
+impl Variant {
+    /// The arguments cargo gets for this variant: `--config KEY=VALUE` or the flag itself.
+    fn cargo_args(&self) -> Vec<String> {
+        self.config
+            .iter()
+            .flat_map(|c| {
+                if c.starts_with("--") {
+                    vec![c.clone()]
+                } else {
+                    vec!["--config".to_string(), c.clone()]
+                }
+            })
+            .collect()
+    }
 }
 
 /// The variants named on the command line: each `--rev` as is, then each `--variant
@@ -52,9 +69,10 @@ pub(super) fn variants(revs: &[String], specs: &[String]) -> Result<Vec<Variant>
             .filter(|c| !c.is_empty())
             .map(String::from)
             .collect();
-        if label.is_empty() || config.iter().any(|c| !c.contains('=')) || config.is_empty() {
+        let well_formed = |c: &String| c.contains('=') || c.starts_with("--");
+        if label.is_empty() || config.is_empty() || !config.iter().all(well_formed) {
             bail!(
-                "--variant {spec:?}: expected LABEL=KEY=VALUE[;KEY=VALUE…], each KEY=VALUE a cargo --config value"
+                "--variant {spec:?}: expected LABEL=KEY=VALUE[;KEY=VALUE…], each KEY=VALUE a cargo --config value (or a cargo flag such as --no-default-features)"
             );
         }
         out.push(Variant {
@@ -177,11 +195,7 @@ fn cold_build(src: &Path, target: &Path, v: &Variant) -> Result<Measured> {
     }
     let sh = sh::shell(src)?;
     let cargo = sh::cargo();
-    let config: Vec<String> = v
-        .config
-        .iter()
-        .flat_map(|c| ["--config".to_string(), c.clone()])
-        .collect();
+    let config = v.cargo_args();
     let cpu_before = children_cpu();
     let started = Instant::now();
     let out = cmd!(
