@@ -132,21 +132,38 @@ pub(super) fn build(
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let load = loadavg();
     let mut outcomes = Vec::new();
+    let mut failed = Vec::new();
     for v in variants {
-        let (commit, src) = snapshot(root, dir, &v.rev)?;
-        fetch(&src)?;
-        let mut measured = Vec::new();
-        for run in 0..runs {
-            eprintln!("bench build: {} (run {}/{runs})…", v.label, run + 1);
-            measured.push(cold_build(
-                &src,
-                &dir.join(format!("target-{}", slug(&v.label))),
-                v,
-            )?);
+        // A variant that does not build is reported; the others are still measured.
+        match measure_variant(root, dir, v, runs) {
+            Ok(o) => outcomes.push(o),
+            Err(e) => failed.push(Failed {
+                label: v.label.clone(),
+                error: format!("{e:#}"),
+            }),
         }
-        outcomes.push(summarise(v, commit, measured));
     }
-    Ok(report(&outcomes, load, runs, top))
+    Ok(report(&outcomes, &failed, load, runs, top))
+}
+
+/// A variant that could not be measured, and why.
+#[derive(Debug, Serialize)]
+struct Failed {
+    label: String,
+    error: String,
+}
+
+/// `runs` cold builds of one variant from its revision's snapshot.
+fn measure_variant(root: &Path, dir: &Path, v: &Variant, runs: usize) -> Result<Outcome> {
+    let (commit, src) = snapshot(root, dir, &v.rev)?;
+    fetch(&src)?;
+    let mut measured = Vec::new();
+    for run in 0..runs {
+        eprintln!("bench build: {} (run {}/{runs})…", v.label, run + 1);
+        let target = dir.join(format!("target-{}", slug(&v.label)));
+        measured.push(cold_build(&src, &target, v)?);
+    }
+    Ok(summarise(v, commit, measured))
 }
 
 /// `git archive REV` unpacked into a fresh folder: the revision's tracked files only.
@@ -321,8 +338,19 @@ fn summarise(v: &Variant, commit: String, measured: Vec<Measured>) -> Outcome {
     }
 }
 
-fn report(outcomes: &[Outcome], load: Option<f64>, runs: usize, top: usize) -> Report {
+fn report(
+    outcomes: &[Outcome],
+    failed: &[Failed],
+    load: Option<f64>,
+    runs: usize,
+    top: usize,
+) -> Report {
     let mut report = Report::new("bench build");
+    for f in failed {
+        report.summary(&format!("failed: {}", f.label), f.error.clone());
+    }
+    // Exit code 2: part of what was asked could not be measured.
+    report.incomplete = !failed.is_empty();
     report.summary(
         "what",
         format!("cold `cargo build -p xtask --locked --timings`, empty target directory, crates fetched first; {runs} run(s) per variant (median wall)"),
@@ -385,6 +413,7 @@ fn report(outcomes: &[Outcome], load: Option<f64>, runs: usize, top: usize) -> R
         report.tables.push(t);
     }
     report.set("variants", outcomes);
+    report.set("failed", failed);
     report
 }
 
