@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::audit::model::{Advisory, Affected, Event, Range, Rule};
+use crate::audit::model::{Advisory, Affected, Event, Range, Rule, SplitAscii};
 use crate::deps::Ecosystem;
 
 const SEP: char = '\u{1f}';
@@ -97,7 +97,7 @@ pub fn write(out: &mut String, a: &Advisory) -> Result<()> {
 }
 
 /// The fields being read.
-struct Fields<'a>(std::str::Split<'a, char>);
+struct Fields<'a>(SplitAscii<'a>);
 
 impl<'a> Fields<'a> {
     fn next(&mut self) -> Result<&'a str> {
@@ -124,7 +124,7 @@ pub fn read(bytes: &[u8]) -> Result<(String, bool, Vec<Affected>)> {
         _ => bail!("damaged matching record"),
     }
     let text = std::str::from_utf8(&bytes[1..]).context("damaged matching record")?;
-    let mut f = Fields(text.split(SEP));
+    let mut f = Fields(SplitAscii::new(text, SEP as u8));
     f.next()?; // before the first separator: nothing
     let id = f.next()?.to_string();
     let withdrawn = f.next()? == "1";

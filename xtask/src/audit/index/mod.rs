@@ -39,7 +39,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::advisories::{self, Parsed};
-use super::model::{Advisory, FETCH_META, Malformed, Sig};
+use super::model::{Advisory, FETCH_META, Malformed, Sig, SplitAscii};
 use crate::deps::Wanted;
 use crate::util::files;
 
@@ -410,12 +410,12 @@ impl Index {
             };
             let r = &self.packages[i];
             if stamped {
-                for st in self.text(r.stamps).split(';').filter(|s| !s.is_empty()) {
+                for st in SplitAscii::new(self.text(r.stamps), b';').filter(|s| !s.is_empty()) {
                     sel.stamps
                         .push(st.split_once('|').context("damaged stamp")?);
                 }
             }
-            for n in self.text(r.advisories).split(',').filter(|s| !s.is_empty()) {
+            for n in SplitAscii::new(self.text(r.advisories), b',').filter(|s| !s.is_empty()) {
                 sel.numbers
                     .push(n.parse::<usize>().context("damaged package record")?);
             }
