@@ -1,5 +1,4 @@
-//! `bench build`: the cold build a newcomer pays before the first `cargo xtask` prints
-//! anything. Each variant is a clean snapshot of a git revision (`git archive`, so nothing
+//! `bench build`: the cold build a newcomer pays before the first `cargo xtask` runs. Each variant is a clean snapshot of a git revision (`git archive`, so nothing
 //! uncommitted and no build output leaks in), built with `cargo build -p xtask --timings`
 //! into an empty target directory; cargo's `--config` options on top of a revision measure
 //! one lever at a time. Crates are fetched before the clock starts; `RUSTC_WRAPPER` (sccache)
@@ -102,7 +101,7 @@ pub(super) struct Unit {
 }
 
 /// One cold build of one variant.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug)]
 struct Measured {
     wall: f64,
     cpu: f64,
