@@ -103,7 +103,7 @@ pub(super) struct Unit {
 /// One cold build of one variant.
 #[derive(Debug)]
 struct Measured {
-    wall: f64,
+    wall: Duration,
     cpu: f64,
     units: Vec<Unit>,
 }
@@ -226,7 +226,7 @@ fn cold_build(src: &Path, target: &Path, v: &Variant) -> Result<Measured> {
     .ignore_status()
     .output()
     .context("running cargo build")?;
-    let wall = started.elapsed().as_secs_f64();
+    let wall = started.elapsed();
     let cpu = (children_cpu() - cpu_before).as_secs_f64();
     let log = target.join("bench-build.log");
     let _ = fs::write(&log, &out.stderr);
@@ -317,13 +317,13 @@ pub(super) fn parse_timings(html: &str) -> Result<Vec<Unit>> {
 }
 
 fn summarise(v: &Variant, commit: String, measured: Vec<Measured>) -> Outcome {
-    let mut walls: Vec<f64> = measured.iter().map(|m| m.wall).collect();
+    let median = super::median(measured.iter().map(|m| m.wall).collect());
+    let mut walls: Vec<f64> = measured.iter().map(|m| m.wall.as_secs_f64()).collect();
     walls.sort_by(f64::total_cmp);
-    let median_wall = walls[walls.len() / 2];
     // The run whose wall time is the median supplies the CPU time and the units.
     let m = measured
         .into_iter()
-        .find(|m| m.wall == median_wall)
+        .find(|m| m.wall == median)
         .expect("the median is one of the runs");
     Outcome {
         label: v.label.clone(),
@@ -331,7 +331,7 @@ fn summarise(v: &Variant, commit: String, measured: Vec<Measured>) -> Outcome {
         commit,
         config: v.config.clone(),
         wall_seconds: walls,
-        median_wall,
+        median_wall: median.as_secs_f64(),
         cpu_seconds: m.cpu,
         units: m.units,
     }

@@ -38,18 +38,7 @@ fn tiny_workspace(root: &std::path::Path) -> String {
     );
     git(root, &["add", "Cargo.lock"]);
     git(root, &["commit", "-q", "-m", "lock"]);
-    git_out(root, &["rev-parse", "HEAD"])
-}
-
-fn git_out(dir: &std::path::Path, args: &[&str]) -> String {
-    run_ok(
-        std::process::Command::new("git")
-            .args(args)
-            .current_dir(dir),
-        "git",
-    )
-    .trim()
-    .to_string()
+    git(root, &["rev-parse", "HEAD"])
 }
 
 #[test]
@@ -57,7 +46,7 @@ fn bench_build_times_each_revision_and_variant_cold() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let head = tiny_workspace(root);
-    let first = git_out(root, &["rev-parse", "HEAD~1"]);
+    let first = git(root, &["rev-parse", "HEAD~1"]);
     // HEAD~1 has no Cargo.lock: refused, since the bench measures --locked builds.
     let r = xtask(root, &["bench", "build", "--rev", "HEAD~1"]);
     assert_eq!(r.code, 2, "{}", r.stderr);

@@ -340,9 +340,10 @@ pub fn source_updated(root: &Path, db: &str, updated: &str) -> PathBuf {
     )
 }
 
-/// `git ARGS...` in `dir` as a test committer; fails the test when git fails.
-pub fn git(dir: &Path, args: &[&str]) {
-    git_with(dir, &[], args);
+/// `git ARGS...` in `dir` as a test committer; returns what git printed on stdout, trimmed.
+/// Fails the test when git fails.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    git_with(dir, &[], args)
 }
 
 /// `git ARGS...` in `dir` as a test committer, authored and committed at `date`; returns
